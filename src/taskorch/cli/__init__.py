@@ -1,0 +1,1 @@
+"""The CLI face of taskorch (Typer and Rich)."""

@@ -1,0 +1,570 @@
+"""The ``taskorch`` command: the MCP tools' verbs for people, plus ``serve`` and ``demo``.
+
+Each command parses its options, calls the same :class:`~taskorch.services.app.Orchestrator`
+method as the MCP tool of the same name, and prints Rich tables (or JSON with ``--json``). A
+:class:`~taskorch.errors.TaskorchError` becomes ``error: <message>`` on stderr and its exit code.
+
+The session is the project of ``--project`` (default: the current directory), created on first
+use, as ``orchestrator_initialize_session`` would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from taskorch import summaries
+from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
+from taskorch.errors import InvalidInput, TaskorchError
+
+if TYPE_CHECKING:
+    from taskorch.services.app import Orchestrator
+    from taskorch.services.models import TaskBrief, TaskView
+
+app = typer.Typer(
+    name="taskorch",
+    help="Task orchestrator for AI coding assistants: plan, execute, complete and synthesize work.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console()
+err = Console(stderr=True)
+M = TypeVar("M", bound=BaseModel)
+
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-C", help="A directory inside the project (default: current directory).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _enum_values(enum: type[Enum]) -> str:
+    return ", ".join(str(m.value) for m in enum)
+
+
+@contextmanager
+def _orchestrator() -> Iterator[Orchestrator]:
+    from taskorch.services.app import Orchestrator
+
+    orchestrator = Orchestrator()
+    try:
+        yield orchestrator
+    finally:
+        orchestrator.close()
+
+
+def _fail(exc: TaskorchError) -> typer.Exit:
+    err.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _run(
+    fn: Callable[[Orchestrator], M],
+    *,
+    as_json: bool,
+    render: Callable[[M], None] | None = None,
+    summary: Callable[[M], str] | None = None,
+    project: Path | None = None,
+) -> M:
+    """Call one service method; print the result; map errors to exit codes."""
+    try:
+        with _orchestrator() as orchestrator:
+            if project is not None:
+                orchestrator.initialize_session(str(project.expanduser().resolve()))
+            result = fn(orchestrator)
+    except TaskorchError as exc:
+        raise _fail(exc) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "input"
+        raise _fail(InvalidInput(field, first["msg"] + ".")) from None
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        if render is not None:
+            render(result)
+        if summary is not None:
+            out.print(summary(result), highlight=False, markup=False)
+    return result
+
+
+def _brief_table(title: str, tasks: list[TaskBrief]) -> None:
+    if not tasks:
+        return
+    table = Table(title=title, title_justify="left")
+    for col in ("id", "title", "status", "priority", "specialist", "parent"):
+        table.add_column(col)
+    for t in tasks:
+        table.add_row(str(t.id), t.title, t.status.value, t.priority.value, t.specialist_type, str(t.parent_id or ""))
+    out.print(table)
+
+
+def _task_table(title: str, tasks: list[TaskView]) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in ("id", "title", "status", "type", "priority", "specialist", "labels", "depends on", "v"):
+        table.add_column(col)
+    for t in tasks:
+        table.add_row(
+            str(t.id),
+            t.title,
+            t.status.value,
+            t.task_type.value,
+            t.priority.value,
+            t.specialist_type,
+            ", ".join(t.labels),
+            ", ".join(map(str, t.depends_on)),
+            str(t.version),
+        )
+    out.print(table)
+
+
+# -- serve and demo ------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    toolsets: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated toolsets to expose: core, maintenance, lifecycle (default all)."),
+    ] = None,
+) -> None:
+    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch)."""
+    serve_stdio(toolsets)
+
+
+def serve_stdio(toolsets: str | None = None) -> None:
+    import logging
+
+    from taskorch.config import Settings
+
+    if toolsets is not None:
+        os.environ["TASKORCH_TOOLSETS"] = toolsets
+    try:
+        settings = Settings.from_env()
+    except TaskorchError as exc:
+        raise _fail(exc) from None
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from taskorch.mcp.server import build_server
+
+    build_server(settings).run()
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Keep the throwaway repository and database afterwards.")] = False,
+) -> None:
+    """Drive `taskorch serve` with the official MCP client in a throwaway Git repository."""
+    from taskorch.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep, console=out))
+
+
+# -- sessions and status -------------------------------------------------------------------
+
+
+@app.command("initialize-session")
+def initialize_session(
+    working_directory: Annotated[Path, typer.Argument(help="A directory inside the project.")] = Path(),
+    name: Annotated[str | None, typer.Option(help="Session name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or resume the session of a project (its Git root)."""
+    path = str(working_directory.expanduser().resolve())
+    _run(lambda o: o.initialize_session(path, name), as_json=as_json, summary=summaries.session)
+
+
+@app.command("get-status")
+def get_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Counts, the ready queue, blocked tasks, work in progress and recent completions."""
+
+    def render(r: Any) -> None:
+        counts = Table(title=f"Session {r.session_id}: {r.project_root}", title_justify="left")
+        for status in r.counts:
+            counts.add_column(status)
+        counts.add_row(*(str(n) for n in r.counts.values()))
+        out.print(counts)
+        _brief_table("Ready", r.ready)
+        _brief_table("In progress", r.in_progress)
+        if r.blocked:
+            table = Table(title="Blocked", title_justify="left")
+            for col in ("id", "title", "reason", "blockers"):
+                table.add_column(col)
+            for b in r.blocked:
+                table.add_row(str(b.task.id), b.task.title, b.reason, ", ".join(str(x.id) for x in b.blockers))
+            out.print(table)
+        _brief_table("Recently completed", r.recently_completed)
+
+    _run(lambda o: o.get_status(), as_json=as_json, render=render, project=project)
+
+
+# -- tasks ---------------------------------------------------------------------------------
+
+
+@app.command("plan-task")
+def plan_task(
+    title: Annotated[str, typer.Argument(help="Short imperative title.")],
+    description: Annotated[str, typer.Option(help="What to do and why.")] = "",
+    task_type: Annotated[TaskType, typer.Option(help="Kind of work.")] = TaskType.FEATURE,
+    complexity: Annotated[Complexity, typer.Option()] = Complexity.MODERATE,
+    priority: Annotated[Priority, typer.Option()] = Priority.MEDIUM,
+    specialist_type: Annotated[str | None, typer.Option(help="Role; omit to let the router choose.")] = None,
+    estimated_effort: Annotated[str | None, typer.Option(help="e.g. 2h")] = None,
+    due_date: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="A label (repeatable).")] = None,
+    acceptance: Annotated[list[str] | None, typer.Option(help="An acceptance criterion (repeatable).")] = None,
+    context: Annotated[str, typer.Option(help="Background for the specialist.")] = "",
+    depends_on: Annotated[list[int] | None, typer.Option(help="Existing task id (repeatable).")] = None,
+    subtasks_json: Annotated[
+        str | None,
+        typer.Option(help="JSON file (or - for stdin) with a list of subtasks: {key, title, depends_on_keys, ...}."),
+    ] = None,
+    parent_id: Annotated[int | None, typer.Option(help="Plan under this existing task.")] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create one task, or a parent plus subtasks, in one atomic call."""
+    from taskorch.services.models import SubtaskSpec, TaskFields
+
+    try:
+        fields = TaskFields(
+            title=title,
+            description=description,
+            task_type=task_type,
+            complexity=complexity,
+            priority=priority,
+            specialist_type=specialist_type,
+            estimated_effort=estimated_effort,
+            due_date=due_date.date() if due_date else None,
+            labels=label or [],
+            acceptance_criteria=acceptance or [],
+            context=context,
+            depends_on=depends_on or [],
+        )
+        subtasks = [SubtaskSpec.model_validate(s) for s in _read_json_list(subtasks_json)] if subtasks_json else []
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise _fail(InvalidInput(".".join(str(p) for p in first["loc"]) or "input", first["msg"] + ".")) from None
+    except TaskorchError as exc:
+        raise _fail(exc) from None
+
+    def render(r: Any) -> None:
+        _brief_table("Planned", [*([]), *r.subtasks.values()])
+        for decision in r.routing:
+            out.print(f"task {decision.task_id} -> {decision.specialist_type}: {decision.reason}", highlight=False)
+
+    _run(
+        lambda o: o.plan_task(fields, subtasks, parent_id=parent_id),
+        as_json=as_json,
+        render=render,
+        summary=summaries.plan,
+        project=project,
+    )
+
+
+def _read_json_list(source: str) -> list[Any]:
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = json.loads(raw)
+    except OSError as exc:
+        raise InvalidInput(
+            "--subtasks-json", f"cannot read {source!r}: {exc.strerror}.", "give a readable file."
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            "--subtasks-json", f"not valid JSON ({exc.msg} at line {exc.lineno}).", "fix the file."
+        ) from None
+    if not isinstance(data, list):
+        raise InvalidInput(
+            "--subtasks-json", "must hold a JSON list of subtasks.", 'e.g. [{"key": "a", "title": "..."}]'
+        )
+    return data
+
+
+@app.command("execute-task")
+def execute_task(task_id: int, as_json: JsonOpt = False) -> None:
+    """Start a task and print its specialist context."""
+
+    def render(r: Any) -> None:
+        out.print(f"[bold]{r.specialist.title}[/] — task {r.task.id}: {r.task.title}")
+        out.print(Markdown(r.specialist.instructions))
+        for dep in r.dependency_results:
+            for art in dep.artifacts:
+                out.print(f"from task {dep.task_id} ({dep.specialist_type}): {art.summary}", highlight=False)
+        for criterion in r.acceptance_criteria:
+            out.print(f"- [ ] {criterion}", highlight=False)
+
+    _run(lambda o: o.execute_task(task_id), as_json=as_json, render=render, summary=lambda r: r.next_step)
+
+
+@app.command("complete-task")
+def complete_task(
+    task_id: int,
+    summary: Annotated[str, typer.Option(help="What was done, briefly.")],
+    detailed_work: Annotated[str, typer.Option(help="Details, decisions, results.")] = "",
+    file_path: Annotated[list[str] | None, typer.Option(help="A file created or changed (repeatable).")] = None,
+    artifact_type: Annotated[ArtifactType, typer.Option()] = ArtifactType.CODE,
+    next_action: Annotated[str | None, typer.Option(help="Follow-up, if any.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the work of an in-progress task and complete it."""
+    _run(
+        lambda o: o.complete_task(task_id, summary, detailed_work, file_path or [], artifact_type, next_action),
+        as_json=as_json,
+        summary=summaries.complete,
+    )
+
+
+@app.command("query-tasks")
+def query_tasks(
+    status: Annotated[list[TaskStatus] | None, typer.Option(help="Status (repeatable).")] = None,
+    task_type: Annotated[list[TaskType] | None, typer.Option(help="Task type (repeatable).")] = None,
+    specialist_type: Annotated[list[str] | None, typer.Option(help="Role (repeatable).")] = None,
+    complexity: Annotated[list[Complexity] | None, typer.Option()] = None,
+    priority: Annotated[list[Priority] | None, typer.Option()] = None,
+    parent_id: Annotated[int | None, typer.Option()] = None,
+    roots_only: Annotated[bool, typer.Option(help="Only tasks without a parent.")] = False,
+    label: Annotated[list[str] | None, typer.Option(help="Required label (repeatable).")] = None,
+    created_after: Annotated[datetime | None, typer.Option()] = None,
+    created_before: Annotated[datetime | None, typer.Option()] = None,
+    updated_after: Annotated[datetime | None, typer.Option()] = None,
+    updated_before: Annotated[datetime | None, typer.Option()] = None,
+    text: Annotated[str | None, typer.Option(help="Full-text search.")] = None,
+    include_archived: Annotated[bool, typer.Option()] = False,
+    sort: Annotated[str, typer.Option(help="created_at, updated_at, priority, due_date, title or id.")] = "created_at",
+    order: Annotated[str, typer.Option(help="asc or desc.")] = "desc",
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    include_artifacts: Annotated[bool, typer.Option()] = False,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Find tasks by status, type, role, labels, dates and full text."""
+    from taskorch.services.query import SORT_KEYS
+
+    if sort not in SORT_KEYS:
+        raise _fail(InvalidInput("--sort", f"{sort!r} is not a sort key.", f"use one of: {', '.join(SORT_KEYS)}."))
+    if order not in ("asc", "desc"):
+        raise _fail(InvalidInput("--order", f"{order!r} is not an order.", "use asc or desc."))
+
+    def utc(value: datetime | None) -> datetime | None:
+        return value.astimezone() if value is not None else None
+
+    filters: dict[str, Any] = {
+        "status": [s.value for s in status or []],
+        "task_type": [t.value for t in task_type or []],
+        "specialist_type": specialist_type or [],
+        "complexity": [c.value for c in complexity or []],
+        "priority": [p.value for p in priority or []],
+        "parent_id": parent_id,
+        "roots_only": roots_only,
+        "labels": label or [],
+        "created_after": utc(created_after),
+        "created_before": utc(created_before),
+        "updated_after": utc(updated_after),
+        "updated_before": utc(updated_before),
+        "text": text,
+        "include_archived": include_archived,
+        "sort": sort,
+        "order": order,
+        "limit": limit,
+        "offset": offset,
+        "include_artifacts": include_artifacts,
+    }
+    _run(
+        lambda o: o.query_tasks(**filters),
+        as_json=as_json,
+        render=lambda r: _task_table(f"{r.total} task(s)", r.tasks),
+        project=project,
+    )
+
+
+@app.command("update-task")
+def update_task(
+    task_id: int,
+    expected_version: Annotated[
+        int | None, typer.Option(help="Refuse if the task is no longer at this version.")
+    ] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    task_type: Annotated[TaskType | None, typer.Option()] = None,
+    complexity: Annotated[Complexity | None, typer.Option()] = None,
+    priority: Annotated[Priority | None, typer.Option()] = None,
+    specialist_type: Annotated[str | None, typer.Option()] = None,
+    estimated_effort: Annotated[str | None, typer.Option()] = None,
+    due_date: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    label: Annotated[list[str] | None, typer.Option(help="Replaces the labels (repeatable).")] = None,
+    depends_on: Annotated[list[int] | None, typer.Option(help="Replaces the dependencies (repeatable).")] = None,
+    no_dependencies: Annotated[bool, typer.Option(help="Remove every dependency.")] = False,
+    status: Annotated[str | None, typer.Option(help="pending or blocked.")] = None,
+    status_reason: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change only the fields given."""
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "title": title,
+            "description": description,
+            "task_type": task_type.value if task_type else None,
+            "complexity": complexity.value if complexity else None,
+            "priority": priority.value if priority else None,
+            "specialist_type": specialist_type,
+            "estimated_effort": estimated_effort,
+            "due_date": due_date.date() if due_date else None,
+            "labels": label,
+            "depends_on": depends_on,
+            "status": status,
+            "status_reason": status_reason,
+        }.items()
+        if v is not None
+    }
+    if no_dependencies:
+        changes["depends_on"] = []
+    if status is not None and status not in ("pending", "blocked"):
+        raise _fail(InvalidInput("--status", f"{status!r} cannot be set here.", "use pending or blocked."))
+    _run(lambda o: o.update_task(task_id, changes, expected_version), as_json=as_json, summary=summaries.update)
+
+
+@app.command("cancel-task")
+def cancel_task(
+    task_id: int,
+    reason: Annotated[str, typer.Option(help="Why the task is cancelled.")],
+    cascade: Annotated[bool, typer.Option(help="Cancel open subtasks too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a task (its recorded work is kept)."""
+    _run(lambda o: o.cancel_task(task_id, reason, cascade), as_json=as_json, summary=summaries.cancel)
+
+
+@app.command("delete-task")
+def delete_task(
+    task_id: int,
+    hard: Annotated[bool, typer.Option(help="Delete for good instead of archiving.")] = False,
+    cascade: Annotated[bool, typer.Option(help="Confirm a hard delete of subtasks too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive a task and its subtasks, or delete them for good with --hard."""
+    _run(lambda o: o.delete_task(task_id, hard, cascade), as_json=as_json, summary=summaries.delete)
+
+
+@app.command("synthesize-results")
+def synthesize_results(parent_task_id: int, as_json: JsonOpt = False) -> None:
+    """Combine completed subtasks' results into the parent."""
+    _run(
+        lambda o: o.synthesize_results(parent_task_id),
+        as_json=as_json,
+        render=lambda r: out.print(Markdown(r.synthesis)),
+        summary=summaries.synthesis,
+    )
+
+
+@app.command("audit")
+def audit(
+    task_id: Annotated[int | None, typer.Option(help="Only this task's history.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """The audit trail: every change, by which tool, with old and new values."""
+    try:
+        with _orchestrator() as o:
+            o.initialize_session(str(project.expanduser().resolve()))
+            trail = o.audit_trail(task_id=task_id, limit=limit)
+    except TaskorchError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        out.print_json(trail.model_dump_json())
+        return
+    table = Table(title="Audit trail", title_justify="left")
+    for col in ("at", "task", "tool", "action", "changes"):
+        table.add_column(col)
+    for e in trail.entries:
+        table.add_row(
+            e.at.isoformat(timespec="seconds"),
+            str(e.task_id or ""),
+            e.tool,
+            e.action,
+            json.dumps(e.changes, default=str)[:120],
+        )
+    out.print(table)
+
+
+# -- maintenance and lifecycle -------------------------------------------------------------
+
+
+@app.command("maintenance-coordinator")
+def maintenance_coordinator(
+    action: Annotated[
+        str,
+        typer.Argument(help="scan_cleanup, validate_structure, archive_completed, vacuum or prepare_handover."),
+    ],
+    apply: Annotated[bool, typer.Option("--apply", help="Make the changes (default is a dry run).")] = False,
+    older_than_days: Annotated[int, typer.Option(min=0)] = 30,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Housekeeping of the session's data (dry run unless --apply)."""
+    actions = ("scan_cleanup", "validate_structure", "archive_completed", "vacuum", "prepare_handover")
+    if action not in actions:
+        raise _fail(InvalidInput("action", f"{action!r} is not an action.", f"use one of: {', '.join(actions)}."))
+    _run(
+        lambda o: o.maintenance_coordinator(action, not apply, older_than_days),  # type: ignore[arg-type]
+        as_json=as_json,
+        render=lambda r: out.print(Markdown(r.report)) if r.report else None,
+        summary=lambda r: "" if r.report else summaries.maintenance(r),
+        project=project,
+    )
+
+
+@app.command("health-check")
+def health_check(as_json: JsonOpt = False) -> None:
+    """Database, migrations, integrity, disk, version and components."""
+    _run(lambda o: o.health_check(), as_json=as_json, summary=summaries.health)
+
+
+@app.command("restart-server")
+def restart_server(reason: Annotated[str, typer.Option()] = "requested from the CLI", as_json: JsonOpt = False) -> None:
+    """Restart the components in process (recorded in the restart history)."""
+    _run(lambda o: o.restart_server(reason), as_json=as_json, summary=summaries.restart)
+
+
+@app.command("shutdown-prepare")
+def shutdown_prepare(as_json: JsonOpt = False) -> None:
+    """Checkpoint the database and say whether it is safe to stop."""
+    _run(lambda o: o.shutdown_prepare(), as_json=as_json, summary=summaries.shutdown)
+
+
+@app.command("reconnect-test")
+def reconnect_test(as_json: JsonOpt = False) -> None:
+    """Drop and re-establish the database connection, with timings."""
+    _run(lambda o: o.reconnect_test(), as_json=as_json, summary=summaries.reconnect)
+
+
+@app.command("restart-status")
+def restart_status(limit: Annotated[int, typer.Option(min=1, max=200)] = 20, as_json: JsonOpt = False) -> None:
+    """The restart history."""
+    _run(lambda o: o.restart_status(limit), as_json=as_json, summary=summaries.restart_status)
+
+
+def main() -> None:
+    """Console-script entry point. ``taskorch serve`` skips building the CLI's help machinery."""
+    if sys.argv[1:] == ["serve"]:
+        serve_stdio()
+        return
+    app()

@@ -1,0 +1,230 @@
+"""The demo: a real MCP client session against ``taskorch serve`` over stdio.
+
+It creates a throwaway Git repository and a fresh SQLite database beside it, starts the server as
+a subprocess with the official MCP client, and walks through a whole feature: initialize a
+session, plan a parent with dependent subtasks, try to start a task too early, execute and
+complete every task in dependency order (writing the files the "assistant" produces into the
+repository), synthesize, show the status and the audit trail. Every line it prints after a
+``<-`` comes from the server's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+__all__ = ["run_demo"]
+
+FEATURE = {
+    "title": "Add rate limiting to the login endpoint",
+    "description": "Stop credential stuffing: limit failed logins per account and per IP address.",
+    "task_type": "feature",
+    "complexity": "complex",
+    "priority": "high",
+    "labels": ["security", "auth"],
+    "acceptance_criteria": [
+        "At most 5 failed logins per account per 15 minutes",
+        "Clients over the limit get HTTP 429 with Retry-After",
+    ],
+    "subtasks": [
+        {
+            "key": "design",
+            "title": "Design the rate limiter",
+            "task_type": "design",
+            "description": "Choose the algorithm and where counters live.",
+        },
+        {
+            "key": "limiter",
+            "title": "Implement the token bucket limiter",
+            "depends_on_keys": ["design"],
+            "description": "A token bucket keyed by account and by IP address.",
+        },
+        {
+            "key": "tests",
+            "title": "Write tests for the limiter",
+            "task_type": "testing",
+            "depends_on_keys": ["limiter"],
+            "description": "pytest coverage of limits, refill and the 429.",
+        },
+        {
+            "key": "docs",
+            "title": "Document the login limits",
+            "task_type": "documentation",
+            "depends_on_keys": ["limiter"],
+            "description": "README section for operators.",
+        },
+    ],
+}
+
+#: What the "assistant" writes for each subtask: (file, content, summary, artifact type).
+WORK = {
+    "design": (
+        "docs/rate-limiting.md",
+        "# Rate limiting\n\nToken bucket, 5 tokens per 15 min per account.\n",
+        "Token bucket per account and per IP; counters in the database",
+        "design",
+    ),
+    "limiter": (
+        "src/limiter.py",
+        "class TokenBucket:\n    def __init__(self, capacity: int) -> None:\n        self.tokens = capacity\n",
+        "TokenBucket with refill; login returns 429 over the limit",
+        "code",
+    ),
+    "tests": (
+        "tests/test_limiter.py",
+        "def test_bucket_starts_full():\n    assert True\n",
+        "Tests for refill, exhaustion and the 429 response",
+        "test",
+    ),
+    "docs": (
+        "README.md",
+        "## Login limits\n\n5 failed attempts per 15 minutes.\n",
+        "Operator documentation of the limits",
+        "documentation",
+    ),
+}
+
+
+def _server_command() -> tuple[str, list[str]]:
+    exe = shutil.which("taskorch")
+    if exe is not None and Path(exe).parent == Path(sys.executable).parent:
+        return exe, ["serve"]
+    return sys.executable, ["-m", "taskorch", "serve"]
+
+
+def _git_init(repo: Path) -> None:
+    if shutil.which("git") is None:
+        (repo / ".git").mkdir()
+        return
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+
+
+class _Transcript:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def call(self, name: str, args: dict[str, Any]) -> None:
+        shown = ", ".join(f"{k}={json.dumps(v)[:60]}" for k, v in args.items())
+        self.console.print(f"[cyan]->[/] {name}({shown})", highlight=False)
+
+    def answer(self, text: str, *, error: bool = False) -> None:
+        style = "red" if error else "green"
+        for i, line in enumerate(text.splitlines() or [""]):
+            self.console.print(f"[{style}]{'<-' if i == 0 else '  '}[/] {line}", highlight=False, markup=True)
+
+    def heading(self, text: str) -> None:
+        self.console.rule(f"[bold]{text}")
+
+
+async def _session(repo: Path, db_url: str, console: Console) -> int:
+    from mcp import Client, StdioServerParameters
+
+    command, args = _server_command()
+    env = {**os.environ, "TASKORCH_DATABASE_URL": db_url}
+    env.pop("TASKORCH_TOOLSETS", None)
+    params = StdioServerParameters(command=command, args=args, env=env, cwd=str(repo))
+    out = _Transcript(console)
+    async with Client(params, mode="legacy") as client:
+
+        async def call(name: str, args: dict[str, Any], *, expect_error: bool = False) -> dict[str, Any]:
+            out.call(name, args)
+            result = await client.call_tool(name, args)
+            text = "\n".join(getattr(block, "text", "") for block in result.content)
+            out.answer(text, error=result.is_error)
+            if result.is_error != expect_error:
+                raise RuntimeError(f"{name} {'failed' if result.is_error else 'succeeded'} unexpectedly: {text}")
+            return result.structured_content or {}
+
+        out.heading("Connect")
+        tools = (await client.list_tools()).tools
+        out.answer(f"{len(tools)} tools: " + ", ".join(t.name.removeprefix("orchestrator_") for t in tools))
+
+        out.heading("Session and plan")
+        session = await call("orchestrator_initialize_session", {"working_directory": str(repo)})
+        plan = await call("orchestrator_plan_task", FEATURE)
+        for decision in plan["routing"]:
+            out.answer(f"routed task {decision['task_id']} to {decision['specialist_type']}: {decision['reason']}")
+        ids = {key: brief["id"] for key, brief in plan["subtasks"].items()}
+
+        out.heading("Dependencies are enforced")
+        await call("orchestrator_execute_task", {"task_id": ids["tests"]}, expect_error=True)
+
+        out.heading("Execute and complete in dependency order")
+        while True:
+            status = await call("orchestrator_get_status", {})
+            ready = [t for t in status["ready"] if t["id"] in ids.values()]
+            if not ready:
+                break
+            task_id = ready[0]["id"]
+            key = next(k for k, v in ids.items() if v == task_id)
+            context = await call("orchestrator_execute_task", {"task_id": task_id})
+            role = context["specialist"]
+            out.answer(f"{role['title']} instructions: {role['instructions'].splitlines()[0][:100]}")
+            for dep in context["dependency_results"]:
+                for art in dep["artifacts"]:
+                    out.answer(f"context from task {dep['task_id']}: {art['summary']}")
+            path, content, summary, kind = WORK[key]
+            target = repo / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+            await call(
+                "orchestrator_complete_task",
+                {
+                    "task_id": task_id,
+                    "summary": summary,
+                    "detailed_work": content,
+                    "file_paths": [path],
+                    "artifact_type": kind,
+                },
+            )
+
+        out.heading("Synthesis")
+        synthesis = await call("orchestrator_synthesize_results", {"parent_task_id": plan["task"]["id"]})
+        console.print(synthesis["synthesis"], highlight=False, markup=False)
+
+        out.heading("Status and audit trail")
+        await call("orchestrator_get_status", {})
+        audit = await client.read_resource("taskorch://audit")
+        entries = json.loads(audit.contents[0].text)["entries"]  # type: ignore[union-attr]
+        out.answer(f"taskorch://audit: {len(entries)} entries")
+        for entry in entries:
+            changes = entry["changes"]
+            what = ", ".join(
+                f"{k} {v[0]}->{v[1]}" if isinstance(v, list) and len(v) == 2 and k != "labels" else k
+                for k, v in list(changes.items())[:3]
+            )
+            out.answer(f"{entry['at'][11:19]} {entry['tool']:<22} {entry['action']:<8} task {entry['task_id']}: {what}")
+        await call("orchestrator_health_check", {})
+        return int(session["session_id"])
+
+
+def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
+    """Run the demo; return the process exit code (0 on success)."""
+    console = console or Console()
+    workdir = Path(tempfile.mkdtemp(prefix="taskorch-demo-"))
+    repo = workdir / "shop"
+    repo.mkdir()
+    _git_init(repo)
+    db_url = f"sqlite:///{workdir / 'taskorch.db'}"
+    console.print(f"Throwaway repository: {repo}\nDatabase: {db_url}", highlight=False)
+    try:
+        anyio.run(_session, repo, db_url, console)
+    except Exception as exc:
+        console.print(f"[red]demo failed:[/] {exc}", highlight=False)
+        return 1
+    finally:
+        if keep:
+            console.print(f"Kept {workdir}", highlight=False)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    console.print("[bold green]Demo complete.[/]")
+    return 0

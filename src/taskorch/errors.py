@@ -1,0 +1,115 @@
+"""The one exception tree of taskorch.
+
+Every layer raises these; each edge maps them once (the MCP server to a tool error, the CLI to
+an exit code and a message). A message is written for the caller: it says what was wrong and
+how to fix it, and never carries a secret, a stack trace or a machine path it was not given.
+
+    TaskorchError                 base; exit code 1
+    ├── InvalidInput              bad argument value; exit code 2
+    │   └── DependencyCycle       a plan or update would make the dependency graph cyclic
+    ├── NotFound                  an id that names nothing; exit code 3
+    ├── Conflict                  the request is valid but the current state forbids it; exit code 4
+    │   ├── InvalidTransition     the status transition table forbids the move
+    │   ├── DependenciesUnfinished execute_task while dependencies are still open
+    │   └── VersionMismatch       optimistic concurrency: expected_version is stale
+    └── StoreUnavailable          the database cannot be reached or is not migrated; exit code 5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "Conflict",
+    "DependenciesUnfinished",
+    "DependencyCycle",
+    "InvalidInput",
+    "InvalidTransition",
+    "NotFound",
+    "StoreUnavailable",
+    "TaskorchError",
+    "VersionMismatch",
+]
+
+
+class TaskorchError(Exception):
+    """Base of every error taskorch raises on purpose; ``str(error)`` is safe to show a client."""
+
+    exit_code = 1
+    kind = "error"
+
+
+class InvalidInput(TaskorchError):
+    """An argument has a value taskorch cannot accept.
+
+    ``field`` names the argument (dotted for nested values, e.g. ``subtasks.2.depends_on``).
+    """
+
+    exit_code = 2
+    kind = "invalid_input"
+
+    def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        message = f"{field}: {problem}"
+        if fix:
+            message += f" Fix: {fix}"
+        super().__init__(message)
+
+
+class DependencyCycle(InvalidInput):
+    """The dependencies given would form a cycle; ``cycle`` lists it in order, first repeated last."""
+
+    kind = "dependency_cycle"
+
+    def __init__(self, field: str, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__(
+            field,
+            "these dependencies form a cycle: " + " -> ".join(self.cycle) + ".",
+            "remove one of the dependencies in the cycle.",
+        )
+
+
+class NotFound(TaskorchError):
+    """An id (task, session, artifact) names nothing that exists."""
+
+    exit_code = 3
+    kind = "not_found"
+
+
+class Conflict(TaskorchError):
+    """The request is well formed, but the current state of the data forbids it."""
+
+    exit_code = 4
+    kind = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """The status transition table does not allow moving a task from one status to another."""
+
+    kind = "invalid_transition"
+
+
+class DependenciesUnfinished(Conflict):
+    """A task cannot start: ``blockers`` holds the ids of its unfinished dependencies."""
+
+    kind = "dependencies_unfinished"
+
+    def __init__(self, message: str, blockers: Sequence[int]) -> None:
+        self.blockers = list(blockers)
+        super().__init__(message)
+
+
+class VersionMismatch(Conflict):
+    """Optimistic concurrency: the caller's ``expected_version`` is not the stored version."""
+
+    kind = "version_mismatch"
+
+
+class StoreUnavailable(TaskorchError):
+    """The database cannot be opened, reached or is not at the newest migration."""
+
+    exit_code = 5
+    kind = "store_unavailable"

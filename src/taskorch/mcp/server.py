@@ -1,0 +1,573 @@
+"""The MCP server: one thin function per tool over :class:`~taskorch.services.app.Orchestrator`.
+
+Each tool validates its arguments (pydantic, from the signature), calls one service method in a
+worker thread, and returns a short text plus the result as structuredContent. A
+:class:`~taskorch.errors.TaskorchError` becomes a tool error whose message says what was wrong
+and how to fix it; anything else is logged to stderr and masked by the SDK, so no stack trace or
+secret reaches the client.
+
+Start-up stays cheap: the services, SQLAlchemy and the database are loaded on the first call,
+not when the tool list is served.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import Tool as MCPTool
+from pydantic import BaseModel, Field
+
+from taskorch import __version__, summaries
+from taskorch.config import Settings
+from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
+from taskorch.errors import TaskorchError
+from taskorch.services.models import (
+    CancelResult,
+    CompleteResult,
+    DeleteResult,
+    ExecuteResult,
+    HealthResult,
+    MaintenanceResult,
+    PlanResult,
+    QueryResult,
+    ReconnectResult,
+    RestartResult,
+    RestartStatusResult,
+    SessionResult,
+    ShutdownResult,
+    StatusResult,
+    SubtaskSpec,
+    SynthesisResult,
+    UpdateResult,
+)
+
+if TYPE_CHECKING:
+    from taskorch.services.app import Orchestrator
+
+__all__ = ["PREFIX", "build_server"]
+
+log = logging.getLogger(__name__)
+
+PREFIX = "orchestrator_"
+
+INSTRUCTIONS = (
+    "taskorch orchestrates multi-step software work. Start with orchestrator_initialize_session "
+    "(absolute path of the project). Plan with orchestrator_plan_task (a parent plus subtasks with "
+    "dependencies), then loop: orchestrator_execute_task (gives the specialist context) -> do the work "
+    "-> orchestrator_complete_task (records what you produced). When a parent's subtasks are done, "
+    "call orchestrator_synthesize_results. orchestrator_get_status shows the ready queue."
+)
+
+P = ParamSpec("P")
+M = TypeVar("M", bound=BaseModel)
+
+TaskIdArg = Annotated[int, Field(ge=1, description="Task id.")]
+SessionArg = Annotated[
+    int | None,
+    Field(ge=1, description="Session id; omit to use the session this server initialized last."),
+]
+
+
+class _Lazy:
+    """The orchestrator, created on first use (so listing tools never imports the services)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._orchestrator: Orchestrator | None = None
+        self._lock = anyio.Lock()
+
+    async def get(self) -> Orchestrator:
+        if self._orchestrator is None:
+            async with self._lock:
+                if self._orchestrator is None:
+                    self._orchestrator = await anyio.to_thread.run_sync(self._create)
+        return self._orchestrator
+
+    def _create(self) -> Orchestrator:
+        from taskorch.services.app import Orchestrator
+
+        orchestrator = Orchestrator(self.settings)
+        orchestrator.start_background()
+        return orchestrator
+
+    def close(self) -> None:
+        if self._orchestrator is not None:
+            self._orchestrator.close()
+
+
+def compact_schema(schema: Any) -> Any:
+    """Drop the ``title`` keywords pydantic adds to every schema and property.
+
+    They repeat the property names and cost an assistant context on every session; nothing
+    reads them. A property *named* ``title`` is kept.
+    """
+    if isinstance(schema, list):
+        return [compact_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: compact_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = compact_schema(value)
+    return out
+
+
+class TaskorchServer(MCPServer[Any]):
+    """The SDK's server, serving a compacted tool list (computed once)."""
+
+    _tools_cache: list[MCPTool] | None = None
+
+    async def list_tools(self) -> list[MCPTool]:
+        if self._tools_cache is None:
+            tools = await super().list_tools()
+            self._tools_cache = [
+                tool.model_copy(
+                    update={
+                        "input_schema": compact_schema(tool.input_schema),
+                        "output_schema": compact_schema(tool.output_schema),
+                    }
+                )
+                for tool in tools
+            ]
+        return self._tools_cache
+
+
+def _result(model: BaseModel, summary: str) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary)],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+def build_server(settings: Settings | None = None) -> TaskorchServer:
+    """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default)."""
+    settings = settings or Settings.from_env()
+    lazy = _Lazy(settings)
+    enabled = set(settings.tool_names())
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[None]:
+        try:
+            yield None
+        finally:
+            lazy.close()
+
+    server = TaskorchServer(
+        "taskorch",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        warn_on_duplicate_tools=False,
+    )
+
+    async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str]) -> CallToolResult:
+        """Run one service call in a worker thread and map its result and errors."""
+        orchestrator = await lazy.get()
+        try:
+            with orchestrator.runtime.call():
+                result = await anyio.to_thread.run_sync(fn, orchestrator)
+        except TaskorchError as exc:
+            raise ToolError(f"{exc.kind}: {exc}") from None
+        return _result(result, summarize(result))
+
+    def tool(
+        name: str,
+        description: str,
+        *,
+        read_only: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
+    ) -> Callable[[Callable[P, Awaitable[CallToolResult]]], Callable[P, Awaitable[CallToolResult]]]:
+        def register(fn: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awaitable[CallToolResult]]:
+            if name in enabled:
+                server.add_tool(
+                    fn,
+                    name=PREFIX + name,
+                    description=description,
+                    annotations=ToolAnnotations(
+                        read_only_hint=read_only,
+                        destructive_hint=destructive,
+                        idempotent_hint=idempotent,
+                        open_world_hint=False,
+                    ),
+                )
+            return fn
+
+        return register
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    @tool(
+        "initialize_session",
+        "Call first. Creates or resumes the session of the project containing working_directory "
+        "(its Git root). Returns the session id, counts, the ready queue and the next step.",
+        idempotent=True,
+    )
+    async def initialize_session(
+        working_directory: Annotated[
+            str, Field(min_length=1, max_length=4096, description="Absolute path inside the project.")
+        ],
+        name: Annotated[str | None, Field(max_length=200, description="Session name.")] = None,
+    ) -> Annotated[CallToolResult, SessionResult]:
+        return await call(lambda o: o.initialize_session(working_directory, name), summaries.session)
+
+    @tool(
+        "get_status",
+        "Counts by status, the ready queue (by priority), blocked tasks with their blockers, work in "
+        "progress and recent completions. Call to decide what to do next.",
+        read_only=True,
+    )
+    async def get_status(session_id: SessionArg = None) -> Annotated[CallToolResult, StatusResult]:
+        return await call(lambda o: o.get_status(session_id), summaries.status)
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    @tool(
+        "plan_task",
+        "Create one task, or a parent plus subtasks in one atomic call. Subtasks name each other by "
+        "'key' in depends_on_keys; depends_on takes existing task ids. Omit specialist_type to let the "
+        "router choose (the reason is returned). Any invalid value rejects the whole plan. Next: "
+        "orchestrator_execute_task on a ready task.",
+    )
+    async def plan_task(
+        title: Annotated[str, Field(min_length=1, max_length=300, description="Short imperative title.")],
+        description: Annotated[str, Field(max_length=20000)] = "",
+        task_type: TaskType = TaskType.FEATURE,
+        complexity: Complexity = Complexity.MODERATE,
+        priority: Priority = Priority.MEDIUM,
+        specialist_type: Annotated[str | None, Field(max_length=64, description="Role; omit to route.")] = None,
+        estimated_effort: Annotated[str | None, Field(max_length=64, description="e.g. '2h'.")] = None,
+        due_date: date | None = None,
+        labels: Annotated[list[str], Field(max_length=20)] | None = None,
+        acceptance_criteria: Annotated[list[str], Field(max_length=50)] | None = None,
+        context: Annotated[str, Field(max_length=50000, description="Background for the specialist.")] = "",
+        depends_on: Annotated[list[int], Field(max_length=200, description="Existing task ids.")] | None = None,
+        subtasks: Annotated[list[SubtaskSpec], Field(max_length=1000)] | None = None,
+        parent_id: Annotated[int | None, Field(ge=1, description="Plan under this existing task.")] = None,
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, PlanResult]:
+        from taskorch.services.models import TaskFields
+
+        fields = TaskFields.model_validate(
+            {
+                "title": title,
+                "description": description,
+                "task_type": task_type,
+                "complexity": complexity,
+                "priority": priority,
+                "specialist_type": specialist_type,
+                "estimated_effort": estimated_effort,
+                "due_date": due_date,
+                "labels": labels or [],
+                "acceptance_criteria": acceptance_criteria or [],
+                "context": context,
+                "depends_on": depends_on or [],
+            }
+        )
+        return await call(
+            lambda o: o.plan_task(fields, subtasks or [], parent_id=parent_id, session_id=session_id),
+            summaries.plan,
+        )
+
+    @tool(
+        "execute_task",
+        "Start a task: refused while dependencies are unfinished (the blockers are named). Returns the "
+        "specialist's instructions, the task, its ancestry, results of its dependencies and acceptance "
+        "criteria. Do the work, then call orchestrator_complete_task.",
+    )
+    async def execute_task(task_id: TaskIdArg) -> Annotated[CallToolResult, ExecuteResult]:
+        return await call(lambda o: o.execute_task(task_id), summaries.execute)
+
+    @tool(
+        "complete_task",
+        "Record the work of an in-progress task and complete it. file_paths must lie inside the project. "
+        "Says which tasks became ready and when the parent's subtasks are all done (then call "
+        "orchestrator_synthesize_results).",
+    )
+    async def complete_task(
+        task_id: TaskIdArg,
+        summary: Annotated[str, Field(min_length=1, max_length=5000, description="What was done, briefly.")],
+        detailed_work: Annotated[str, Field(max_length=100000, description="Details, decisions, results.")] = "",
+        file_paths: Annotated[list[str], Field(max_length=500, description="Files created or changed.")] | None = None,
+        artifact_type: ArtifactType = ArtifactType.CODE,
+        next_action: Annotated[str | None, Field(max_length=2000, description="Follow-up, if any.")] = None,
+    ) -> Annotated[CallToolResult, CompleteResult]:
+        return await call(
+            lambda o: o.complete_task(task_id, summary, detailed_work, file_paths or [], artifact_type, next_action),
+            summaries.complete,
+        )
+
+    @tool(
+        "query_tasks",
+        "Find tasks: filter by status, type, specialist, complexity, priority, parent, labels (all "
+        "required), created/updated ranges and full-text 'text' over titles, descriptions and artifacts. "
+        "Sorted and paged; 'total' counts all matches.",
+        read_only=True,
+    )
+    async def query_tasks(
+        status: list[TaskStatus] | None = None,
+        task_type: list[TaskType] | None = None,
+        specialist_type: list[str] | None = None,
+        complexity: list[Complexity] | None = None,
+        priority: list[Priority] | None = None,
+        parent_id: Annotated[int | None, Field(ge=1)] = None,
+        roots_only: bool = False,
+        labels: list[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        text: Annotated[str | None, Field(max_length=500, description="Words to search for.")] = None,
+        task_ids: Annotated[list[int], Field(max_length=500)] | None = None,
+        include_archived: bool = False,
+        sort: Literal["created_at", "updated_at", "priority", "due_date", "title", "id"] = "created_at",
+        order: Literal["asc", "desc"] = "desc",
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+        offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0,
+        include_children: bool = False,
+        include_artifacts: bool = False,
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, QueryResult]:
+        filters = {
+            "status": [s.value for s in status or []],
+            "task_type": [t.value for t in task_type or []],
+            "specialist_type": specialist_type or [],
+            "complexity": [c.value for c in complexity or []],
+            "priority": [p.value for p in priority or []],
+            "parent_id": parent_id,
+            "roots_only": roots_only,
+            "labels": labels or [],
+            "created_after": created_after,
+            "created_before": created_before,
+            "updated_after": updated_after,
+            "updated_before": updated_before,
+            "text": text,
+            "task_ids": task_ids or [],
+            "include_archived": include_archived,
+            "sort": sort,
+            "order": order,
+            "limit": limit,
+            "offset": offset,
+            "include_children": include_children,
+            "include_artifacts": include_artifacts,
+        }
+        return await call(lambda o: o.query_tasks(session_id, **filters), summaries.query)
+
+    @tool(
+        "update_task",
+        "Change only the fields given. status may be set to pending or blocked (with status_reason); "
+        "depends_on replaces the dependencies (cycles refused). Pass expected_version from your last read "
+        "to refuse the update if someone changed the task since. 'clear' empties due_date or "
+        "estimated_effort.",
+    )
+    async def update_task(
+        task_id: TaskIdArg,
+        expected_version: Annotated[int | None, Field(ge=1)] = None,
+        title: Annotated[str | None, Field(min_length=1, max_length=300)] = None,
+        description: Annotated[str | None, Field(max_length=20000)] = None,
+        task_type: TaskType | None = None,
+        complexity: Complexity | None = None,
+        priority: Priority | None = None,
+        specialist_type: Annotated[str | None, Field(max_length=64)] = None,
+        estimated_effort: Annotated[str | None, Field(max_length=64)] = None,
+        due_date: date | None = None,
+        labels: Annotated[list[str], Field(max_length=20)] | None = None,
+        acceptance_criteria: Annotated[list[str], Field(max_length=50)] | None = None,
+        context: Annotated[str | None, Field(max_length=50000)] = None,
+        depends_on: Annotated[list[int], Field(max_length=200)] | None = None,
+        status: Literal["pending", "blocked"] | None = None,
+        status_reason: Annotated[str | None, Field(max_length=2000)] = None,
+        clear: list[Literal["due_date", "estimated_effort"]] | None = None,
+    ) -> Annotated[CallToolResult, UpdateResult]:
+        from taskorch.services.models import TaskFields
+
+        given = {
+            "title": title,
+            "description": description,
+            "task_type": task_type,
+            "complexity": complexity,
+            "priority": priority,
+            "specialist_type": specialist_type,
+            "estimated_effort": estimated_effort,
+            "due_date": due_date,
+            "labels": labels,
+            "acceptance_criteria": acceptance_criteria,
+            "context": context,
+            "depends_on": depends_on,
+        }
+        given = {k: v for k, v in given.items() if v is not None}
+        # Validate through the same model as plan_task (label and criterion rules), then keep
+        # only what was given.
+        checked = TaskFields.model_validate({"title": "x", **given}).model_dump(mode="python")
+        changes: dict[str, Any] = {}
+        for key in given:
+            value = checked[key]
+            changes[key] = value.value if hasattr(value, "value") else value
+        for key in clear or []:
+            changes[key] = None
+        if status is not None:
+            changes["status"] = status
+        if status_reason is not None:
+            changes["status_reason"] = status_reason
+        return await call(lambda o: o.update_task(task_id, changes, expected_version), summaries.update)
+
+    @tool(
+        "cancel_task",
+        "Cancel a task with a reason; its recorded work is kept. A task with open subtasks needs "
+        "cascade=true (cancels them too). Lists dependents left stranded.",
+        destructive=True,
+    )
+    async def cancel_task(
+        task_id: TaskIdArg,
+        reason: Annotated[str, Field(min_length=1, max_length=2000)],
+        cascade: bool = False,
+    ) -> Annotated[CallToolResult, CancelResult]:
+        return await call(lambda o: o.cancel_task(task_id, reason, cascade), summaries.cancel)
+
+    @tool(
+        "delete_task",
+        "Archive a task and its subtasks (hidden from queries and counts, history kept). hard=true deletes "
+        "for good and needs cascade=true when the task has subtasks. Refused while a remaining task "
+        "depends on an unfinished one.",
+        destructive=True,
+    )
+    async def delete_task(
+        task_id: TaskIdArg, hard: bool = False, cascade: bool = False
+    ) -> Annotated[CallToolResult, DeleteResult]:
+        return await call(lambda o: o.delete_task(task_id, hard, cascade), summaries.delete)
+
+    @tool(
+        "synthesize_results",
+        "Combine the completed subtasks' summaries and artifacts into one Markdown synthesis stored on "
+        "the parent; completes the parent when no subtask is open. Lists what is still open.",
+    )
+    async def synthesize_results(parent_task_id: TaskIdArg) -> Annotated[CallToolResult, SynthesisResult]:
+        return await call(lambda o: o.synthesize_results(parent_task_id), summaries.synthesis)
+
+    # -- maintenance and health -------------------------------------------------------------
+
+    @tool(
+        "maintenance_coordinator",
+        "Housekeeping. scan_cleanup: stale in-progress tasks back to pending, orphans removed. "
+        "validate_structure: foreign keys, cycles, parent/child status, counters, integrity. "
+        "archive_completed: archive tasks finished over older_than_days ago. vacuum: compact the "
+        "database. prepare_handover: a Markdown handover. dry_run (default true) reports only.",
+    )
+    async def maintenance_coordinator(
+        action: Literal["scan_cleanup", "validate_structure", "archive_completed", "vacuum", "prepare_handover"],
+        dry_run: bool = True,
+        older_than_days: Annotated[int, Field(ge=0, le=36500)] = 30,
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, MaintenanceResult]:
+        return await call(
+            lambda o: o.maintenance_coordinator(action, dry_run, older_than_days, session_id),
+            summaries.maintenance,
+        )
+
+    @tool(
+        "health_check",
+        "Database reachable and at the newest migration, integrity, disk space, uptime, version and the "
+        "state of each component.",
+        read_only=True,
+    )
+    async def health_check() -> Annotated[CallToolResult, HealthResult]:
+        return await call(lambda o: o.health_check(), summaries.health)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @tool(
+        "restart_server",
+        "Restart the server's components in process (reload settings, reopen the database, restart "
+        "background work) without dropping this connection. Recorded in the restart history.",
+    )
+    async def restart_server(
+        reason: Annotated[str, Field(min_length=1, max_length=500)] = "requested by client",
+    ) -> Annotated[CallToolResult, RestartResult]:
+        return await call(lambda o: o.restart_server(reason), summaries.restart)
+
+    @tool(
+        "shutdown_prepare",
+        "Checkpoint the database and report whether the server can stop now (calls in flight, background work).",
+        idempotent=True,
+    )
+    async def shutdown_prepare() -> Annotated[CallToolResult, ShutdownResult]:
+        return await call(lambda o: o.shutdown_prepare(), summaries.shutdown)
+
+    @tool(
+        "reconnect_test",
+        "Drop the database connections, reconnect and query; reports the time of each step in seconds.",
+        idempotent=True,
+    )
+    async def reconnect_test() -> Annotated[CallToolResult, ReconnectResult]:
+        return await call(lambda o: o.reconnect_test(), summaries.reconnect)
+
+    @tool("restart_status", "The restart history with timings and errors, and the uptime.", read_only=True)
+    async def restart_status(
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> Annotated[CallToolResult, RestartStatusResult]:
+        return await call(lambda o: o.restart_status(limit), summaries.restart_status)
+
+    # -- resources --------------------------------------------------------------------------
+
+    async def read(fn: Callable[[Orchestrator], BaseModel]) -> str:
+        orchestrator = await lazy.get()
+        try:
+            result = await anyio.to_thread.run_sync(fn, orchestrator)
+        except TaskorchError as exc:
+            raise ResourceError(str(exc)) from None
+        return json.dumps(result.model_dump(mode="json"), indent=1)
+
+    @server.resource(
+        "taskorch://status",
+        name="status",
+        description="Status of the session this server initialized last (JSON, as orchestrator_get_status).",
+        mime_type="application/json",
+    )
+    async def status_resource() -> str:
+        return await read(lambda o: o.get_status())
+
+    @server.resource(
+        "taskorch://tasks/{task_id}",
+        name="task",
+        description="One task with its subtasks and artifacts (JSON).",
+        mime_type="application/json",
+    )
+    async def task_resource(task_id: str) -> str:
+        if not task_id.isdigit():
+            raise ResourceError(f"task id must be a positive integer, not {task_id!r}")
+        return await read(lambda o: o.get_task(int(task_id)))
+
+    @server.resource(
+        "taskorch://audit",
+        name="audit",
+        description="The newest 100 audit entries of the session this server initialized last (JSON).",
+        mime_type="application/json",
+    )
+    async def audit_resource() -> str:
+        return await read(lambda o: o.audit_trail(limit=100))
+
+    @server.resource(
+        "taskorch://tasks/{task_id}/audit",
+        name="task_audit",
+        description="Every audit entry of one task, oldest first (JSON).",
+        mime_type="application/json",
+    )
+    async def task_audit_resource(task_id: str) -> str:
+        if not task_id.isdigit():
+            raise ResourceError(f"task id must be a positive integer, not {task_id!r}")
+        return await read(lambda o: o.audit_trail(task_id=int(task_id), limit=10_000))
+
+    return server

@@ -1,0 +1,554 @@
+"""The orchestrator: one object the MCP server and the CLI share, one method per tool.
+
+Each public method runs as exactly one database transaction: it either does everything it says
+or, raising a :class:`~taskorch.errors.TaskorchError`, changes nothing.
+
+Sessions: :meth:`Orchestrator.initialize_session` binds a session to a project (the Git
+repository root of a working directory). Methods that work on a session take ``session_id``; when
+it is omitted they use the session this process initialized last, so an assistant that started
+with ``initialize_session`` need not repeat it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, RowMapping, desc, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from taskorch import __version__
+from taskorch.config import Settings, project_roles_dir
+from taskorch.domain.model import ArtifactType
+from taskorch.errors import InvalidInput, StoreUnavailable, TaskorchError
+from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
+from taskorch.services.models import (
+    AuditEntry,
+    AuditTrail,
+    CancelResult,
+    CompleteResult,
+    DeleteResult,
+    ExecuteResult,
+    HealthResult,
+    MaintenanceResult,
+    PlanResult,
+    QueryResult,
+    ReconnectResult,
+    RestartRecord,
+    RestartResult,
+    RestartStatusResult,
+    SessionResult,
+    ShutdownResult,
+    StatusResult,
+    SubtaskSpec,
+    SynthesisResult,
+    TaskFields,
+    TaskView,
+    UpdateResult,
+)
+from taskorch.services.runtime import Housekeeper, Runtime
+from taskorch.specialists import RoleLibrary
+from taskorch.store import repository as repo
+from taskorch.store.db import HEAD_REVISION, Database
+from taskorch.store.tables import server_restarts, task_events
+
+__all__ = ["Orchestrator"]
+
+#: Seconds between two WAL checkpoints of the housekeeping worker.
+HOUSEKEEPING_INTERVAL_SECONDS = 300.0
+#: Free disk space under which health_check reports ``degraded``, in bytes.
+LOW_DISK_BYTES = 256 * 1024 * 1024
+
+
+class Orchestrator:
+    """The services of taskorch over one database.
+
+    ``settings`` come from the environment by default; ``clock`` returns the current UTC time
+    (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], datetime] = repo.utcnow,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.db = Database(self.settings.database_url)
+        self.clock = clock
+        self.runtime = runtime or Runtime()
+        self.current_session_id: int | None = None
+        self._roles: dict[str, tuple[float | None, RoleLibrary]] = {}
+        self._roles_lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self.runtime.housekeeper is not None:
+            self.runtime.housekeeper.stop()
+        self.db.dispose()
+
+    def start_background(self) -> None:
+        """Start the housekeeping worker (the server does; one-shot CLI calls do not)."""
+        if self.runtime.housekeeper is None:
+            self.runtime.housekeeper = Housekeeper(self._checkpoint_job, HOUSEKEEPING_INTERVAL_SECONDS)
+        self.runtime.housekeeper.start()
+
+    def _checkpoint_job(self) -> None:
+        self.checkpoint("PASSIVE")
+
+    def checkpoint(self, mode: Literal["PASSIVE", "TRUNCATE"] = "PASSIVE") -> str:
+        """Checkpoint SQLite's write-ahead log; return what it did, in words."""
+        if self.db.dialect != "sqlite":
+            return "not needed (PostgreSQL)"
+        with self.db.engine.connect() as conn:
+            busy, log_frames, done = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one()
+        return f"{mode.lower()} checkpoint: {done} of {log_frames} WAL frames written" + (" (busy)" if busy else "")
+
+    def roles_for(self, project_root: str) -> RoleLibrary:
+        """The role library of a project (built-ins plus its ``.taskorch/roles``), cached until the
+        project's roles directory changes."""
+        roles_dir = project_roles_dir(project_root)
+        try:
+            stamp: float | None = roles_dir.stat().st_mtime
+        except OSError:
+            stamp = None
+        with self._roles_lock:
+            cached = self._roles.get(project_root)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            library = RoleLibrary.load(project_root)
+            self._roles[project_root] = (stamp, library)
+            return library
+
+    def _session(self, conn: Connection, session_id: int | None) -> RowMapping:
+        chosen = session_id if session_id is not None else self.current_session_id
+        if chosen is None:
+            raise InvalidInput(
+                "session_id",
+                "no session is active in this server.",
+                "call orchestrator_initialize_session with your project's working_directory first.",
+            )
+        return sessions.get_session(conn, chosen)
+
+    def _task_session(self, conn: Connection, task_id: int) -> RowMapping:
+        return sessions.get_session(conn, planning.session_of_task(conn, task_id))
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def initialize_session(self, working_directory: str, name: str | None = None) -> SessionResult:
+        """Create or resume the session of the project containing ``working_directory``."""
+        root = sessions.find_project_root(working_directory)
+        if name is not None and not name.strip():
+            raise InvalidInput("name", "is empty.", "omit it, or give a short name.")
+        with self.db.transaction() as conn:
+            row, resumed = sessions.open_session(conn, root, name.strip() if name else None, self.clock())
+            counts = repo.stored_counts(conn, row["id"])
+            ready = query.ready_queue(conn, row["id"])
+            status = query.get_status(conn, session_id=row["id"], project_root=row["project_root"])
+        self.current_session_id = row["id"]
+        if ready:
+            next_step = f"{len(ready)} task(s) ready: call orchestrator_execute_task with task_id={ready[0].id}."
+        elif sum(counts.values()) == 0:
+            next_step = "No tasks yet: call orchestrator_plan_task to plan the work."
+        else:
+            next_step = "Nothing is ready; call orchestrator_get_status to see what blocks the work."
+        return SessionResult(
+            session_id=row["id"],
+            name=row["name"],
+            project_root=row["project_root"],
+            resumed=resumed,
+            counts=counts,
+            ready=ready,
+            in_progress=status.in_progress,
+            next_step=next_step,
+        )
+
+    def get_status(self, session_id: int | None = None) -> StatusResult:
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return query.get_status(conn, session_id=session["id"], project_root=session["project_root"])
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def plan_task(
+        self,
+        task: TaskFields,
+        subtasks: Sequence[SubtaskSpec] = (),
+        *,
+        parent_id: int | None = None,
+        session_id: int | None = None,
+    ) -> PlanResult:
+        with self.db.transaction() as conn:
+            if parent_id is not None and session_id is None:
+                session = self._task_session(conn, parent_id)
+            else:
+                session = self._session(conn, session_id)
+            return planning.plan_task(
+                conn,
+                session_id=session["id"],
+                task=task,
+                subtasks=subtasks,
+                parent_id=parent_id,
+                roles=self.roles_for(session["project_root"]),
+                at=self.clock(),
+            )
+
+    def execute_task(self, task_id: int) -> ExecuteResult:
+        with self.db.transaction() as conn:
+            session = self._task_session(conn, task_id)
+            return execution.execute_task(
+                conn, task_id=task_id, roles=self.roles_for(session["project_root"]), at=self.clock()
+            )
+
+    def complete_task(
+        self,
+        task_id: int,
+        summary: str,
+        detailed_work: str = "",
+        file_paths: Sequence[str] = (),
+        artifact_type: ArtifactType = ArtifactType.GENERAL,
+        next_action: str | None = None,
+    ) -> CompleteResult:
+        if not summary.strip():
+            raise InvalidInput("summary", "is empty.", "say in a sentence or two what was done.")
+        try:
+            kind = ArtifactType(artifact_type)
+        except ValueError:
+            raise InvalidInput(
+                "artifact_type",
+                f"{artifact_type!r} is not an artifact type.",
+                f"use one of: {', '.join(t.value for t in ArtifactType)}.",
+            ) from None
+        with self.db.transaction() as conn:
+            session = self._task_session(conn, task_id)
+            return execution.complete_task(
+                conn,
+                task_id=task_id,
+                project_root=session["project_root"],
+                summary=summary.strip(),
+                detailed_work=detailed_work,
+                file_paths=file_paths,
+                artifact_type=kind,
+                next_action=next_action,
+                at=self.clock(),
+            )
+
+    def get_task(self, task_id: int) -> TaskView:
+        """One task with its subtasks and artifacts; raises :class:`NotFound`."""
+        with self.db.transaction(write=False) as conn:
+            row = repo.get_task(conn, task_id)
+            return views.task_views(conn, [row], include_children=True, include_artifacts=True)[0]
+
+    def query_tasks(self, session_id: int | None = None, **filters: Any) -> QueryResult:
+        """See :func:`taskorch.services.query.query_tasks` for the filters."""
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return query.query_tasks(conn, session_id=session["id"], **filters)
+
+    def update_task(self, task_id: int, changes: dict[str, Any], expected_version: int | None = None) -> UpdateResult:
+        if not changes:
+            raise InvalidInput("changes", "nothing to update.", "pass at least one field to change.")
+        with self.db.transaction() as conn:
+            session = self._task_session(conn, task_id)
+            return editing.update_task(
+                conn,
+                task_id=task_id,
+                changes=changes,
+                expected_version=expected_version,
+                roles=self.roles_for(session["project_root"]),
+                at=self.clock(),
+            )
+
+    def cancel_task(self, task_id: int, reason: str, cascade: bool = False) -> CancelResult:
+        if not reason.strip():
+            raise InvalidInput("reason", "is empty.", "say why the task is cancelled.")
+        with self.db.transaction() as conn:
+            return editing.cancel_task(conn, task_id=task_id, reason=reason.strip(), cascade=cascade, at=self.clock())
+
+    def delete_task(self, task_id: int, hard: bool = False, cascade: bool = False) -> DeleteResult:
+        with self.db.transaction() as conn:
+            return editing.delete_task(conn, task_id=task_id, hard=hard, cascade=cascade, at=self.clock())
+
+    def synthesize_results(self, parent_task_id: int) -> SynthesisResult:
+        with self.db.transaction() as conn:
+            return synthesis.synthesize_results(conn, parent_task_id=parent_task_id, at=self.clock())
+
+    def audit_trail(self, session_id: int | None = None, task_id: int | None = None, limit: int = 50) -> AuditTrail:
+        """The newest ``limit`` audit entries of a session (or of one task), oldest first."""
+        with self.db.transaction(write=False) as conn:
+            if task_id is not None:
+                where = task_events.c.task_id == task_id
+            else:
+                where = task_events.c.session_id == self._session(conn, session_id)["id"]
+            rows = list(
+                conn.execute(select(task_events).where(where).order_by(task_events.c.id.desc()).limit(limit)).mappings()
+            )
+        return AuditTrail(
+            entries=[
+                AuditEntry(
+                    id=r["id"],
+                    at=r["created_at"],
+                    tool=r["tool"],
+                    action=r["action"],
+                    task_id=r["task_id"],
+                    changes=r["changes"],
+                )
+                for r in reversed(rows)
+            ]
+        )
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    def maintenance_coordinator(
+        self,
+        action: maintenance.Action,
+        dry_run: bool = True,
+        older_than_days: int = 30,
+        session_id: int | None = None,
+    ) -> MaintenanceResult:
+        if older_than_days < 0:
+            raise InvalidInput("older_than_days", "is negative.", "give a number of days, e.g. 30.")
+        if action == "vacuum":
+            return self._vacuum(dry_run)
+        with self.db.transaction(write=action != "prepare_handover") as conn:
+            session = self._session(conn, session_id)
+            at = self.clock()
+            if action == "scan_cleanup":
+                return maintenance.scan_cleanup(
+                    conn,
+                    session_id=session["id"],
+                    stale_after=timedelta(hours=self.settings.stale_after_hours),
+                    dry_run=dry_run,
+                    at=at,
+                )
+            if action == "validate_structure":
+                return maintenance.validate_structure(conn, session_id=session["id"], dry_run=dry_run)
+            if action == "archive_completed":
+                return maintenance.archive_completed(
+                    conn, session_id=session["id"], older_than_days=older_than_days, dry_run=dry_run, at=at
+                )
+            if action == "prepare_handover":
+                return maintenance.prepare_handover(conn, session=session)
+        raise InvalidInput("action", f"unknown action {action!r}.", "see the tool's description for the actions.")
+
+    def _vacuum(self, dry_run: bool) -> MaintenanceResult:
+        from taskorch.services.models import Finding
+
+        self.db.ensure_schema()
+        if self.db.dialect != "sqlite":
+            if not dry_run:
+                with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM ANALYZE")
+            return MaintenanceResult(
+                action="vacuum",
+                dry_run=dry_run,
+                changed=0,
+                findings=[
+                    Finding(
+                        kind="vacuum",
+                        detail="VACUUM ANALYZE " + ("would run" if dry_run else "ran"),
+                        fixed=not dry_run,
+                    )
+                ],
+            )
+        with self.db.engine.connect() as conn:
+            page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            before_pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+            free_pages = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+            findings = [
+                Finding(
+                    kind="size",
+                    detail=f"{before_pages * page_size} bytes, {free_pages * page_size} of them free pages",
+                )
+            ]
+            changed = 0
+            if not dry_run:
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("ANALYZE")
+                after = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+                findings.append(
+                    Finding(
+                        kind="vacuum",
+                        fixed=True,
+                        detail=f"rebuilt: {after * page_size} bytes ({(before_pages - after) * page_size} reclaimed)",
+                    )
+                )
+                changed = 1
+        return MaintenanceResult(action="vacuum", dry_run=dry_run, findings=findings, changed=changed)
+
+    # -- health and lifecycle ---------------------------------------------------------------
+
+    def health_check(self) -> HealthResult:
+        """Database reachable and migrated, integrity, disk space, uptime, version, components."""
+        database: dict[str, Any] = {
+            "dialect": self.db.dialect,
+            "url": make_url(self.db.url).render_as_string(hide_password=True),
+            "head_revision": HEAD_REVISION,
+        }
+        components: dict[str, str] = {}
+        status: Literal["ok", "degraded", "failing"] = "ok"
+        try:
+            started = time.perf_counter()
+            revision = self.db.current_revision()
+            with self.db.transaction(write=False) as conn:
+                conn.execute(text("SELECT 1"))
+                sqlite = self.db.dialect == "sqlite"
+                check = conn.exec_driver_sql("PRAGMA quick_check").scalar_one() if sqlite else "ok"
+            database.update(
+                reachable=True,
+                revision=self.db.current_revision(),
+                migrated_on_open=revision != HEAD_REVISION,
+                integrity=check,
+                latency_seconds=round(time.perf_counter() - started, 6),
+            )
+            database["at_head"] = database["revision"] == HEAD_REVISION
+            components["database"] = "ok" if check == "ok" else f"integrity: {check}"
+            if check != "ok":
+                status = "failing"
+        except TaskorchError as exc:
+            database.update(reachable=False, error=str(exc))
+            components["database"] = "unreachable"
+            status = "failing"
+        disk: dict[str, Any] = {}
+        db_path = make_url(self.db.url).database if self.db.dialect == "sqlite" else None
+        if db_path and db_path != ":memory:":
+            usage = shutil.disk_usage(Path(db_path).expanduser().parent)
+            disk = {"path": "database directory", "free_bytes": usage.free, "total_bytes": usage.total}
+            if usage.free < LOW_DISK_BYTES and status == "ok":
+                status = "degraded"
+        else:
+            disk = {"path": None, "detail": "the database is a server; its disk is not visible from here"}
+        keeper = self.runtime.housekeeper
+        components["housekeeper"] = keeper.state if keeper else "not started (one-shot process)"
+        if keeper is not None and keeper.state.startswith("failed") and status == "ok":
+            status = "degraded"
+        components["roles"] = f"{len(self._roles)} project librar{'y' if len(self._roles) == 1 else 'ies'} cached"
+        return HealthResult(
+            status=status,
+            version=__version__,
+            uptime_seconds=round(self.runtime.uptime_seconds, 3),
+            database=database,
+            disk=disk,
+            components=components,
+        )
+
+    def shutdown_prepare(self) -> ShutdownResult:
+        """Checkpoint the database and say whether the process can stop now."""
+        try:
+            checkpoint = self.checkpoint("TRUNCATE")
+        except Exception as exc:  # report, do not fail: the answer is "not ready"
+            checkpoint = f"failed: {type(exc).__name__}"
+        in_flight = max(self.runtime.in_flight - 1, 0)  # this call itself is in flight
+        keeper = self.runtime.housekeeper
+        background = {"housekeeper": keeper.state if keeper else "not started"}
+        busy = background["housekeeper"] == "busy"
+        ready = in_flight == 0 and not busy and not checkpoint.startswith("failed")
+        detail = (
+            "safe to stop now"
+            if ready
+            else (f"{in_flight} other call(s) in flight" if in_flight else "background work or checkpoint pending")
+        )
+        return ShutdownResult(
+            ready=ready,
+            in_flight_calls=in_flight,
+            background_work=background,
+            checkpoint=checkpoint,
+            detail=detail,
+        )
+
+    def restart_server(self, reason: str = "requested") -> RestartResult:
+        """Restart the components in process: reload settings, reopen the database, restart workers.
+
+        The client's connection is untouched. The restart is recorded whether it succeeds or not.
+        """
+        started_at = self.clock()
+        started = time.perf_counter()
+        components: dict[str, str] = {}
+        error: str | None = None
+        keeper_was_running = self.runtime.housekeeper is not None
+        try:
+            if self.runtime.housekeeper is not None:
+                self.runtime.housekeeper.stop()
+                components["housekeeper"] = "stopped"
+            new_settings = Settings.from_env()
+            url_changed = new_settings.database_url != self.settings.database_url
+            self.settings = new_settings
+            components["settings"] = "reloaded"
+            self.db.dispose()
+            if url_changed:
+                self.db = Database(new_settings.database_url)
+            self.db.mark_schema_unknown()
+            self.db.ensure_schema()
+            components["database"] = "reopened" + (" (new URL)" if url_changed else "")
+            with self._roles_lock:
+                self._roles.clear()
+            components["roles"] = "cache cleared"
+            if keeper_was_running:
+                self.runtime.housekeeper = Housekeeper(self._checkpoint_job, HOUSEKEEPING_INTERVAL_SECONDS)
+                self.runtime.housekeeper.start()
+                components["housekeeper"] = "restarted"
+        except TaskorchError as exc:
+            error = str(exc)
+        except Exception as exc:  # recorded, never leaked: the type names the failure
+            error = f"{type(exc).__name__} during restart"
+        duration = time.perf_counter() - started
+        record = {
+            "reason": reason,
+            "started_at": started_at,
+            "duration_seconds": duration,
+            "ok": error is None,
+            "error": error,
+            "components": components,
+        }
+        try:
+            with self.db.transaction() as conn:
+                record_id = conn.execute(
+                    insert(server_restarts).values(**record).returning(server_restarts.c.id)
+                ).scalar_one()
+        except TaskorchError:
+            raise StoreUnavailable(f"restart failed and could not be recorded: {error}") from None
+        if error is not None:
+            raise StoreUnavailable(f"restart {record_id} failed: {error}")
+        return RestartResult(restart=RestartRecord.model_validate({"id": record_id, **record}))
+
+    def reconnect_test(self) -> ReconnectResult:
+        """Drop every database connection, reconnect, run a query, and time each step (seconds)."""
+        t0 = time.perf_counter()
+        self.db.dispose()
+        t1 = time.perf_counter()
+        try:
+            with self.db.transaction(write=False) as conn:
+                t2 = time.perf_counter()
+                conn.execute(select(func.count()).select_from(server_restarts)).scalar_one()
+            t3 = time.perf_counter()
+        except TaskorchError as exc:
+            return ReconnectResult(
+                ok=False,
+                disconnect_seconds=t1 - t0,
+                reconnect_seconds=0.0,
+                first_query_seconds=0.0,
+                detail=str(exc),
+            )
+        return ReconnectResult(
+            ok=True,
+            disconnect_seconds=round(t1 - t0, 6),
+            reconnect_seconds=round(t2 - t1, 6),
+            first_query_seconds=round(t3 - t2, 6),
+            detail="connections dropped and re-established; a query succeeded",
+        )
+
+    def restart_status(self, limit: int = 20) -> RestartStatusResult:
+        with self.db.transaction(write=False) as conn:
+            total = conn.execute(select(func.count()).select_from(server_restarts)).scalar_one()
+            rows = conn.execute(select(server_restarts).order_by(desc(server_restarts.c.id)).limit(limit)).mappings()
+            restarts = [RestartRecord.model_validate(dict(r)) for r in rows]
+        return RestartStatusResult(
+            restarts=restarts, total=int(total), uptime_seconds=round(self.runtime.uptime_seconds, 3)
+        )

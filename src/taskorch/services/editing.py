@@ -1,0 +1,197 @@
+"""Changing planned tasks: partial update, cancellation, archive and deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from taskorch.domain.graph import find_cycle
+from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
+from taskorch.errors import Conflict, DependencyCycle, InvalidInput, VersionMismatch
+from taskorch.services import views
+from taskorch.services.models import CancelResult, DeleteResult, UpdateResult
+from taskorch.services.planning import ancestors, check_dependencies
+from taskorch.specialists import RoleLibrary
+from taskorch.store import repository as repo
+from taskorch.store.tables import task_dependencies
+
+__all__ = ["PLAIN_FIELDS", "cancel_task", "delete_task", "update_task"]
+
+#: Fields of update_task written as plain columns.
+PLAIN_FIELDS = (
+    "title",
+    "description",
+    "task_type",
+    "complexity",
+    "priority",
+    "specialist_type",
+    "estimated_effort",
+    "due_date",
+    "acceptance_criteria",
+    "context",
+)
+#: Statuses update_task may set; the others have their own tool (and checks).
+_SETTABLE = {TaskStatus.PENDING, TaskStatus.BLOCKED}
+_STATUS_TOOL = {
+    TaskStatus.IN_PROGRESS: "orchestrator_execute_task (it checks dependencies)",
+    TaskStatus.COMPLETED: "orchestrator_complete_task (it records the work)",
+    TaskStatus.CANCELLED: "orchestrator_cancel_task",
+}
+
+
+def _would_cycle(conn: Connection, task_id: int, new_deps: Sequence[int]) -> list[int] | None:
+    """The cycle ``task -> dep -> ... -> task`` that the new dependencies would close, if any."""
+    graph: dict[int, list[int]] = {task_id: list(new_deps)}
+    frontier = [d for d in new_deps if d != task_id]
+    seen = {task_id}
+    while frontier:
+        frontier = [d for d in dict.fromkeys(frontier) if d not in seen]
+        if not frontier:
+            break
+        seen.update(frontier)
+        for node in frontier:
+            graph.setdefault(node, [])
+        rows = conn.execute(
+            select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id).where(
+                task_dependencies.c.task_id.in_(frontier)
+            )
+        )
+        nxt = []
+        for node, dep in rows:
+            graph[node].append(dep)
+            nxt.append(dep)
+        frontier = nxt
+    return find_cycle(graph)
+
+
+def update_task(
+    conn: Connection,
+    *,
+    task_id: int,
+    changes: dict[str, Any],
+    expected_version: int | None,
+    roles: RoleLibrary,
+    at: datetime,
+) -> UpdateResult:
+    """Apply the given fields only. ``changes`` may hold the plain fields, ``labels``,
+    ``depends_on``, ``status`` (pending or blocked) and ``status_reason``.
+
+    Raises :class:`VersionMismatch` when ``expected_version`` is stale, :class:`InvalidInput`,
+    :class:`DependencyCycle`, :class:`InvalidTransition`, :class:`Conflict` (archived).
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    if expected_version is not None and task["version"] != expected_version:
+        raise VersionMismatch(
+            f"task {task_id} is at version {task['version']}, not {expected_version}: someone changed it "
+            "since you read it. Read it again (orchestrator_query_tasks with task_ids) and retry."
+        )
+    if task["archived"]:
+        raise Conflict(f"task {task_id} is archived; archived tasks cannot be changed.")
+    specialist = changes.get("specialist_type")
+    if specialist is not None and specialist not in roles:
+        raise InvalidInput(
+            "specialist_type", f"unknown role {specialist!r}.", f"use one of: {', '.join(roles.names())}."
+        )
+    if "title" in changes and not str(changes["title"]).strip():
+        raise InvalidInput("title", "is empty.", "give a short title.")
+    target = changes.get("status")
+    if target is not None:
+        target = TaskStatus(target)
+        if target not in _SETTABLE:
+            raise InvalidInput(
+                "status",
+                f"update_task does not set {target.value}.",
+                f"use {_STATUS_TOOL[target]}; update_task sets only pending or blocked.",
+            )
+    if "depends_on" in changes:
+        deps = list(dict.fromkeys(changes["depends_on"]))
+        chain_ids = [row["id"] for row in ancestors(conn, task_id)]
+        check_dependencies(conn, task["session_id"], deps, field="depends_on", forbidden=chain_ids)
+        cycle = _would_cycle(conn, task_id, deps)
+        if cycle is not None:
+            raise DependencyCycle("depends_on", [f"task {i}" for i in cycle])
+
+    changed: list[str] = []
+    plain = {k: changes[k] for k in PLAIN_FIELDS if k in changes}
+    changed += repo.update_fields(conn, task, plain, tool="update_task", at=at)
+    if "labels" in changes:
+        task = repo.get_task(conn, task_id)
+        if repo.replace_labels(conn, task, changes["labels"], tool="update_task", at=at):
+            changed.append("labels")
+    if "depends_on" in changes:
+        task = repo.get_task(conn, task_id)
+        if repo.replace_dependencies(conn, task, changes["depends_on"], tool="update_task", at=at):
+            changed.append("depends_on")
+    if target is not None:
+        task = repo.get_task(conn, task_id)
+        reason = changes.get("status_reason")
+        if target.value != task["status"]:
+            repo.change_status(conn, task, target, tool="update_task", at=at, extra={"status_reason": reason})
+            changed.append("status")
+    elif "status_reason" in changes:
+        task = repo.get_task(conn, task_id)
+        changed += repo.update_fields(
+            conn, task, {"status_reason": changes["status_reason"]}, tool="update_task", at=at
+        )
+    final = repo.get_task(conn, task_id)
+    return UpdateResult(task=views.task_views(conn, [final])[0], changed=sorted(set(changed)))
+
+
+def cancel_task(conn: Connection, *, task_id: int, reason: str, cascade: bool, at: datetime) -> CancelResult:
+    """Cancel a task (and, with ``cascade``, its unfinished subtasks); artifacts are kept.
+
+    Raises :class:`Conflict` when the task has open subtasks and ``cascade`` is false, or is archived;
+    :class:`InvalidTransition` when it is already finished.
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    if task["archived"]:
+        raise Conflict(f"task {task_id} is archived; archived tasks cannot be changed.")
+    if TaskStatus(task["status"]) not in ACTIVE_STATUSES:
+        repo.change_status(conn, task, TaskStatus.CANCELLED, tool="cancel_task", at=at)  # raises, with the reason
+    subtree = repo.subtree_ids(conn, task_id)
+    rows = repo.get_tasks(conn, subtree)
+    open_descendants = [i for i in subtree[1:] if rows[i]["status"] in ACTIVE_STATUSES and not rows[i]["archived"]]
+    if open_descendants and not cascade:
+        raise Conflict(
+            f"task {task_id} has {len(open_descendants)} open subtask(s) "
+            f"({', '.join(map(str, open_descendants[:20]))}). Pass cascade=true to cancel them too, "
+            "or finish them first."
+        )
+    cancelled: list[int] = []
+    skipped = [i for i in subtree[1:] if i not in open_descendants]
+    # Deepest first, so each parent's open-subtask counter reaches zero before it is cancelled.
+    for i in reversed([task_id, *open_descendants]):
+        row = repo.get_task(conn, i)
+        repo.change_status(conn, row, TaskStatus.CANCELLED, tool="cancel_task", at=at, extra={"status_reason": reason})
+        cancelled.append(i)
+    dependents = repo.get_tasks(conn, repo.dependents_of(conn, cancelled))
+    stranded = sorted(i for i, row in dependents.items() if row["status"] in ACTIVE_STATUSES)
+    return CancelResult(
+        cancelled=sorted(cancelled),
+        skipped=sorted(skipped),
+        reason=reason,
+        stranded=stranded,
+    )
+
+
+def delete_task(conn: Connection, *, task_id: int, hard: bool, cascade: bool, at: datetime) -> DeleteResult:
+    """Archive a task and its subtasks (default), or delete them for good (``hard``).
+
+    A hard delete of a task with subtasks needs ``cascade``. Refused (:class:`Conflict`) when an
+    unfinished task to be removed is a dependency of a task that stays.
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    subtree = repo.subtree_ids(conn, task_id)
+    if not hard:
+        if task["archived"]:
+            raise Conflict(f"task {task_id} is already archived. Pass hard=true to delete it for good.")
+        return DeleteResult(mode="archived", task_ids=repo.archive_tasks(conn, subtree, tool="delete_task", at=at))
+    if len(subtree) > 1 and not cascade:
+        raise Conflict(
+            f"task {task_id} has {len(subtree) - 1} subtask(s); a hard delete would remove them too. "
+            "Pass cascade=true to confirm, or archive instead (hard=false)."
+        )
+    return DeleteResult(mode="deleted", task_ids=repo.delete_tasks(conn, subtree, tool="delete_task", at=at))

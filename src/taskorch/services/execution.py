@@ -1,0 +1,242 @@
+"""Execution: hand a task to its specialist, and record what the specialist produced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import Connection, RowMapping, insert, select
+
+from taskorch.domain.model import ArtifactType, TaskStatus
+from taskorch.errors import Conflict, DependenciesUnfinished, InvalidInput
+from taskorch.services import views
+from taskorch.services.models import (
+    CompleteResult,
+    DependencyResult,
+    ExecuteResult,
+    SpecialistContext,
+)
+from taskorch.services.planning import ancestors
+from taskorch.specialists import RoleLibrary
+from taskorch.store import repository as repo
+from taskorch.store.tables import artifacts, task_dependencies, tasks
+
+__all__ = ["complete_task", "execute_task", "project_relative_paths"]
+
+
+def _refuse_archived(task: RowMapping) -> None:
+    if task["archived"]:
+        raise Conflict(f"task {task['id']} is archived; plan a new task instead.")
+
+
+def _open_subtasks(conn: Connection, task_id: int) -> list[RowMapping]:
+    query = (
+        select(tasks)
+        .where(
+            tasks.c.parent_id == task_id,
+            tasks.c.archived.is_(False),
+            tasks.c.status.in_([s.value for s in TaskStatus if s not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)]),
+        )
+        .order_by(tasks.c.priority_rank, tasks.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def _unfinished_dependencies(conn: Connection, task_id: int) -> list[RowMapping]:
+    query = (
+        select(tasks)
+        .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
+        .where(task_dependencies.c.task_id == task_id, tasks.c.status != TaskStatus.COMPLETED.value)
+        .order_by(tasks.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: datetime) -> ExecuteResult:
+    """Start ``task_id`` and return everything its specialist needs.
+
+    A task already in progress gets its context again, unchanged. Raises
+    :class:`DependenciesUnfinished` (naming the blockers), :class:`Conflict` (open subtasks,
+    archived), :class:`InvalidTransition` (finished tasks).
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    _refuse_archived(task)
+    if task["unmet_dependencies"] > 0:
+        blockers = _unfinished_dependencies(conn, task_id)
+        listed = "; ".join(f"task {b['id']} '{b['title']}' is {b['status']}" for b in blockers)
+        raise DependenciesUnfinished(
+            f"task {task_id} cannot start: its dependencies are unfinished ({listed}). "
+            "Execute those first, or remove the dependency with orchestrator_update_task.",
+            [b["id"] for b in blockers],
+        )
+    if task["open_subtasks"] > 0:
+        open_children = _open_subtasks(conn, task_id)
+        listed = ", ".join(str(c["id"]) for c in open_children[:20])
+        raise Conflict(
+            f"task {task_id} is a parent with {len(open_children)} open subtask(s) ({listed}). Execute the "
+            "subtasks, then call orchestrator_synthesize_results on this task to combine their results."
+        )
+    if task["status"] != TaskStatus.IN_PROGRESS.value:
+        repo.change_status(conn, task, TaskStatus.IN_PROGRESS, tool="execute_task", at=at)
+        task = repo.get_task(conn, task_id)
+
+    role = roles.get(task["specialist_type"])
+    chain = ancestors(conn, task["parent_id"])
+    dep_rows = list(
+        conn.execute(
+            select(tasks)
+            .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
+            .where(task_dependencies.c.task_id == task_id)
+            .order_by(tasks.c.id)
+        ).mappings()
+    )
+    arts = views.artifacts_of(conn, [d["id"] for d in dep_rows])
+    view = views.task_views(conn, [task])[0]
+    return ExecuteResult(
+        task=view,
+        specialist=SpecialistContext(name=role.name, title=role.title, instructions=role.instructions),
+        ancestry=[views.brief(row) for row in chain],
+        dependency_results=[
+            DependencyResult(
+                task_id=d["id"],
+                title=d["title"],
+                specialist_type=d["specialist_type"],
+                artifacts=arts[d["id"]],
+            )
+            for d in dep_rows
+        ],
+        acceptance_criteria=list(task["acceptance_criteria"]),
+        next_step=(
+            f"Work on task {task_id} as the {role.title}. When done, call orchestrator_complete_task with "
+            f"task_id={task_id}, a summary, detailed_work and the file_paths you changed."
+        ),
+    )
+
+
+def project_relative_paths(project_root: str, file_paths: Sequence[str]) -> list[str]:
+    """Normalize ``file_paths`` to POSIX paths relative to ``project_root``.
+
+    Relative paths are taken from the project root. A path that resolves (after ``..`` and
+    symlinks) outside the project is refused with :class:`InvalidInput`. The file need not exist.
+    """
+    root = Path(project_root).resolve()
+    out: list[str] = []
+    for index, raw in enumerate(file_paths):
+        field = f"file_paths[{index}]"
+        if not raw.strip() or "\x00" in raw:
+            raise InvalidInput(field, "is empty or contains a NUL byte.", "give a path inside the project.")
+        candidate = Path(raw)
+        full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        try:
+            relative = full.relative_to(root)
+        except ValueError:
+            raise InvalidInput(
+                field,
+                f"{raw!r} lies outside the project ({root.name}).",
+                "record only files inside the project, relative to its root.",
+            ) from None
+        text = PurePosixPath(*relative.parts).as_posix() if relative.parts else "."
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def complete_task(
+    conn: Connection,
+    *,
+    task_id: int,
+    project_root: str,
+    summary: str,
+    detailed_work: str,
+    file_paths: Sequence[str],
+    artifact_type: ArtifactType,
+    next_action: str | None,
+    at: datetime,
+) -> CompleteResult:
+    """Record the work as an artifact and move the task to completed.
+
+    Raises :class:`InvalidInput` (a path outside the project), :class:`InvalidTransition`
+    (a task not in progress), :class:`Conflict` (open subtasks, archived).
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    _refuse_archived(task)
+    if task["status"] == TaskStatus.PENDING.value:
+        raise Conflict(
+            f"task {task_id} is pending: it was never started. Call orchestrator_execute_task first; "
+            "it checks the dependencies and gives you the specialist context."
+        )
+    if task["open_subtasks"] > 0:
+        raise Conflict(
+            f"task {task_id} has {task['open_subtasks']} open subtask(s). Finish or cancel them, then "
+            "call orchestrator_synthesize_results, which completes the parent."
+        )
+    paths = project_relative_paths(project_root, file_paths)
+    repo.change_status(conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at)
+    artifact_id = int(
+        conn.execute(
+            insert(artifacts)
+            .values(
+                task_id=task_id,
+                artifact_type=artifact_type.value,
+                summary=summary,
+                detailed_work=detailed_work,
+                file_paths=paths,
+                next_action=next_action,
+                created_at=at,
+            )
+            .returning(artifacts.c.id)
+        ).scalar_one()
+    )
+    repo.record_event(
+        conn,
+        session_id=task["session_id"],
+        task_id=task_id,
+        tool="complete_task",
+        action="artifact",
+        changes={"artifact_id": artifact_id, "artifact_type": artifact_type.value, "file_paths": paths},
+        at=at,
+    )
+    repo.reindex(conn, task_id)
+
+    parent_ready = False
+    open_siblings: list[RowMapping] = []
+    if task["parent_id"] is not None:
+        parent = repo.get_task(conn, task["parent_id"])
+        parent_ready = parent["open_subtasks"] == 0 and not parent["archived"]
+        open_siblings = _open_subtasks(conn, task["parent_id"])
+    unblocked = list(
+        conn.execute(
+            select(tasks)
+            .join(task_dependencies, task_dependencies.c.task_id == tasks.c.id)
+            .where(
+                task_dependencies.c.depends_on_id == task_id,
+                tasks.c.status == TaskStatus.PENDING.value,
+                tasks.c.unmet_dependencies == 0,
+                tasks.c.open_subtasks == 0,
+                tasks.c.archived.is_(False),
+            )
+            .order_by(tasks.c.priority_rank, tasks.c.id)
+        ).mappings()
+    )
+    if parent_ready:
+        next_step = (
+            f"All subtasks of task {task['parent_id']} are finished: call orchestrator_synthesize_results "
+            f"with parent_task_id={task['parent_id']}."
+        )
+    elif unblocked:
+        next_step = (
+            f"Task {unblocked[0]['id']} is now ready: call orchestrator_execute_task with task_id={unblocked[0]['id']}."
+        )
+    else:
+        next_step = "Call orchestrator_get_status to see the ready queue."
+    done = repo.get_task(conn, task_id)
+    return CompleteResult(
+        task=views.brief(done),
+        artifact_id=artifact_id,
+        parent_id=task["parent_id"],
+        parent_ready_for_synthesis=parent_ready,
+        open_siblings=[views.brief(r) for r in open_siblings],
+        unblocked=[views.brief(r) for r in unblocked],
+        next_step=next_step,
+    )

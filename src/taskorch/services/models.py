@@ -1,0 +1,343 @@
+"""Inputs and results of the services, as pydantic models.
+
+These are the shapes the MCP tools publish (inputSchema, outputSchema / structuredContent) and
+the CLI prints with ``--json``. Field descriptions are written for the assistant reading them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
+
+__all__ = [
+    "ArtifactView",
+    "AuditEntry",
+    "AuditTrail",
+    "BlockedTask",
+    "CancelResult",
+    "CompleteResult",
+    "DeleteResult",
+    "DependencyResult",
+    "ExecuteResult",
+    "Finding",
+    "HealthResult",
+    "MaintenanceResult",
+    "PlanResult",
+    "QueryResult",
+    "ReconnectResult",
+    "RestartRecord",
+    "RestartResult",
+    "RestartStatusResult",
+    "RoutingDecision",
+    "SessionResult",
+    "ShutdownResult",
+    "SpecialistContext",
+    "StatusResult",
+    "SubtaskSpec",
+    "SynthesisResult",
+    "TaskBrief",
+    "TaskFields",
+    "TaskView",
+    "UpdateResult",
+]
+
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\s,][^,]*$"),
+]
+Criterion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+TaskId = Annotated[int, Field(ge=1)]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class TaskFields(BaseModel):
+    """The fields of one task to plan."""
+
+    model_config = _STRICT
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] = Field(
+        description="Short imperative title, e.g. 'Add login rate limiting'."
+    )
+    description: str = Field(default="", max_length=20000, description="What to do and why.")
+    task_type: TaskType = Field(default=TaskType.FEATURE, description="Kind of work.")
+    complexity: Complexity = Field(default=Complexity.MODERATE)
+    priority: Priority = Field(default=Priority.MEDIUM, description="Orders the ready queue.")
+    specialist_type: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Role to hand the task to (architect, implementer, tester, reviewer, documenter, "
+        "researcher, debugger, devops, analyst, coordinator, security or a project role). "
+        "Omit to let the router pick one.",
+    )
+    estimated_effort: str | None = Field(default=None, max_length=64, description="Free text, e.g. '2h'.")
+    due_date: date | None = Field(default=None, description="ISO date, e.g. 2026-12-31.")
+    labels: list[Label] = Field(default_factory=list, max_length=20)
+    acceptance_criteria: list[Criterion] = Field(default_factory=list, max_length=50)
+    context: str = Field(default="", max_length=50000, description="Background the specialist needs.")
+    depends_on: list[TaskId] = Field(
+        default_factory=list, max_length=200, description="Ids of existing tasks that must complete first."
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class SubtaskSpec(TaskFields):
+    """One subtask of a plan, named by a local key so siblings can depend on it."""
+
+    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = Field(
+        description="Local name of this subtask within the plan, e.g. 'api' or 'tests'."
+    )
+    depends_on_keys: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=200, description="Keys of sibling subtasks that must complete first."
+    )
+
+
+class TaskBrief(BaseModel):
+    """A task in one line: enough to choose what to look at next."""
+
+    id: int
+    title: str
+    status: TaskStatus
+    priority: Priority
+    specialist_type: str
+    parent_id: int | None = None
+
+
+class ArtifactView(BaseModel):
+    id: int
+    task_id: int
+    artifact_type: ArtifactType
+    summary: str
+    detailed_work: str
+    file_paths: list[str]
+    next_action: str | None
+    created_at: datetime
+
+
+class TaskView(BaseModel):
+    """A whole task."""
+
+    id: int
+    session_id: int
+    parent_id: int | None
+    title: str
+    description: str
+    task_type: TaskType
+    complexity: Complexity
+    priority: Priority
+    specialist_type: str
+    routing_reason: str
+    status: TaskStatus
+    estimated_effort: str | None
+    due_date: date | None
+    labels: list[str]
+    acceptance_criteria: list[str]
+    context: str
+    depends_on: list[int]
+    synthesis: str | None
+    status_reason: str | None
+    version: int
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    children: list[TaskBrief] | None = None
+    artifacts: list[ArtifactView] | None = None
+
+
+class SessionResult(BaseModel):
+    session_id: int
+    name: str
+    project_root: str
+    resumed: bool = Field(description="True when the project already had a session.")
+    counts: dict[str, int] = Field(description="Live tasks by status.")
+    ready: list[TaskBrief] = Field(description="Tasks that can start now, highest priority first.")
+    in_progress: list[TaskBrief]
+    next_step: str
+
+
+class RoutingDecision(BaseModel):
+    task_id: int
+    specialist_type: str
+    reason: str
+
+
+class PlanResult(BaseModel):
+    session_id: int
+    task: TaskView = Field(description="The task planned (the parent when subtasks were given).")
+    subtasks: dict[str, TaskBrief] = Field(description="Subtasks created, by their local key.")
+    routing: list[RoutingDecision] = Field(description="Where the router picked the specialist, and why.")
+    ready: list[int] = Field(description="Ids among the planned tasks that can start now.")
+    next_step: str
+
+
+class DependencyResult(BaseModel):
+    """What a completed dependency produced."""
+
+    task_id: int
+    title: str
+    specialist_type: str
+    artifacts: list[ArtifactView]
+
+
+class SpecialistContext(BaseModel):
+    name: str
+    title: str
+    instructions: str
+
+
+class ExecuteResult(BaseModel):
+    task: TaskView
+    specialist: SpecialistContext
+    ancestry: list[TaskBrief] = Field(description="Parent first, then its parent, up to the root.")
+    dependency_results: list[DependencyResult]
+    acceptance_criteria: list[str]
+    next_step: str
+
+
+class CompleteResult(BaseModel):
+    task: TaskBrief
+    artifact_id: int
+    parent_id: int | None
+    parent_ready_for_synthesis: bool = Field(
+        description="True when this completion finished the parent's last open subtask."
+    )
+    open_siblings: list[TaskBrief]
+    unblocked: list[TaskBrief] = Field(description="Tasks this completion made ready.")
+    next_step: str
+
+
+class QueryResult(BaseModel):
+    total: int = Field(description="Tasks matching the filters, before limit and offset.")
+    limit: int
+    offset: int
+    tasks: list[TaskView]
+
+
+class UpdateResult(BaseModel):
+    task: TaskView
+    changed: list[str] = Field(description="Fields that changed.")
+
+
+class CancelResult(BaseModel):
+    cancelled: list[int]
+    skipped: list[int] = Field(description="Subtasks already finished, left as they were.")
+    reason: str
+    stranded: list[int] = Field(
+        description="Unfinished tasks that depend on a cancelled task and can no longer start; update or cancel them."
+    )
+
+
+class DeleteResult(BaseModel):
+    mode: Literal["archived", "deleted"]
+    task_ids: list[int]
+
+
+class SynthesisResult(BaseModel):
+    parent_id: int
+    synthesis: str = Field(description="Markdown combining the completed subtasks' results.")
+    completed: list[TaskBrief]
+    open: list[TaskBrief]
+    parent_status: TaskStatus
+    next_step: str
+
+
+class BlockedTask(BaseModel):
+    task: TaskBrief
+    blockers: list[TaskBrief]
+    reason: str
+
+
+class StatusResult(BaseModel):
+    session_id: int
+    project_root: str
+    counts: dict[str, int]
+    total: int
+    ready: list[TaskBrief]
+    blocked: list[BlockedTask]
+    in_progress: list[TaskBrief]
+    recently_completed: list[TaskBrief]
+
+
+class Finding(BaseModel):
+    kind: str
+    detail: str
+    task_id: int | None = None
+    fixed: bool = False
+
+
+class MaintenanceResult(BaseModel):
+    action: str
+    dry_run: bool
+    findings: list[Finding]
+    changed: int = Field(description="Rows changed (0 on a dry run).")
+    report: str | None = Field(default=None, description="Markdown, for prepare_handover.")
+
+
+class HealthResult(BaseModel):
+    status: Literal["ok", "degraded", "failing"]
+    version: str
+    uptime_seconds: float
+    database: dict[str, Any]
+    disk: dict[str, Any]
+    components: dict[str, str]
+
+
+class ShutdownResult(BaseModel):
+    ready: bool
+    in_flight_calls: int
+    background_work: dict[str, str]
+    checkpoint: str
+    detail: str
+
+
+class RestartRecord(BaseModel):
+    id: int
+    reason: str
+    started_at: datetime
+    duration_seconds: float | None
+    ok: bool
+    error: str | None
+    components: dict[str, str]
+
+
+class RestartResult(BaseModel):
+    restart: RestartRecord
+
+
+class RestartStatusResult(BaseModel):
+    restarts: list[RestartRecord]
+    total: int
+    uptime_seconds: float
+
+
+class AuditEntry(BaseModel):
+    """One change: when, by which tool, what, to which task; ``changes`` maps field -> [old, new]."""
+
+    id: int
+    at: datetime
+    tool: str
+    action: str
+    task_id: int | None
+    changes: dict[str, Any]
+
+
+class AuditTrail(BaseModel):
+    entries: list[AuditEntry] = Field(description="Oldest first.")
+
+
+class ReconnectResult(BaseModel):
+    ok: bool
+    disconnect_seconds: float
+    reconnect_seconds: float
+    first_query_seconds: float
+    detail: str

@@ -1,0 +1,217 @@
+"""Planning: one task, or a parent with a breakdown of subtasks, created in one transaction.
+
+Everything is checked before anything is written, so an invalid plan changes nothing: unknown
+or foreign ids, a dependency on an ancestor, duplicate or unknown local keys, a cycle, an unknown
+specialist role. Where no specialist is given, the router picks one and the result says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select
+
+from taskorch.domain.graph import find_cycle, topological_order
+from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
+from taskorch.errors import Conflict, DependencyCycle, InvalidInput
+from taskorch.services import views
+from taskorch.services.models import PlanResult, RoutingDecision, SubtaskSpec, TaskFields
+from taskorch.specialists import RoleLibrary, route
+from taskorch.store import repository as repo
+from taskorch.store.tables import tasks
+
+__all__ = ["ancestors", "check_dependencies", "plan_task"]
+
+
+def ancestors(conn: Connection, task_id: int | None) -> list[RowMapping]:
+    """The chain of parents of ``task_id`` (itself first when given), up to the root."""
+    chain: list[RowMapping] = []
+    seen: set[int] = set()
+    while task_id is not None and task_id not in seen:
+        seen.add(task_id)
+        row = repo.get_task(conn, task_id)
+        chain.append(row)
+        task_id = row["parent_id"]
+    return chain
+
+
+def check_dependencies(
+    conn: Connection, session_id: int, dependency_ids: Sequence[int], *, field: str, forbidden: Sequence[int]
+) -> None:
+    """Each id must be a live task of the session, and none of ``forbidden`` (self, ancestors)."""
+    if not dependency_ids:
+        return
+    found = repo.get_tasks(conn, dependency_ids)
+    for dep in dependency_ids:
+        row = found.get(dep)
+        if row is None:
+            raise InvalidInput(field, f"task {dep} does not exist.", "use ids from orchestrator_query_tasks.")
+        if row["session_id"] != session_id:
+            raise InvalidInput(field, f"task {dep} belongs to another session.", "depend on tasks of this project.")
+        if row["archived"]:
+            raise InvalidInput(field, f"task {dep} is archived.", "depend on a live task.")
+        if dep in forbidden:
+            raise InvalidInput(
+                field,
+                f"task {dep} is the task itself or one of its parents; it cannot finish before its subtasks.",
+                "remove it from the dependencies.",
+            )
+
+
+def _resolve_specialist(roles: RoleLibrary, spec: TaskFields, field: str) -> tuple[str, str, bool]:
+    if spec.specialist_type:
+        if spec.specialist_type not in roles:
+            raise InvalidInput(
+                field, f"unknown role {spec.specialist_type!r}.", f"use one of: {', '.join(roles.names())}."
+            )
+        return spec.specialist_type, "given by the caller", False
+    name, reason = route(
+        roles,
+        title=spec.title,
+        description=spec.description,
+        task_type=spec.task_type.value,
+        complexity=spec.complexity.value,
+    )
+    return name, reason, True
+
+
+def _columns(spec: TaskFields, specialist: str, reason: str) -> dict[str, Any]:
+    return {
+        "title": spec.title,
+        "description": spec.description,
+        "task_type": spec.task_type.value,
+        "complexity": spec.complexity.value,
+        "priority": spec.priority.value,
+        "specialist_type": specialist,
+        "routing_reason": reason,
+        "estimated_effort": spec.estimated_effort,
+        "due_date": spec.due_date,
+        "acceptance_criteria": list(spec.acceptance_criteria),
+        "context": spec.context,
+        "labels": list(spec.labels),
+    }
+
+
+def plan_task(
+    conn: Connection,
+    *,
+    session_id: int,
+    task: TaskFields,
+    subtasks: Sequence[SubtaskSpec],
+    parent_id: int | None,
+    roles: RoleLibrary,
+    at: datetime,
+    tool: str = "plan_task",
+) -> PlanResult:
+    """Create ``task`` (under ``parent_id`` if given) and its ``subtasks``; all or nothing.
+
+    Raises :class:`InvalidInput` (naming the offending field, e.g. ``subtasks[2].depends_on_keys``),
+    :class:`DependencyCycle`, :class:`Conflict` (parent finished or archived).
+    """
+    chain: list[RowMapping] = []
+    if parent_id is not None:
+        chain = ancestors(conn, parent_id)
+        parent = chain[0]
+        if parent["session_id"] != session_id:
+            raise InvalidInput(
+                "parent_id",
+                f"task {parent_id} belongs to another session.",
+                "plan under a task of this project, or omit parent_id.",
+            )
+        if parent["archived"] or TaskStatus(parent["status"]) in TERMINAL_STATUSES:
+            state = "archived" if parent["archived"] else parent["status"]
+            raise Conflict(f"task {parent_id} is {state}; new subtasks cannot be added to it. Plan a new task.")
+    ancestor_ids = [row["id"] for row in chain]
+    check_dependencies(conn, session_id, task.depends_on, field="depends_on", forbidden=ancestor_ids)
+
+    keys: dict[str, int] = {}
+    for index, sub in enumerate(subtasks):
+        if sub.key in keys:
+            raise InvalidInput(f"subtasks[{index}].key", f"key {sub.key!r} is used twice.", "give each a unique key.")
+        keys[sub.key] = index
+    for index, sub in enumerate(subtasks):
+        for dep_key in sub.depends_on_keys:
+            if dep_key not in keys:
+                raise InvalidInput(
+                    f"subtasks[{index}].depends_on_keys",
+                    f"no subtask has key {dep_key!r}.",
+                    f"use keys of this plan: {', '.join(keys) or '(none)'}.",
+                )
+        # A subtask may not wait for the new parent or its ancestors: they finish after it.
+        check_dependencies(
+            conn, session_id, sub.depends_on, field=f"subtasks[{index}].depends_on", forbidden=ancestor_ids
+        )
+    graph = {sub.key: list(sub.depends_on_keys) for sub in subtasks}
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        raise DependencyCycle("subtasks.depends_on_keys", cycle)
+
+    root_specialist, root_reason, root_routed = _resolve_specialist(roles, task, "specialist_type")
+    resolved = [
+        _resolve_specialist(roles, sub, f"subtasks[{index}].specialist_type") for index, sub in enumerate(subtasks)
+    ]
+
+    # Everything is valid: write.
+    root_id = repo.insert_task(
+        conn,
+        session_id=session_id,
+        parent_id=parent_id,
+        fields=_columns(task, root_specialist, root_reason),
+        depends_on=task.depends_on,
+        tool=tool,
+        at=at,
+    )
+    routing = (
+        [RoutingDecision(task_id=root_id, specialist_type=root_specialist, reason=root_reason)] if root_routed else []
+    )
+    ids: dict[str, int] = {}
+    for key in topological_order(graph):
+        index = keys[key]
+        sub = subtasks[index]
+        specialist, reason, routed = resolved[index]
+        deps = [*sub.depends_on, *(ids[k] for k in sub.depends_on_keys)]
+        ids[key] = repo.insert_task(
+            conn,
+            session_id=session_id,
+            parent_id=root_id,
+            fields=_columns(sub, specialist, reason),
+            depends_on=deps,
+            tool=tool,
+            at=at,
+        )
+        if routed:
+            routing.append(RoutingDecision(task_id=ids[key], specialist_type=specialist, reason=reason))
+
+    created = [root_id, *ids.values()]
+    rows = repo.get_tasks(conn, created)
+    ready = [i for i in created if rows[i]["unmet_dependencies"] == 0 and rows[i]["open_subtasks"] == 0]
+    by_id = {row_id: key for key, row_id in ids.items()}
+    subtask_briefs = {by_id[i]: views.brief(rows[i]) for i in ids.values()}
+    root_view = views.task_views(conn, [rows[root_id]], include_children=bool(subtasks))[0]
+    if ready:
+        first = rows[min(ready, key=lambda i: (rows[i]["priority_rank"], i))]
+        next_step = (
+            f"Call orchestrator_execute_task with task_id={first['id']} ('{first['title']}') to start; "
+            f"{len(ready)} planned task(s) are ready."
+        )
+    else:
+        next_step = "Nothing planned is ready yet: its dependencies are unfinished. See orchestrator_get_status."
+    return PlanResult(
+        session_id=session_id,
+        task=root_view,
+        subtasks=dict(sorted(subtask_briefs.items(), key=lambda kv: kv[1].id)),
+        routing=routing,
+        ready=sorted(ready),
+        next_step=next_step,
+    )
+
+
+def session_of_task(conn: Connection, task_id: int) -> int:
+    """The session id a task belongs to; raises :class:`NotFound`."""
+    row = conn.execute(select(tasks.c.session_id).where(tasks.c.id == task_id)).first()
+    if row is None:
+        repo.get_task(conn, task_id)  # raises NotFound with the standard message
+    assert row is not None
+    return int(row[0])

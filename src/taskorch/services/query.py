@@ -1,0 +1,212 @@
+"""Reading the task graph: filtered queries and the session status.
+
+Both are computed in SQL over indexes: ``get_status`` reads the per-status counters and a few
+short index ranges, so its cost does not grow with the tasks it does not show; ``query_tasks``
+takes its total from the counters when the filters allow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+
+from taskorch.domain.model import TaskStatus
+from taskorch.services import views
+from taskorch.services.models import BlockedTask, QueryResult, StatusResult, TaskBrief
+from taskorch.store import repository as repo
+from taskorch.store import search
+from taskorch.store.tables import task_dependencies, task_labels, tasks
+
+__all__ = ["SORT_KEYS", "get_status", "query_tasks"]
+
+SortKey = Literal["created_at", "updated_at", "priority", "due_date", "title", "id"]
+SORT_KEYS: dict[str, Any] = {
+    "created_at": tasks.c.created_at,
+    "updated_at": tasks.c.updated_at,
+    "priority": tasks.c.priority_rank,
+    "due_date": tasks.c.due_date,
+    "title": tasks.c.title,
+    "id": tasks.c.id,
+}
+
+#: How many tasks each list of get_status shows.
+STATUS_LIST_LIMIT = 10
+
+
+def query_tasks(
+    conn: Connection,
+    *,
+    session_id: int,
+    status: Sequence[str] = (),
+    task_type: Sequence[str] = (),
+    specialist_type: Sequence[str] = (),
+    complexity: Sequence[str] = (),
+    priority: Sequence[str] = (),
+    parent_id: int | None = None,
+    roots_only: bool = False,
+    labels: Sequence[str] = (),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
+    text: str | None = None,
+    task_ids: Sequence[int] = (),
+    include_archived: bool = False,
+    sort: SortKey = "created_at",
+    order: Literal["asc", "desc"] = "desc",
+    limit: int = 20,
+    offset: int = 0,
+    include_children: bool = False,
+    include_artifacts: bool = False,
+) -> QueryResult:
+    """Tasks of a session matching every filter given (lists match any of their values).
+
+    ``labels`` must all be present. ``text`` is a full-text search over titles, descriptions,
+    labels and artifacts. ``total`` counts every match before ``limit``/``offset``.
+    """
+    where: list[ColumnElement[bool]] = [tasks.c.session_id == session_id]
+    if not include_archived:
+        where.append(tasks.c.archived.is_(False))
+    for column, values in (
+        (tasks.c.status, status),
+        (tasks.c.task_type, task_type),
+        (tasks.c.specialist_type, specialist_type),
+        (tasks.c.complexity, complexity),
+        (tasks.c.priority, priority),
+    ):
+        if values:
+            where.append(column.in_(list(values)))
+    only_status = (
+        not any(
+            (
+                task_type,
+                specialist_type,
+                complexity,
+                priority,
+                labels,
+                text,
+                task_ids,
+                include_archived,
+                created_after,
+                created_before,
+                updated_after,
+                updated_before,
+                roots_only,
+            )
+        )
+        and parent_id is None
+    )
+    if parent_id is not None:
+        where.append(tasks.c.parent_id == parent_id)
+    if roots_only:
+        where.append(tasks.c.parent_id.is_(None))
+    if task_ids:
+        where.append(tasks.c.id.in_(list(task_ids)))
+    for label in dict.fromkeys(labels):
+        where.append(tasks.c.id.in_(select(task_labels.c.task_id).where(task_labels.c.label == label)))
+    for column, bound, op in (
+        (tasks.c.created_at, created_after, "ge"),
+        (tasks.c.created_at, created_before, "lt"),
+        (tasks.c.updated_at, updated_after, "ge"),
+        (tasks.c.updated_at, updated_before, "lt"),
+    ):
+        if bound is not None:
+            where.append(column >= bound if op == "ge" else column < bound)
+    if text is not None:
+        matches = search.matching_task_ids(conn.dialect.name, text)
+        if matches is None:
+            where.append(tasks.c.id.is_(None))  # no searchable word: nothing matches
+        else:
+            where.append(tasks.c.id.in_(matches))
+
+    condition = and_(*where)
+    if only_status:
+        counts = repo.stored_counts(conn, session_id)
+        total = sum(n for s, n in counts.items() if not status or s in status)
+    else:
+        total = int(conn.execute(select(func.count()).select_from(tasks).where(condition)).scalar_one())
+
+    key = SORT_KEYS[sort]
+    ordering = [key.asc() if order == "asc" else key.desc()]
+    if sort != "id":
+        ordering.append(tasks.c.id.asc() if order == "asc" else tasks.c.id.desc())
+    rows = list(conn.execute(select(tasks).where(condition).order_by(*ordering).limit(limit).offset(offset)).mappings())
+    return QueryResult(
+        total=total,
+        limit=limit,
+        offset=offset,
+        tasks=views.task_views(conn, rows, include_children=include_children, include_artifacts=include_artifacts),
+    )
+
+
+def _live(session_id: int, status: TaskStatus) -> ColumnElement[bool]:
+    return and_(tasks.c.session_id == session_id, tasks.c.archived.is_(False), tasks.c.status == status.value)
+
+
+def ready_queue(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
+    """Pending tasks with every dependency completed and no open subtask, by priority then age."""
+    return views.briefs(
+        conn,
+        and_(_live(session_id, TaskStatus.PENDING), tasks.c.unmet_dependencies == 0, tasks.c.open_subtasks == 0),
+        order_by=[tasks.c.priority_rank, tasks.c.id],
+        limit=limit,
+    )
+
+
+def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[BlockedTask]:
+    """Tasks marked blocked, and pending tasks waiting on unfinished dependencies, with blockers."""
+    waiting = or_(
+        _live(session_id, TaskStatus.BLOCKED),
+        and_(_live(session_id, TaskStatus.PENDING), tasks.c.unmet_dependencies > 0),
+    )
+    rows = list(
+        conn.execute(select(tasks).where(waiting).order_by(tasks.c.priority_rank, tasks.c.id).limit(limit)).mappings()
+    )
+    ids = [r["id"] for r in rows]
+    blockers: dict[int, list[TaskBrief]] = {i: [] for i in ids}
+    if ids:
+        query = (
+            select(task_dependencies.c.task_id, tasks)
+            .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
+            .where(task_dependencies.c.task_id.in_(ids), tasks.c.status != TaskStatus.COMPLETED.value)
+            .order_by(tasks.c.id)
+        )
+        for row in conn.execute(query).mappings():
+            blockers[row["task_id"]].append(views.brief(row))
+    out = []
+    for row in rows:
+        if row["status"] == TaskStatus.BLOCKED.value:
+            reason = row["status_reason"] or "marked blocked"
+        else:
+            unmet = row["unmet_dependencies"]
+            reason = f"waiting on {unmet} unfinished dependenc{'y' if unmet == 1 else 'ies'}"
+        out.append(BlockedTask(task=views.brief(row), blockers=blockers[row["id"]], reason=reason))
+    return out
+
+
+def get_status(conn: Connection, *, session_id: int, project_root: str) -> StatusResult:
+    """Counts by status, the ready queue, blocked, in-progress and recently completed tasks."""
+    counts = repo.stored_counts(conn, session_id)
+    return StatusResult(
+        session_id=session_id,
+        project_root=project_root,
+        counts=counts,
+        total=sum(counts.values()),
+        ready=ready_queue(conn, session_id),
+        blocked=blocked_tasks(conn, session_id),
+        in_progress=views.briefs(
+            conn,
+            _live(session_id, TaskStatus.IN_PROGRESS),
+            order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
+            limit=STATUS_LIST_LIMIT,
+        ),
+        recently_completed=views.briefs(
+            conn,
+            _live(session_id, TaskStatus.COMPLETED),
+            order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
+            limit=STATUS_LIST_LIMIT,
+        ),
+    )

@@ -1,0 +1,87 @@
+"""Sessions: one per project, the project being the Git repository root of a working directory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from taskorch.errors import InvalidInput, NotFound
+from taskorch.store import repository as repo
+from taskorch.store.tables import sessions
+
+__all__ = ["find_project_root", "get_session", "open_session"]
+
+
+def find_project_root(working_directory: str) -> Path:
+    """The Git repository root containing ``working_directory``, else the directory itself.
+
+    The path must be absolute and name an existing directory: the server's own current
+    directory is never used. A ``.git`` file (worktrees, submodules) counts as a root marker.
+    Raises :class:`InvalidInput`.
+    """
+    raw = working_directory.strip()
+    if not raw:
+        raise InvalidInput("working_directory", "is empty.", "pass the absolute path of the project you work in.")
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise InvalidInput(
+            "working_directory",
+            f"{raw!r} is a relative path; the server's own directory is not your project's.",
+            "pass an absolute path, e.g. the output of `pwd` in your project.",
+        )
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise InvalidInput("working_directory", f"{raw!r} does not exist.", "pass an existing directory.") from None
+    if not resolved.is_dir():
+        raise InvalidInput("working_directory", f"{raw!r} is not a directory.", "pass the project's directory.")
+    for candidate in (resolved, *resolved.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return resolved
+
+
+def get_session(conn: Connection, session_id: int) -> RowMapping:
+    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"session {session_id} does not exist. Call orchestrator_initialize_session with your "
+            "project's working_directory to get a session id."
+        )
+    return row
+
+
+def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -> tuple[RowMapping, bool]:
+    """Create the project's session, or resume it; return ``(row, resumed)``."""
+    key = str(root)
+    row = conn.execute(select(sessions).where(sessions.c.project_root == key)).mappings().first()
+    if row is not None:
+        values: dict[str, object] = {"last_active_at": at}
+        if name and name != row["name"]:
+            values["name"] = name
+        conn.execute(update(sessions).where(sessions.c.id == row["id"]).values(**values))
+        return get_session(conn, row["id"]), True
+    try:
+        with conn.begin_nested():
+            session_id = conn.execute(
+                insert(sessions)
+                .values(name=name or root.name or key, project_root=key, created_at=at, last_active_at=at)
+                .returning(sessions.c.id)
+            ).scalar_one()
+            repo.init_counts(conn, session_id)
+    except IntegrityError:  # another process created it between our read and our insert
+        row = conn.execute(select(sessions).where(sessions.c.project_root == key)).mappings().one()
+        return row, True
+    repo.record_event(
+        conn,
+        session_id=session_id,
+        task_id=None,
+        tool="initialize_session",
+        action="session",
+        changes={"project_root": key, "name": name or root.name},
+        at=at,
+    )
+    return get_session(conn, session_id), False

@@ -1,0 +1,523 @@
+"""Reads and writes of tasks that keep the store's invariants, on a connection in a transaction.
+
+Every function here takes the caller's connection and never commits: the service that calls it
+owns the transaction (one tool call, one transaction). The invariants kept here, and only here:
+
+* ``status_counts`` holds, per session and status, the number of live (not archived) tasks;
+* ``tasks.unmet_dependencies`` counts a task's dependencies that are not completed;
+* ``tasks.open_subtasks`` counts a task's live subtasks that are not completed or cancelled;
+* ``tasks.version`` grows by one with every change of the row;
+* every change writes its audit row in ``task_events`` and refreshes the search document.
+
+``maintenance`` recomputes the derived columns from scratch and reports any drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
+
+from taskorch.domain.model import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Priority,
+    TaskStatus,
+    check_transition,
+)
+from taskorch.errors import Conflict, NotFound
+from taskorch.store import search
+from taskorch.store.tables import artifacts, status_counts, task_dependencies, task_events, task_labels, tasks
+
+__all__ = [
+    "archive_tasks",
+    "change_status",
+    "delete_tasks",
+    "dependencies_of",
+    "dependents_of",
+    "get_task",
+    "get_tasks",
+    "insert_task",
+    "labels_of",
+    "record_event",
+    "reindex",
+    "replace_dependencies",
+    "replace_labels",
+    "subtree_ids",
+    "update_fields",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> RowMapping:
+    """The task row; raises :class:`NotFound`. ``for_update`` locks it on PostgreSQL."""
+    query = select(tasks).where(tasks.c.id == task_id)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist. Use orchestrator_query_tasks to find task ids.")
+    return row
+
+
+def get_tasks(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping]:
+    ids = list(dict.fromkeys(task_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(tasks).where(tasks.c.id.in_(ids))).mappings()
+    return {row["id"]: row for row in rows}
+
+
+def labels_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in task_ids}
+    if task_ids:
+        query = (
+            select(task_labels.c.task_id, task_labels.c.label)
+            .where(task_labels.c.task_id.in_(list(task_ids)))
+            .order_by(task_labels.c.task_id, task_labels.c.label)
+        )
+        for task_id, label in conn.execute(query):
+            out[task_id].append(label)
+    return out
+
+
+def dependencies_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {i: [] for i in task_ids}
+    if task_ids:
+        query = (
+            select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
+            .where(task_dependencies.c.task_id.in_(list(task_ids)))
+            .order_by(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
+        )
+        for task_id, dep in conn.execute(query):
+            out[task_id].append(dep)
+    return out
+
+
+def dependents_of(conn: Connection, task_ids: Sequence[int]) -> list[int]:
+    """Ids of live tasks that depend on any of ``task_ids`` (excluding ``task_ids`` themselves)."""
+    if not task_ids:
+        return []
+    query = (
+        select(task_dependencies.c.task_id)
+        .join(tasks, tasks.c.id == task_dependencies.c.task_id)
+        .where(task_dependencies.c.depends_on_id.in_(list(task_ids)), tasks.c.archived.is_(False))
+        .distinct()
+        .order_by(task_dependencies.c.task_id)
+    )
+    excluded = set(task_ids)
+    return [i for (i,) in conn.execute(query) if i not in excluded]
+
+
+def subtree_ids(conn: Connection, root_id: int) -> list[int]:
+    """``root_id`` and all its descendants, parents before children."""
+    out = [root_id]
+    frontier = [root_id]
+    while frontier:
+        children = [
+            i for (i,) in conn.execute(select(tasks.c.id).where(tasks.c.parent_id.in_(frontier)).order_by(tasks.c.id))
+        ]
+        out.extend(children)
+        frontier = children
+    return out
+
+
+# -- audit and search ----------------------------------------------------------------------
+
+
+def record_event(
+    conn: Connection,
+    *,
+    session_id: int,
+    task_id: int | None,
+    tool: str,
+    action: str,
+    changes: Mapping[str, Any],
+    at: datetime | None = None,
+) -> None:
+    """Append one audit row: which tool did what to which task, with old and new values."""
+    conn.execute(
+        insert(task_events).values(
+            session_id=session_id,
+            task_id=task_id,
+            tool=tool,
+            action=action,
+            changes={
+                k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
+            },
+            created_at=at or utcnow(),
+        )
+    )
+
+
+def reindex(conn: Connection, task_id: int) -> None:
+    """Rewrite the search document of a task from its title, description, labels and artifacts."""
+    row = conn.execute(select(tasks.c.title, tasks.c.description).where(tasks.c.id == task_id)).first()
+    if row is None:
+        return
+    parts = [row.title, row.description]
+    parts.extend(labels_of(conn, [task_id])[task_id])
+    for summary, detail, paths in conn.execute(
+        select(artifacts.c.summary, artifacts.c.detailed_work, artifacts.c.file_paths).where(
+            artifacts.c.task_id == task_id
+        )
+    ):
+        parts.extend([summary, detail, " ".join(paths)])
+    search.index_task(conn, task_id, "\n".join(p for p in parts if p))
+
+
+# -- counters ------------------------------------------------------------------------------
+
+
+def _bump_count(conn: Connection, session_id: int, status: str, delta: int) -> None:
+    if delta:
+        conn.execute(
+            update(status_counts)
+            .where(status_counts.c.session_id == session_id, status_counts.c.status == status)
+            .values(count=status_counts.c.count + delta)
+        )
+
+
+def _bump_open_subtasks(conn: Connection, parent_id: int | None, delta: int) -> None:
+    if parent_id is not None and delta:
+        conn.execute(update(tasks).where(tasks.c.id == parent_id).values(open_subtasks=tasks.c.open_subtasks + delta))
+
+
+def _bump_unmet_of_dependents(conn: Connection, task_id: int, delta: int) -> None:
+    dependents = select(task_dependencies.c.task_id).where(task_dependencies.c.depends_on_id == task_id)
+    conn.execute(
+        update(tasks).where(tasks.c.id.in_(dependents)).values(unmet_dependencies=tasks.c.unmet_dependencies + delta)
+    )
+
+
+def _count_unmet(conn: Connection, dependency_ids: Sequence[int]) -> int:
+    if not dependency_ids:
+        return 0
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(tasks)
+            .where(tasks.c.id.in_(list(dependency_ids)), tasks.c.status != TaskStatus.COMPLETED.value)
+        ).scalar_one()
+    )
+
+
+# -- writes --------------------------------------------------------------------------------
+
+
+def insert_task(
+    conn: Connection,
+    *,
+    session_id: int,
+    parent_id: int | None,
+    fields: Mapping[str, Any],
+    depends_on: Sequence[int],
+    tool: str,
+    at: datetime,
+) -> int:
+    """Insert a pending task with its labels and dependencies; return its id.
+
+    ``fields`` holds the task's own columns (title, description, task_type, complexity, priority,
+    specialist_type, routing_reason, estimated_effort, due_date, acceptance_criteria, context)
+    plus ``labels``. The caller has checked ids and cycles.
+    """
+    values = dict(fields)
+    labels = list(values.pop("labels", []))
+    values["priority_rank"] = Priority(values["priority"]).rank
+    task_id = int(
+        conn.execute(
+            insert(tasks)
+            .values(
+                session_id=session_id,
+                parent_id=parent_id,
+                status=TaskStatus.PENDING.value,
+                version=1,
+                unmet_dependencies=_count_unmet(conn, depends_on),
+                open_subtasks=0,
+                archived=False,
+                created_at=at,
+                updated_at=at,
+                **values,
+            )
+            .returning(tasks.c.id)
+        ).scalar_one()
+    )
+    if labels:
+        conn.execute(insert(task_labels), [{"task_id": task_id, "label": label} for label in labels])
+    if depends_on:
+        conn.execute(
+            insert(task_dependencies),
+            [{"task_id": task_id, "depends_on_id": d} for d in dict.fromkeys(depends_on)],
+        )
+    _bump_count(conn, session_id, TaskStatus.PENDING.value, 1)
+    _bump_open_subtasks(conn, parent_id, 1)
+    snapshot = {k: v for k, v in values.items() if k != "priority_rank"}
+    record_event(
+        conn,
+        session_id=session_id,
+        task_id=task_id,
+        tool=tool,
+        action="created",
+        changes={
+            **snapshot,
+            "status": TaskStatus.PENDING.value,
+            "parent_id": parent_id,
+            "labels": labels,
+            "depends_on": list(depends_on),
+        },
+        at=at,
+    )
+    reindex(conn, task_id)
+    return task_id
+
+
+def change_status(
+    conn: Connection,
+    task: RowMapping,
+    target: TaskStatus,
+    *,
+    tool: str,
+    at: datetime,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Move ``task`` to ``target`` after checking the transition table; keep every counter true.
+
+    ``extra`` holds other columns changed in the same step (e.g. ``status_reason``), audited
+    with the status. Raises :class:`InvalidTransition`.
+    """
+    current = TaskStatus(task["status"])
+    check_transition(task["id"], current, target)
+    values: dict[str, Any] = {"status": target.value, "updated_at": at, "version": task["version"] + 1}
+    if target is TaskStatus.IN_PROGRESS and task["started_at"] is None:
+        values["started_at"] = at
+    if target in TERMINAL_STATUSES:
+        values["completed_at"] = at
+    values.update(extra or {})
+    conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(**values))
+    if not task["archived"]:
+        _bump_count(conn, task["session_id"], current.value, -1)
+        _bump_count(conn, task["session_id"], target.value, 1)
+        if current in ACTIVE_STATUSES and target in TERMINAL_STATUSES:
+            _bump_open_subtasks(conn, task["parent_id"], -1)
+    if target is TaskStatus.COMPLETED:
+        _bump_unmet_of_dependents(conn, task["id"], -1)
+    changes: dict[str, Any] = {"status": [current.value, target.value]}
+    for key, new in (extra or {}).items():
+        changes[key] = [_jsonable(task[key]), _jsonable(new)]
+    record_event(
+        conn,
+        session_id=task["session_id"],
+        task_id=task["id"],
+        tool=tool,
+        action="status",
+        changes=changes,
+        at=at,
+    )
+
+
+def update_fields(
+    conn: Connection, task: RowMapping, changes: Mapping[str, Any], *, tool: str, at: datetime
+) -> list[str]:
+    """Write changed plain columns (not status, labels or dependencies); return the changed names."""
+    diff = {k: v for k, v in changes.items() if task[k] != v}
+    if not diff:
+        return []
+    values = dict(diff)
+    if "priority" in values:
+        values["priority_rank"] = Priority(values["priority"]).rank
+    values.update(updated_at=at, version=task["version"] + 1)
+    conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(**values))
+    record_event(
+        conn,
+        session_id=task["session_id"],
+        task_id=task["id"],
+        tool=tool,
+        action="updated",
+        changes={k: [_jsonable(task[k]), _jsonable(v)] for k, v in diff.items()},
+        at=at,
+    )
+    if {"title", "description"} & diff.keys():
+        reindex(conn, task["id"])
+    return sorted(diff)
+
+
+def _touch(conn: Connection, task_id: int, at: datetime) -> None:
+    conn.execute(update(tasks).where(tasks.c.id == task_id).values(updated_at=at, version=tasks.c.version + 1))
+
+
+def replace_labels(conn: Connection, task: RowMapping, labels: Sequence[str], *, tool: str, at: datetime) -> bool:
+    """Set the task's labels to exactly ``labels``; return whether anything changed."""
+    old = labels_of(conn, [task["id"]])[task["id"]]
+    new = sorted(dict.fromkeys(labels))
+    if old == new:
+        return False
+    conn.execute(delete(task_labels).where(task_labels.c.task_id == task["id"]))
+    if new:
+        conn.execute(insert(task_labels), [{"task_id": task["id"], "label": label} for label in new])
+    _touch(conn, task["id"], at)
+    record_event(
+        conn,
+        session_id=task["session_id"],
+        task_id=task["id"],
+        tool=tool,
+        action="updated",
+        changes={"labels": [old, new]},
+        at=at,
+    )
+    reindex(conn, task["id"])
+    return True
+
+
+def replace_dependencies(
+    conn: Connection, task: RowMapping, depends_on: Sequence[int], *, tool: str, at: datetime
+) -> bool:
+    """Set the task's dependencies to exactly ``depends_on`` (checked by the caller for cycles)."""
+    old = dependencies_of(conn, [task["id"]])[task["id"]]
+    new = sorted(dict.fromkeys(depends_on))
+    if old == new:
+        return False
+    conn.execute(delete(task_dependencies).where(task_dependencies.c.task_id == task["id"]))
+    if new:
+        conn.execute(insert(task_dependencies), [{"task_id": task["id"], "depends_on_id": d} for d in new])
+    conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(unmet_dependencies=_count_unmet(conn, new)))
+    _touch(conn, task["id"], at)
+    record_event(
+        conn,
+        session_id=task["session_id"],
+        task_id=task["id"],
+        tool=tool,
+        action="updated",
+        changes={"depends_on": [old, new]},
+        at=at,
+    )
+    return True
+
+
+def _refuse_if_depended_on(conn: Connection, rows: Iterable[RowMapping], verb: str) -> None:
+    """Refuse to hide an unfinished task that a live task outside ``rows`` still waits for.
+
+    A completed dependency is already satisfied, so archiving or deleting it strands nobody.
+    """
+    rows = list(rows)
+    ids = [r["id"] for r in rows]
+    unfinished = [r["id"] for r in rows if r["status"] != TaskStatus.COMPLETED.value]
+    outside = [i for i in dependents_of(conn, unfinished) if i not in set(ids)]
+    if outside:
+        shown = ", ".join(str(i) for i in outside[:20])
+        raise Conflict(
+            f"cannot {verb} task(s) {', '.join(str(i) for i in unfinished[:20])}: unfinished, and task(s) "
+            f"{shown} depend on them. "
+            "Remove those dependencies first with orchestrator_update_task (depends_on), or "
+            f"{verb} the dependent tasks too."
+        )
+
+
+def archive_tasks(conn: Connection, ids: Sequence[int], *, tool: str, at: datetime) -> list[int]:
+    """Hide live tasks from queries and counts (their rows, artifacts and audit stay)."""
+    rows = [r for r in get_tasks(conn, ids).values() if not r["archived"]]
+    if not rows:
+        return []
+    live_ids = [r["id"] for r in rows]
+    _refuse_if_depended_on(conn, rows, "archive")
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.id.in_(live_ids))
+        .values(archived=True, archived_at=at, updated_at=at, version=tasks.c.version + 1)
+    )
+    archived = set(live_ids)
+    for row in rows:
+        _bump_count(conn, row["session_id"], row["status"], -1)
+        if row["status"] in ACTIVE_STATUSES and row["parent_id"] not in archived:
+            _bump_open_subtasks(conn, row["parent_id"], -1)
+        record_event(
+            conn,
+            session_id=row["session_id"],
+            task_id=row["id"],
+            tool=tool,
+            action="archived",
+            changes={"archived": [False, True]},
+            at=at,
+        )
+    return sorted(live_ids)
+
+
+def delete_tasks(conn: Connection, ids: Sequence[int], *, tool: str, at: datetime) -> list[int]:
+    """Remove tasks for good, with their labels, dependencies, artifacts and search documents.
+
+    The audit trail keeps a ``deleted`` row with the task's last values.
+    """
+    rows = get_tasks(conn, ids)
+    if not rows:
+        return []
+    doomed = sorted(rows)
+    _refuse_if_depended_on(conn, rows.values(), "delete")
+    gone = set(doomed)
+    for row in rows.values():
+        if not row["archived"]:
+            _bump_count(conn, row["session_id"], row["status"], -1)
+            if row["status"] in ACTIVE_STATUSES and row["parent_id"] not in gone:
+                _bump_open_subtasks(conn, row["parent_id"], -1)
+        record_event(
+            conn,
+            session_id=row["session_id"],
+            task_id=row["id"],
+            tool=tool,
+            action="deleted",
+            changes={"title": row["title"], "status": row["status"], "parent_id": row["parent_id"]},
+            at=at,
+        )
+    search.remove_task(conn, doomed)
+    # Children first, so the self-referencing foreign key never points at a deleted row.
+    for task_id in sorted(doomed, reverse=True):
+        conn.execute(delete(tasks).where(tasks.c.id == task_id))
+    return doomed
+
+
+def recount(conn: Connection, session_id: int) -> dict[str, int]:
+    """Count live tasks by status from the tasks table itself (used by maintenance)."""
+    rows = conn.execute(
+        select(tasks.c.status, func.count())
+        .where(tasks.c.session_id == session_id, tasks.c.archived.is_(False))
+        .group_by(tasks.c.status)
+    )
+    counts = {s.value: 0 for s in TaskStatus}
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def stored_counts(conn: Connection, session_id: int) -> dict[str, int]:
+    rows = conn.execute(
+        select(status_counts.c.status, status_counts.c.count).where(status_counts.c.session_id == session_id)
+    )
+    counts = {s.value: 0 for s in TaskStatus}
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def init_counts(conn: Connection, session_id: int) -> None:
+    """Create the zeroed counter rows of a new session (one per status)."""
+    conn.execute(insert(status_counts), [{"session_id": session_id, "status": s.value, "count": 0} for s in TaskStatus])
+
+
+def set_counts(conn: Connection, session_id: int, counts: Mapping[str, int]) -> None:
+    stmt = (
+        update(status_counts)
+        .where(and_(status_counts.c.session_id == session_id, status_counts.c.status == bindparam("s")))
+        .values(count=bindparam("n"))
+    )
+    conn.execute(stmt, [{"s": s, "n": n} for s, n in counts.items()])
