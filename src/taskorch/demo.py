@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["run_demo"]
 
@@ -108,18 +109,41 @@ def _git_init(repo: Path) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
 
 
+def _short(value: Any) -> str:
+    text = str(value).splitlines()[0] if str(value) else "''"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _describe_changes(action: str, changes: dict[str, Any]) -> str:
+    """One line per audit entry: old -> new for updates, the title for creations."""
+    if action == "created":
+        return f"created '{changes.get('title')}' ({changes.get('specialist_type')})"
+    if action == "artifact":
+        files = ", ".join(changes.get("file_paths", []))
+        return f"artifact {changes.get('artifact_id')} ({changes.get('artifact_type')}): {files}"
+    parts = []
+    for field, value in changes.items():
+        if isinstance(value, list) and len(value) == 2:
+            parts.append(f"{field} {_short(value[0])} -> {_short(value[1])}")
+        else:
+            parts.append(f"{field} {_short(value)}")
+    return "; ".join(parts)
+
+
 class _Transcript:
     def __init__(self, console: Console) -> None:
         self.console = console
 
     def call(self, name: str, args: dict[str, Any]) -> None:
         shown = ", ".join(f"{k}={json.dumps(v)[:60]}" for k, v in args.items())
-        self.console.print(f"[cyan]->[/] {name}({shown})", highlight=False)
+        self.console.print(f"[cyan]->[/] {name}({shown})", highlight=False, soft_wrap=True)
 
     def answer(self, text: str, *, error: bool = False) -> None:
         style = "red" if error else "green"
         for i, line in enumerate(text.splitlines() or [""]):
-            self.console.print(f"[{style}]{'<-' if i == 0 else '  '}[/] {line}", highlight=False, markup=True)
+            self.console.print(
+                f"[{style}]{'<-' if i == 0 else '  '}[/] {escape(line)}", highlight=False, soft_wrap=True
+            )
 
     def heading(self, text: str) -> None:
         self.console.rule(f"[bold]{text}")
@@ -168,7 +192,7 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
             key = next(k for k, v in ids.items() if v == task_id)
             context = await call("orchestrator_execute_task", {"task_id": task_id})
             role = context["specialist"]
-            out.answer(f"{role['title']} instructions: {role['instructions'].splitlines()[0][:100]}")
+            out.answer(f"specialist: {role['title']} ({role['summary']})")
             for dep in context["dependency_results"]:
                 for art in dep["artifacts"]:
                     out.answer(f"context from task {dep['task_id']}: {art['summary']}")
@@ -189,7 +213,7 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
 
         out.heading("Synthesis")
         synthesis = await call("orchestrator_synthesize_results", {"parent_task_id": plan["task"]["id"]})
-        console.print(synthesis["synthesis"], highlight=False, markup=False)
+        console.print(synthesis["synthesis"], highlight=False, markup=False, soft_wrap=True)
 
         out.heading("Status and audit trail")
         await call("orchestrator_get_status", {})
@@ -197,12 +221,11 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
         entries = json.loads(audit.contents[0].text)["entries"]  # type: ignore[union-attr]
         out.answer(f"taskorch://audit: {len(entries)} entries")
         for entry in entries:
-            changes = entry["changes"]
-            what = ", ".join(
-                f"{k} {v[0]}->{v[1]}" if isinstance(v, list) and len(v) == 2 and k != "labels" else k
-                for k, v in list(changes.items())[:3]
+            out.answer(
+                f"{entry['at'][11:19]} {entry['tool']:<20} {entry['action']:<8} "
+                + (f"task {entry['task_id']}: " if entry["task_id"] is not None else "")
+                + _describe_changes(entry["action"], entry["changes"])
             )
-            out.answer(f"{entry['at'][11:19]} {entry['tool']:<22} {entry['action']:<8} task {entry['task_id']}: {what}")
         await call("orchestrator_health_check", {})
         return int(session["session_id"])
 

@@ -44,6 +44,8 @@ def status(r: StatusResult) -> str:
     lines = [f"Session {r.session_id}: {_counts(r.counts)}."]
     if r.ready:
         lines.append("Ready: " + "; ".join(_brief(t) for t in r.ready))
+    if r.awaiting_synthesis:
+        lines.append("Awaiting synthesis: " + "; ".join(_brief(t) for t in r.awaiting_synthesis))
     if r.in_progress:
         lines.append("In progress: " + "; ".join(_brief(t) for t in r.in_progress))
     if r.blocked:

@@ -200,6 +200,7 @@ def get_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
         counts.add_row(*(str(n) for n in r.counts.values()))
         out.print(counts)
         _brief_table("Ready", r.ready)
+        _brief_table("Awaiting synthesis (run synthesize-results)", r.awaiting_synthesis)
         _brief_table("In progress", r.in_progress)
         if r.blocked:
             table = Table(title="Blocked", title_justify="left")

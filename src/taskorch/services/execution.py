@@ -95,7 +95,9 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
     view = views.task_views(conn, [task])[0]
     return ExecuteResult(
         task=view,
-        specialist=SpecialistContext(name=role.name, title=role.title, instructions=role.instructions),
+        specialist=SpecialistContext(
+            name=role.name, title=role.title, summary=role.summary, instructions=role.instructions
+        ),
         ancestry=[views.brief(row) for row in chain],
         dependency_results=[
             DependencyResult(

@@ -185,6 +185,23 @@ def validate_structure(conn: Connection, *, session_id: int, dry_run: bool) -> M
         )
         .scalar_subquery()
     )
+    has_children = select(func.count()).select_from(child).where(child.c.parent_id == tasks.c.id).scalar_subquery() > 0
+    for task_id, flag in conn.execute(
+        select(tasks.c.id, tasks.c.has_subtasks).where(
+            tasks.c.session_id == session_id, tasks.c.has_subtasks != has_children
+        )
+    ):
+        findings.append(
+            Finding(
+                kind="derived_counters",
+                task_id=task_id,
+                fixed=not dry_run,
+                detail=f"has_subtasks is {flag} but the task has {'no ' if flag else ''}subtasks",
+            )
+        )
+        if not dry_run:
+            conn.execute(update(tasks).where(tasks.c.id == task_id).values(has_subtasks=not flag))
+            changed += 1
     drift = list(
         conn.execute(
             select(tasks.c.id, tasks.c.unmet_dependencies, unmet, tasks.c.open_subtasks, open_subs).where(

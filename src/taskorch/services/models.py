@@ -192,6 +192,7 @@ class DependencyResult(BaseModel):
 class SpecialistContext(BaseModel):
     name: str
     title: str
+    summary: str
     instructions: str
 
 
@@ -262,7 +263,10 @@ class StatusResult(BaseModel):
     project_root: str
     counts: dict[str, int]
     total: int
-    ready: list[TaskBrief]
+    ready: list[TaskBrief] = Field(description="Tasks to execute next, highest priority first.")
+    awaiting_synthesis: list[TaskBrief] = Field(
+        description="Parents whose subtasks are all finished: call orchestrator_synthesize_results."
+    )
     blocked: list[BlockedTask]
     in_progress: list[TaskBrief]
     recently_completed: list[TaskBrief]

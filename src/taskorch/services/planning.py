@@ -148,7 +148,15 @@ def plan_task(
     if cycle is not None:
         raise DependencyCycle("subtasks.depends_on_keys", cycle)
 
-    root_specialist, root_reason, root_routed = _resolve_specialist(roles, task, "specialist_type")
+    if subtasks and task.specialist_type is None and "coordinator" in roles:
+        # The parent of a breakdown is coordination work: its subtasks carry the specialist work.
+        root_specialist, root_reason, root_routed = (
+            "coordinator",
+            f"parent of {len(subtasks)} subtask(s): coordination goes to coordinator",
+            True,
+        )
+    else:
+        root_specialist, root_reason, root_routed = _resolve_specialist(roles, task, "specialist_type")
     resolved = [
         _resolve_specialist(roles, sub, f"subtasks[{index}].specialist_type") for index, sub in enumerate(subtasks)
     ]

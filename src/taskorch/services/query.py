@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
-from taskorch.domain.model import TaskStatus
+from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.services import views
 from taskorch.services.models import BlockedTask, QueryResult, StatusResult, TaskBrief
 from taskorch.store import repository as repo
@@ -147,10 +147,31 @@ def _live(session_id: int, status: TaskStatus) -> ColumnElement[bool]:
 
 
 def ready_queue(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
-    """Pending tasks with every dependency completed and no open subtask, by priority then age."""
+    """Pending tasks without subtasks whose dependencies are all completed, by priority then age."""
     return views.briefs(
         conn,
-        and_(_live(session_id, TaskStatus.PENDING), tasks.c.unmet_dependencies == 0, tasks.c.open_subtasks == 0),
+        and_(
+            _live(session_id, TaskStatus.PENDING),
+            tasks.c.unmet_dependencies == 0,
+            tasks.c.open_subtasks == 0,
+            tasks.c.has_subtasks.is_(False),
+        ),
+        order_by=[tasks.c.priority_rank, tasks.c.id],
+        limit=limit,
+    )
+
+
+def awaiting_synthesis(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
+    """Unfinished parents whose subtasks are all finished: call synthesize_results on them."""
+    return views.briefs(
+        conn,
+        and_(
+            tasks.c.session_id == session_id,
+            tasks.c.has_subtasks.is_(True),
+            tasks.c.open_subtasks == 0,
+            tasks.c.archived.is_(False),
+            tasks.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+        ),
         order_by=[tasks.c.priority_rank, tasks.c.id],
         limit=limit,
     )
@@ -196,6 +217,7 @@ def get_status(conn: Connection, *, session_id: int, project_root: str) -> Statu
         counts=counts,
         total=sum(counts.values()),
         ready=ready_queue(conn, session_id),
+        awaiting_synthesis=awaiting_synthesis(conn, session_id),
         blocked=blocked_tasks(conn, session_id),
         in_progress=views.briefs(
             conn,

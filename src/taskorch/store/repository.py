@@ -193,9 +193,12 @@ def _bump_count(conn: Connection, session_id: int, status: str, delta: int) -> N
         )
 
 
-def _bump_open_subtasks(conn: Connection, parent_id: int | None, delta: int) -> None:
+def _bump_open_subtasks(conn: Connection, parent_id: int | None, delta: int, *, new_child: bool = False) -> None:
     if parent_id is not None and delta:
-        conn.execute(update(tasks).where(tasks.c.id == parent_id).values(open_subtasks=tasks.c.open_subtasks + delta))
+        values: dict[str, Any] = {"open_subtasks": tasks.c.open_subtasks + delta}
+        if new_child:
+            values["has_subtasks"] = True
+        conn.execute(update(tasks).where(tasks.c.id == parent_id).values(**values))
 
 
 def _bump_unmet_of_dependents(conn: Connection, task_id: int, delta: int) -> None:
@@ -249,6 +252,7 @@ def insert_task(
                 version=1,
                 unmet_dependencies=_count_unmet(conn, depends_on),
                 open_subtasks=0,
+                has_subtasks=False,
                 archived=False,
                 created_at=at,
                 updated_at=at,
@@ -265,7 +269,7 @@ def insert_task(
             [{"task_id": task_id, "depends_on_id": d} for d in dict.fromkeys(depends_on)],
         )
     _bump_count(conn, session_id, TaskStatus.PENDING.value, 1)
-    _bump_open_subtasks(conn, parent_id, 1)
+    _bump_open_subtasks(conn, parent_id, 1, new_child=True)
     snapshot = {k: v for k, v in values.items() if k != "priority_rank"}
     record_event(
         conn,
@@ -485,6 +489,11 @@ def delete_tasks(conn: Connection, ids: Sequence[int], *, tool: str, at: datetim
     # Children first, so the self-referencing foreign key never points at a deleted row.
     for task_id in sorted(doomed, reverse=True):
         conn.execute(delete(tasks).where(tasks.c.id == task_id))
+    # A surviving parent that lost its last subtask is a plain task again.
+    parents = {r["parent_id"] for r in rows.values() if r["parent_id"] is not None and r["parent_id"] not in gone}
+    for parent_id in parents:
+        remaining = select(func.count()).select_from(tasks).where(tasks.c.parent_id == parent_id).scalar_subquery()
+        conn.execute(update(tasks).where(tasks.c.id == parent_id).values(has_subtasks=remaining > 0))
     return doomed
 
 

@@ -107,6 +107,8 @@ tasks = Table(
     # an index range scan: dependencies not yet completed, subtasks not yet finished.
     Column("unmet_dependencies", Integer, nullable=False, default=0),
     Column("open_subtasks", Integer, nullable=False, default=0),
+    # Set when the first subtask is planned: a parent is synthesized, not executed.
+    Column("has_subtasks", Boolean, nullable=False, default=False),
     Column("archived", Boolean, nullable=False, default=False),
     Column("archived_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -120,9 +122,11 @@ tasks = Table(
         "status",
         "unmet_dependencies",
         "open_subtasks",
+        "has_subtasks",
         "priority_rank",
         "id",
     ),
+    Index("ix_tasks_parents", "session_id", "has_subtasks", "open_subtasks"),
     Index("ix_tasks_session_status_updated", "session_id", "archived", "status", "updated_at"),
     Index("ix_tasks_session_created", "session_id", "archived", "created_at"),
     Index("ix_tasks_parent", "parent_id"),

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("unmet_dependencies", sa.Integer, nullable=False),
         sa.Column("open_subtasks", sa.Integer, nullable=False),
+        sa.Column("has_subtasks", sa.Boolean, nullable=False),
         sa.Column("archived", sa.Boolean, nullable=False),
         sa.Column("archived_at", UTCDateTime, nullable=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
@@ -67,8 +68,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_tasks_ready",
         "tasks",
-        ["session_id", "archived", "status", "unmet_dependencies", "open_subtasks", "priority_rank", "id"],
+        [
+            "session_id",
+            "archived",
+            "status",
+            "unmet_dependencies",
+            "open_subtasks",
+            "has_subtasks",
+            "priority_rank",
+            "id",
+        ],
     )
+    op.create_index("ix_tasks_parents", "tasks", ["session_id", "has_subtasks", "open_subtasks"])
     op.create_index("ix_tasks_session_status_updated", "tasks", ["session_id", "archived", "status", "updated_at"])
     op.create_index("ix_tasks_session_created", "tasks", ["session_id", "archived", "created_at"])
     op.create_index("ix_tasks_parent", "tasks", ["parent_id"])
