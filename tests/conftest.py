@@ -25,6 +25,14 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'taskorch.db'}"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's TASKORCH_* settings or writes the default database."""
+    for name in ("TASKORCH_DATABASE_URL", "TASKORCH_TOOLSETS", "TASKORCH_STALE_AFTER_HOURS", "TASKORCH_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TASKORCH_DATABASE_URL", f"sqlite:///{tmp_path / 'env-default.db'}")
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)

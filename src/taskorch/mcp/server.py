@@ -24,12 +24,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from taskorch import __version__, summaries
 from taskorch.config import Settings
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
-from taskorch.errors import TaskorchError
+from taskorch.errors import InvalidInput, TaskorchError
 from taskorch.services.models import (
     CancelResult,
     CompleteResult,
@@ -80,8 +80,9 @@ SessionArg = Annotated[
 class _Lazy:
     """The orchestrator, created on first use (so listing tools never imports the services)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reload_settings: Callable[[], Settings] | None) -> None:
         self.settings = settings
+        self.reload_settings = reload_settings
         self._orchestrator: Orchestrator | None = None
         self._lock = anyio.Lock()
 
@@ -95,7 +96,7 @@ class _Lazy:
     def _create(self) -> Orchestrator:
         from taskorch.services.app import Orchestrator
 
-        orchestrator = Orchestrator(self.settings)
+        orchestrator = Orchestrator(self.settings, reload_settings=self.reload_settings)
         orchestrator.start_background()
         return orchestrator
 
@@ -145,6 +146,16 @@ class TaskorchServer(MCPServer[Any]):
         return self._tools_cache
 
 
+def _validated(model: type[M], data: dict[str, Any]) -> M:
+    """``model.model_validate(data)``; a rejected value becomes a tool error naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        error = InvalidInput(".".join(str(p) for p in first["loc"]) or "input", first["msg"] + ".")
+        raise ToolError(f"{error.kind}: {error}") from None
+
+
 def _result(model: BaseModel, summary: str) -> CallToolResult:
     return CallToolResult(
         content=[TextContent(type="text", text=summary)],
@@ -154,8 +165,9 @@ def _result(model: BaseModel, summary: str) -> CallToolResult:
 
 def build_server(settings: Settings | None = None) -> TaskorchServer:
     """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default)."""
+    from_env = settings is None
     settings = settings or Settings.from_env()
-    lazy = _Lazy(settings)
+    lazy = _Lazy(settings, Settings.from_env if from_env else None)
     enabled = set(settings.tool_names())
 
     @asynccontextmanager
@@ -261,7 +273,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     ) -> Annotated[CallToolResult, PlanResult]:
         from taskorch.services.models import TaskFields
 
-        fields = TaskFields.model_validate(
+        fields = _validated(
+            TaskFields,
             {
                 "title": title,
                 "description": description,
@@ -275,7 +288,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
                 "acceptance_criteria": acceptance_criteria or [],
                 "context": context,
                 "depends_on": depends_on or [],
-            }
+            },
         )
         return await call(
             lambda o: o.plan_task(fields, subtasks or [], parent_id=parent_id, session_id=session_id),
@@ -411,7 +424,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         given = {k: v for k, v in given.items() if v is not None}
         # Validate through the same model as plan_task (label and criterion rules), then keep
         # only what was given.
-        checked = TaskFields.model_validate({"title": "x", **given}).model_dump(mode="python")
+        checked = _validated(TaskFields, {"title": "x", **given}).model_dump(mode="python")
         changes: dict[str, Any] = {}
         for key in given:
             value = checked[key]

@@ -68,8 +68,9 @@ LOW_DISK_BYTES = 256 * 1024 * 1024
 class Orchestrator:
     """The services of taskorch over one database.
 
-    ``settings`` come from the environment by default; ``clock`` returns the current UTC time
-    (tests pass a fixed one).
+    ``settings`` come from the environment by default, and ``restart_server`` re-reads them
+    with ``reload_settings`` (default: the environment when no settings were given, else the
+    same settings). ``clock`` returns the current UTC time (tests pass a controllable one).
     """
 
     def __init__(
@@ -78,8 +79,11 @@ class Orchestrator:
         *,
         clock: Callable[[], datetime] = repo.utcnow,
         runtime: Runtime | None = None,
+        reload_settings: Callable[[], Settings] | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
+        # restart_server re-reads the settings from where they came from.
+        self._reload_settings = reload_settings or (Settings.from_env if settings is None else lambda: self.settings)
         self.db = Database(self.settings.database_url)
         self.clock = clock
         self.runtime = runtime or Runtime()
@@ -108,7 +112,9 @@ class Orchestrator:
         if self.db.dialect != "sqlite":
             return "not needed (PostgreSQL)"
         with self.db.engine.connect() as conn:
-            busy, log_frames, done = conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})").one()
+            # On the DBAPI connection, outside a transaction: SQLAlchemy's autobegin would issue
+            # BEGIN IMMEDIATE, and SQLite refuses to checkpoint inside a transaction.
+            busy, log_frames, done = conn.connection.cursor().execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return f"{mode.lower()} checkpoint: {done} of {log_frames} WAL frames written" + (" (busy)" if busy else "")
 
     def roles_for(self, project_root: str) -> RoleLibrary:
@@ -359,9 +365,11 @@ class Orchestrator:
                 ],
             )
         with self.db.engine.connect() as conn:
-            page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
-            before_pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
-            free_pages = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+            # VACUUM cannot run inside a transaction: use the DBAPI connection (see checkpoint).
+            sql = conn.connection.cursor()
+            page_size = sql.execute("PRAGMA page_size").fetchone()[0]
+            before_pages = sql.execute("PRAGMA page_count").fetchone()[0]
+            free_pages = sql.execute("PRAGMA freelist_count").fetchone()[0]
             findings = [
                 Finding(
                     kind="size",
@@ -370,9 +378,9 @@ class Orchestrator:
             ]
             changed = 0
             if not dry_run:
-                conn.exec_driver_sql("VACUUM")
-                conn.exec_driver_sql("ANALYZE")
-                after = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+                sql.execute("VACUUM")
+                sql.execute("ANALYZE")
+                after = sql.execute("PRAGMA page_count").fetchone()[0]
                 findings.append(
                     Finding(
                         kind="vacuum",
@@ -477,7 +485,7 @@ class Orchestrator:
             if self.runtime.housekeeper is not None:
                 self.runtime.housekeeper.stop()
                 components["housekeeper"] = "stopped"
-            new_settings = Settings.from_env()
+            new_settings = self._reload_settings()
             url_changed = new_settings.database_url != self.settings.database_url
             self.settings = new_settings
             components["settings"] = "reloaded"

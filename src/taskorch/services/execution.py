@@ -163,15 +163,15 @@ def complete_task(
     """
     task = repo.get_task(conn, task_id, for_update=True)
     _refuse_archived(task)
-    if task["status"] == TaskStatus.PENDING.value:
-        raise Conflict(
-            f"task {task_id} is pending: it was never started. Call orchestrator_execute_task first; "
-            "it checks the dependencies and gives you the specialist context."
-        )
     if task["open_subtasks"] > 0:
         raise Conflict(
             f"task {task_id} has {task['open_subtasks']} open subtask(s). Finish or cancel them, then "
             "call orchestrator_synthesize_results, which completes the parent."
+        )
+    if task["status"] == TaskStatus.PENDING.value:
+        raise Conflict(
+            f"task {task_id} is pending: it was never started. Call orchestrator_execute_task first; "
+            "it checks the dependencies and gives you the specialist context."
         )
     paths = project_relative_paths(project_root, file_paths)
     repo.change_status(conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at)

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from taskorch.errors import StoreUnavailable
+from taskorch.errors import InvalidInput, StoreUnavailable
 
 __all__ = ["HEAD_REVISION", "Database"]
 
@@ -45,11 +45,22 @@ class Database:
     """
 
     def __init__(self, url: str) -> None:
+        """Raises :class:`InvalidInput` for a URL SQLAlchemy cannot parse."""
         self.url = url
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise InvalidInput(
+                "TASKORCH_DATABASE_URL",
+                "is not a database URL.",
+                "use sqlite:////absolute/path.db or postgresql+psycopg://user@host/dbname.",
+            ) from None
         self.dialect = parsed.get_backend_name()
-        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._sqlite_path = (
+            Path(parsed.database).expanduser()
+            if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:"
+            else None
+        )
         self._engine: Engine | None = None
         self._lock = threading.RLock()
         self._schema_ready = False
@@ -65,6 +76,14 @@ class Database:
         return self._engine
 
     def _create_engine(self) -> Engine:
+        if self._sqlite_path is not None:
+            try:
+                self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot open the database at {self._sqlite_path}: cannot create its directory "
+                    f"({exc.strerror}). Check TASKORCH_DATABASE_URL and that the path is writable."
+                ) from None
         if self.dialect == "sqlite":
             engine = create_engine(
                 self.url,
