@@ -8,6 +8,16 @@ TASKORCH_TOOLSETS              comma-separated toolsets to expose over MCP (defa
                                core, maintenance, lifecycle
 TASKORCH_STALE_AFTER_HOURS     an in_progress task untouched this long is stale (default 24)
 TASKORCH_LOG_LEVEL             stderr log level of ``taskorch serve`` (default WARNING)
+TASKORCH_GIT_INTEGRATION       disabled (default), basic (issue sync), project (boards,
+                               milestones, assignment) or full (releases)
+TASKORCH_GITHUB_API_URL        GitHub's REST base URL (default https://api.github.com;
+                               GitHub Enterprise: https://HOST/api/v3)
+TASKORCH_MUTATION_SPACING      seconds between two mutating requests (default 1.0, as
+                               GitHub's best practices ask)
+TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a rate limit
+                               before it stops and leaves the rest for the next run (120)
+TASKORCH_SYNC_INTERVAL         seconds between background syncs of ``taskorch serve`` for
+                               projects with auto sync on (default 60; 0 turns it off)
 =============================  ==========================================================
 
 A project can add or override specialist roles in ``<project root>/.taskorch/roles/*.md``.
@@ -22,7 +32,12 @@ from pathlib import Path
 
 from taskorch.errors import InvalidInput
 
-__all__ = ["TOOLSETS", "Settings", "default_database_url"]
+__all__ = ["GIT_TIERS", "TOOLSETS", "Settings", "default_database_url", "project_roles_dir"]
+
+#: Integration tiers, each including the ones before it.
+GIT_TIERS = ("disabled", "basic", "project", "full")
+#: Git tools (without prefix) and the tier that lists them.
+GIT_TOOLS: dict[str, str] = {"git_integration": "basic", "project_board_manager": "project"}
 
 #: Which tools each toolset holds (names without the ``orchestrator_`` prefix).
 TOOLSETS: dict[str, tuple[str, ...]] = {
@@ -58,6 +73,11 @@ class Settings:
     toolsets: tuple[str, ...] = tuple(TOOLSETS)
     stale_after_hours: float = 24.0
     log_level: str = "WARNING"
+    git_integration: str = "disabled"
+    github_api_url: str = "https://api.github.com"
+    mutation_spacing: float = 1.0
+    max_retry_wait: float = 120.0
+    sync_interval: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -77,11 +97,45 @@ class Settings:
         if stale_hours <= 0:
             raise InvalidInput("TASKORCH_STALE_AFTER_HOURS", "must be positive.", "set it to hours, e.g. 24.")
         level = env.get("TASKORCH_LOG_LEVEL", "WARNING").strip().upper() or "WARNING"
-        return cls(database_url=url, toolsets=toolsets, stale_after_hours=stale_hours, log_level=level)
+        tier = env.get("TASKORCH_GIT_INTEGRATION", "").strip().lower() or "disabled"
+        if tier not in GIT_TIERS:
+            raise InvalidInput(
+                "TASKORCH_GIT_INTEGRATION", f"{tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS)}."
+            )
+        return cls(
+            database_url=url,
+            toolsets=toolsets,
+            stale_after_hours=stale_hours,
+            log_level=level,
+            git_integration=tier,
+            github_api_url=env.get("TASKORCH_GITHUB_API_URL", "").strip() or "https://api.github.com",
+            mutation_spacing=_seconds(env, "TASKORCH_MUTATION_SPACING", 1.0),
+            max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
+            sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),
+        )
 
     def tool_names(self) -> list[str]:
         """The tool names (without prefix) the enabled toolsets expose, in a stable order."""
-        return [name for toolset in self.toolsets for name in TOOLSETS[toolset]]
+        return [name for toolset in self.toolsets for name in TOOLSETS[toolset]] + git_tool_names(self.git_integration)
+
+
+def git_tool_names(tier: str) -> list[str]:
+    """The Git tools a tier lists (none when disabled)."""
+    rank = GIT_TIERS.index(tier) if tier in GIT_TIERS else 0
+    return [name for name, needs in GIT_TOOLS.items() if rank >= GIT_TIERS.index(needs)]
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(name, f"{raw!r} is not a number of seconds.", f"e.g. {default:g}.") from None
+    if value < 0:
+        raise InvalidInput(name, "is negative.", f"e.g. {default:g}.")
+    return value
 
 
 def _parse_toolsets(raw: str) -> tuple[str, ...]:

@@ -12,7 +12,12 @@ how to fix it, and never carries a secret, a stack trace or a machine path it wa
     │   ├── InvalidTransition     the status transition table forbids the move
     │   ├── DependenciesUnfinished execute_task while dependencies are still open
     │   └── VersionMismatch       optimistic concurrency: expected_version is stale
-    └── StoreUnavailable          the database cannot be reached or is not migrated; exit code 5
+    ├── StoreUnavailable          the database cannot be reached or is not migrated; exit code 5
+    └── PlatformError             a Git platform call failed; exit code 6
+        ├── RateLimited           primary or secondary rate limit; ``retry_after`` seconds
+        ├── PlatformUnavailable   5xx, timeout, dropped connection: worth retrying
+        ├── AuthenticationFailed  401, or 403 that is not a rate limit; or no token
+        └── PlatformRejected      any other 4xx: the request itself is wrong (not retried)
 """
 
 from __future__ import annotations
@@ -20,12 +25,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AuthenticationFailed",
     "Conflict",
     "DependenciesUnfinished",
     "DependencyCycle",
     "InvalidInput",
     "InvalidTransition",
     "NotFound",
+    "PlatformError",
+    "PlatformRejected",
+    "PlatformUnavailable",
+    "RateLimited",
     "StoreUnavailable",
     "TaskorchError",
     "VersionMismatch",
@@ -113,3 +123,53 @@ class StoreUnavailable(TaskorchError):
 
     exit_code = 5
     kind = "store_unavailable"
+
+
+class PlatformError(TaskorchError):
+    """A call to a Git platform failed. ``status`` is the HTTP status, if there was a response.
+
+    Messages name the operation and the platform's own error text, never a token or header.
+    """
+
+    exit_code = 6
+    kind = "platform_error"
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class RateLimited(PlatformError):
+    """The platform asked us to slow down; wait ``retry_after`` seconds before the next request.
+
+    GitHub: 429, or 403 with ``x-ratelimit-remaining: 0`` or a secondary-limit message; the wait
+    comes from ``retry-after`` or ``x-ratelimit-reset``
+    (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
+    """
+
+    kind = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status)
+
+
+class PlatformUnavailable(PlatformError):
+    """A 5xx answer, a timeout or a dropped connection: the same request may succeed later."""
+
+    kind = "platform_unavailable"
+    retryable = True
+
+
+class AuthenticationFailed(PlatformError):
+    """No token, a rejected token, or a token without the permission the call needs."""
+
+    kind = "authentication_failed"
+
+
+class PlatformRejected(PlatformError):
+    """The platform refused the request itself (404, 410, 422, ...): retrying will not help."""
+
+    kind = "platform_rejected"

@@ -7,10 +7,12 @@ do next, for clients that show only text.
 from __future__ import annotations
 
 from taskorch.services.models import (
+    BoardResult,
     CancelResult,
     CompleteResult,
     DeleteResult,
     ExecuteResult,
+    GitResult,
     HealthResult,
     MaintenanceResult,
     PlanResult,
@@ -134,3 +136,27 @@ def restart_status(r: RestartStatusResult) -> str:
         f"{r.total} restart(s); last: {last.started_at.isoformat()} ({'ok' if last.ok else 'failed'}); "
         f"up {r.uptime_seconds:.1f} s."
     )
+
+
+def git(r: GitResult) -> str:
+    lines = [r.detail]
+    if r.sync is not None:
+        for link in r.sync.created:
+            lines.append(f"- task {link.task_id} -> issue #{link.issue_number} {link.issue_url}")
+        for failure in r.sync.failed:
+            lines.append(f"- failed: task {failure.task_id} {failure.operation}: {failure.error}")
+        remaining = r.sync.rate_limit.get("remaining")
+        if remaining is not None:
+            lines.append(f"Rate limit remaining: {remaining}.")
+    for conflict in r.conflicts or (r.sync.conflicts if r.sync else []):
+        lines.append(
+            f"- conflict {conflict.id} on task {conflict.task_id} ({conflict.field}): {conflict.detail}; "
+            "resolve with action=resolve_conflict"
+        )
+    return "\n".join(lines)
+
+
+def board(r: BoardResult) -> str:
+    lines = [r.detail]
+    lines += [f"- task {m.get('task_id')} -> {m.get('column') or 'board'}" for m in r.moved if "task_id" in m]
+    return "\n".join(lines)

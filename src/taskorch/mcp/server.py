@@ -16,25 +16,28 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from taskorch import __version__, summaries
-from taskorch.config import Settings
+from taskorch.config import Settings, git_tool_names
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import InvalidInput, TaskorchError
 from taskorch.services.models import (
+    MAX_ID,
+    BoardResult,
     CancelResult,
     CompleteResult,
     DeleteResult,
     ExecuteResult,
+    GitResult,
     HealthResult,
     MaintenanceResult,
     PlanResult,
@@ -68,12 +71,42 @@ INSTRUCTIONS = (
 )
 
 P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class IssueConfig(BaseModel):
+    """How the project's tasks become issues (action=connect)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_token_name: str = Field(
+        default="GITHUB_TOKEN",
+        max_length=200,
+        description="NAME of the environment variable or keyring entry holding the token; never the token.",
+    )
+    tier: Literal["basic", "project", "full"] = "basic"
+    default_labels: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=20)
+    auto_sync_enabled: bool = Field(default=False, description="Create issues for tasks as they are planned.")
+    issue_template: str | None = Field(default=None, max_length=20000, description="Jinja2 (sandboxed) body template.")
+    conflict_policy: Literal["manual", "local_wins", "remote_wins", "newest_wins"] = "manual"
+    progress_comments: bool = Field(default=False, description="Comment on the issue when the task moves.")
+    status_mapping: dict[str, Annotated[str, Field(max_length=100)]] | None = None
+
+
+class MilestoneSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+    due_on: date | None = None
+
+
 M = TypeVar("M", bound=BaseModel)
 
-TaskIdArg = Annotated[int, Field(ge=1, description="Task id.")]
+TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task id.")]
 SessionArg = Annotated[
     int | None,
-    Field(ge=1, description="Session id; omit to use the session this server initialized last."),
+    Field(ge=1, le=MAX_ID, description="Session id; omit to use the session this server initialized last."),
 ]
 
 
@@ -127,9 +160,12 @@ def compact_schema(schema: Any) -> Any:
 
 
 class TaskorchServer(MCPServer[Any]):
-    """The SDK's server, serving a compacted tool list (computed once)."""
+    """The SDK's server, serving a compacted tool list (computed once per change of the list)."""
 
     _tools_cache: list[MCPTool] | None = None
+
+    def invalidate_tools(self) -> None:
+        self._tools_cache = None
 
     async def list_tools(self) -> list[MCPTool]:
         if self._tools_cache is None:
@@ -195,6 +231,23 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             raise ToolError(f"{exc.kind}: {exc}") from None
         return _result(result, summarize(result))
 
+    catalog: dict[str, tuple[Callable[..., Awaitable[CallToolResult]], str, ToolAnnotations]] = {}
+
+    def enable(names: list[str]) -> list[str]:
+        """Register catalogued tools not yet listed; return the names added."""
+        added = []
+        for name in names:
+            if name in catalog and name not in registered:
+                fn, description, annotations = catalog[name]
+                server.add_tool(fn, name=PREFIX + name, description=description, annotations=annotations)
+                registered.add(name)
+                added.append(name)
+        if added:
+            server.invalidate_tools()
+        return added
+
+    registered: set[str] = set()
+
     def tool(
         name: str,
         description: str,
@@ -202,20 +255,21 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         read_only: bool = False,
         destructive: bool = False,
         idempotent: bool = False,
+        open_world: bool = False,
     ) -> Callable[[Callable[P, Awaitable[CallToolResult]]], Callable[P, Awaitable[CallToolResult]]]:
         def register(fn: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awaitable[CallToolResult]]:
+            catalog[name] = (
+                fn,
+                description,
+                ToolAnnotations(
+                    read_only_hint=read_only,
+                    destructive_hint=destructive,
+                    idempotent_hint=idempotent,
+                    open_world_hint=open_world,
+                ),
+            )
             if name in enabled:
-                server.add_tool(
-                    fn,
-                    name=PREFIX + name,
-                    description=description,
-                    annotations=ToolAnnotations(
-                        read_only_hint=read_only,
-                        destructive_hint=destructive,
-                        idempotent_hint=idempotent,
-                        open_world_hint=False,
-                    ),
-                )
+                enable([name])
             return fn
 
         return register
@@ -229,12 +283,23 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         idempotent=True,
     )
     async def initialize_session(
+        ctx: Context,
         working_directory: Annotated[
             str, Field(min_length=1, max_length=4096, description="Absolute path inside the project.")
         ],
         name: Annotated[str | None, Field(max_length=200, description="Session name.")] = None,
     ) -> Annotated[CallToolResult, SessionResult]:
-        return await call(lambda o: o.initialize_session(working_directory, name), summaries.session)
+        result = await call(lambda o: o.initialize_session(working_directory, name), summaries.session)
+        # A project connected to a Git platform brings its tools, even when the server was
+        # started without TASKORCH_GIT_INTEGRATION.
+        orchestrator = await lazy.get()
+        tier = await anyio.to_thread.run_sync(orchestrator.project_git_tier)
+        if tier and enable(git_tool_names(tier)):
+            try:
+                await ctx.notify_tools_changed()
+            except Exception:  # a stateless client has no channel for it; it sees the tools on its next list
+                log.debug("could not notify tools/list_changed", exc_info=True)
+        return result
 
     @tool(
         "get_status",
@@ -268,7 +333,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         context: Annotated[str, Field(max_length=50000, description="Background for the specialist.")] = "",
         depends_on: Annotated[list[int], Field(max_length=200, description="Existing task ids.")] | None = None,
         subtasks: Annotated[list[SubtaskSpec], Field(max_length=1000)] | None = None,
-        parent_id: Annotated[int | None, Field(ge=1, description="Plan under this existing task.")] = None,
+        parent_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Plan under this existing task.")] = None,
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, PlanResult]:
         from taskorch.services.models import TaskFields
@@ -336,15 +401,15 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         specialist_type: list[str] | None = None,
         complexity: list[Complexity] | None = None,
         priority: list[Priority] | None = None,
-        parent_id: Annotated[int | None, Field(ge=1)] = None,
+        parent_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
         roots_only: bool = False,
         labels: list[str] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        updated_after: datetime | None = None,
-        updated_before: datetime | None = None,
+        created_after: AwareDatetime | None = None,
+        created_before: AwareDatetime | None = None,
+        updated_after: AwareDatetime | None = None,
+        updated_before: AwareDatetime | None = None,
         text: Annotated[str | None, Field(max_length=500, description="Words to search for.")] = None,
-        task_ids: Annotated[list[int], Field(max_length=500)] | None = None,
+        task_ids: Annotated[list[TaskIdArg], Field(max_length=500)] | None = None,
         include_archived: bool = False,
         sort: Literal["created_at", "updated_at", "priority", "due_date", "title", "id"] = "created_at",
         order: Literal["asc", "desc"] = "desc",
@@ -532,6 +597,112 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> Annotated[CallToolResult, RestartStatusResult]:
         return await call(lambda o: o.restart_status(limit), summaries.restart_status)
+
+    # -- Git platform integration ---------------------------------------------------------
+
+    @tool(
+        "git_integration",
+        "Keep tasks in step with GitHub issues. Actions: connect (repository='owner/name', issue_config "
+        "with api_token_name = the NAME of the env var or keyring entry holding the token, tier, labels, "
+        "auto_sync_enabled, issue_template, conflict_policy); create_issue / update_issue (task_id); "
+        "link_task (task_id, issue_number); sync_status (pull remote changes, push local ones; reports "
+        "moved, failed, conflicts, rate limit); status (no network); create_milestone (milestone); "
+        "list_conflicts; resolve_conflict (conflict_id, resolution local|remote).",
+        open_world=True,
+    )
+    async def git_integration(
+        action: Literal[
+            "connect",
+            "status",
+            "create_issue",
+            "update_issue",
+            "link_task",
+            "sync_status",
+            "create_milestone",
+            "list_conflicts",
+            "resolve_conflict",
+        ],
+        platform: Literal["github"] = "github",
+        repository: Annotated[str | None, Field(max_length=300, description="owner/name or its URL.")] = None,
+        issue_config: IssueConfig | None = None,
+        task_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        issue_number: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        milestone: MilestoneSpec | None = None,
+        conflict_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        resolution: Literal["local", "remote"] | None = None,
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, GitResult]:
+        def need(value: T | None, field: str, fix: str) -> T:
+            if value is None:
+                raise ToolError(f"invalid_input: {field}: is required for action={action}. Fix: {fix}")
+            return value
+
+        if action == "connect":
+            repo_name = need(repository, "repository", "pass 'owner/name'.")
+            cfg = issue_config or IssueConfig()
+            return await call(
+                lambda o: o.git_connect(
+                    repo_name,
+                    api_token_name=cfg.api_token_name,
+                    platform=platform,
+                    tier=cfg.tier,
+                    default_labels=cfg.default_labels,
+                    auto_sync_enabled=cfg.auto_sync_enabled,
+                    issue_template=cfg.issue_template,
+                    conflict_policy=cfg.conflict_policy,
+                    progress_comments=cfg.progress_comments,
+                    status_mapping=cfg.status_mapping,
+                    session_id=session_id,
+                ),
+                summaries.git,
+            )
+        if action == "status":
+            return await call(lambda o: o.git_config(session_id), summaries.git)
+        if action in ("create_issue", "update_issue", "link_task"):
+            tid = need(task_id, "task_id", "pass the task's id.")
+            if action == "create_issue":
+                return await call(lambda o: o.git_create_issue(tid), summaries.git)
+            if action == "update_issue":
+                return await call(lambda o: o.git_update_issue(tid), summaries.git)
+            number = need(issue_number, "issue_number", "pass the number of the existing issue.")
+            return await call(lambda o: o.git_link_task(tid, number), summaries.git)
+        if action == "sync_status":
+            return await call(lambda o: o.git_sync(session_id), summaries.git)
+        if action == "create_milestone":
+            spec = need(milestone, "milestone", "pass {title, description, due_on}.")
+            return await call(
+                lambda o: o.git_create_milestone(spec.title, spec.description, spec.due_on, session_id), summaries.git
+            )
+        if action == "list_conflicts":
+            return await call(lambda o: o.git_conflicts(session_id), summaries.git)
+        cid = need(conflict_id, "conflict_id", "pass an id from action=list_conflicts.")
+        choice = need(resolution, "resolution", "pass local (keep the task's value) or remote (take the issue's).")
+        return await call(lambda o: o.git_resolve_conflict(cid, choice, session_id), summaries.git)
+
+    @tool(
+        "project_board_manager",
+        "GitHub Projects (v2) board for the project's issues. Actions: create_board (title, "
+        "status_mapping: proposed/approved/in_progress/blocked/completed/cancelled -> column); add_to_board "
+        "and move_card (feature_id = task id; column optional, else from its status); update_progress "
+        "(every linked task to its column); sync_milestones (release milestones onto the platform).",
+        open_world=True,
+    )
+    async def project_board_manager(
+        action: Literal["create_board", "add_to_board", "move_card", "update_progress", "sync_milestones"],
+        board_type: Literal["github_projects_v2"] = "github_projects_v2",
+        feature_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task id.")] = None,
+        title: Annotated[str | None, Field(max_length=200)] = None,
+        column: Annotated[str | None, Field(max_length=100)] = None,
+        status_mapping: dict[str, Annotated[str, Field(max_length=100)]] | None = None,
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, BoardResult]:
+        ids = [feature_id] if feature_id is not None else []
+        return await call(
+            lambda o: o.board_manager(
+                action, task_ids=ids, title=title, column=column, status_mapping=status_mapping, session_id=session_id
+            ),
+            summaries.board,
+        )
 
     # -- resources --------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, RowMapping, desc, func, insert, select, text
 from sqlalchemy.engine import make_url
@@ -57,6 +58,10 @@ from taskorch.store import repository as repo
 from taskorch.store.db import HEAD_REVISION, Database
 from taskorch.store.tables import server_restarts, task_events
 
+if TYPE_CHECKING:
+    from taskorch.services.git import GitService, PlatformFactory
+    from taskorch.services.models import BoardResult, GitResult
+
 __all__ = ["Orchestrator"]
 
 #: Seconds between two WAL checkpoints of the housekeeping worker.
@@ -80,6 +85,8 @@ class Orchestrator:
         clock: Callable[[], datetime] = repo.utcnow,
         runtime: Runtime | None = None,
         reload_settings: Callable[[], Settings] | None = None,
+        platform_factory: PlatformFactory | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         # restart_server re-reads the settings from where they came from.
@@ -89,6 +96,12 @@ class Orchestrator:
         self.runtime = runtime or Runtime()
         self.current_session_id: int | None = None
         self._roles: dict[str, tuple[float | None, RoleLibrary]] = {}
+        self._platform_factory = platform_factory
+        self._sleep = sleep
+        self._git: GitService | None = None
+        # Whether any project of this database has an integration (checked once per process, so
+        # a database without one pays a single query, and no sync code is imported).
+        self._git_configured: bool | None = None
         self._roles_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -116,6 +129,44 @@ class Orchestrator:
             # BEGIN IMMEDIATE, and SQLite refuses to checkpoint inside a transaction.
             busy, log_frames, done = conn.connection.cursor().execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return f"{mode.lower()} checkpoint: {done} of {log_frames} WAL frames written" + (" (busy)" if busy else "")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction that also captures outbox entries for linked or auto-synced tasks."""
+        with self.db.transaction() as conn:
+            capturing = self._capturing(conn)
+            if capturing:
+                from taskorch.sync import outbox
+
+                mark = outbox.last_event_id(conn)
+            yield conn
+            if capturing:
+                self._capture(conn, mark)
+
+    def _capturing(self, conn: Connection) -> bool:
+        if self._git_configured is None:
+            from taskorch.store.tables import git_integration_config
+
+            self._git_configured = conn.execute(select(git_integration_config.c.id).limit(1)).first() is not None
+        return self._git_configured
+
+    def _capture(self, conn: Connection, mark: int) -> None:
+        from taskorch.store.tables import git_integration_config
+        from taskorch.sync import outbox
+
+        for config in conn.execute(select(git_integration_config)).mappings():
+            outbox.capture(conn, after_event_id=mark, config=config, at=self.clock())
+
+    @property
+    def git(self) -> GitService:
+        """The Git platform integration (imported on first use)."""
+        if self._git is None:
+            from taskorch.services.git import GitService
+
+            self._git = GitService(
+                self.db, self.settings, platform_factory=self._platform_factory, clock=self.clock, sleep=self._sleep
+            )
+        return self._git
 
     def roles_for(self, project_root: str) -> RoleLibrary:
         """The role library of a project (built-ins plus its ``.taskorch/roles``), cached until the
@@ -191,7 +242,7 @@ class Orchestrator:
         parent_id: int | None = None,
         session_id: int | None = None,
     ) -> PlanResult:
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             if parent_id is not None and session_id is None:
                 session = self._task_session(conn, parent_id)
             else:
@@ -207,7 +258,7 @@ class Orchestrator:
             )
 
     def execute_task(self, task_id: int) -> ExecuteResult:
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             session = self._task_session(conn, task_id)
             return execution.execute_task(
                 conn, task_id=task_id, roles=self.roles_for(session["project_root"]), at=self.clock()
@@ -232,7 +283,7 @@ class Orchestrator:
                 f"{artifact_type!r} is not an artifact type.",
                 f"use one of: {', '.join(t.value for t in ArtifactType)}.",
             ) from None
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             session = self._task_session(conn, task_id)
             return execution.complete_task(
                 conn,
@@ -261,7 +312,7 @@ class Orchestrator:
     def update_task(self, task_id: int, changes: dict[str, Any], expected_version: int | None = None) -> UpdateResult:
         if not changes:
             raise InvalidInput("changes", "nothing to update.", "pass at least one field to change.")
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             session = self._task_session(conn, task_id)
             return editing.update_task(
                 conn,
@@ -275,15 +326,15 @@ class Orchestrator:
     def cancel_task(self, task_id: int, reason: str, cascade: bool = False) -> CancelResult:
         if not reason.strip():
             raise InvalidInput("reason", "is empty.", "say why the task is cancelled.")
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             return editing.cancel_task(conn, task_id=task_id, reason=reason.strip(), cascade=cascade, at=self.clock())
 
     def delete_task(self, task_id: int, hard: bool = False, cascade: bool = False) -> DeleteResult:
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             return editing.delete_task(conn, task_id=task_id, hard=hard, cascade=cascade, at=self.clock())
 
     def synthesize_results(self, parent_task_id: int) -> SynthesisResult:
-        with self.db.transaction() as conn:
+        with self._write() as conn:
             return synthesis.synthesize_results(conn, parent_task_id=parent_task_id, at=self.clock())
 
     def audit_trail(self, session_id: int | None = None, task_id: int | None = None, limit: int = 50) -> AuditTrail:
@@ -323,7 +374,7 @@ class Orchestrator:
             raise InvalidInput("older_than_days", "is negative.", "give a number of days, e.g. 30.")
         if action == "vacuum":
             return self._vacuum(dry_run)
-        with self.db.transaction(write=action != "prepare_handover") as conn:
+        with self._write() if action != "prepare_handover" else self.db.transaction(write=False) as conn:
             session = self._session(conn, session_id)
             at = self.clock()
             if action == "scan_cleanup":
@@ -390,6 +441,132 @@ class Orchestrator:
                 )
                 changed = 1
         return MaintenanceResult(action="vacuum", dry_run=dry_run, findings=findings, changed=changed)
+
+    # -- Git platform integration -----------------------------------------------------------
+
+    def _task_session_id(self, task_id: int) -> int:
+        with self.db.transaction(write=False) as conn:
+            return planning.session_of_task(conn, task_id)
+
+    def _session_id(self, session_id: int | None) -> int:
+        with self.db.transaction(write=False) as conn:
+            return int(self._session(conn, session_id)["id"])
+
+    def git_connect(
+        self,
+        repository: str,
+        *,
+        api_token_name: str,
+        platform: str = "github",
+        tier: str = "basic",
+        default_labels: Sequence[str] = (),
+        auto_sync_enabled: bool = False,
+        issue_template: str | None = None,
+        conflict_policy: str = "manual",
+        progress_comments: bool = False,
+        status_mapping: dict[str, str] | None = None,
+        session_id: int | None = None,
+    ) -> GitResult:
+        """Connect the project to a repository (one call; no network until the first sync)."""
+        from taskorch.services.models import GitResult
+
+        with self.db.transaction() as conn:
+            session = self._session(conn, session_id)
+            view = self.git.connect(
+                conn,
+                session["id"],
+                platform=platform,
+                repository=repository,
+                api_token_name=api_token_name,
+                tier=tier,
+                default_labels=default_labels,
+                auto_sync_enabled=auto_sync_enabled,
+                issue_template=issue_template,
+                conflict_policy=conflict_policy,
+                progress_comments=progress_comments,
+                status_mapping=status_mapping,
+            )
+        self._git_configured = True
+        return GitResult(action="connect", config=view, detail=f"connected to {view.repository} ({view.tier} tier)")
+
+    def project_git_tier(self, session_id: int | None = None) -> str | None:
+        """The integration tier of the session's project, or None when it has none."""
+        chosen = session_id if session_id is not None else self.current_session_id
+        if chosen is None:
+            return None
+        with self.db.transaction(write=False) as conn:
+            if not self._capturing(conn):
+                return None
+            from taskorch.store.tables import git_integration_config
+
+            row = conn.execute(
+                select(git_integration_config.c.tier).where(git_integration_config.c.session_id == chosen)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def git_config(self, session_id: int | None = None) -> GitResult:
+        from taskorch.services.git import config_view
+        from taskorch.services.models import GitResult
+
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            view = config_view(self.git.config_row(conn, session["id"]))
+        status = self.git.status(session["id"])
+        return GitResult(action="status", config=view, detail=str(status))
+
+    def git_create_issue(self, task_id: int) -> GitResult:
+        return self.git.create_issue(self._task_session_id(task_id), task_id)
+
+    def git_update_issue(self, task_id: int) -> GitResult:
+        return self.git.update_issue(self._task_session_id(task_id), task_id)
+
+    def git_link_task(self, task_id: int, issue_number: int) -> GitResult:
+        if issue_number < 1:
+            raise InvalidInput("issue_number", "must be a positive issue number.", "e.g. 42.")
+        return self.git.link_task(self._task_session_id(task_id), task_id, issue_number)
+
+    def git_sync(self, session_id: int | None = None, *, pull: bool = True, push: bool = True) -> GitResult:
+        return self.git.sync(self._session_id(session_id), pull=pull, push=push)
+
+    def git_create_milestone(
+        self, title: str, description: str = "", due_on: date | None = None, session_id: int | None = None
+    ) -> GitResult:
+        return self.git.create_milestone(self._session_id(session_id), title, description, due_on)
+
+    def git_conflicts(self, session_id: int | None = None, include_resolved: bool = False) -> GitResult:
+        from taskorch.services.models import GitResult
+
+        found = self.git.conflicts(self._session_id(session_id), include_resolved=include_resolved)
+        return GitResult(action="list_conflicts", conflicts=found, detail=f"{len(found)} conflict(s)")
+
+    def git_resolve_conflict(self, conflict_id: int, resolution: str, session_id: int | None = None) -> GitResult:
+        return self.git.resolve_conflict(self._session_id(session_id), conflict_id, resolution)
+
+    def board_manager(
+        self,
+        action: str,
+        *,
+        task_ids: Sequence[int] = (),
+        title: str | None = None,
+        column: str | None = None,
+        status_mapping: dict[str, str] | None = None,
+        session_id: int | None = None,
+    ) -> BoardResult:
+        """The project board: create_board, add_to_board, move_card, update_progress, sync_milestones."""
+        sid = self._session_id(session_id)
+        if action == "create_board":
+            if not title or not title.strip():
+                raise InvalidInput("title", "is empty.", "name the board, e.g. the feature or the release.")
+            return self.git.create_board(sid, title.strip(), status_mapping)
+        if action in ("add_to_board", "move_card"):
+            if not task_ids:
+                raise InvalidInput("feature_id", "is missing.", "pass the id of the task whose card to place.")
+            return self.git.board_move(sid, task_ids, column if action == "move_card" else None, action)
+        if action == "update_progress":
+            return self.git.board_move(sid, self.git.linked_task_ids(sid), None, action)
+        if action == "sync_milestones":
+            return self.git.sync_milestones(sid)
+        raise InvalidInput("action", f"unknown action {action!r}.", "see the tool's description for the actions.")
 
     # -- health and lifecycle ---------------------------------------------------------------
 
@@ -497,6 +674,8 @@ class Orchestrator:
             components["database"] = "reopened" + (" (new URL)" if url_changed else "")
             with self._roles_lock:
                 self._roles.clear()
+            self._git = None
+            self._git_configured = None
             components["roles"] = "cache cleared"
             if keeper_was_running:
                 self.runtime.housekeeper = Housekeeper(self._checkpoint_job, HOUSEKEEPING_INTERVAL_SECONDS)

@@ -32,6 +32,8 @@ PLAIN_FIELDS = (
     "due_date",
     "acceptance_criteria",
     "context",
+    "assignees",
+    "milestone",
 )
 #: Statuses update_task may set; the others have their own tool (and checks).
 _SETTABLE = {TaskStatus.PENDING, TaskStatus.BLOCKED}

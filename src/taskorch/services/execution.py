@@ -129,7 +129,10 @@ def project_relative_paths(project_root: str, file_paths: Sequence[str]) -> list
         if not raw.strip() or "\x00" in raw:
             raise InvalidInput(field, "is empty or contains a NUL byte.", "give a path inside the project.")
         candidate = Path(raw)
-        full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        try:
+            full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            raise InvalidInput(field, f"{raw!r} cannot be resolved (a symlink loop?).", "give a real path.") from None
         try:
             relative = full.relative_to(root)
         except ValueError:

@@ -25,7 +25,14 @@ def find_project_root(working_directory: str) -> Path:
     raw = working_directory.strip()
     if not raw:
         raise InvalidInput("working_directory", "is empty.", "pass the absolute path of the project you work in.")
-    path = Path(raw).expanduser()
+    if "\x00" in raw:
+        raise InvalidInput("working_directory", "contains a NUL byte.", "pass the absolute path of your project.")
+    try:
+        path = Path(raw).expanduser()
+    except RuntimeError:  # "~name" where no such user exists
+        raise InvalidInput(
+            "working_directory", f"{raw!r}: its home directory is unknown.", "pass an absolute path."
+        ) from None
     if not path.is_absolute():
         raise InvalidInput(
             "working_directory",

@@ -254,6 +254,8 @@ def insert_task(
                 open_subtasks=0,
                 has_subtasks=False,
                 archived=False,
+                assignees=values.pop("assignees", []),
+                remote_fields=[],
                 created_at=at,
                 updated_at=at,
                 **values,
@@ -443,10 +445,10 @@ def archive_tasks(conn: Connection, ids: Sequence[int], *, tool: str, at: dateti
         .where(tasks.c.id.in_(live_ids))
         .values(archived=True, archived_at=at, updated_at=at, version=tasks.c.version + 1)
     )
-    archived = set(live_ids)
     for row in rows:
         _bump_count(conn, row["session_id"], row["status"], -1)
-        if row["status"] in ACTIVE_STATUSES and row["parent_id"] not in archived:
+        # Also when the parent is archived with it: a parent counts only live subtasks.
+        if row["status"] in ACTIVE_STATUSES:
             _bump_open_subtasks(conn, row["parent_id"], -1)
         record_event(
             conn,

@@ -30,10 +30,17 @@ from sqlalchemy import (
 
 __all__ = [
     "artifacts",
+    "feature_issue_links",
+    "git_integration_config",
     "metadata",
+    "release_milestones",
     "server_restarts",
     "sessions",
     "status_counts",
+    "sync_conflicts",
+    "sync_outbox",
+    "sync_state",
+    "sync_status_logs",
     "task_dependencies",
     "task_events",
     "task_labels",
@@ -109,6 +116,10 @@ tasks = Table(
     Column("open_subtasks", Integer, nullable=False, default=0),
     # Set when the first subtask is planned: a parent is synthesized, not executed.
     Column("has_subtasks", Boolean, nullable=False, default=False),
+    # Revision 0002: issue fields that flow both ways, and which fields hold platform text.
+    Column("assignees", JSON, nullable=False),
+    Column("milestone", String(200), nullable=True),
+    Column("remote_fields", JSON, nullable=False),
     Column("archived", Boolean, nullable=False, default=False),
     Column("archived_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -198,4 +209,139 @@ server_restarts = Table(
     Column("ok", Boolean, nullable=False),
     Column("error", Text, nullable=True),
     Column("components", JSON, nullable=False),
+)
+
+# -- Git platform integration (revision 0002) ------------------------------------------------
+
+git_integration_config = Table(
+    "git_integration_config",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("platform", String(16), nullable=False),
+    Column("repository_url", Text, nullable=False),
+    # The *name* of the environment variable or keyring entry holding the token, never the token.
+    Column("api_token_name", String(200), nullable=False),
+    Column("default_labels", JSON, nullable=False),
+    Column("auto_sync_enabled", Boolean, nullable=False),
+    Column("issue_template", Text, nullable=True),
+    Column("tier", String(16), nullable=False),
+    Column("conflict_policy", String(16), nullable=False),
+    Column("progress_comments", Boolean, nullable=False),
+    Column("status_mapping", JSON, nullable=False),
+    Column("board_number", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+feature_issue_links = Table(
+    "feature_issue_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("task_id", Integer, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("platform", String(16), nullable=False),
+    Column("repository", Text, nullable=False),
+    Column("issue_number", Integer, nullable=True),
+    Column("issue_url", Text, nullable=True),
+    Column("issue_id", Integer, nullable=True),
+    Column("issue_node_id", String(100), nullable=True),
+    Column("sync_status", String(16), nullable=False),  # synced | pending | failed | manual
+    Column("last_synced", UTCDateTime, nullable=True),
+    # Recorded (and committed) before the issue is created; its marker in the issue body lets a
+    # retry after a crash find the issue instead of creating a second one.
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("intent_at", UTCDateTime, nullable=False),
+    # Per linked field, the last value both sides agreed on (the base of the three-way merge),
+    # and the remote values as last seen.
+    Column("base", JSON, nullable=False),
+    Column("remote", JSON, nullable=False),
+    Column("board_item_id", String(100), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_feature_issue_links_issue", "repository", "issue_number"),
+)
+
+release_milestones = Table(
+    "release_milestones",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("target_date", Date, nullable=True),
+    Column("platform_milestone_id", Integer, nullable=True),
+    Column("included_features", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # planning | active | completed | cancelled
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_release_milestones_session_name", "session_id", "name", unique=True),
+)
+
+sync_status_logs = Table(
+    "sync_status_logs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, nullable=False),
+    Column("operation_type", String(32), nullable=False),  # issue_sync | milestone_sync | status_update | bulk_sync
+    Column("operation", String(64), nullable=False),  # e.g. create_issue, update_issue, pull
+    Column("platform", String(16), nullable=False),
+    Column("repository", Text, nullable=False),
+    Column("task_id", Integer, nullable=True),
+    Column("issue_number", Integer, nullable=True),
+    Column("operation_status", String(16), nullable=False),  # started | completed | failed | retry
+    Column("records_processed", Integer, nullable=False),
+    Column("errors_encountered", Integer, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("execution_time_seconds", Float, nullable=True),
+    Column("error_details", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Index("ix_sync_status_logs_session", "session_id", "id"),
+)
+
+# The transactional outbox: written in the same transaction as the local change it carries.
+sync_outbox = Table(
+    "sync_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("operation", String(32), nullable=False),  # create_issue | update_issue | comment
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index("ix_sync_outbox_pending", "session_id", "status", "id"),
+)
+
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("base_value", JSON, nullable=True),
+    Column("local_value", JSON, nullable=True),
+    Column("remote_value", JSON, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("resolution", String(16), nullable=True),  # local | remote
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Index("ix_sync_conflicts_open", "session_id", "status", "task_id"),
+)
+
+# Per session: the pull watermark and validator, saved only after a clean run.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("since", UTCDateTime, nullable=True),
+    Column("etag", String(200), nullable=True),
+    Column("last_pull_at", UTCDateTime, nullable=True),
+    Column("rate_limit", JSON, nullable=False),
+    Column("milestones", JSON, nullable=False),  # number -> title, as last listed
 )

@@ -1,0 +1,1 @@
+"""Git platform adapters behind one interface (:mod:`taskorch.platforms.base`)."""

@@ -1,0 +1,239 @@
+"""The platform-neutral interface every Git platform adapter implements.
+
+The sync engine speaks only these types. An adapter (GitHub today; GitLab and Bitbucket Cloud
+next) maps them to its platform's API and raises the :class:`~taskorch.errors.PlatformError`
+subclasses: :class:`RateLimited` (with the seconds to wait), :class:`PlatformUnavailable`
+(retryable), :class:`AuthenticationFailed`, :class:`PlatformRejected`.
+
+Adapters take their HTTP client from outside, so tests hand them a fake transport and never
+touch the network. An adapter never retries by itself: the engine decides, logs and backs off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "UNSET",
+    "BoardRef",
+    "IssueChanges",
+    "IssueListing",
+    "Platform",
+    "RateBudget",
+    "RemoteIssue",
+    "RemoteMilestone",
+    "Unset",
+    "labels_tuple",
+    "parse_repository",
+]
+
+
+class Unset:
+    """Marks a field of :class:`IssueChanges` that is not to be changed."""
+
+    _instance: Unset | None = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET = Unset()
+
+IssueState = Literal["open", "closed"]
+
+
+@dataclass(frozen=True)
+class RemoteIssue:
+    """An issue as the platform has it.
+
+    ``id`` is the platform's database id (GitHub's sub-issue API takes it), ``node_id`` its global
+    id (GitHub's GraphQL and Projects v2 take it). ``milestone`` is the milestone *number*.
+    ``state_reason`` is GitHub's ``completed`` / ``not_planned`` / ``reopened`` or ``None``.
+    """
+
+    number: int
+    id: int
+    node_id: str
+    url: str
+    title: str
+    body: str
+    state: IssueState
+    state_reason: str | None
+    labels: tuple[str, ...]
+    assignees: tuple[str, ...]
+    milestone: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueChanges:
+    """The fields of an issue to set; :data:`UNSET` leaves a field as it is.
+
+    ``labels`` and ``assignees`` replace the whole set. ``milestone=None`` clears it.
+    """
+
+    title: str | Unset = UNSET
+    body: str | Unset = UNSET
+    state: IssueState | Unset = UNSET
+    state_reason: str | Unset | None = UNSET
+    labels: tuple[str, ...] | Unset = UNSET
+    assignees: tuple[str, ...] | Unset = UNSET
+    milestone: int | Unset | None = UNSET
+
+    def is_empty(self) -> bool:
+        return all(isinstance(getattr(self, name), Unset) for name in self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class IssueListing:
+    """The answer to "which issues changed since?".
+
+    ``not_modified`` is true when the platform answered 304 to the conditional request (on GitHub
+    that costs no rate limit); then ``issues`` is empty. ``etag`` is the validator of the first page,
+    to send as If-None-Match next time. ``requests`` counts the HTTP requests spent.
+    """
+
+    issues: list[RemoteIssue]
+    etag: str | None
+    not_modified: bool
+    requests: int
+
+
+@dataclass(frozen=True)
+class RemoteMilestone:
+    number: int
+    title: str
+    description: str
+    state: Literal["open", "closed"]
+    due_on: datetime | None
+    url: str
+
+
+@dataclass(frozen=True)
+class BoardRef:
+    """A project board: its global id, number and URL, and its Status options by name."""
+
+    id: str
+    number: int
+    url: str
+    title: str
+    status_field_id: str | None = None
+    status_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """What is left of the platform's request budget (from the last response's headers)."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None
+    resource: str | None = None
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """One repository on one Git platform.
+
+    Every method may raise :class:`~taskorch.errors.PlatformError` subclasses. Methods that
+    change something are *mutations*; the engine spaces them (``mutation_spacing``) and never
+    runs two at once.
+    """
+
+    name: str
+    repository: str
+
+    def create_issue(self, changes: IssueChanges) -> RemoteIssue:
+        """Create an issue; ``changes.title`` is required. One mutation."""
+        ...
+
+    def update_issue(self, number: int, changes: IssueChanges) -> RemoteIssue:
+        """Set the given fields. One mutation."""
+        ...
+
+    def get_issue(self, number: int) -> RemoteIssue: ...
+
+    def list_issues_since(self, since: datetime | None, etag: str | None) -> IssueListing:
+        """All issues (open and closed, not pull requests) updated at or after ``since``, oldest
+        first, with a conditional request on the first page when ``etag`` is given."""
+        ...
+
+    def add_comment(self, number: int, body: str) -> None:
+        """One mutation."""
+        ...
+
+    def add_sub_issue(self, parent_number: int, child: RemoteIssue) -> None:
+        """Make ``child`` a sub-issue of ``parent_number``. One mutation."""
+        ...
+
+    def list_milestones(self) -> list[RemoteMilestone]: ...
+
+    def create_milestone(self, title: str, description: str, due_on: datetime | None) -> RemoteMilestone: ...
+
+    def update_milestone(
+        self,
+        number: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        due_on: datetime | None = None,
+        state: Literal["open", "closed"] | None = None,
+    ) -> RemoteMilestone: ...
+
+    def create_board(self, title: str) -> BoardRef: ...
+
+    def get_board(self, number: int) -> BoardRef: ...
+
+    def add_to_board(self, board: BoardRef, issue: RemoteIssue) -> str:
+        """Add the issue to the board; return the board item id (idempotent on GitHub)."""
+        ...
+
+    def set_board_status(self, board: BoardRef, item_id: str, option_name: str) -> None:
+        """Set the item's Status field to the option called ``option_name``."""
+        ...
+
+    def rate_budget(self) -> RateBudget: ...
+
+    def close(self) -> None: ...
+
+
+def parse_repository(repository: str) -> tuple[str, str]:
+    """``"owner/name"`` -> ``("owner", "name")``; accepts a URL like https://github.com/owner/name(.git).
+
+    Raises :class:`~taskorch.errors.InvalidInput`.
+    """
+    from taskorch.errors import InvalidInput
+
+    text = repository.strip()
+    for prefix in ("https://", "http://", "git@"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            text = text.split("/", 1)[1] if "/" in text and prefix != "git@" else text.split(":", 1)[-1]
+            break
+    text = text.removesuffix(".git").strip("/")
+    parts = text.split("/")
+    if len(parts) != 2 or not all(parts) or any(not _valid_name(p) for p in parts):
+        raise InvalidInput(
+            "repository", f"{repository!r} is not owner/name.", "pass e.g. 'octo-org/shop' or its https URL."
+        )
+    return parts[0], parts[1]
+
+
+def _valid_name(part: str) -> bool:
+    return all(c.isalnum() or c in "-_." for c in part) and len(part) <= 100
+
+
+def labels_tuple(values: Sequence[str]) -> tuple[str, ...]:
+    """Labels as a sorted, de-duplicated tuple (the form compared during sync)."""
+    return tuple(sorted(dict.fromkeys(values)))

@@ -1,0 +1,692 @@
+"""The Git platform integration as services: connect a repository, issues, sync, conflicts,
+milestones and the project board.
+
+Each function runs its local reads and writes in short transactions and its platform calls
+outside them (through :class:`~taskorch.sync.engine.SyncEngine`), so a slow or failing platform
+never holds the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from taskorch.config import GIT_TIERS, Settings
+from taskorch.errors import Conflict, InvalidInput, NotFound, PlatformError
+from taskorch.platforms.base import Platform, parse_repository
+from taskorch.services.models import BoardResult, ConflictView, GitConfigView, GitResult
+from taskorch.store import repository as repo
+from taskorch.store.db import Database
+from taskorch.store.tables import (
+    feature_issue_links,
+    git_integration_config,
+    release_milestones,
+    sync_conflicts,
+    sync_outbox,
+    sync_state,
+    tasks,
+)
+from taskorch.sync import mapping, outbox
+from taskorch.sync.engine import DEFAULT_STATUS_MAPPING, SyncEngine, board_column, conflict_view, enqueue, link_view
+from taskorch.sync.template import check_template
+
+__all__ = ["GitService", "PlatformFactory", "default_platform_factory"]
+
+PLATFORMS = ("github",)
+POLICIES = ("manual", "local_wins", "remote_wins", "newest_wins")
+BOARD_KEYS = tuple(DEFAULT_STATUS_MAPPING)
+
+PlatformFactory = Callable[[Mapping[Any, Any]], Platform]
+
+
+def default_platform_factory(settings: Settings) -> PlatformFactory:
+    """Build the adapter for a config row, with the token looked up by its name."""
+
+    def build(config: Mapping[Any, Any]) -> Platform:
+        from taskorch.platforms.github import GitHubPlatform
+        from taskorch.sync.secrets import resolve_token
+
+        token = resolve_token(str(config["api_token_name"]))
+        return GitHubPlatform.connect(token, str(config["repository_url"]), base_url=settings.github_api_url)
+
+    return build
+
+
+def config_view(row: Mapping[Any, Any]) -> GitConfigView:
+    return GitConfigView(
+        platform=row["platform"],
+        repository=row["repository_url"],
+        api_token_name=row["api_token_name"],
+        tier=row["tier"],
+        auto_sync_enabled=row["auto_sync_enabled"],
+        conflict_policy=row["conflict_policy"],
+        progress_comments=row["progress_comments"],
+        default_labels=list(row["default_labels"] or []),
+        status_mapping={**DEFAULT_STATUS_MAPPING, **(row["status_mapping"] or {})},
+        board_number=row["board_number"],
+        custom_template=row["issue_template"] is not None,
+    )
+
+
+def _check_mapping(status_mapping: Mapping[str, str] | None) -> dict[str, str]:
+    out = dict(status_mapping or {})
+    unknown = [k for k in out if k not in BOARD_KEYS]
+    if unknown:
+        raise InvalidInput(
+            "status_mapping", f"unknown key(s): {', '.join(unknown)}.", f"use keys among: {', '.join(BOARD_KEYS)}."
+        )
+    if any(not isinstance(v, str) or not v.strip() for v in out.values()):
+        raise InvalidInput(
+            "status_mapping", "every column name must be a non-empty string.", "e.g. {'completed': 'Done'}."
+        )
+    return out
+
+
+class GitService:
+    """The integration of one orchestrator's database with the platforms it connects to."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        platform_factory: PlatformFactory | None = None,
+        clock: Callable[[], datetime] = repo.utcnow,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.platform_factory = platform_factory or default_platform_factory(settings)
+        self.clock = clock
+        self.sleep = sleep
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def config_row(self, conn: Connection, session_id: int) -> RowMapping:
+        row = (
+            conn.execute(select(git_integration_config).where(git_integration_config.c.session_id == session_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise Conflict(
+                "this project has no Git repository connected. Call orchestrator_git_integration with "
+                "action=connect, repository='owner/name' and issue_config.api_token_name first."
+            )
+        return row
+
+    def connect(
+        self,
+        conn: Connection,
+        session_id: int,
+        *,
+        platform: str,
+        repository: str,
+        api_token_name: str,
+        tier: str,
+        default_labels: Sequence[str],
+        auto_sync_enabled: bool,
+        issue_template: str | None,
+        conflict_policy: str,
+        progress_comments: bool,
+        status_mapping: Mapping[str, str] | None,
+    ) -> GitConfigView:
+        """Create or replace the project's integration settings (no network call)."""
+        if platform not in PLATFORMS:
+            raise InvalidInput(
+                "platform", f"{platform!r} is not supported yet.", f"use one of: {', '.join(PLATFORMS)}."
+            )
+        owner, name = parse_repository(repository)
+        if not api_token_name.strip() or any(c.isspace() for c in api_token_name.strip()):
+            raise InvalidInput(
+                "api_token_name",
+                "must be the name of an environment variable or keyring entry (no spaces).",
+                "e.g. GITHUB_TOKEN. Pass the name, never the token itself.",
+            )
+        if api_token_name.startswith(("ghp_", "github_pat_", "gho_", "ghs_")):
+            raise InvalidInput(
+                "api_token_name",
+                "looks like a token, not the name of where the token lives.",
+                "store the token in an environment variable (e.g. GITHUB_TOKEN) and pass that name.",
+            )
+        if tier not in GIT_TIERS[1:]:
+            raise InvalidInput("tier", f"{tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
+        if conflict_policy not in POLICIES:
+            raise InvalidInput(
+                "conflict_policy", f"{conflict_policy!r} is not a policy.", f"use one of: {', '.join(POLICIES)}."
+            )
+        if issue_template is not None:
+            check_template(issue_template)
+        values = {
+            "platform": platform,
+            "repository_url": f"{owner}/{name}",
+            "api_token_name": api_token_name.strip(),
+            "default_labels": list(dict.fromkeys(label.strip() for label in default_labels if label.strip())),
+            "auto_sync_enabled": auto_sync_enabled,
+            "issue_template": issue_template,
+            "tier": tier,
+            "conflict_policy": conflict_policy,
+            "progress_comments": progress_comments,
+            "status_mapping": _check_mapping(status_mapping),
+            "updated_at": self.clock(),
+        }
+        existing = conn.execute(
+            select(git_integration_config.c.id).where(git_integration_config.c.session_id == session_id)
+        ).first()
+        if existing is None:
+            conn.execute(
+                insert(git_integration_config).values(session_id=session_id, created_at=self.clock(), **values)
+            )
+        else:
+            conn.execute(
+                update(git_integration_config).where(git_integration_config.c.id == existing[0]).values(**values)
+            )
+        repo.record_event(
+            conn,
+            session_id=session_id,
+            task_id=None,
+            tool="git_integration",
+            action="connected",
+            changes={"repository": values["repository_url"], "tier": tier, "api_token_name": values["api_token_name"]},
+            at=self.clock(),
+        )
+        return config_view(self.config_row(conn, session_id))
+
+    def engine(self, session_id: int) -> SyncEngine:
+        with self.db.transaction(write=False) as conn:
+            config = dict(self.config_row(conn, session_id))
+        platform = self.platform_factory(config)
+        kwargs: dict[str, Any] = {}
+        if self.sleep is not None:
+            kwargs["sleep"] = self.sleep
+        return SyncEngine(
+            self.db,
+            session_id,
+            config,
+            platform,
+            mutation_spacing=self.settings.mutation_spacing,
+            max_retry_wait=self.settings.max_retry_wait,
+            clock=self.clock,
+            **kwargs,
+        )
+
+    # -- issues -----------------------------------------------------------------------------
+
+    def _task_in_session(self, conn: Connection, session_id: int, task_id: int) -> RowMapping:
+        task = repo.get_task(conn, task_id)
+        if task["session_id"] != session_id:
+            raise InvalidInput("task_id", f"task {task_id} belongs to another session.", "use a task of this project.")
+        return task
+
+    def _link(self, conn: Connection, task_id: int) -> RowMapping | None:
+        return (
+            conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == task_id)).mappings().first()
+        )
+
+    def create_issue(self, session_id: int, task_id: int) -> GitResult:
+        """Create the task's issue now (idempotent: a task already linked keeps its issue)."""
+        with self.db.transaction() as conn:
+            config = self.config_row(conn, session_id)
+            self._task_in_session(conn, session_id, task_id)
+            outbox.create_intent(conn, task_id=task_id, config=config, at=self.clock())
+        engine = self.engine(session_id)
+        try:
+            result = engine.run(pull=False, task_ids=[task_id])
+        finally:
+            engine.platform.close()
+        with self.db.transaction(write=False) as conn:
+            link = self._link(conn, task_id)
+        assert link is not None
+        detail = (
+            f"task {task_id} is issue #{link['issue_number']}: {link['issue_url']}"
+            if link["issue_number"]
+            else f"issue not created yet: {'; '.join(f.error for f in result.failed) or result.stopped or 'pending'}"
+        )
+        return GitResult(action="create_issue", link=link_view(link), sync=result, detail=detail)
+
+    def update_issue(self, session_id: int, task_id: int) -> GitResult:
+        """Push the task's current values to its issue now."""
+        with self.db.transaction() as conn:
+            self._task_in_session(conn, session_id, task_id)
+            link = self._link(conn, task_id)
+            if link is None:
+                raise Conflict(f"task {task_id} has no issue. Use action=create_issue or action=link_task first.")
+            enqueue(conn, session_id, task_id, "update_issue", {}, self.clock())
+        engine = self.engine(session_id)
+        try:
+            result = engine.run(pull=False, task_ids=[task_id])
+        finally:
+            engine.platform.close()
+        with self.db.transaction(write=False) as conn:
+            link = self._link(conn, task_id)
+        assert link is not None
+        return GitResult(
+            action="update_issue",
+            link=link_view(link),
+            sync=result,
+            detail=f"issue #{link['issue_number']} is {link['sync_status']}",
+        )
+
+    def link_task(self, session_id: int, task_id: int, issue_number: int) -> GitResult:
+        """Link an existing issue to a task; the task takes the issue's values (three-way merge
+        with the task's current values as the base)."""
+        with self.db.transaction(write=False) as conn:
+            config = self.config_row(conn, session_id)
+            self._task_in_session(conn, session_id, task_id)
+            if self._link(conn, task_id) is not None:
+                raise Conflict(f"task {task_id} is already linked to an issue.")
+            taken = conn.execute(
+                select(feature_issue_links.c.task_id).where(
+                    feature_issue_links.c.repository == config["repository_url"],
+                    feature_issue_links.c.issue_number == issue_number,
+                )
+            ).first()
+            if taken is not None:
+                raise Conflict(f"issue #{issue_number} is already linked to task {taken[0]}.")
+        engine = self.engine(session_id)
+        try:
+            issue = engine._call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
+            at = self.clock()
+            with self.db.transaction() as conn:
+                task = repo.get_task(conn, task_id)
+                labels = repo.labels_of(conn, [task_id])[task_id]
+                local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+                from taskorch.sync.engine import new_idempotency_key
+
+                conn.execute(
+                    insert(feature_issue_links).values(
+                        task_id=task_id,
+                        platform=config["platform"],
+                        repository=config["repository_url"],
+                        issue_number=issue.number,
+                        issue_url=issue.url,
+                        issue_id=issue.id,
+                        issue_node_id=issue.node_id,
+                        sync_status="pending",
+                        idempotency_key=new_idempotency_key(),
+                        intent_at=at,
+                        base=local,
+                        remote={},
+                    )
+                )
+                repo.record_event(
+                    conn,
+                    session_id=session_id,
+                    task_id=task_id,
+                    tool="git_integration",
+                    action="issue_linked",
+                    changes={"issue_number": issue.number, "issue_url": issue.url},
+                    at=at,
+                )
+                link = self._link(conn, task_id)
+            assert link is not None
+            engine._merge(link, issue)
+        finally:
+            engine.platform.close()
+        with self.db.transaction(write=False) as conn:
+            link = self._link(conn, task_id)
+        assert link is not None
+        return GitResult(
+            action="link_task",
+            link=link_view(link),
+            detail=f"task {task_id} is linked to issue #{issue_number} and took its values",
+        )
+
+    def sync(self, session_id: int, *, pull: bool = True, push: bool = True) -> GitResult:
+        """Pull remote changes, then push pending local ones."""
+        engine = self.engine(session_id)
+        try:
+            result = engine.run(pull=pull, push=push)
+        finally:
+            engine.platform.close()
+        parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.pulled)} pulled"]
+        if result.conflicts:
+            parts.append(f"{len(result.conflicts)} conflict(s)")
+        if result.failed:
+            parts.append(f"{len(result.failed)} failed")
+        if result.pending:
+            parts.append(f"{result.pending} still pending")
+        return GitResult(
+            action="sync_status",
+            sync=result,
+            detail=", ".join(parts)
+            + f"; {result.requests} request(s)"
+            + (" (nothing changed remotely)" if result.not_modified else ""),
+        )
+
+    def status(self, session_id: int) -> dict[str, Any]:
+        """Counts of links by sync status, pending outbox, open conflicts, rate budget."""
+        with self.db.transaction(write=False) as conn:
+            config = self.config_row(conn, session_id)
+            links: dict[str, int] = {}
+            for (status,) in conn.execute(
+                select(feature_issue_links.c.sync_status)
+                .join_from(feature_issue_links, tasks, feature_issue_links.c.task_id == tasks.c.id)
+                .where(tasks.c.session_id == session_id)
+            ):
+                links[status] = links.get(status, 0) + 1
+            pending = len(
+                list(
+                    conn.execute(
+                        select(sync_outbox.c.id).where(
+                            sync_outbox.c.session_id == session_id, sync_outbox.c.status == "pending"
+                        )
+                    )
+                )
+            )
+            conflicts = len(
+                list(
+                    conn.execute(
+                        select(sync_conflicts.c.id).where(
+                            sync_conflicts.c.session_id == session_id, sync_conflicts.c.status == "open"
+                        )
+                    )
+                )
+            )
+            state = conn.execute(select(sync_state).where(sync_state.c.session_id == session_id)).mappings().first()
+        return {
+            "repository": config["repository_url"],
+            "links": links,
+            "outbox_pending": pending,
+            "open_conflicts": conflicts,
+            "last_pull_at": state["last_pull_at"].isoformat() if state and state["last_pull_at"] else None,
+            "rate_limit": dict(state["rate_limit"]) if state else {},
+        }
+
+    # -- conflicts --------------------------------------------------------------------------
+
+    def conflicts(self, session_id: int, *, include_resolved: bool = False) -> list[ConflictView]:
+        with self.db.transaction(write=False) as conn:
+            query = select(sync_conflicts).where(sync_conflicts.c.session_id == session_id)
+            if not include_resolved:
+                query = query.where(sync_conflicts.c.status == "open")
+            return [conflict_view(r) for r in conn.execute(query.order_by(sync_conflicts.c.id)).mappings()]
+
+    def resolve_conflict(self, session_id: int, conflict_id: int, resolution: str) -> GitResult:
+        """Settle a conflict: ``local`` keeps the task's value (pushed on the next sync),
+        ``remote`` takes the platform's value into the task."""
+        if resolution not in ("local", "remote"):
+            raise InvalidInput("resolution", f"{resolution!r} is not a resolution.", "use local or remote.")
+        at = self.clock()
+        with self.db.transaction() as conn:
+            row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().first()
+            if row is None or row["session_id"] != session_id:
+                raise NotFound(f"conflict {conflict_id} does not exist. List them with action=list_conflicts.")
+            if row["status"] != "open":
+                raise Conflict(f"conflict {conflict_id} is already resolved ({row['resolution']}).")
+            link = self._link(conn, row["task_id"])
+            if link is None:
+                raise Conflict(f"task {row['task_id']} is no longer linked; the conflict cannot be applied.")
+            base = dict(link["base"] or {})
+            field = row["field"]
+            detail: str
+            if resolution == "remote":
+                task = repo.get_task(conn, row["task_id"])
+                if field == "status" and task["status"] in ("completed", "cancelled"):
+                    raise Conflict(
+                        f"task {task['id']} is {task['status']} and finished tasks stay final; resolve with local, "
+                        "and plan a new task if the work continues."
+                    )
+                self._apply_remote_value(conn, link, field, row["remote_value"], at, base)
+                base[field] = row["remote_value"]
+                detail = f"task {row['task_id']} took the platform's {field}"
+            else:
+                base[field] = row["remote_value"]  # the local value now differs from base only: it is pushed
+                enqueue(conn, session_id, row["task_id"], "update_issue", {}, at)
+                detail = f"task {row['task_id']} keeps its {field}; the next sync pushes it"
+            conn.execute(
+                update(sync_conflicts)
+                .where(sync_conflicts.c.id == conflict_id)
+                .values(status="resolved", resolution=resolution, resolved_at=at)
+            )
+            still_open = conn.execute(
+                select(sync_conflicts.c.id).where(
+                    sync_conflicts.c.task_id == row["task_id"], sync_conflicts.c.status == "open"
+                )
+            ).first()
+            conn.execute(
+                update(feature_issue_links)
+                .where(feature_issue_links.c.id == link["id"])
+                .values(base=base, sync_status="manual" if still_open else "pending")
+            )
+            repo.record_event(
+                conn,
+                session_id=session_id,
+                task_id=row["task_id"],
+                tool="git_integration",
+                action="conflict_resolved",
+                changes={"field": field, "resolution": resolution},
+                at=at,
+            )
+            resolved = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
+        return GitResult(action="resolve_conflict", conflicts=[conflict_view(resolved)], detail=detail)
+
+    def _apply_remote_value(
+        self, conn: Connection, link: Mapping[Any, Any], field: str, value: Any, at: datetime, base: dict[str, Any]
+    ) -> None:
+        task = repo.get_task(conn, link["task_id"], for_update=True)
+        if field == "title":
+            repo.update_fields(conn, task, {"title": str(value)}, tool="git_integration", at=at)
+        elif field == "body":
+            repo.update_fields(conn, task, {"description": str(value)}, tool="git_integration", at=at)
+            base["_verbatim"] = True
+        elif field == "labels":
+            repo.replace_labels(conn, task, list(value), tool="git_integration", at=at)
+        elif field in ("assignees", "milestone"):
+            repo.update_fields(conn, task, {field: value}, tool="git_integration", at=at)
+        elif field == "status":
+            from taskorch.domain.model import TaskStatus
+
+            path = [TaskStatus(value)]
+            if path[0] is TaskStatus.COMPLETED and task["status"] != TaskStatus.IN_PROGRESS.value:
+                path = [TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED]
+            for step in path:
+                repo.change_status(conn, repo.get_task(conn, task["id"]), step, tool="git_integration", at=at)
+
+    # -- milestones -------------------------------------------------------------------------
+
+    def create_milestone(self, session_id: int, title: str, description: str, due_on: date | None) -> GitResult:
+        """Create the platform milestone, or update the one with that title (idempotent), and
+        record it as a release milestone."""
+        if not title.strip():
+            raise InvalidInput("milestone.title", "is empty.", "give the milestone a title, e.g. 'v1.2.0'.")
+        engine = self.engine(session_id)
+        due = datetime.combine(due_on, time(0, 0), tzinfo=UTC) if due_on else None
+        try:
+            existing = {
+                m.title: m for m in engine._call("list_milestones", engine.platform.list_milestones, mutation=False)
+            }
+            current = existing.get(title.strip())
+            if current is None:
+                milestone = engine._call(
+                    "create_milestone",
+                    lambda: engine.platform.create_milestone(title.strip(), description, due),
+                    mutation=True,
+                )
+                verb = "created"
+            else:
+                number = current.number
+                milestone = engine._call(
+                    "update_milestone",
+                    lambda: engine.platform.update_milestone(number, description=description, due_on=due),
+                    mutation=True,
+                )
+                verb = "updated"
+        finally:
+            engine.platform.close()
+        at = self.clock()
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                select(release_milestones.c.id).where(
+                    release_milestones.c.session_id == session_id, release_milestones.c.name == milestone.title
+                )
+            ).first()
+            values = {
+                "description": description,
+                "target_date": due_on,
+                "platform_milestone_id": milestone.number,
+                "updated_at": at,
+            }
+            if row is None:
+                conn.execute(
+                    insert(release_milestones).values(
+                        session_id=session_id,
+                        name=milestone.title,
+                        included_features=[],
+                        status="planning",
+                        created_at=at,
+                        **values,
+                    )
+                )
+            else:
+                conn.execute(update(release_milestones).where(release_milestones.c.id == row[0]).values(**values))
+            engine._log(conn, "milestone_sync", f"{verb}_milestone", "completed", records=1, requests=2)
+        return GitResult(
+            action="create_milestone",
+            milestone={
+                "number": milestone.number,
+                "title": milestone.title,
+                "url": milestone.url,
+                "state": milestone.state,
+                "due_on": milestone.due_on.isoformat() if milestone.due_on else None,
+            },
+            detail=f"milestone '{milestone.title}' {verb} (#{milestone.number})",
+        )
+
+    # -- project board ----------------------------------------------------------------------
+
+    def _board_engine(self, session_id: int) -> tuple[SyncEngine, RowMapping]:
+        with self.db.transaction(write=False) as conn:
+            config = self.config_row(conn, session_id)
+        if config["tier"] not in ("project", "full"):
+            raise Conflict(
+                f"the project's integration tier is {config['tier']}; boards need tier 'project' or 'full'. "
+                "Reconnect with issue_config.tier='project'."
+            )
+        return self.engine(session_id), config
+
+    def create_board(self, session_id: int, title: str, status_mapping: Mapping[str, str] | None) -> BoardResult:
+        engine, _config = self._board_engine(session_id)
+        mapping_checked = _check_mapping(status_mapping)
+        try:
+            board = engine._call("create_board", lambda: engine.platform.create_board(title), mutation=True)
+        finally:
+            engine.platform.close()
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(git_integration_config)
+                .where(git_integration_config.c.session_id == session_id)
+                .values(board_number=board.number, status_mapping=mapping_checked, updated_at=self.clock())
+            )
+        missing = [
+            c
+            for c in {**DEFAULT_STATUS_MAPPING, **mapping_checked}.values()
+            if c.lower() not in {o.lower() for o in board.status_options}
+        ]
+        detail = f"board #{board.number} '{board.title}' created: {board.url}"
+        if missing:
+            detail += f"; its Status field lacks column(s) {', '.join(sorted(set(missing)))}: add them on the platform"
+        return BoardResult(
+            action="create_board",
+            board={
+                "number": board.number,
+                "url": board.url,
+                "title": board.title,
+                "columns": sorted(board.status_options),
+            },
+            detail=detail,
+        )
+
+    def board_move(self, session_id: int, task_ids: Sequence[int], column: str | None, action: str) -> BoardResult:
+        """Add tasks' issues to the board and put each in ``column`` (or the column its status maps to)."""
+        engine, config = self._board_engine(session_id)
+        if not config["board_number"]:
+            raise Conflict("no board yet: call orchestrator_project_board_manager with action=create_board first.")
+        moved: list[dict[str, Any]] = []
+        try:
+            number = int(config["board_number"])
+            board = engine._call("get_board", lambda: engine.platform.get_board(number), mutation=False)
+            for task_id in task_ids:
+                with self.db.transaction(write=False) as conn:
+                    task = self._task_in_session(conn, session_id, task_id)
+                    link = self._link(conn, task_id)
+                if link is None or link["issue_number"] is None:
+                    raise Conflict(
+                        f"task {task_id} has no issue yet; create it with orchestrator_git_integration "
+                        "action=create_issue."
+                    )
+                issue_number = int(link["issue_number"])
+                item, target = self._place_card(engine, board, task, issue_number, column, action, config)
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        update(feature_issue_links)
+                        .where(feature_issue_links.c.task_id == task_id)
+                        .values(board_item_id=item)
+                    )
+                moved.append(
+                    {
+                        "task_id": task_id,
+                        "issue_number": issue_number,
+                        "item_id": item,
+                        "column": target if action != "add_to_board" else None,
+                    }
+                )
+        except PlatformError:
+            raise
+        finally:
+            engine.platform.close()
+        return BoardResult(
+            action=action,
+            board={"number": board.number, "url": board.url},
+            moved=moved,
+            detail=f"{len(moved)} card(s) {'added' if action == 'add_to_board' else 'moved'}",
+        )
+
+    def sync_milestones(self, session_id: int) -> BoardResult:
+        """Make sure every release milestone of the project exists on the platform."""
+        with self.db.transaction(write=False) as conn:
+            rows = list(
+                conn.execute(
+                    select(release_milestones)
+                    .where(release_milestones.c.session_id == session_id)
+                    .order_by(release_milestones.c.id)
+                ).mappings()
+            )
+        moved = []
+        for row in rows:
+            result = self.create_milestone(session_id, row["name"], row["description"], row["target_date"])
+            moved.append({"milestone": row["name"], **(result.milestone or {})})
+        return BoardResult(action="sync_milestones", moved=moved, detail=f"{len(moved)} milestone(s) in step")
+
+    def _place_card(
+        self,
+        engine: SyncEngine,
+        board: Any,
+        task: Mapping[Any, Any],
+        issue_number: int,
+        column: str | None,
+        action: str,
+        config: Mapping[Any, Any],
+    ) -> tuple[str, str | None]:
+        """Add the issue's card to the board and, unless only adding, move it to its column."""
+        issue = engine._call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
+        item: str = engine._call("add_to_board", lambda: engine.platform.add_to_board(board, issue), mutation=True)
+        target = column or board_column(task, config["status_mapping"] or {})
+        if action != "add_to_board" and target:
+            engine._call("move_card", lambda: engine.platform.set_board_status(board, item, target), mutation=True)
+        return item, target
+
+    def linked_task_ids(self, session_id: int) -> list[int]:
+        with self.db.transaction(write=False) as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    select(feature_issue_links.c.task_id)
+                    .join_from(feature_issue_links, tasks, feature_issue_links.c.task_id == tasks.c.id)
+                    .where(tasks.c.session_id == session_id, feature_issue_links.c.issue_number.is_not(None))
+                    .order_by(feature_issue_links.c.task_id)
+                )
+            ]

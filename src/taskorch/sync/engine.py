@@ -1,0 +1,1086 @@
+"""The sync engine: drain the outbox to the platform, pull the platform's changes back.
+
+Rules it keeps (see ARCHITECTURE.md, "Sync"):
+
+* **No transaction spans a network call.** Each step reads what it needs, calls the platform,
+  then records the outcome in a short transaction of its own.
+* **Idempotent creation.** A link row with an idempotency key is committed before an issue is
+  created; the key travels in the issue body as a hidden marker. The outbox entry's attempt count
+  is committed *before* the create request, so a retry (after a crash, a timeout or a dropped
+  connection) first looks for an issue carrying the marker and adopts it instead of creating a
+  second one.
+* **Three-way merge.** Per linked field, ``base`` is the last value both sides agreed on. A field
+  changed on one side only is taken from that side; changed on both is a conflict, settled by the
+  configured policy (manual: queued for a person or an assistant; local_wins; remote_wins;
+  newest_wins). Nothing is overwritten silently.
+* **Incremental pull.** ``since`` watermark plus If-None-Match on the first page; the watermark
+  and ETag are saved only after a run with no failure.
+* **Rate limits.** Mutations go one at a time, spaced by ``mutation_spacing`` seconds; a rate
+  limit is waited out (up to ``max_retry_wait``), 5xx/timeouts are retried with exponential
+  backoff; every attempt is logged in ``sync_status_logs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, RowMapping, and_, insert, select, update
+
+from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
+from taskorch.errors import (
+    InvalidTransition,
+    PlatformError,
+    PlatformRejected,
+    PlatformUnavailable,
+    RateLimited,
+    TaskorchError,
+)
+from taskorch.platforms.base import Platform, RemoteIssue
+from taskorch.services.models import ConflictView, IssueLinkView, SyncFailure, SyncResult
+from taskorch.store import repository as repo
+from taskorch.store.db import Database
+from taskorch.store.tables import (
+    feature_issue_links,
+    sync_conflicts,
+    sync_outbox,
+    sync_state,
+    sync_status_logs,
+    tasks,
+)
+from taskorch.sync import mapping
+from taskorch.sync.template import find_marker, marker
+
+__all__ = [
+    "DEFAULT_STATUS_MAPPING",
+    "SyncEngine",
+    "SyncStopped",
+    "board_column",
+    "conflict_view",
+    "enqueue",
+    "link_view",
+    "new_idempotency_key",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Attempts for one request that keeps failing with 5xx, timeouts or dropped connections.
+MAX_TRANSIENT_ATTEMPTS = 5
+#: First backoff after a transient failure, in seconds; doubles per attempt, with jitter.
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+#: How far before the recorded intent a marker search looks, in seconds (clock skew).
+MARKER_SEARCH_SLACK_SECONDS = 300
+
+
+class SyncStopped(Exception):
+    """A run stops early (a rate limit longer than allowed); the rest waits in the outbox."""
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def link_view(row: Mapping[Any, Any]) -> IssueLinkView:
+    return IssueLinkView(
+        task_id=row["task_id"],
+        platform=row["platform"],
+        repository=row["repository"],
+        issue_number=row["issue_number"],
+        issue_url=row["issue_url"],
+        sync_status=row["sync_status"],
+        last_synced=row["last_synced"],
+        error=row["error"],
+    )
+
+
+def conflict_view(row: Mapping[Any, Any]) -> ConflictView:
+    return ConflictView(
+        id=row["id"],
+        task_id=row["task_id"],
+        field=row["field"],
+        base_value=row["base_value"],
+        local_value=row["local_value"],
+        remote_value=row["remote_value"],
+        detail=row["detail"],
+        status=row["status"],
+        resolution=row["resolution"],
+    )
+
+
+class Spacer:
+    """Keeps at least ``interval`` seconds between two mutations (GitHub's best practice)."""
+
+    def __init__(self, interval: float, sleep: Callable[[float], None], monotonic: Callable[[], float]) -> None:
+        self.interval = interval
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last: float | None = None
+        self.waited = 0.0
+
+    def wait(self) -> None:
+        if self._last is not None and self.interval > 0:
+            remaining = self.interval - (self._monotonic() - self._last)
+            if remaining > 0:
+                self._sleep(remaining)
+                self.waited += remaining
+        self._last = self._monotonic()
+
+
+@dataclass
+class _Run:
+    created: list[IssueLinkView] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    pulled: list[int] = field(default_factory=list)
+    conflicts: list[ConflictView] = field(default_factory=list)
+    failed: list[SyncFailure] = field(default_factory=list)
+    requests: int = 0
+    not_modified: bool = False
+    stopped: str | None = None
+
+
+class SyncEngine:
+    """Syncs one session's tasks with one repository.
+
+    ``config`` is the session's ``git_integration_config`` row. ``sleep`` and ``monotonic`` are
+    injectable so tests do not wait; ``clock`` gives UTC now.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        session_id: int,
+        config: Mapping[Any, Any],
+        platform: Platform,
+        *,
+        mutation_spacing: float,
+        max_retry_wait: float,
+        clock: Callable[[], datetime] = repo.utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.session_id = session_id
+        self.config = dict(config)
+        self.platform = platform
+        self.max_retry_wait = max_retry_wait
+        self.clock = clock
+        self.sleep = sleep
+        self.spacer = Spacer(mutation_spacing, sleep, monotonic)
+        self.repository = str(config["repository_url"])
+        self.default_labels: list[str] = list(config["default_labels"] or [])
+        self._run = _Run()
+        self._milestones: dict[str, str] | None = None  # str(number) -> title
+        self._board: Any = None
+
+    # -- public -----------------------------------------------------------------------------
+
+    def run(self, *, pull: bool = True, push: bool = True, task_ids: Sequence[int] | None = None) -> SyncResult:
+        """Pull, then push; returns what moved. Never raises for a platform failure: failures
+        are reported in the result and logged, and a rerun picks up where this one stopped."""
+        self._run = _Run()
+        t0 = time.perf_counter()
+        log_id = self._log_start("bulk_sync", "sync")
+        try:
+            if pull:
+                self.pull()
+            if push:
+                self.push(task_ids=task_ids)
+        except SyncStopped as exc:
+            self._run.stopped = str(exc)
+        duration = time.perf_counter() - t0
+        pending = self._pending_count()
+        status = "failed" if self._run.failed else "completed"
+        self._log_finish(
+            log_id,
+            status,
+            records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled),
+            errors=len(self._run.failed),
+            requests=self._run.requests,
+            duration=duration,
+            error_details="; ".join(f.error for f in self._run.failed[:10]) or self._run.stopped,
+        )
+        budget = self.platform.rate_budget()
+        rate = {
+            "limit": budget.limit,
+            "remaining": budget.remaining,
+            "reset_at": budget.reset_at.isoformat() if budget.reset_at else None,
+        }
+        with self.db.transaction() as conn:
+            self._ensure_state(conn)
+            conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(rate_limit=rate))
+        return SyncResult(
+            repository=self.repository,
+            created=self._run.created,
+            updated=sorted(set(self._run.updated)),
+            pulled=sorted(set(self._run.pulled)),
+            conflicts=self._run.conflicts,
+            failed=self._run.failed,
+            pending=pending,
+            not_modified=self._run.not_modified,
+            requests=self._run.requests,
+            duration_seconds=round(duration, 4),
+            rate_limit=rate,
+            stopped=self._run.stopped,
+        )
+
+    # -- platform calls with retry -----------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T], *, mutation: bool, task_id: int | None = None) -> T:
+        """Call the platform, waiting out rate limits and retrying transient failures."""
+        attempt = 0
+        while True:
+            if mutation:
+                self.spacer.wait()
+            self._run.requests += 1
+            try:
+                return fn()
+            except RateLimited as exc:
+                if exc.retry_after > self.max_retry_wait:
+                    self._log_event("retry", what, task_id, f"rate limited for {exc.retry_after:.0f} s; stopping")
+                    raise SyncStopped(
+                        f"rate limited for {exc.retry_after:.0f} s (more than the {self.max_retry_wait:.0f} s "
+                        "allowed); the rest stays in the outbox for the next sync"
+                    ) from None
+                self._log_event("retry", what, task_id, f"rate limited; waiting {exc.retry_after:.1f} s")
+                self.sleep(exc.retry_after)
+            except PlatformUnavailable as exc:
+                attempt += 1
+                if attempt >= MAX_TRANSIENT_ATTEMPTS:
+                    raise
+                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+                delay *= 0.5 + random.random() / 2  # jitter, not security
+                self._log_event("retry", what, task_id, f"{exc}; retry {attempt} in {delay:.2f} s")
+                self.sleep(delay)
+
+    # -- push -------------------------------------------------------------------------------
+
+    def push(self, *, task_ids: Sequence[int] | None = None) -> None:
+        """Drain the outbox in order (optionally only for ``task_ids``)."""
+        while True:
+            with self.db.transaction(write=False) as conn:
+                query = (
+                    select(sync_outbox)
+                    .where(sync_outbox.c.session_id == self.session_id, sync_outbox.c.status == "pending")
+                    .order_by(sync_outbox.c.id)
+                    .limit(100)
+                )
+                if task_ids is not None:
+                    query = query.where(sync_outbox.c.task_id.in_(list(task_ids)))
+                batch = list(conn.execute(query).mappings())
+            if not batch:
+                return
+            progressed = False
+            for entry in batch:
+                progressed |= self._push_entry(entry)
+            if not progressed:
+                return
+
+    def _push_entry(self, entry: RowMapping) -> bool:
+        """Process one outbox entry; return whether it left the pending state."""
+        op = entry["operation"]
+        try:
+            if op == "create_issue":
+                return self._push_create(entry)
+            if op == "update_issue":
+                return self._push_update(entry)
+            if op == "comment":
+                return self._push_comment(entry)
+            self._finish_entry(entry["id"], "failed", f"unknown operation {op!r}")
+            return True
+        except SyncStopped:
+            raise
+        except PlatformError as exc:
+            retryable = exc.retryable
+            self._record_failure(entry, str(exc), permanent=not retryable)
+            return not retryable
+        except TaskorchError as exc:
+            self._record_failure(entry, str(exc), permanent=True)
+            return True
+
+    def _record_failure(self, entry: Mapping[Any, Any], error: str, *, permanent: bool) -> None:
+        self._run.failed.append(SyncFailure(task_id=entry["task_id"], operation=entry["operation"], error=error))
+        at = self.clock()
+        with self.db.transaction() as conn:
+            values: dict[str, Any] = {"last_error": error}
+            if permanent:
+                values.update(status="failed", done_at=at)
+            conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(**values))
+            conn.execute(
+                update(feature_issue_links)
+                .where(feature_issue_links.c.task_id == entry["task_id"])
+                .values(sync_status="failed" if permanent else "pending", error=error)
+            )
+            self._log(
+                conn,
+                "issue_sync",
+                entry["operation"],
+                "failed",
+                task_id=entry["task_id"],
+                errors=1,
+                error_details=error,
+            )
+
+    def _finish_entry(self, entry_id: int, status: str, error: str | None = None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(sync_outbox)
+                .where(sync_outbox.c.id == entry_id)
+                .values(status=status, done_at=self.clock(), last_error=error)
+            )
+
+    def _task_and_link(self, conn: Connection, task_id: int) -> tuple[RowMapping, RowMapping | None, list[str]]:
+        task = repo.get_task(conn, task_id)
+        link = (
+            conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == task_id)).mappings().first()
+        )
+        labels = repo.labels_of(conn, [task_id])[task_id]
+        return task, link, labels
+
+    def _local(self, task: Mapping[Any, Any], labels: Sequence[str], link: Mapping[Any, Any]) -> dict[str, Any]:
+        return mapping.local_values(
+            task,
+            labels,
+            template=self.config.get("issue_template"),
+            verbatim_body=bool((link["base"] or {}).get("_verbatim")),
+        )
+
+    def _push_create(self, entry: RowMapping) -> bool:
+        with self.db.transaction(write=False) as conn:
+            task, link, labels = self._task_and_link(conn, entry["task_id"])
+        if link is None:
+            self._finish_entry(entry["id"], "failed", "no link intent recorded for this task")
+            return True
+        if link["issue_number"] is not None:
+            self._finish_entry(entry["id"], "done")
+            return True
+        values = self._local(task, labels, link)
+        numbers = self._milestone_numbers(values["milestone"])
+        changes = mapping.changes_for(
+            mapping.FIELDS,
+            values,
+            task,
+            marker_text=marker(link["idempotency_key"]),
+            default_labels=self.default_labels,
+            milestone_numbers=numbers,
+        )
+        attempts = entry["attempts"]
+        issue: RemoteIssue | None = None
+        while issue is None:
+            if attempts > 0:
+                issue = self._find_by_marker(link)
+                if issue is not None:
+                    break
+            with self.db.transaction() as conn:  # committed before the request: a retry will search first
+                conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(attempts=attempts + 1))
+            attempts += 1
+            self.spacer.wait()
+            self._run.requests += 1
+            try:
+                issue = self.platform.create_issue(changes)
+            except RateLimited as exc:
+                if exc.retry_after > self.max_retry_wait:
+                    raise SyncStopped(f"rate limited for {exc.retry_after:.0f} s while creating issues") from None
+                self._log_event("retry", "create_issue", task["id"], f"rate limited; waiting {exc.retry_after:.1f} s")
+                self.sleep(exc.retry_after)
+            except PlatformUnavailable as exc:
+                if attempts >= MAX_TRANSIENT_ATTEMPTS:
+                    raise
+                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+                self._log_event(
+                    "retry", "create_issue", task["id"], f"{exc}; looking for the issue, retry in {delay:.2f} s"
+                )
+                self.sleep(delay)
+        self._record_created(entry, task, link, issue)
+        self._after_create(task, issue)
+        return True
+
+    def _find_by_marker(self, link: Mapping[Any, Any]) -> RemoteIssue | None:
+        since = link["intent_at"] - timedelta(seconds=MARKER_SEARCH_SLACK_SECONDS)
+        listing = self._call_listing(since, None)
+        key = link["idempotency_key"]
+        return next((i for i in listing.issues if find_marker(i.body) == key), None)
+
+    def _call_listing(self, since: datetime | None, etag: str | None) -> Any:
+        before = self._run.requests
+        listing = self._call("list_issues", lambda: self.platform.list_issues_since(since, etag), mutation=False)
+        self._run.requests = before + max(listing.requests, 1)
+        return listing
+
+    def _record_created(
+        self, entry: Mapping[Any, Any], task: Mapping[Any, Any], link: Mapping[Any, Any], issue: RemoteIssue
+    ) -> None:
+        remote = self._remote(issue)
+        at = self.clock()
+        with self.db.transaction() as conn:
+            base = {f: remote[f] for f in mapping.FIELDS}
+            conn.execute(
+                update(feature_issue_links)
+                .where(feature_issue_links.c.id == link["id"])
+                .values(
+                    issue_number=issue.number,
+                    issue_url=issue.url,
+                    issue_id=issue.id,
+                    issue_node_id=issue.node_id,
+                    sync_status="synced",
+                    last_synced=at,
+                    base=base,
+                    remote=remote,
+                    error=None,
+                )
+            )
+            conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(status="done", done_at=at))
+            # Updates queued before the issue existed are carried by the creation itself.
+            conn.execute(
+                update(sync_outbox)
+                .where(
+                    sync_outbox.c.task_id == task["id"],
+                    sync_outbox.c.status == "pending",
+                    sync_outbox.c.operation == "update_issue",
+                    sync_outbox.c.id < entry["id"],
+                )
+                .values(status="done", done_at=at)
+            )
+            self._log(
+                conn,
+                "issue_sync",
+                "create_issue",
+                "completed",
+                task_id=task["id"],
+                issue_number=issue.number,
+                records=1,
+                requests=1,
+            )
+            repo.record_event(
+                conn,
+                session_id=self.session_id,
+                task_id=task["id"],
+                tool="sync",
+                action="issue_linked",
+                changes={"issue_number": issue.number, "issue_url": issue.url, "repository": self.repository},
+                at=at,
+            )
+            row = (
+                conn.execute(select(feature_issue_links).where(feature_issue_links.c.id == link["id"])).mappings().one()
+            )
+        self._run.created.append(link_view(row))
+
+    def _after_create(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
+        """Sub-issue of the parent's issue; card on the board (project tier)."""
+        if task["parent_id"] is not None:
+            with self.db.transaction(write=False) as conn:
+                parent = conn.execute(
+                    select(feature_issue_links.c.issue_number).where(feature_issue_links.c.task_id == task["parent_id"])
+                ).first()
+            if parent is not None and parent[0] is not None:
+                try:
+                    self._call(
+                        "add_sub_issue",
+                        lambda: self.platform.add_sub_issue(parent[0], issue),
+                        mutation=True,
+                        task_id=task["id"],
+                    )
+                except PlatformRejected as exc:
+                    # Already a sub-issue (a retry after a lost answer) is the outcome we wanted.
+                    if exc.status != 422:
+                        raise
+        self._sync_board(task, issue)
+
+    def _sync_board(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
+        if self.config.get("tier") not in ("project", "full") or not self.config.get("board_number"):
+            return
+        if self._board is None:
+            number = int(self.config["board_number"])
+            self._board = self._call("get_board", lambda: self.platform.get_board(number), mutation=False)
+        board = self._board
+        item_id = self._call(
+            "add_to_board", lambda: self.platform.add_to_board(board, issue), mutation=True, task_id=task["id"]
+        )
+        option = board_column(task, self.config.get("status_mapping") or {})
+        if option:
+            self._call(
+                "move_card",
+                lambda: self.platform.set_board_status(board, item_id, option),
+                mutation=True,
+                task_id=task["id"],
+            )
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(feature_issue_links)
+                .where(feature_issue_links.c.task_id == task["id"])
+                .values(board_item_id=item_id)
+            )
+
+    def _push_update(self, entry: RowMapping) -> bool:
+        with self.db.transaction(write=False) as conn:
+            task, link, labels = self._task_and_link(conn, entry["task_id"])
+            open_fields = {
+                r[0]
+                for r in conn.execute(
+                    select(sync_conflicts.c.field).where(
+                        sync_conflicts.c.task_id == entry["task_id"], sync_conflicts.c.status == "open"
+                    )
+                )
+            }
+        if link is None or link["issue_number"] is None:
+            if link is None:
+                self._finish_entry(entry["id"], "done")
+                return True
+            return False  # the issue is not created yet; the creation entry comes first
+        values = self._local(task, labels, link)
+        base = link["base"] or {}
+        changed = [f for f in mapping.FIELDS if values[f] != base.get(f) and f not in open_fields]
+        if not changed:
+            self._complete_updates(task["id"], entry["id"])
+            return True
+        numbers = self._milestone_numbers(values["milestone"]) if "milestone" in changed else {}
+        changes = mapping.changes_for(
+            changed,
+            values,
+            task,
+            marker_text=marker(link["idempotency_key"]),
+            default_labels=self.default_labels,
+            milestone_numbers=numbers,
+        )
+        number = int(link["issue_number"])
+        issue = self._call(
+            "update_issue", lambda: self.platform.update_issue(number, changes), mutation=True, task_id=task["id"]
+        )
+        remote = self._remote(issue)
+        at = self.clock()
+        with self.db.transaction() as conn:
+            new_base = dict(base)
+            for f in changed:
+                new_base[f] = values[f]
+            conn.execute(
+                update(feature_issue_links)
+                .where(feature_issue_links.c.id == link["id"])
+                .values(
+                    base=new_base,
+                    remote=remote,
+                    sync_status="synced" if not open_fields else "manual",
+                    last_synced=at,
+                    error=None,
+                )
+            )
+            operation_type = "status_update" if changed == ["status"] else "issue_sync"
+            self._log(
+                conn,
+                operation_type,
+                "update_issue",
+                "completed",
+                task_id=task["id"],
+                issue_number=number,
+                records=1,
+                requests=1,
+            )
+            repo.record_event(
+                conn,
+                session_id=self.session_id,
+                task_id=task["id"],
+                tool="sync",
+                action="issue_updated",
+                changes={"issue_number": number, "fields": changed},
+                at=at,
+            )
+        self._complete_updates(task["id"], entry["id"])
+        self._run.updated.append(task["id"])
+        if "status" in changed:
+            self._sync_board(task, issue)
+        return True
+
+    def _complete_updates(self, task_id: int, up_to: int) -> None:
+        """Mark every pending update of the task up to ``up_to`` done (they are coalesced)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(sync_outbox)
+                .where(
+                    sync_outbox.c.task_id == task_id,
+                    sync_outbox.c.status == "pending",
+                    sync_outbox.c.operation == "update_issue",
+                    sync_outbox.c.id <= up_to,
+                )
+                .values(status="done", done_at=self.clock())
+            )
+
+    def _push_comment(self, entry: RowMapping) -> bool:
+        with self.db.transaction(write=False) as conn:
+            link = (
+                conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == entry["task_id"]))
+                .mappings()
+                .first()
+            )
+        if link is None:
+            self._finish_entry(entry["id"], "done")
+            return True
+        if link["issue_number"] is None:
+            return False
+        number = int(link["issue_number"])
+        body = str(entry["payload"].get("body", ""))
+        self._call(
+            "add_comment", lambda: self.platform.add_comment(number, body), mutation=True, task_id=entry["task_id"]
+        )
+        self._finish_entry(entry["id"], "done")
+        with self.db.transaction() as conn:
+            self._log(
+                conn,
+                "issue_sync",
+                "add_comment",
+                "completed",
+                task_id=entry["task_id"],
+                issue_number=number,
+                records=1,
+                requests=1,
+            )
+        return True
+
+    # -- pull -------------------------------------------------------------------------------
+
+    def pull(self) -> None:
+        """Fetch issues changed since the watermark and merge them into their tasks."""
+        t0 = time.perf_counter()
+        with self.db.transaction() as conn:
+            state = self._ensure_state(conn)
+        requests_before = self._run.requests
+        listing = self._call_listing(state["since"], state["etag"])
+        if listing.not_modified:
+            self._run.not_modified = True
+            with self.db.transaction() as conn:
+                conn.execute(
+                    update(sync_state)
+                    .where(sync_state.c.session_id == self.session_id)
+                    .values(last_pull_at=self.clock())
+                )
+                self._log(
+                    conn, "issue_sync", "pull", "completed", records=0, requests=1, duration=time.perf_counter() - t0
+                )
+            return
+        with self.db.transaction(write=False) as conn:
+            links = {
+                row["issue_number"]: row
+                for row in conn.execute(
+                    select(feature_issue_links).where(
+                        feature_issue_links.c.repository == self.repository,
+                        feature_issue_links.c.issue_number.is_not(None),
+                        feature_issue_links.c.task_id.in_(
+                            select(tasks.c.id).where(tasks.c.session_id == self.session_id)
+                        ),
+                    )
+                ).mappings()
+            }
+        failures_before = len(self._run.failed)
+        newest = state["since"]
+        for issue in listing.issues:
+            if newest is None or issue.updated_at > newest:
+                newest = issue.updated_at
+            link = links.get(issue.number)
+            if link is None:
+                continue
+            try:
+                self._merge(link, issue)
+            except PlatformError as exc:
+                self._run.failed.append(SyncFailure(task_id=link["task_id"], operation="pull", error=str(exc)))
+        clean = len(self._run.failed) == failures_before
+        with self.db.transaction() as conn:
+            values: dict[str, Any] = {"last_pull_at": self.clock()}
+            if clean:
+                values.update(since=newest, etag=listing.etag)
+            conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(**values))
+            self._log(
+                conn,
+                "issue_sync",
+                "pull",
+                "completed" if clean else "failed",
+                records=len(listing.issues),
+                errors=len(self._run.failed) - failures_before,
+                requests=self._run.requests - requests_before,
+                duration=time.perf_counter() - t0,
+            )
+
+    def _remote(self, issue: RemoteIssue) -> dict[str, Any]:
+        titles = self._milestone_titles(issue.milestone)
+        return mapping.remote_values(issue, default_labels=self.default_labels, milestone_titles=titles)
+
+    def _merge(self, link: RowMapping, issue: RemoteIssue) -> None:
+        """The three-way merge of one linked issue into its task."""
+        remote = self._remote(issue)
+        policy = self.config.get("conflict_policy") or "manual"
+        at = self.clock()
+        with self.db.transaction() as conn:
+            task, link_now, labels = self._task_and_link(conn, link["task_id"])
+            assert link_now is not None
+            base = dict(link_now["base"] or {})
+            local = self._local(task, labels, link_now)
+            took_remote = False
+            needs_push = False
+            status_line = "synced"
+            for f in mapping.FIELDS:
+                b, lv, rv = base.get(f), local[f], remote[f]
+                if lv == rv:
+                    base[f] = lv
+                    continue
+                if lv == b:
+                    if self._apply_remote(conn, link_now, f, rv, at, base):
+                        base[f] = rv
+                        took_remote = True
+                    else:
+                        status_line = "manual"
+                    continue
+                if rv == b:
+                    needs_push = True
+                    continue
+                winner = self._decide(policy, task, issue)
+                if winner == "remote":
+                    if self._apply_remote(conn, link_now, f, rv, at, base):
+                        base[f] = rv
+                        took_remote = True
+                    else:
+                        status_line = "manual"
+                elif winner == "local":
+                    base[f] = rv  # remote is now "seen"; the local value differs and will be pushed
+                    needs_push = True
+                else:
+                    self._open_conflict(
+                        conn,
+                        link_now,
+                        f,
+                        b,
+                        lv,
+                        rv,
+                        f"{f} changed both here and on the platform since they last agreed",
+                    )
+                    status_line = "manual"
+            if needs_push:
+                self._enqueue_update(conn, task["id"], at)
+                if status_line == "synced":
+                    status_line = "pending"
+            conn.execute(
+                update(feature_issue_links)
+                .where(feature_issue_links.c.id == link_now["id"])
+                .values(base=base, remote=remote, last_synced=at, sync_status=status_line)
+            )
+        if took_remote:
+            self._run.pulled.append(link["task_id"])
+
+    def _decide(self, policy: str, task: Mapping[Any, Any], issue: RemoteIssue) -> str | None:
+        if policy == "local_wins":
+            return "local"
+        if policy == "remote_wins":
+            return "remote"
+        if policy == "newest_wins":
+            return "remote" if issue.updated_at > task["updated_at"] else "local"
+        return None
+
+    def _apply_remote(
+        self, conn: Connection, link: Mapping[Any, Any], f: str, value: Any, at: datetime, base: dict[str, Any]
+    ) -> bool:
+        """Take the platform's value of field ``f`` into the task; False (and a conflict) when the
+        task cannot take it (a finished task reopened, a parent closed with open subtasks)."""
+        task = repo.get_task(conn, link["task_id"], for_update=True)
+        if f == "title":
+            repo.update_fields(conn, task, {"title": str(value)[:300] or task["title"]}, tool="sync", at=at)
+            self._mark_remote(conn, task["id"], "title")
+        elif f == "body":
+            repo.update_fields(conn, repo.get_task(conn, task["id"]), {"description": str(value)}, tool="sync", at=at)
+            self._mark_remote(conn, task["id"], "description")
+            base["_verbatim"] = True
+        elif f == "labels":
+            repo.replace_labels(conn, task, [str(v)[:50] for v in value][:20], tool="sync", at=at)
+        elif f == "assignees":
+            repo.update_fields(conn, task, {"assignees": list(value)}, tool="sync", at=at)
+        elif f == "milestone":
+            repo.update_fields(conn, task, {"milestone": value}, tool="sync", at=at)
+        elif f == "status":
+            return self._apply_remote_status(conn, link, task, str(value), at)
+        return True
+
+    def _apply_remote_status(
+        self, conn: Connection, link: Mapping[Any, Any], task: RowMapping, target: str, at: datetime
+    ) -> bool:
+        current = TaskStatus(task["status"])
+        goal = TaskStatus(target)
+        if current in TERMINAL_STATUSES:
+            self._open_conflict(
+                conn,
+                link,
+                "status",
+                current.value,
+                current.value,
+                goal.value,
+                f"reopened on the platform as {goal.value}, but task {task['id']} is {current.value} "
+                "and finished tasks stay final; plan a new task or keep the local status",
+            )
+            return False
+        if goal in TERMINAL_STATUSES and task["open_subtasks"] > 0:
+            self._open_conflict(
+                conn,
+                link,
+                "status",
+                current.value,
+                current.value,
+                goal.value,
+                f"closed on the platform, but task {task['id']} still has {task['open_subtasks']} open subtask(s)",
+            )
+            return False
+        path = [goal]
+        if goal is TaskStatus.COMPLETED and current is not TaskStatus.IN_PROGRESS:
+            path = [TaskStatus.IN_PROGRESS, goal]
+        try:
+            for step in path:
+                repo.change_status(
+                    conn,
+                    repo.get_task(conn, task["id"]),
+                    step,
+                    tool="sync",
+                    at=at,
+                    extra={"status_reason": "changed on the platform"},
+                )
+        except InvalidTransition as exc:
+            self._open_conflict(conn, link, "status", current.value, current.value, goal.value, str(exc))
+            return False
+        return True
+
+    def _mark_remote(self, conn: Connection, task_id: int, field_name: str) -> None:
+        row = repo.get_task(conn, task_id)
+        fields = list(row["remote_fields"] or [])
+        if field_name not in fields:
+            conn.execute(update(tasks).where(tasks.c.id == task_id).values(remote_fields=[*fields, field_name]))
+
+    def _open_conflict(
+        self, conn: Connection, link: Mapping[Any, Any], f: str, base: Any, local: Any, remote: Any, detail: str
+    ) -> None:
+        existing = conn.execute(
+            select(sync_conflicts.c.id).where(
+                sync_conflicts.c.task_id == link["task_id"],
+                sync_conflicts.c.field == f,
+                sync_conflicts.c.status == "open",
+            )
+        ).first()
+        if existing is not None:
+            conn.execute(
+                update(sync_conflicts)
+                .where(sync_conflicts.c.id == existing[0])
+                .values(local_value=local, remote_value=remote, detail=detail)
+            )
+            conflict_id = existing[0]
+        else:
+            conflict_id = conn.execute(
+                insert(sync_conflicts)
+                .values(
+                    session_id=self.session_id,
+                    task_id=link["task_id"],
+                    field=f,
+                    base_value=base,
+                    local_value=local,
+                    remote_value=remote,
+                    detail=detail,
+                    status="open",
+                    created_at=self.clock(),
+                )
+                .returning(sync_conflicts.c.id)
+            ).scalar_one()
+            repo.record_event(
+                conn,
+                session_id=self.session_id,
+                task_id=link["task_id"],
+                tool="sync",
+                action="conflict",
+                changes={"field": f, "detail": detail},
+                at=self.clock(),
+            )
+        row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
+        self._run.conflicts.append(conflict_view(row))
+
+    def _enqueue_update(self, conn: Connection, task_id: int, at: datetime) -> None:
+        enqueue(conn, self.session_id, task_id, "update_issue", {}, at)
+
+    # -- milestones ---------------------------------------------------------------------------
+
+    def _milestone_titles(self, number: int | None) -> dict[str, str]:
+        if self._milestones is None:
+            with self.db.transaction(write=False) as conn:
+                row = conn.execute(
+                    select(sync_state.c.milestones).where(sync_state.c.session_id == self.session_id)
+                ).first()
+            self._milestones = dict(row[0]) if row is not None and row[0] else {}
+        if number is not None and str(number) not in self._milestones:
+            self._refresh_milestones()
+        return self._milestones
+
+    def _milestone_numbers(self, title: str | None) -> dict[str, int]:
+        titles = self._milestone_titles(None)
+        if title is not None and title not in titles.values():
+            self._refresh_milestones()
+            titles = self._milestone_titles(None)
+            if title not in titles.values():
+                raise PlatformRejected(
+                    f"milestone {title!r} does not exist in {self.repository}; create it with the create_milestone "
+                    "action, or clear the task's milestone"
+                )
+        return {t: int(n) for n, t in titles.items()}
+
+    def _refresh_milestones(self) -> None:
+        milestones = self._call("list_milestones", self.platform.list_milestones, mutation=False)
+        self._milestones = {str(m.number): m.title for m in milestones}
+        with self.db.transaction() as conn:
+            self._ensure_state(conn)
+            conn.execute(
+                update(sync_state).where(sync_state.c.session_id == self.session_id).values(milestones=self._milestones)
+            )
+
+    # -- state and logs -----------------------------------------------------------------------
+
+    def _ensure_state(self, conn: Connection) -> RowMapping:
+        row = conn.execute(select(sync_state).where(sync_state.c.session_id == self.session_id)).mappings().first()
+        if row is None:
+            conn.execute(insert(sync_state).values(session_id=self.session_id, rate_limit={}, milestones={}))
+            row = conn.execute(select(sync_state).where(sync_state.c.session_id == self.session_id)).mappings().one()
+        return row
+
+    def _pending_count(self) -> int:
+        with self.db.transaction(write=False) as conn:
+            return len(
+                list(
+                    conn.execute(
+                        select(sync_outbox.c.id).where(
+                            sync_outbox.c.session_id == self.session_id, sync_outbox.c.status == "pending"
+                        )
+                    )
+                )
+            )
+
+    def _log(
+        self,
+        conn: Connection,
+        operation_type: str,
+        operation: str,
+        status: str,
+        *,
+        task_id: int | None = None,
+        issue_number: int | None = None,
+        records: int = 0,
+        errors: int = 0,
+        requests: int = 0,
+        duration: float | None = None,
+        error_details: str | None = None,
+    ) -> int:
+        at = self.clock()
+        return int(
+            conn.execute(
+                insert(sync_status_logs)
+                .values(
+                    session_id=self.session_id,
+                    operation_type=operation_type,
+                    operation=operation,
+                    platform=self.platform.name,
+                    repository=self.repository,
+                    task_id=task_id,
+                    issue_number=issue_number,
+                    operation_status=status,
+                    records_processed=records,
+                    errors_encountered=errors,
+                    requests=requests,
+                    execution_time_seconds=duration,
+                    error_details=error_details,
+                    started_at=at,
+                    completed_at=None if status == "started" else at,
+                )
+                .returning(sync_status_logs.c.id)
+            ).scalar_one()
+        )
+
+    def _log_event(self, status: str, operation: str, task_id: int | None, detail: str) -> None:
+        with self.db.transaction() as conn:
+            self._log(conn, "issue_sync", operation, status, task_id=task_id, errors=1, error_details=detail)
+
+    def _log_start(self, operation_type: str, operation: str) -> int:
+        with self.db.transaction() as conn:
+            return self._log(conn, operation_type, operation, "started")
+
+    def _log_finish(
+        self,
+        log_id: int,
+        status: str,
+        *,
+        records: int,
+        errors: int,
+        requests: int,
+        duration: float,
+        error_details: str | None,
+    ) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(sync_status_logs)
+                .where(sync_status_logs.c.id == log_id)
+                .values(
+                    operation_status=status,
+                    records_processed=records,
+                    errors_encountered=errors,
+                    requests=requests,
+                    execution_time_seconds=duration,
+                    error_details=error_details,
+                    completed_at=self.clock(),
+                )
+            )
+
+
+def enqueue(
+    conn: Connection, session_id: int, task_id: int, operation: str, payload: Mapping[Any, Any], at: datetime
+) -> None:
+    """Add an outbox entry in the caller's transaction; a pending update of the same task is reused."""
+    if operation == "update_issue":
+        exists = conn.execute(
+            select(sync_outbox.c.id).where(
+                and_(
+                    sync_outbox.c.task_id == task_id,
+                    sync_outbox.c.status == "pending",
+                    sync_outbox.c.operation == "update_issue",
+                )
+            )
+        ).first()
+        if exists is not None:
+            return
+    conn.execute(
+        insert(sync_outbox).values(
+            session_id=session_id,
+            task_id=task_id,
+            operation=operation,
+            payload=dict(payload),
+            status="pending",
+            attempts=0,
+            created_at=at,
+        )
+    )
+
+
+def board_column(task: Mapping[Any, Any], status_mapping: Mapping[str, str]) -> str | None:
+    """The board column a task belongs in.
+
+    The mapping's keys follow the spec's vocabulary: ``proposed`` (pending, waiting on
+    dependencies), ``approved`` (pending and ready), ``in_progress``, ``blocked``, ``completed``,
+    ``cancelled``.
+    """
+    status = task["status"]
+    if status == TaskStatus.PENDING.value:
+        key = "approved" if task["unmet_dependencies"] == 0 else "proposed"
+    else:
+        key = status
+    merged = {**DEFAULT_STATUS_MAPPING, **status_mapping}
+    return merged.get(key)
+
+
+DEFAULT_STATUS_MAPPING = {
+    "proposed": "Backlog",
+    "approved": "To Do",
+    "in_progress": "In Progress",
+    "blocked": "Backlog",
+    "completed": "Done",
+    "cancelled": "Done",
+}

@@ -1,0 +1,154 @@
+"""Field mapping between a task and its issue, in the comparable form the three-way merge uses.
+
+Both sides are reduced to the same plain values per linked field:
+
+============  =====================================  ============================================
+field         task side                              issue side
+============  =====================================  ============================================
+title         title                                  title
+body          the rendered template (or, once the    body without the hidden marker
+              body was edited on the platform, the
+              description verbatim)
+status        status                                 state, state_reason and a status label
+labels        labels                                 labels minus the ones taskorch manages
+assignees     assignees                              assignee logins
+milestone     milestone title                        milestone number, named through the cache
+============  =====================================  ============================================
+
+Status follows the brief's table (GitHub): pending -> open; in_progress -> open + "status: in
+progress"; blocked -> open + "status: blocked"; completed -> closed (completed); cancelled ->
+closed (not_planned). Managed labels ("type: …", "role: …", "complexity: …", "status: …" and
+the configured default labels) are written by taskorch and never read back as the task's labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskorch.platforms.base import IssueChanges, RemoteIssue, labels_tuple
+from taskorch.sync.template import render_body, strip_marker
+
+__all__ = [
+    "FIELDS",
+    "STATUS_LABELS",
+    "changes_for",
+    "local_values",
+    "managed_labels",
+    "remote_status",
+    "remote_values",
+]
+
+FIELDS = ("title", "body", "status", "labels", "assignees", "milestone")
+
+STATUS_LABELS = {"in_progress": "status: in progress", "blocked": "status: blocked"}
+_MANAGED_PREFIXES = ("type: ", "role: ", "complexity: ", "status: ")
+
+
+def managed_labels(task: Mapping[Any, Any], default_labels: Sequence[str]) -> list[str]:
+    """The labels taskorch sets on the issue from the task's own fields."""
+    labels = [
+        f"type: {task['task_type']}",
+        f"role: {task['specialist_type']}",
+        f"complexity: {task['complexity']}",
+        *default_labels,
+    ]
+    status_label = STATUS_LABELS.get(task["status"])
+    if status_label:
+        labels.append(status_label)
+    return labels
+
+
+def _is_managed(label: str, default_labels: Sequence[str]) -> bool:
+    return label.startswith(_MANAGED_PREFIXES) or label in default_labels
+
+
+def remote_status(issue: RemoteIssue) -> str:
+    """The task status an issue's state and labels stand for."""
+    if issue.state == "closed":
+        return "cancelled" if issue.state_reason == "not_planned" else "completed"
+    if STATUS_LABELS["blocked"] in issue.labels:
+        return "blocked"
+    if STATUS_LABELS["in_progress"] in issue.labels:
+        return "in_progress"
+    return "pending"
+
+
+def render_task_body(task: Mapping[Any, Any], template: str | None, verbatim: bool) -> str:
+    if verbatim:
+        return str(task["description"]).strip()
+    return render_body(template, task)
+
+
+def local_values(
+    task: Mapping[Any, Any],
+    labels: Sequence[str],
+    *,
+    template: str | None,
+    verbatim_body: bool,
+) -> dict[str, Any]:
+    """The task's side of every linked field (``task`` holds the task row's columns)."""
+    return {
+        "title": task["title"],
+        "body": render_task_body({**task, "labels": list(labels)}, template, verbatim_body),
+        "status": task["status"],
+        "labels": list(labels_tuple(labels)),
+        "assignees": sorted(task["assignees"] or []),
+        "milestone": task["milestone"],
+    }
+
+
+def remote_values(
+    issue: RemoteIssue, *, default_labels: Sequence[str], milestone_titles: Mapping[str, str]
+) -> dict[str, Any]:
+    """The issue's side of every linked field. ``milestone_titles`` maps str(number) -> title."""
+    return {
+        "title": issue.title,
+        "body": strip_marker(issue.body),
+        "status": remote_status(issue),
+        "labels": [label for label in labels_tuple(issue.labels) if not _is_managed(label, default_labels)],
+        "assignees": sorted(issue.assignees),
+        "milestone": None if issue.milestone is None else milestone_titles.get(str(issue.milestone)),
+    }
+
+
+def _state_for(status: str) -> tuple[str, str | None]:
+    if status == "completed":
+        return "closed", "completed"
+    if status == "cancelled":
+        return "closed", "not_planned"
+    return "open", None
+
+
+def changes_for(
+    fields: Sequence[str],
+    values: Mapping[Any, Any],
+    task: Mapping[Any, Any],
+    *,
+    marker_text: str,
+    default_labels: Sequence[str],
+    milestone_numbers: Mapping[str, int],
+) -> IssueChanges:
+    """The issue changes that carry ``values`` for the given ``fields`` to the platform.
+
+    Labels always travel with the managed ones (the platform replaces the whole set), so a status
+    change that moves a status label sends ``labels`` too.
+    """
+    kwargs: dict[str, Any] = {}
+    if "title" in fields:
+        kwargs["title"] = values["title"]
+    if "body" in fields:
+        kwargs["body"] = f"{values['body']}\n\n{marker_text}"
+    if "status" in fields:
+        state, reason = _state_for(values["status"])
+        kwargs["state"] = state
+        if state == "closed":
+            kwargs["state_reason"] = reason
+    if "labels" in fields or "status" in fields:
+        kwargs["labels"] = labels_tuple([*values["labels"], *managed_labels(task, default_labels)])
+    if "assignees" in fields:
+        kwargs["assignees"] = tuple(values["assignees"])
+    if "milestone" in fields:
+        title = values["milestone"]
+        kwargs["milestone"] = None if title is None else milestone_numbers[title]
+    return IssueChanges(**kwargs)

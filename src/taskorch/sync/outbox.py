@@ -1,0 +1,122 @@
+"""Capturing local changes into the outbox, in the same transaction as the changes.
+
+Every service writes an audit row (``task_events``) for each change. Before a write transaction
+of a session with an integration commits, :func:`capture` reads the audit rows that transaction
+wrote and turns them into outbox entries: a link intent plus ``create_issue`` for a task planned
+with auto sync on, ``update_issue`` for a linked task whose synced fields changed, and a progress
+comment when configured. The sync engine's own changes (tool ``sync``) are never echoed back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from taskorch.store.tables import feature_issue_links, task_events
+from taskorch.sync.engine import enqueue, new_idempotency_key
+
+__all__ = ["SYNCED_FIELDS", "capture", "create_intent", "last_event_id"]
+
+#: Task fields whose change moves the issue.
+SYNCED_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "status",
+        "labels",
+        "assignees",
+        "milestone",
+        "task_type",
+        "specialist_type",
+        "complexity",
+        "acceptance_criteria",
+    }
+)
+
+
+def last_event_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(task_events.c.id), 0))).scalar_one())
+
+
+def create_intent(conn: Connection, *, task_id: int, config: Mapping[Any, Any], at: datetime) -> bool:
+    """Record the intent to create the task's issue (link row + outbox entry); False if linked."""
+    exists = conn.execute(select(feature_issue_links.c.id).where(feature_issue_links.c.task_id == task_id)).first()
+    if exists is not None:
+        return False
+    conn.execute(
+        insert(feature_issue_links).values(
+            task_id=task_id,
+            platform=config["platform"],
+            repository=config["repository_url"],
+            sync_status="pending",
+            idempotency_key=new_idempotency_key(),
+            intent_at=at,
+            base={},
+            remote={},
+        )
+    )
+    enqueue(conn, config["session_id"], task_id, "create_issue", {}, at)
+    return True
+
+
+def capture(conn: Connection, *, after_event_id: int, config: Mapping[Any, Any], at: datetime) -> int:
+    """Turn the audit rows written after ``after_event_id`` into outbox entries; return how many."""
+    events = list(
+        conn.execute(
+            select(task_events.c.task_id, task_events.c.action, task_events.c.changes)
+            .where(
+                task_events.c.id > after_event_id,
+                task_events.c.session_id == config["session_id"],
+                task_events.c.tool != "sync",
+                task_events.c.task_id.is_not(None),
+            )
+            .order_by(task_events.c.id)
+        )
+    )
+    if not events:
+        return 0
+    task_ids = list(dict.fromkeys(e.task_id for e in events))
+    linked = {
+        row[0]
+        for row in conn.execute(
+            select(feature_issue_links.c.task_id).where(feature_issue_links.c.task_id.in_(task_ids))
+        )
+    }
+    written = 0
+    for task_id in task_ids:
+        mine = [e for e in events if e.task_id == task_id]
+        if task_id not in linked:
+            if config["auto_sync_enabled"] and any(e.action == "created" for e in mine):
+                written += create_intent(conn, task_id=task_id, config=config, at=at)
+            continue
+        if any(e.action in ("updated", "status") and SYNCED_FIELDS & set(e.changes) for e in mine):
+            enqueue(conn, config["session_id"], task_id, "update_issue", {}, at)
+            written += 1
+        if config["progress_comments"]:
+            for e in mine:
+                if e.action == "status":
+                    old, new = e.changes["status"]
+                    enqueue(
+                        conn,
+                        config["session_id"],
+                        task_id,
+                        "comment",
+                        {"body": f"taskorch: status {old} -> {new}."},
+                        at,
+                    )
+                    written += 1
+                elif e.action == "artifact":
+                    files = ", ".join(e.changes.get("file_paths") or []) or "no files"
+                    enqueue(
+                        conn,
+                        config["session_id"],
+                        task_id,
+                        "comment",
+                        {"body": f"taskorch: work recorded ({e.changes.get('artifact_type')}; {files})."},
+                        at,
+                    )
+                    written += 1
+    return written

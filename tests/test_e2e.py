@@ -1,0 +1,124 @@
+"""End to end: the installed ``taskorch`` console script as a stdio MCP server, driven by the
+official client, and the demo as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+pytestmark = pytest.mark.slow
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "taskorch"
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    env = {**os.environ, "TASKORCH_DATABASE_URL": database_url}
+    env.pop("TASKORCH_TOOLSETS", None)
+    return env
+
+
+async def _drive(params: StdioServerParameters, mode: str, project: Path, nested: Path) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    with anyio.fail_after(60):
+        async with Client(params, mode=mode) as client:
+
+            async def call(name: str, **arguments: Any) -> dict[str, Any]:
+                result = await client.call_tool("orchestrator_" + name, arguments)
+                text = " ".join(getattr(block, "text", "") for block in result.content)
+                assert not result.is_error, f"{name}: {text}"
+                assert isinstance(result.structured_content, dict)
+                return result.structured_content
+
+            seen["tools"] = [tool.name for tool in (await client.list_tools()).tools]
+            seen["session"] = await call("initialize_session", working_directory=str(project))
+            plan = await call(
+                "plan_task",
+                title="Add an export command",
+                subtasks=[
+                    {"key": "format", "title": "Choose the export format", "task_type": "design"},
+                    {"key": "command", "title": "Implement the export command", "depends_on_keys": ["format"]},
+                ],
+            )
+            seen["plan"] = plan
+            for key in ("format", "command"):
+                task_id = plan["subtasks"][key]["id"]
+                seen[f"execute_{key}"] = await call("execute_task", task_id=task_id)
+                seen[f"complete_{key}"] = await call(
+                    "complete_task", task_id=task_id, summary=f"Did {key}", file_paths=[f"src/{key}.py"]
+                )
+            seen["synthesis"] = await call("synthesize_results", parent_task_id=plan["task"]["id"])
+            seen["status"] = await call("get_status")
+            seen["nested"] = await call("initialize_session", working_directory=str(nested))
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_console_script_serves_a_whole_session_over_stdio(
+    mode: str, project: Path, database_url: str, tmp_path: Path
+) -> None:
+    assert CONSOLE_SCRIPT.exists(), CONSOLE_SCRIPT
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    nested = project / "src" / "export"
+    nested.mkdir(parents=True)
+    params = StdioServerParameters(
+        command=str(CONSOLE_SCRIPT), args=["serve"], env=_environment(database_url), cwd=str(elsewhere)
+    )
+
+    seen = anyio.run(_drive, params, mode, project, nested)
+
+    root = str(project.resolve())
+    assert len(seen["tools"]) == 16
+    assert seen["session"]["project_root"] == root
+    assert seen["session"]["resumed"] is False
+    plan = seen["plan"]
+    ids = {key: brief["id"] for key, brief in plan["subtasks"].items()}
+    assert plan["ready"] == [ids["format"]]
+    assert seen["execute_format"]["dependency_results"] == []
+    (dependency,) = seen["execute_command"]["dependency_results"]
+    assert dependency["task_id"] == ids["format"]
+    assert dependency["artifacts"][0]["file_paths"] == ["src/format.py"]
+    assert [t["id"] for t in seen["complete_format"]["unblocked"]] == [ids["command"]]
+    assert seen["complete_command"]["parent_ready_for_synthesis"] is True
+    assert seen["synthesis"]["parent_status"] == "completed"
+    assert "Implement the export command" in seen["synthesis"]["synthesis"]
+    status = seen["status"]
+    assert status["counts"]["completed"] == 3
+    assert status["total"] == 3
+    assert status["ready"] == []
+    assert status["project_root"] == root
+
+    # A subdirectory resolves to the project's Git root, never to the server's own directory.
+    nested_session = seen["nested"]
+    assert nested_session["project_root"] == root
+    assert nested_session["project_root"] != str(elsewhere.resolve())
+    assert nested_session["session_id"] == seen["session"]["session_id"]
+    assert nested_session["resumed"] is True
+
+
+def test_demo_runs_to_completion(tmp_path: Path) -> None:
+    env = {**os.environ}
+    for name in ("TASKORCH_DATABASE_URL", "TASKORCH_TOOLSETS", "FORCE_COLOR"):
+        env.pop(name, None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "taskorch", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Demo complete." in completed.stdout
+    answers = [line for line in completed.stdout.splitlines() if line.startswith("<-")]
+    assert len(answers) > 10
+    assert any("16 tools" in line for line in answers)
+    assert "demo failed" not in completed.stdout
