@@ -11,6 +11,8 @@ import pytest
 from taskorch.config import Settings
 from taskorch.services.app import Orchestrator
 
+pytest_plugins = ["fakes.fixtures"]
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:

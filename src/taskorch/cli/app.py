@@ -563,6 +563,205 @@ def restart_status(limit: Annotated[int, typer.Option(min=1, max=200)] = 20, as_
     _run(lambda o: o.restart_status(limit), as_json=as_json, summary=summaries.restart_status)
 
 
+# -- Git platform integration --------------------------------------------------------------
+
+git_app = typer.Typer(help="Keep tasks in step with GitHub issues.", no_args_is_help=True)
+board_app = typer.Typer(help="The project's GitHub Projects (v2) board.", no_args_is_help=True)
+app.add_typer(git_app, name="git")
+app.add_typer(board_app, name="board")
+
+
+@git_app.command("connect")
+def git_connect(
+    repository: Annotated[str, typer.Argument(help="owner/name, or the repository's URL.")],
+    token_name: Annotated[
+        str, typer.Option(help="NAME of the environment variable or keyring entry holding the token.")
+    ] = "GITHUB_TOKEN",
+    tier: Annotated[str, typer.Option(help="basic, project or full.")] = "basic",
+    label: Annotated[list[str] | None, typer.Option(help="A label every issue gets (repeatable).")] = None,
+    auto_sync: Annotated[bool, typer.Option(help="Create issues for tasks as they are planned.")] = False,
+    template_file: Annotated[Path | None, typer.Option(help="Jinja2 issue body template.")] = None,
+    conflict_policy: Annotated[str, typer.Option(help="manual, local_wins, remote_wins or newest_wins.")] = "manual",
+    progress_comments: Annotated[bool, typer.Option(help="Comment on issues when tasks move.")] = False,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Connect the project to a repository (no network until the first sync)."""
+    try:
+        template = template_file.read_text(encoding="utf-8") if template_file else None
+    except OSError as exc:
+        raise _fail(
+            InvalidInput("--template-file", f"cannot read it: {exc.strerror}.", "give a readable file.")
+        ) from None
+    _run(
+        lambda o: o.git_connect(
+            repository,
+            api_token_name=token_name,
+            tier=tier,
+            default_labels=label or [],
+            auto_sync_enabled=auto_sync,
+            issue_template=template,
+            conflict_policy=conflict_policy,
+            progress_comments=progress_comments,
+        ),
+        as_json=as_json,
+        summary=summaries.git,
+        project=project,
+    )
+
+
+@git_app.command("status")
+def git_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """The connection, links by sync status, pending outbox, open conflicts, rate limit (no network)."""
+    _run(lambda o: o.git_config(), as_json=as_json, summary=summaries.git, project=project)
+
+
+@git_app.command("create-issue")
+def git_create_issue(task_id: int, as_json: JsonOpt = False) -> None:
+    """Create the task's issue now."""
+    _run(lambda o: o.git_create_issue(task_id), as_json=as_json, summary=summaries.git)
+
+
+@git_app.command("update-issue")
+def git_update_issue(task_id: int, as_json: JsonOpt = False) -> None:
+    """Push the task's current values to its issue now."""
+    _run(lambda o: o.git_update_issue(task_id), as_json=as_json, summary=summaries.git)
+
+
+@git_app.command("link-task")
+def git_link_task(task_id: int, issue_number: int, as_json: JsonOpt = False) -> None:
+    """Link an existing issue to a task; the task takes the issue's values."""
+    _run(lambda o: o.git_link_task(task_id, issue_number), as_json=as_json, summary=summaries.git)
+
+
+@git_app.command("create-milestone")
+def git_create_milestone(
+    title: str,
+    description: Annotated[str, typer.Option()] = "",
+    due_on: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create (or update) a milestone on the platform."""
+    due = due_on.date() if due_on else None
+    _run(
+        lambda o: o.git_create_milestone(title, description, due),
+        as_json=as_json,
+        summary=summaries.git,
+        project=project,
+    )
+
+
+@git_app.command("conflicts")
+def git_conflicts(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Fields changed on both sides since they last agreed, waiting for a decision."""
+
+    def render(r: Any) -> None:
+        table = Table(title="Open conflicts", title_justify="left")
+        for col in ("id", "task", "field", "here", "on the platform", "detail"):
+            table.add_column(col)
+        for c in r.conflicts or []:
+            table.add_row(
+                str(c.id), str(c.task_id), c.field, str(c.local_value)[:40], str(c.remote_value)[:40], c.detail
+            )
+        out.print(table)
+
+    _run(lambda o: o.git_conflicts(), as_json=as_json, render=render, project=project)
+
+
+@git_app.command("resolve")
+def git_resolve(
+    conflict_id: int,
+    use: Annotated[str, typer.Option(help="local (keep the task's value) or remote (take the issue's).")],
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve a conflict."""
+    _run(lambda o: o.git_resolve_conflict(conflict_id, use), as_json=as_json, summary=summaries.git, project=project)
+
+
+@app.command("sync")
+def sync(
+    pull_only: Annotated[bool, typer.Option("--pull-only", help="Only bring remote changes in.")] = False,
+    push_only: Annotated[bool, typer.Option("--push-only", help="Only send local changes out.")] = False,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Pull changes made on the platform, then push local changes, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("pushing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        job = bar.add_task("push", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        _run(
+            lambda o: o.git_sync(pull=not push_only, push=not pull_only, progress=progress),
+            as_json=as_json,
+            summary=summaries.git,
+            project=project,
+        )
+
+
+@board_app.command("create")
+def board_create(title: str, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Create the project board (needs the project tier)."""
+    _run(
+        lambda o: o.board_manager("create_board", title=title),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+@board_app.command("add")
+def board_add(task_id: int, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Add a task's issue to the board."""
+    _run(
+        lambda o: o.board_manager("add_to_board", task_ids=[task_id]),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+@board_app.command("move")
+def board_move(
+    task_id: int,
+    column: Annotated[str | None, typer.Option(help="Column; default: the one the task's status maps to.")] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a task's card."""
+    _run(
+        lambda o: o.board_manager("move_card", task_ids=[task_id], column=column),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+@board_app.command("update-progress")
+def board_update_progress(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Move every linked task's card to the column of its status."""
+    _run(lambda o: o.board_manager("update_progress"), as_json=as_json, summary=summaries.board, project=project)
+
+
+@board_app.command("sync-milestones")
+def board_sync_milestones(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Make sure every release milestone exists on the platform."""
+    _run(lambda o: o.board_manager("sync_milestones"), as_json=as_json, summary=summaries.board, project=project)
+
+
 def main() -> None:
     """Console-script entry point. ``taskorch serve`` skips building the CLI's help machinery."""
     if sys.argv[1:] == ["serve"]:

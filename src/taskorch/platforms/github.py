@@ -63,6 +63,8 @@ from taskorch.platforms.base import (
 )
 
 __all__ = [
+    "API_VERSION",
+    "DEFAULT_WAIT_SECONDS",
     "GitHubPlatform",
     "GraphQLErrors",
     "issue_body",

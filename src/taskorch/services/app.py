@@ -525,8 +525,15 @@ class Orchestrator:
             raise InvalidInput("issue_number", "must be a positive issue number.", "e.g. 42.")
         return self.git.link_task(self._task_session_id(task_id), task_id, issue_number)
 
-    def git_sync(self, session_id: int | None = None, *, pull: bool = True, push: bool = True) -> GitResult:
-        return self.git.sync(self._session_id(session_id), pull=pull, push=push)
+    def git_sync(
+        self,
+        session_id: int | None = None,
+        *,
+        pull: bool = True,
+        push: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> GitResult:
+        return self.git.sync(self._session_id(session_id), pull=pull, push=push, progress=progress)
 
     def git_create_milestone(
         self, title: str, description: str = "", due_on: date | None = None, session_id: int | None = None
@@ -614,6 +621,9 @@ class Orchestrator:
         components["housekeeper"] = keeper.state if keeper else "not started (one-shot process)"
         if keeper is not None and keeper.state.startswith("failed") and status == "ok":
             status = "degraded"
+        git = self._git_health()
+        if git is not None:
+            components["git"] = git
         components["roles"] = f"{len(self._roles)} project librar{'y' if len(self._roles) == 1 else 'ies'} cached"
         return HealthResult(
             status=status,
@@ -623,6 +633,29 @@ class Orchestrator:
             disk=disk,
             components=components,
         )
+
+    def _git_health(self) -> str | None:
+        """Connected repositories and the rate budget each has left, or None without any."""
+        try:
+            with self.db.transaction(write=False) as conn:
+                if not self._capturing(conn):
+                    return None
+                from taskorch.store.tables import git_integration_config, sync_state
+
+                rows = list(
+                    conn.execute(
+                        select(git_integration_config.c.repository_url, sync_state.c.rate_limit).outerjoin(
+                            sync_state, sync_state.c.session_id == git_integration_config.c.session_id
+                        )
+                    )
+                )
+        except TaskorchError:
+            return None
+        parts = []
+        for repository, rate in rows:
+            remaining = (rate or {}).get("remaining")
+            parts.append(f"{repository} (rate limit remaining: {remaining if remaining is not None else 'unknown'})")
+        return "connected: " + ", ".join(parts)
 
     def shutdown_prepare(self) -> ShutdownResult:
         """Checkpoint the database and say whether the process can stop now."""

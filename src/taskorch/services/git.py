@@ -335,11 +335,18 @@ class GitService:
             detail=f"task {task_id} is linked to issue #{issue_number} and took its values",
         )
 
-    def sync(self, session_id: int, *, pull: bool = True, push: bool = True) -> GitResult:
+    def sync(
+        self,
+        session_id: int,
+        *,
+        pull: bool = True,
+        push: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> GitResult:
         """Pull remote changes, then push pending local ones."""
         engine = self.engine(session_id)
         try:
-            result = engine.run(pull=pull, push=push)
+            result = engine.run(pull=pull, push=push, progress=progress)
         finally:
             engine.platform.close()
         parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.pulled)} pulled"]

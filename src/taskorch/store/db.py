@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from taskorch.errors import InvalidInput, StoreUnavailable
@@ -109,11 +109,18 @@ class Database:
 
         ``write=True`` takes SQLite's write lock at BEGIN (waiting up to
         :data:`SQLITE_BUSY_TIMEOUT_SECONDS` for other writers). Raises
-        :class:`StoreUnavailable` when the database cannot be reached.
+        :class:`StoreUnavailable` when the database cannot be reached, and :class:`InvalidInput`
+        when it refuses a value (PostgreSQL refuses NUL characters in text).
         """
         self.ensure_schema()
-        with self._connect(write=write) as conn, conn.begin():
-            yield conn
+        try:
+            with self._connect(write=write) as conn, conn.begin():
+                yield conn
+        except DataError as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "a value is out of range"
+            raise InvalidInput(
+                "arguments", f"the database refused a value: {reason}.", "remove NUL characters from the text."
+            ) from None
 
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[Connection]:

@@ -347,6 +347,10 @@ def update_fields(
     if "priority" in values:
         values["priority_rank"] = Priority(values["priority"]).rank
     values.update(updated_at=at, version=task["version"] + 1)
+    remote = list(task["remote_fields"] or [])
+    if tool != "sync" and remote and set(remote) & diff.keys():
+        # A local rewrite replaces the platform's text: it is ours again.
+        values["remote_fields"] = [f for f in remote if f not in diff]
     conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(**values))
     record_event(
         conn,

@@ -182,17 +182,31 @@ class SyncEngine:
 
     # -- public -----------------------------------------------------------------------------
 
-    def run(self, *, pull: bool = True, push: bool = True, task_ids: Sequence[int] | None = None) -> SyncResult:
+    def run(
+        self,
+        *,
+        pull: bool = True,
+        push: bool = True,
+        task_ids: Sequence[int] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SyncResult:
         """Pull, then push; returns what moved. Never raises for a platform failure: failures
         are reported in the result and logged, and a rerun picks up where this one stopped."""
         self._run = _Run()
         t0 = time.perf_counter()
         log_id = self._log_start("bulk_sync", "sync")
         try:
+            pulled = True
             if pull:
-                self.pull()
+                try:
+                    self.pull()
+                except PlatformError as exc:
+                    pulled = False
+                    self._run.failed.append(SyncFailure(task_id=None, operation="pull", error=str(exc)))
             if push:
-                self.push(task_ids=task_ids)
+                # Without a fresh pull, an update could overwrite a change made on the platform since
+                # the last one: only creations go out, updates wait for the next run.
+                self.push(task_ids=task_ids, progress=progress, updates=pulled or not pull)
         except SyncStopped as exc:
             self._run.stopped = str(exc)
         duration = time.perf_counter() - t0
@@ -262,8 +276,18 @@ class SyncEngine:
 
     # -- push -------------------------------------------------------------------------------
 
-    def push(self, *, task_ids: Sequence[int] | None = None) -> None:
-        """Drain the outbox in order (optionally only for ``task_ids``)."""
+    def push(
+        self,
+        *,
+        task_ids: Sequence[int] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        updates: bool = True,
+    ) -> None:
+        """Drain the outbox in order (optionally only for ``task_ids``); ``progress(done, total)``
+        is called after each entry."""
+        total = self._pending_count()
+        done = 0
+        waiting: set[int] = set()  # entries that must wait for another (an update before its issue exists)
         while True:
             with self.db.transaction(write=False) as conn:
                 query = (
@@ -274,12 +298,22 @@ class SyncEngine:
                 )
                 if task_ids is not None:
                     query = query.where(sync_outbox.c.task_id.in_(list(task_ids)))
+                if not updates:
+                    query = query.where(sync_outbox.c.operation == "create_issue")
+                if waiting:
+                    query = query.where(sync_outbox.c.id.not_in(waiting))
                 batch = list(conn.execute(query).mappings())
             if not batch:
                 return
             progressed = False
             for entry in batch:
-                progressed |= self._push_entry(entry)
+                if self._push_entry(entry):
+                    progressed = True
+                else:
+                    waiting.add(entry["id"])
+                done += 1
+                if progress is not None:
+                    progress(min(done, total), total)
             if not progressed:
                 return
 

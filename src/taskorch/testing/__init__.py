@@ -1,0 +1,1 @@
+"""Stand-ins for the Git platforms, for the demo, offline trials and tests."""

@@ -1,0 +1,458 @@
+"""The Git integration end to end against the stateful GitHub fake: push, pull, conflicts,
+faults, crash-safe creation, secrets, and the cost of a disabled integration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from taskorch.config import Settings
+from taskorch.errors import Conflict, InvalidInput
+from taskorch.platforms.github import GitHubPlatform
+from taskorch.services.app import Orchestrator
+from taskorch.services.models import SubtaskSpec, TaskFields
+from taskorch.sync.template import find_marker
+from taskorch.testing.fake_github import FakeGitHub
+
+TOKEN = "ghp_SECRETtoken0123456789abcdefSECRET"
+
+
+class Sleeps:
+    """Records the waits the engine asks for instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def make_orch(
+    fake_github: FakeGitHub, database_url: str, project: Path, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    monkeypatch.setenv("GH_TEST_TOKEN", TOKEN)
+    made: list[Orchestrator] = []
+
+    def factory(config: Any) -> GitHubPlatform:
+        from taskorch.sync.secrets import resolve_token
+
+        return GitHubPlatform.connect(
+            resolve_token(config["api_token_name"]),
+            config["repository_url"],
+            base_url="https://api.github.com",
+            transport=fake_github.transport(),
+        )
+
+    def make(**connect: Any) -> Orchestrator:
+        settings = Settings(database_url=database_url, git_integration="basic", mutation_spacing=0.0)
+        orch = Orchestrator(settings, platform_factory=factory, sleep=sleeps)
+        orch.initialize_session(str(project))
+        if connect is not None:
+            orch.git_connect("octo-org/shop", api_token_name="GH_TEST_TOKEN", **connect)
+        made.append(orch)
+        return orch
+
+    yield make
+    for orch in made:
+        orch.close()
+
+
+@pytest.fixture
+def orch(make_orch: Any) -> Orchestrator:
+    return make_orch(auto_sync_enabled=True)  # type: ignore[no-any-return]
+
+
+def plan(orch: Orchestrator) -> dict[str, int]:
+    result = orch.plan_task(
+        TaskFields(
+            title="Add rate limiting",
+            description="Stop credential stuffing.",
+            labels=["auth"],
+            acceptance_criteria=["429 over the limit"],
+        ),
+        [
+            SubtaskSpec(key="impl", title="Implement the limiter"),
+            SubtaskSpec(key="tests", title="Test the limiter", task_type="testing", depends_on_keys=["impl"]),
+        ],
+    )
+    ids = {k: b.id for k, b in result.subtasks.items()}
+    ids["parent"] = result.task.id
+    return ids
+
+
+def issue_of(orch: Orchestrator, fake: FakeGitHub, task_id: int) -> dict[str, Any]:
+    """The fake's issue linked to the task; fails unless exactly one issue carries its marker."""
+    from sqlalchemy import select
+
+    from taskorch.store.tables import feature_issue_links
+
+    with orch.db.transaction(write=False) as conn:
+        key, number = conn.execute(
+            select(feature_issue_links.c.idempotency_key, feature_issue_links.c.issue_number).where(
+                feature_issue_links.c.task_id == task_id
+            )
+        ).one()
+    carrying = [n for n, issue in fake.issues.items() if find_marker(issue.get("body")) == key]
+    assert carrying == [number], f"task {task_id}: link says #{number}, marker found on {carrying}"
+    return fake.issues[number]
+
+
+def create_on_github(fake: FakeGitHub, **fields: Any) -> int:
+    """An issue opened by a person on github.com."""
+    request = httpx.Request(
+        "POST",
+        f"https://api.github.com/repos/{fake.owner}/{fake.repo}/issues",
+        json=fields,
+        headers={"Authorization": "Bearer someone-else", "Accept": "application/vnd.github+json"},
+    )
+    response = fake.handle(request)
+    assert response.status_code == 201
+    return int(response.json()["number"])
+
+
+def label_names(issue: dict[str, Any]) -> set[str]:
+    return {label["name"] for label in issue["labels"]}
+
+
+# -- push ----------------------------------------------------------------------------------
+
+
+def test_planned_tasks_become_issues_with_sub_issues(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    result = orch.git_sync()
+    assert result.sync is not None
+    assert {link.task_id for link in result.sync.created} == set(ids.values())
+    assert len(fake_github.issues) == 3
+    parent = issue_of(orch, fake_github, ids["parent"])
+    assert parent["title"] == "Add rate limiting"
+    assert "Stop credential stuffing." in parent["body"]
+    assert "- [ ] 429 over the limit" in parent["body"]
+    assert find_marker(parent["body"]) is not None
+    assert {"auth", "type: feature", "role: coordinator"} <= label_names(parent)
+    children = set(fake_github.sub_issues.get(parent["number"], []))
+    assert children == {issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests")}
+    status = orch.git_config()
+    assert "'synced': 3" in status.detail
+
+
+def test_progress_moves_the_issue_with_one_mutation_per_change(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    before = len(fake_github.requests)
+    orch.execute_task(ids["impl"])
+    orch.git_sync(pull=False)
+    pushed = fake_github.requests[before:]
+    assert [(r.method, r.status) for r in pushed] == [("PATCH", 200)]
+    issue = issue_of(orch, fake_github, ids["impl"])
+    assert "status: in progress" in label_names(issue) and issue["state"] == "open"
+    orch.complete_task(ids["impl"], "done")
+    orch.git_sync(pull=False)
+    issue = issue_of(orch, fake_github, ids["impl"])
+    assert issue["state"] == "closed" and issue["state_reason"] == "completed"
+    assert "status: in progress" not in label_names(issue)
+    orch.cancel_task(ids["tests"], "descoped")
+    orch.git_sync(pull=False)
+    issue = issue_of(orch, fake_github, ids["tests"])
+    assert issue["state"] == "closed" and issue["state_reason"] == "not_planned"
+
+
+def test_every_remote_operation_is_logged_and_audited(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    from sqlalchemy import select
+
+    from taskorch.store.tables import sync_status_logs
+
+    ids = plan(orch)
+    orch.git_sync()
+    with orch.db.transaction(write=False) as conn:
+        rows = list(conn.execute(select(sync_status_logs)).mappings())
+    creates = [r for r in rows if r["operation"] == "create_issue"]
+    assert {r["task_id"] for r in creates} == set(ids.values())
+    assert all(r["operation_status"] == "completed" and r["issue_number"] for r in creates)
+    bulk = [r for r in rows if r["operation_type"] == "bulk_sync"]
+    assert bulk and bulk[-1]["operation_status"] == "completed" and bulk[-1]["execution_time_seconds"] is not None
+    trail = orch.audit_trail(task_id=ids["impl"]).entries
+    assert any(e.tool == "sync" and e.action == "issue_linked" for e in trail)
+
+
+# -- pull ----------------------------------------------------------------------------------
+
+
+def test_changes_on_github_flow_back(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, ids["impl"])["number"]
+    fake_github.edit_issue(
+        number, title="Implement the token bucket", labels=["auth", "perf", "type: feature"], assignees=["mona"]
+    )
+    result = orch.git_sync()
+    assert result.sync is not None and ids["impl"] in result.sync.pulled
+    task = orch.get_task(ids["impl"])
+    assert task.title == "Implement the token bucket"
+    assert task.labels == ["auth", "perf"]
+    assert task.assignees == ["mona"]
+    assert "title" in task.remote_fields
+    trail = orch.audit_trail(task_id=ids["impl"]).entries
+    assert any(e.tool == "sync" and e.changes.get("title") for e in trail)
+    fake_github.edit_issue(number, state="closed", state_reason="completed")
+    orch.git_sync()
+    assert orch.get_task(ids["impl"]).status == "completed"
+    assert [t.id for t in orch.get_status().ready] == [ids["tests"]]
+
+
+def test_a_no_op_pull_costs_one_conditional_request(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    plan(orch)
+    orch.git_sync()
+    orch.git_sync()  # settles the watermark on the last change
+    before = len(fake_github.requests)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.not_modified
+    spent = fake_github.requests[before:]
+    assert len(spent) == 1 and spent[0].status == 304
+
+
+def test_remote_text_is_data_never_code(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, ids["impl"])["number"]
+    hostile = "{{ ''.__class__.__mro__[1].__subclasses__() }} {% for x in range(10**9) %}x{% endfor %}"
+    fake_github.edit_issue(number, body=hostile)
+    orch.git_sync()
+    task = orch.get_task(ids["impl"])
+    assert task.description == hostile
+    assert "description" in task.remote_fields
+    context = orch.execute_task(ids["impl"])
+    assert "untrusted" in context.next_step.lower() or "platform" in context.next_step.lower()
+    orch.update_task(ids["impl"], {"title": "Implement the limiter, carefully"})
+    orch.git_sync()
+    issue = fake_github.issues[number]
+    assert issue["title"] == "Implement the limiter, carefully"
+    assert issue["body"] == hostile  # kept verbatim: never rendered, never evaluated
+
+
+def test_a_sandboxed_template_refuses_unsafe_code(make_orch: Any) -> None:
+    with pytest.raises(InvalidInput, match="issue_template"):
+        make_orch(issue_template="{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    orch = make_orch(issue_template="{{ title }}: {{ description }}")
+    assert orch.git_config().config.custom_template
+
+
+# -- conflicts -----------------------------------------------------------------------------
+
+
+def test_a_field_changed_on_both_sides_is_a_conflict_resolved_by_hand(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, ids["impl"])["number"]
+    orch.update_task(ids["impl"], {"title": "Local title"})
+    fake_github.edit_issue(number, title="Remote title")
+    result = orch.git_sync()
+    assert result.sync is not None
+    [conflict] = result.sync.conflicts
+    assert (conflict.field, conflict.local_value, conflict.remote_value) == ("title", "Local title", "Remote title")
+    assert fake_github.issues[number]["title"] == "Remote title"  # nothing overwritten
+    assert orch.get_task(ids["impl"]).title == "Local title"
+    assert [c.id for c in orch.git_conflicts().conflicts or []] == [conflict.id]
+    orch.git_resolve_conflict(conflict.id, "local")
+    orch.git_sync()
+    assert fake_github.issues[number]["title"] == "Local title"
+    assert orch.git_conflicts().conflicts == []
+    with pytest.raises(Conflict, match="already resolved"):
+        orch.git_resolve_conflict(conflict.id, "remote")
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("local_wins", "Local"), ("remote_wins", "Remote")])
+def test_conflict_policies(make_orch: Any, fake_github: FakeGitHub, policy: str, expected: str) -> None:
+    orch = make_orch(auto_sync_enabled=True, conflict_policy=policy)
+    ids = plan(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, ids["impl"])["number"]
+    orch.update_task(ids["impl"], {"title": "Local"})
+    fake_github.edit_issue(number, title="Remote")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.conflicts == []
+    assert orch.get_task(ids["impl"]).title == expected
+    assert fake_github.issues[number]["title"] == expected
+
+
+def test_reopening_a_finished_task_on_github_is_a_conflict(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.execute_task(ids["impl"])
+    orch.complete_task(ids["impl"], "done")
+    orch.git_sync()
+    number = issue_of(orch, fake_github, ids["impl"])["number"]
+    fake_github.edit_issue(number, state="open", state_reason="reopened")
+    result = orch.git_sync()
+    assert result.sync is not None
+    assert [c.field for c in result.sync.conflicts] == ["status"]
+    assert orch.get_task(ids["impl"]).status == "completed"
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "timeout", "drop_before", "drop_after"])
+def test_creation_survives_faults_without_duplicates(
+    orch: Orchestrator, fake_github: FakeGitHub, sleeps: Sleeps, fault: str
+) -> None:
+    ids = plan(orch)
+    fake_github.inject(fault, method="POST", path=r"/issues$", times=2)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == []
+    assert len(fake_github.issues) == 3
+    markers = [find_marker(i["body"]) for i in fake_github.issues.values()]
+    assert len(set(markers)) == 3
+    assert {link.task_id for link in result.sync.created} == set(ids.values())
+    assert sleeps.calls, "the engine backed off before retrying"
+
+
+@pytest.mark.parametrize(("fault", "wait"), [("429", 1.0), ("secondary", None), ("primary", None)])
+def test_rate_limits_are_waited_out(
+    orch: Orchestrator, fake_github: FakeGitHub, sleeps: Sleeps, fault: str, wait: float | None
+) -> None:
+    plan(orch)
+    fake_github.inject(fault, method="POST", times=1)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == [] and len(fake_github.issues) == 3
+    assert sleeps.calls and (wait is None or wait in sleeps.calls)
+    assert result.sync.rate_limit["remaining"] is not None
+
+
+def test_a_long_rate_limit_stops_the_run_and_the_next_one_finishes(
+    make_orch: Any, fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orch = make_orch(auto_sync_enabled=True)
+    object.__setattr__(orch.settings, "max_retry_wait", 0.5)
+    orch._git = None
+    plan(orch)
+    fake_github.inject("secondary", method="POST", times=1)
+    first = orch.git_sync()
+    assert first.sync is not None and first.sync.stopped and first.sync.pending == 3
+    second = orch.git_sync()
+    assert second.sync is not None and second.sync.pending == 0
+    assert len(fake_github.issues) == 3
+
+
+def test_a_rejected_request_fails_the_task_and_not_the_run(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    orch.update_task(ids["impl"], {"milestone": "v9.9"})
+    result = orch.git_sync()
+    assert result.sync is not None
+    [failure] = result.sync.failed
+    assert failure.task_id == ids["impl"] and "v9.9" in failure.error
+    orch.git_create_milestone("v9.9", "the next one", date(2027, 1, 31))
+    orch.git_update_issue(ids["impl"])
+    milestone = fake_github.issues[issue_of(orch, fake_github, ids["impl"])["number"]]["milestone"]
+    assert milestone is not None and milestone["title"] == "v9.9"
+
+
+def test_create_milestone_is_idempotent(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    first = orch.git_create_milestone("v1.0", "first", date(2027, 3, 1))
+    second = orch.git_create_milestone("v1.0", "first, revised", None)
+    assert first.milestone and second.milestone and first.milestone["number"] == second.milestone["number"]
+    assert [m["title"] for m in fake_github.milestones.values()] == ["v1.0"]
+    assert "updated" in second.detail
+
+
+# -- links ---------------------------------------------------------------------------------
+
+
+def test_link_task_adopts_an_existing_issue(make_orch: Any, fake_github: FakeGitHub) -> None:
+    orch = make_orch()
+    number = create_on_github(fake_github, title="Crash on login", body="Steps: ...", labels=["bug"])
+    task = orch.plan_task(TaskFields(title="Fix login crash", task_type="bugfix")).task
+    result = orch.git_link_task(task.id, number)
+    assert result.link is not None and result.link.issue_number == number
+    linked = orch.get_task(task.id)
+    assert linked.title == "Crash on login" and linked.labels == ["bug"]
+    with pytest.raises(Conflict, match="already linked"):
+        orch.git_link_task(task.id, number)
+
+
+def test_manual_creation_without_auto_sync(make_orch: Any, fake_github: FakeGitHub) -> None:
+    orch = make_orch()
+    task = orch.plan_task(TaskFields(title="Only on request")).task
+    orch.git_sync()
+    assert fake_github.issues == {}
+    result = orch.git_create_issue(task.id)
+    assert result.link is not None and result.link.sync_status == "synced"
+    again = orch.git_create_issue(task.id)
+    assert again.link is not None and again.link.issue_number == result.link.issue_number
+    assert len(fake_github.issues) == 1
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+
+def test_the_token_never_leaves_its_variable(
+    orch: Orchestrator, fake_github: FakeGitHub, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ids = plan(orch)
+    fake_github.inject("500", times=3)
+    fake_github.inject("primary", method="PATCH", times=1)
+    results = [orch.git_sync().model_dump_json()]
+    orch.update_task(ids["impl"], {"milestone": "nope"})
+    results.append(orch.git_sync().model_dump_json())
+    results.append(orch.health_check().model_dump_json())
+    results.append(orch.git_config().model_dump_json())
+    for text in results:
+        assert TOKEN not in text
+    assert TOKEN not in caplog.text
+    orch.close()
+    raw = Path(database_url.removeprefix("sqlite:///"))
+    for path in raw.parent.glob(raw.name + "*"):
+        assert TOKEN.encode() not in path.read_bytes()
+
+
+def test_connect_refuses_a_token_in_place_of_its_name(make_orch: Any) -> None:
+    orch = make_orch()
+    with pytest.raises(InvalidInput, match="looks like a token"):
+        orch.git_connect("octo-org/shop", api_token_name=TOKEN)
+
+
+# -- disabled ------------------------------------------------------------------------------
+
+
+def test_a_disabled_integration_imports_nothing_and_lists_no_git_tool(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    (project / ".git").mkdir(parents=True)
+    code = f"""
+import anyio, json, sys
+from mcp import Client
+from taskorch.config import Settings
+from taskorch.mcp.server import build_server
+
+async def main():
+    server = build_server(Settings(database_url="sqlite:///{tmp_path}/d.db"))
+    async with Client(server, mode="legacy") as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        await client.call_tool("orchestrator_initialize_session", {{"working_directory": "{project}"}})
+        await client.call_tool("orchestrator_plan_task", {{"title": "x"}})
+    loaded = sorted(m for m in sys.modules if m.startswith(("githubkit", "taskorch.sync", "taskorch.platforms",
+                                                            "jinja2", "keyring")))
+    print(json.dumps({{"names": names, "loaded": loaded}}))
+
+anyio.run(main)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not [n for n in report["names"] if "git" in n or "board" in n]
+    assert report["loaded"] == []
