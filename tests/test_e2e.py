@@ -120,5 +120,9 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     assert "Demo complete." in completed.stdout
     answers = [line for line in completed.stdout.splitlines() if line.startswith("<-")]
     assert len(answers) > 10
-    assert any("16 tools" in line for line in answers)
+    # The sixteen core tools plus the Git integration's, which the demo enables.
+    assert any("17 tools" in line and "git_integration" in line for line in answers)
+    # Tasks became issues on the stand-in, and the rename made there came back.
+    assert any(line.startswith("gh #5 Document the login limits") for line in completed.stdout.splitlines())
+    assert any("Document the login limits for operators" in line for line in answers)
     assert "demo failed" not in completed.stdout

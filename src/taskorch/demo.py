@@ -1,11 +1,13 @@
 """The demo: a real MCP client session against ``taskorch serve`` over stdio.
 
-It creates a throwaway Git repository and a fresh SQLite database beside it, starts the server as
-a subprocess with the official MCP client, and walks through a whole feature: initialize a
-session, plan a parent with dependent subtasks, try to start a task too early, execute and
-complete every task in dependency order (writing the files the "assistant" produces into the
-repository), synthesize, show the status and the audit trail. Every line it prints after a
-``<-`` comes from the server's answers.
+It creates a throwaway Git repository and a fresh SQLite database beside it, serves the GitHub
+stand-in (:mod:`taskorch.testing.fake_github`) on 127.0.0.1, starts the server as a subprocess
+with the official MCP client, and walks through a whole feature: initialize a session, connect the
+repository, plan a parent with dependent subtasks (they become issues and sub-issues), try to start
+a task too early, execute and complete every task in dependency order (writing the files the
+"assistant" produces into the repository), let a teammate rename an issue on "GitHub" and watch it
+flow back, synthesize, show the status and the audit trail. Every line after ``<-`` is the
+server's answer; every line after ``gh`` is read from the stand-in's state.
 """
 
 from __future__ import annotations
@@ -17,13 +19,19 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from rich.console import Console
 from rich.markup import escape
 
+if TYPE_CHECKING:
+    from taskorch.testing.fake_github import FakeGitHub
+
 __all__ = ["run_demo"]
+
+#: The environment variable the demo's server reads the stand-in's token from.
+DEMO_TOKEN_NAME = "TASKORCH_DEMO_GITHUB_TOKEN"
 
 FEATURE = {
     "title": "Add rate limiting to the login endpoint",
@@ -145,15 +153,36 @@ class _Transcript:
                 f"[{style}]{'<-' if i == 0 else '  '}[/] {escape(line)}", highlight=False, soft_wrap=True
             )
 
+    def github(self, text: str) -> None:
+        self.console.print(f"[magenta]gh[/] {escape(text)}", highlight=False, soft_wrap=True)
+
     def heading(self, text: str) -> None:
         self.console.rule(f"[bold]{text}")
 
 
-async def _session(repo: Path, db_url: str, console: Console) -> int:
+def _show_github(out: _Transcript, github: FakeGitHub) -> None:
+    """What the GitHub stand-in holds now (read from its state, as a person would see the repo)."""
+    for number, issue in sorted(github.issues.items()):
+        labels = ", ".join(sorted(label["name"] for label in issue["labels"]))
+        state = issue["state"] + (f" ({issue['state_reason']})" if issue.get("state_reason") else "")
+        parent = next((p for p, kids in github.sub_issues.items() if number in kids), None)
+        out.github(
+            f"#{number} {issue['title']}: {state}; labels: {labels}" + (f"; sub-issue of #{parent}" if parent else "")
+        )
+
+
+async def _session(repo: Path, db_url: str, console: Console, github: FakeGitHub, github_url: str) -> int:
     from mcp import Client, StdioServerParameters
 
     command, args = _server_command()
-    env = {**os.environ, "TASKORCH_DATABASE_URL": db_url}
+    env = {
+        **os.environ,
+        "TASKORCH_DATABASE_URL": db_url,
+        "TASKORCH_GIT_INTEGRATION": "basic",
+        "TASKORCH_GITHUB_API_URL": github_url,
+        "TASKORCH_MUTATION_SPACING": "0",  # the stand-in needs no spacing; GitHub gets 1 s by default
+        DEMO_TOKEN_NAME: "demo-token-for-the-local-stand-in",
+    }
     env.pop("TASKORCH_TOOLSETS", None)
     params = StdioServerParameters(command=command, args=args, env=env, cwd=str(repo))
     out = _Transcript(console)
@@ -172,17 +201,32 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
         tools = (await client.list_tools()).tools
         out.answer(f"{len(tools)} tools: " + ", ".join(t.name.removeprefix("orchestrator_") for t in tools))
 
-        out.heading("Session and plan")
+        out.heading("Session, repository and plan")
         session = await call("orchestrator_initialize_session", {"working_directory": str(repo)})
+        await call(
+            "orchestrator_git_integration",
+            {
+                "action": "connect",
+                "repository": f"{github.owner}/{github.repo}",
+                "issue_config": {"api_token_name": DEMO_TOKEN_NAME, "auto_sync_enabled": True},
+            },
+        )
         plan = await call("orchestrator_plan_task", FEATURE)
         for decision in plan["routing"]:
             out.answer(f"routed task {decision['task_id']} to {decision['specialist_type']}: {decision['reason']}")
         ids = {key: brief["id"] for key, brief in plan["subtasks"].items()}
 
+        out.heading("Tasks become issues on GitHub (a local stand-in)")
+        first_sync = await call("orchestrator_git_integration", {"action": "sync_status"})
+        issue_of_task = {link["task_id"]: link["issue_number"] for link in first_sync["sync"]["created"]}
+        numbers = {key: issue_of_task[task_id] for key, task_id in ids.items()}
+        _show_github(out, github)
+
         out.heading("Dependencies are enforced")
         await call("orchestrator_execute_task", {"task_id": ids["tests"]}, expect_error=True)
 
         out.heading("Execute and complete in dependency order")
+        changed_on_github = False
         while True:
             status = await call("orchestrator_get_status", {})
             ready = [t for t in status["ready"] if t["id"] in ids.values()]
@@ -190,6 +234,17 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
                 break
             task_id = ready[0]["id"]
             key = next(k for k, v in ids.items() if v == task_id)
+            if key == "docs" and not changed_on_github:
+                changed_on_github = True
+                out.heading("A change made on GitHub flows back")
+                issue = github.edit_issue(
+                    numbers[key], title="Document the login limits for operators", labels=["docs", "ops"]
+                )
+                out.github(f"a teammate renamed #{issue['number']} and labelled it docs, ops")
+                await call("orchestrator_git_integration", {"action": "sync_status"})
+                renamed = await call("orchestrator_query_tasks", {"task_ids": [task_id]})
+                task = renamed["tasks"][0]
+                out.answer(f"task {task_id} is now '{task['title']}', labels {task['labels']}")
             context = await call("orchestrator_execute_task", {"task_id": task_id})
             role = context["specialist"]
             out.answer(f"specialist: {role['title']} ({role['summary']})")
@@ -211,6 +266,10 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
                 },
             )
 
+        out.heading("Progress reached GitHub")
+        await call("orchestrator_git_integration", {"action": "sync_status"})
+        _show_github(out, github)
+
         out.heading("Synthesis")
         synthesis = await call("orchestrator_synthesize_results", {"parent_task_id": plan["task"]["id"]})
         console.print(synthesis["synthesis"], highlight=False, markup=False, soft_wrap=True)
@@ -226,6 +285,7 @@ async def _session(repo: Path, db_url: str, console: Console) -> int:
                 + (f"task {entry['task_id']}: " if entry["task_id"] is not None else "")
                 + _describe_changes(entry["action"], entry["changes"])
             )
+        await call("orchestrator_git_integration", {"action": "sync_status"})
         await call("orchestrator_health_check", {})
         return int(session["session_id"])
 
@@ -239,8 +299,13 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     _git_init(repo)
     db_url = f"sqlite:///{workdir / 'taskorch.db'}"
     console.print(f"Throwaway repository: {repo}\nDatabase: {db_url}", highlight=False)
+    from taskorch.testing.fake_github import FakeGitHub
+
+    github = FakeGitHub(owner="octo-org", repo="shop")
     try:
-        anyio.run(_session, repo, db_url, console)
+        with github.serve() as github_url:
+            console.print(f"GitHub stand-in: {github_url} (octo-org/shop)", highlight=False)
+            anyio.run(_session, repo, db_url, console, github, github_url)
     except Exception as exc:
         console.print(f"[red]demo failed:[/] {exc}", highlight=False)
         return 1
