@@ -196,6 +196,30 @@ OPERATIONS: list[tuple[str, Operation, tuple[str, str]]] = [
         ("PATCH", r"/repos/octo-org/shop/milestones/1"),
     ),
     ("update_milestone_nothing", lambda gh: gh.update_milestone(1), ("GET", r"/repos/octo-org/shop/milestones/1")),
+    (
+        "get_release_by_tag",
+        lambda gh: gh.get_release_by_tag("v1.0.0"),
+        ("GET", r"/repos/octo-org/shop/releases/tags/v1\.0\.0"),
+    ),
+    (
+        "create_release",
+        lambda gh: gh.create_release(
+            "v1.0.0", name="v1.0.0", body="## Added\n\n- Cart", target_commitish="a" * 40, prerelease=False
+        ),
+        ("POST", r"/repos/octo-org/shop/releases"),
+    ),
+    (
+        "create_prerelease_without_target",
+        lambda gh: gh.create_release(
+            "v2.0.0-rc.1", name="v2.0.0-rc.1", body="", target_commitish=None, prerelease=True
+        ),
+        ("POST", r"/repos/octo-org/shop/releases"),
+    ),
+    (
+        "update_release",
+        lambda gh: gh.update_release(1, name="v1.0.0", body="Updated notes"),
+        ("PATCH", r"/repos/octo-org/shop/releases/1"),
+    ),
 ]
 
 

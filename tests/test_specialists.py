@@ -48,9 +48,7 @@ def write_role(
     folder = project_roles_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.md"
-    path.write_text(
-        VALID_FRONT.format(name=name, task_types=task_types, keywords=keywords) + body, encoding="utf-8"
-    )
+    path.write_text(VALID_FRONT.format(name=name, task_types=task_types, keywords=keywords) + body, encoding="utf-8")
     return path
 
 
@@ -130,9 +128,7 @@ def test_project_without_roles_dir_has_only_builtins(tmp_path: Path) -> None:
 
 
 def test_project_override_replaces_builtin(tmp_path: Path) -> None:
-    path = write_role(
-        tmp_path, "tester", task_types='["testing"]', keywords='["pytest"]', body="Use our harness.\n"
-    )
+    path = write_role(tmp_path, "tester", task_types='["testing"]', keywords='["pytest"]', body="Use our harness.\n")
     library = RoleLibrary.load(str(tmp_path))
     tester = library.get("tester")
     assert tester.instructions == "Use our harness."
@@ -194,18 +190,15 @@ MALFORMED: dict[str, tuple[str, str | tuple[str, ...]]] = {
         "title must be a string, not an integer",
     ),
     "types_type": (
-        '+++\nname = "types_type"\ntitle = "T"\nsummary = "s"\ntask_types = "testing"\n'
-        "keywords = []\n+++\nbody\n",
+        '+++\nname = "types_type"\ntitle = "T"\nsummary = "s"\ntask_types = "testing"\nkeywords = []\n+++\nbody\n',
         "task_types must be an array of strings, not a string",
     ),
     "keyword_item": (
-        '+++\nname = "keyword_item"\ntitle = "T"\nsummary = "s"\ntask_types = []\n'
-        'keywords = ["ok", 1]\n+++\nbody\n',
+        '+++\nname = "keyword_item"\ntitle = "T"\nsummary = "s"\ntask_types = []\nkeywords = ["ok", 1]\n+++\nbody\n',
         "keywords[1] must be a string, not an integer",
     ),
     "bad_task_type": (
-        '+++\nname = "bad_task_type"\ntitle = "T"\nsummary = "s"\ntask_types = ["poetry"]\n'
-        "keywords = []\n+++\nbody\n",
+        '+++\nname = "bad_task_type"\ntitle = "T"\nsummary = "s"\ntask_types = ["poetry"]\nkeywords = []\n+++\nbody\n',
         "task_types has unknown value(s): 'poetry'",
     ),
     "no_body": (GOOD.format(name="no_body") + "\n  \n", "no instructions"),
@@ -261,9 +254,7 @@ def test_route_by_keywords_over_task_type(library: RoleLibrary) -> None:
 
 def test_route_complex_feature_to_architect(library: RoleLibrary) -> None:
     for complexity in ("complex", "very_complex"):
-        name, reason = pick(
-            library, "Payments subsystem", "Accept card payments end to end", "feature", complexity
-        )
+        name, reason = pick(library, "Payments subsystem", "Accept card payments end to end", "feature", complexity)
         assert name == "architect"
         assert "design first" in reason and complexity in reason
     name, _ = pick(library, "Payments subsystem", task_type="feature", complexity="moderate")
@@ -304,9 +295,7 @@ def test_title_hits_count_double(library: RoleLibrary) -> None:
 
 
 def test_route_accepts_enum_members(library: RoleLibrary) -> None:
-    by_enum = route(
-        library, title="x", description="", task_type=TaskType.DEPLOYMENT, complexity=Complexity.SIMPLE
-    )
+    by_enum = route(library, title="x", description="", task_type=TaskType.DEPLOYMENT, complexity=Complexity.SIMPLE)
     assert by_enum == ("devops", "task_type 'deployment' maps to devops")
 
 

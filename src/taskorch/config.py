@@ -37,7 +37,11 @@ __all__ = ["GIT_TIERS", "TOOLSETS", "Settings", "default_database_url", "project
 #: Integration tiers, each including the ones before it.
 GIT_TIERS = ("disabled", "basic", "project", "full")
 #: Git tools (without prefix) and the tier that lists them.
-GIT_TOOLS: dict[str, str] = {"git_integration": "basic", "project_board_manager": "project"}
+GIT_TOOLS: dict[str, str] = {
+    "git_integration": "basic",
+    "project_board_manager": "project",
+    "release_coordinator": "full",
+}
 
 #: Which tools each toolset holds (names without the ``orchestrator_`` prefix).
 TOOLSETS: dict[str, tuple[str, ...]] = {

@@ -18,6 +18,7 @@ from taskorch.services.models import (
     PlanResult,
     QueryResult,
     ReconnectResult,
+    ReleaseResult,
     RestartResult,
     RestartStatusResult,
     SessionResult,
@@ -159,4 +160,19 @@ def git(r: GitResult) -> str:
 def board(r: BoardResult) -> str:
     lines = [r.detail]
     lines += [f"- task {m.get('task_id')} -> {m.get('column') or 'board'}" for m in r.moved if "task_id" in m]
+    return "\n".join(lines)
+
+
+def release(r: ReleaseResult) -> str:
+    lines = [r.detail]
+    if r.readiness is not None and not r.readiness.ready:
+        for task in r.readiness.open:
+            lines.append(f"- open: {_brief(task)}")
+        for blocked in r.readiness.blocked:
+            lines.append(f"- blocked: {_brief(blocked.task)} ({blocked.reason})")
+    if r.readiness is not None and r.readiness.without_issue:
+        lines.append("- no issue yet: task(s) " + ", ".join(map(str, r.readiness.without_issue)))
+    lines += [f"- {s.step}: {s.status} ({s.detail})" for s in r.steps]
+    if r.changelog:
+        lines += ["", r.changelog]
     return "\n".join(lines)

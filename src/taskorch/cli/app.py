@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -760,6 +760,80 @@ def board_update_progress(project: ProjectOpt = Path(), as_json: JsonOpt = False
 def board_sync_milestones(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Make sure every release milestone exists on the platform."""
     _run(lambda o: o.board_manager("sync_milestones"), as_json=as_json, summary=summaries.board, project=project)
+
+
+release_app = typer.Typer(help="Plan, tag and publish releases from finished work.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+
+@release_app.command("plan")
+def release_plan(
+    version: Annotated[str | None, typer.Argument(help="SemVer, e.g. 1.4.0; omit to have one proposed.")] = None,
+    task: Annotated[
+        list[int] | None, typer.Option(help="An included task id (repeatable); default: finished work.")
+    ] = None,
+    target_date: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or update a release plan and report its readiness."""
+    due = target_date.date() if target_date else None
+    _run(
+        lambda o: o.release_plan(version, task, due, description),
+        as_json=as_json,
+        summary=summaries.release,
+        project=project,
+    )
+
+
+@release_app.command("milestone")
+def release_milestone(
+    version: Annotated[str | None, typer.Argument()] = None, project: ProjectOpt = Path(), as_json: JsonOpt = False
+) -> None:
+    """Create (or update) the release's platform milestone and put its issues on it."""
+    _run(lambda o: o.release_milestone(version), as_json=as_json, summary=summaries.release, project=project)
+
+
+@release_app.command("changelog")
+def release_changelog(
+    version: Annotated[str | None, typer.Argument()] = None,
+    template: Annotated[str, typer.Option(help="automated, manual or hybrid.")] = "automated",
+    write: Annotated[bool, typer.Option(help="Update CHANGELOG.md in the project.")] = False,
+    notes: Annotated[str | None, typer.Option(help="Hand-written notes (hybrid).")] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Release notes grouped by kind, from finished tasks and Conventional Commits."""
+    if template not in ("automated", "manual", "hybrid"):
+        raise _fail(InvalidInput("--template", f"{template!r} is not a template.", "use automated, manual or hybrid."))
+    chosen = cast(Literal["automated", "manual", "hybrid"], template)
+    _run(
+        lambda o: o.release_changelog(version, chosen, write, notes),
+        as_json=as_json,
+        summary=summaries.release,
+        project=project,
+    )
+
+
+@release_app.command("tag")
+def release_tag(
+    version: Annotated[str | None, typer.Argument()] = None,
+    commit: Annotated[str, typer.Option(help="The commit to tag.")] = "HEAD",
+    push: Annotated[bool, typer.Option(help="Push the tag to the remote.")] = False,
+    remote: Annotated[str, typer.Option()] = "origin",
+    dry_run: Annotated[bool, typer.Option(help="Show the steps without doing them.")] = False,
+    force: Annotated[bool, typer.Option(help="Release despite open included tasks.")] = False,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Tag, push, publish the platform release, close the milestone; resumes after a failure."""
+    _run(
+        lambda o: o.release_tag(version, commit, push, remote, dry_run, force),
+        as_json=as_json,
+        summary=summaries.release,
+        project=project,
+    )
 
 
 def main() -> None:

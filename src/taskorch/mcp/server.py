@@ -43,6 +43,7 @@ from taskorch.services.models import (
     PlanResult,
     QueryResult,
     ReconnectResult,
+    ReleaseResult,
     RestartResult,
     RestartStatusResult,
     SessionResult,
@@ -702,6 +703,53 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
                 action, task_ids=ids, title=title, column=column, status_mapping=status_mapping, session_id=session_id
             ),
             summaries.board,
+        )
+
+    @tool(
+        "release_coordinator",
+        "Turn finished tasks into a tagged, published release. Actions: plan_release (release_version, "
+        "SemVer; omit to have one proposed; included_features = task ids; returns a readiness report); "
+        "create_milestone (the release's milestone, with its tasks' issues on it); generate_changelog "
+        "(release_notes_template automated|manual|hybrid; write_changelog updates CHANGELOG.md); "
+        "tag_release (annotated tag on commit, push when asked, platform release created or updated, "
+        "milestone closed; dry_run shows the steps; force releases despite open work). A failed "
+        "tag_release resumes when called again.",
+        open_world=True,
+    )
+    async def release_coordinator(
+        action: Literal["plan_release", "create_milestone", "generate_changelog", "tag_release"],
+        release_version: Annotated[str | None, Field(max_length=100, description="e.g. 1.4.0 or v2.0.0-rc.1")] = None,
+        included_features: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=1000)]
+        | None = None,
+        target_date: date | None = None,
+        description: Annotated[str | None, Field(max_length=5000)] = None,
+        release_notes_template: Literal["automated", "manual", "hybrid"] = "automated",
+        write_changelog: bool = False,
+        notes: Annotated[str | None, Field(max_length=20000, description="Hand-written notes (hybrid).")] = None,
+        commit: Annotated[str, Field(min_length=1, max_length=200)] = "HEAD",
+        push: bool = False,
+        remote: Annotated[str, Field(min_length=1, max_length=100)] = "origin",
+        dry_run: bool = False,
+        force: bool = False,
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, ReleaseResult]:
+        if action == "plan_release":
+            return await call(
+                lambda o: o.release_plan(release_version, included_features, target_date, description, session_id),
+                summaries.release,
+            )
+        if action == "create_milestone":
+            return await call(lambda o: o.release_milestone(release_version, session_id), summaries.release)
+        if action == "generate_changelog":
+            return await call(
+                lambda o: o.release_changelog(
+                    release_version, release_notes_template, write_changelog, notes, commit, session_id
+                ),
+                summaries.release,
+            )
+        return await call(
+            lambda o: o.release_tag(release_version, commit, push, remote, dry_run, force, session_id),
+            summaries.release,
         )
 
     # -- resources --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "RateBudget",
     "RemoteIssue",
     "RemoteMilestone",
+    "RemoteRelease",
     "Unset",
     "labels_tuple",
     "parse_repository",
@@ -121,6 +122,19 @@ class RemoteMilestone:
 
 
 @dataclass(frozen=True)
+class RemoteRelease:
+    """A platform release: the page that presents a tag with its notes."""
+
+    id: int
+    tag_name: str
+    name: str
+    body: str
+    url: str
+    draft: bool
+    prerelease: bool
+
+
+@dataclass(frozen=True)
 class BoardRef:
     """A project board: its global id, number and URL, and its Status options by name."""
 
@@ -190,6 +204,20 @@ class Platform(Protocol):
         due_on: datetime | None = None,
         state: Literal["open", "closed"] | None = None,
     ) -> RemoteMilestone: ...
+
+    def get_release_by_tag(self, tag: str) -> RemoteRelease | None:
+        """The release of ``tag``, or ``None`` when the tag has none."""
+        ...
+
+    def create_release(
+        self, tag: str, *, name: str, body: str, target_commitish: str | None, prerelease: bool
+    ) -> RemoteRelease:
+        """One mutation."""
+        ...
+
+    def update_release(self, release_id: int, *, name: str, body: str) -> RemoteRelease:
+        """One mutation."""
+        ...
 
     def create_board(self, title: str) -> BoardRef: ...
 

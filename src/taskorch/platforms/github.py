@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 from githubkit import GitHub
@@ -57,6 +58,7 @@ from taskorch.platforms.base import (
     RateBudget,
     RemoteIssue,
     RemoteMilestone,
+    RemoteRelease,
     Unset,
     labels_tuple,
     parse_repository,
@@ -643,6 +645,57 @@ class GitHubPlatform:
         path = self._repo_path(f"milestones/{int(number)}")
         method = "PATCH" if body else "GET"
         return self._milestone(self._json(method, path, json=body or None), method, path)
+
+    # -- releases -------------------------------------------------------------------------------
+
+    def get_release_by_tag(self, tag: str) -> RemoteRelease | None:
+        """GET /repos/{owner}/{repo}/releases/tags/{tag} ("Get a release by tag name"); 404 -> None."""
+        path = self._repo_path(f"releases/tags/{quote(tag, safe='')}")
+        try:
+            data = self._json("GET", path)
+        except PlatformRejected as error:
+            if error.status == 404:
+                return None
+            raise
+        return self._release(data, "GET", path)
+
+    def create_release(
+        self, tag: str, *, name: str, body: str, target_commitish: str | None, prerelease: bool
+    ) -> RemoteRelease:
+        """POST /repos/{owner}/{repo}/releases ("Create a release") for an existing tag."""
+        payload: dict[str, Any] = {
+            "tag_name": tag,
+            "name": name,
+            "body": body,
+            "draft": False,
+            "prerelease": prerelease,
+        }
+        if target_commitish:
+            payload["target_commitish"] = target_commitish
+        path = self._repo_path("releases")
+        return self._release(self._json("POST", path, json=payload), "POST", path)
+
+    def update_release(self, release_id: int, *, name: str, body: str) -> RemoteRelease:
+        """PATCH /repos/{owner}/{repo}/releases/{release_id} ("Update a release")."""
+        path = self._repo_path(f"releases/{int(release_id)}")
+        return self._release(self._json("PATCH", path, json={"name": name, "body": body}), "PATCH", path)
+
+    @staticmethod
+    def _release(data: Any, method: str, path: str) -> RemoteRelease:
+        try:
+            return RemoteRelease(
+                id=int(data["id"]),
+                tag_name=str(data["tag_name"]),
+                name=str(data.get("name") or ""),
+                body=str(data.get("body") or ""),
+                url=str(data.get("html_url") or ""),
+                draft=bool(data.get("draft")),
+                prerelease=bool(data.get("prerelease")),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise PlatformError(
+                f"GitHub {method} {path} answered with a release that cannot be read ({error})."
+            ) from None
 
     # -- Projects v2 ----------------------------------------------------------------------------
 

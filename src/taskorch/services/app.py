@@ -60,7 +60,8 @@ from taskorch.store.tables import server_restarts, task_events
 
 if TYPE_CHECKING:
     from taskorch.services.git import GitService, PlatformFactory
-    from taskorch.services.models import BoardResult, GitResult
+    from taskorch.services.models import BoardResult, GitResult, ReleaseResult
+    from taskorch.services.release import ReleaseService
 
 __all__ = ["Orchestrator"]
 
@@ -574,6 +575,76 @@ class Orchestrator:
         if action == "sync_milestones":
             return self.git.sync_milestones(sid)
         raise InvalidInput("action", f"unknown action {action!r}.", "see the tool's description for the actions.")
+
+    # -- release coordination ---------------------------------------------------------------
+
+    @property
+    def releases(self) -> ReleaseService:
+        from taskorch.services.release import ReleaseService
+
+        return ReleaseService(self.db, self.git, self._write, clock=self.clock)
+
+    def _session_root(self, session_id: int | None) -> tuple[int, str]:
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+        return int(session["id"]), str(session["project_root"])
+
+    def release_plan(
+        self,
+        version: str | None = None,
+        included_features: Sequence[int] | None = None,
+        target_date: date | None = None,
+        description: str | None = None,
+        session_id: int | None = None,
+    ) -> ReleaseResult:
+        """Create or update a release plan with its readiness report; proposes a version if none."""
+        sid, root = self._session_root(session_id)
+        return self.releases.plan_release(
+            sid, root, version=version, included=included_features, target_date=target_date, description=description
+        )
+
+    def release_milestone(self, version: str | None = None, session_id: int | None = None) -> ReleaseResult:
+        sid, _root = self._session_root(session_id)
+        return self.releases.create_milestone(sid, version)
+
+    def release_changelog(
+        self,
+        version: str | None = None,
+        template: Literal["automated", "manual", "hybrid"] = "automated",
+        write: bool = False,
+        notes: str | None = None,
+        commit: str = "HEAD",
+        session_id: int | None = None,
+    ) -> ReleaseResult:
+        if template not in ("automated", "manual", "hybrid"):
+            raise InvalidInput(
+                "release_notes_template", f"{template!r} is not a template.", "use automated, manual or hybrid."
+            )
+        sid, root = self._session_root(session_id)
+        return self.releases.generate_changelog(
+            sid,
+            root,
+            version=version,
+            template=template,
+            write=write,
+            notes=notes,
+            commit=commit,
+        )
+
+    def release_tag(
+        self,
+        version: str | None = None,
+        commit: str = "HEAD",
+        push: bool = False,
+        remote: str = "origin",
+        dry_run: bool = False,
+        force: bool = False,
+        session_id: int | None = None,
+    ) -> ReleaseResult:
+        sid, root = self._session_root(session_id)
+        return self.releases.tag_release(
+            sid, root, version=version, commit=commit, push=push, remote=remote, dry_run=dry_run, force=force
+        )
 
     # -- health and lifecycle ---------------------------------------------------------------
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
-from taskorch.errors import Conflict, InvalidInput, NotFound, PlatformError
-from taskorch.platforms.base import Platform, parse_repository
-from taskorch.services.models import BoardResult, ConflictView, GitConfigView, GitResult
+from taskorch.errors import Conflict, InvalidInput, NotFound, PlatformRejected, PlatformUnavailable
+from taskorch.platforms.base import Platform, RemoteRelease, parse_repository
+from taskorch.services.models import BoardResult, ConflictView, GitConfigView, GitResult, SyncResult
 from taskorch.store import repository as repo
 from taskorch.store.db import Database
 from taskorch.store.tables import (
@@ -544,6 +544,7 @@ class GitService:
                         name=milestone.title,
                         included_features=[],
                         status="planning",
+                        steps={},
                         created_at=at,
                         **values,
                     )
@@ -641,8 +642,6 @@ class GitService:
                         "column": target if action != "add_to_board" else None,
                     }
                 )
-        except PlatformError:
-            raise
         finally:
             engine.platform.close()
         return BoardResult(
@@ -685,6 +684,58 @@ class GitService:
         if action != "add_to_board" and target:
             engine._call("move_card", lambda: engine.platform.set_board_status(board, item, target), mutation=True)
         return item, target
+
+    def push_tasks(self, session_id: int, task_ids: Sequence[int]) -> SyncResult:
+        """Push the pending changes of these tasks now (no pull)."""
+        engine = self.engine(session_id)
+        try:
+            return engine.run(pull=False, task_ids=list(task_ids))
+        finally:
+            engine.platform.close()
+
+    def publish_release(
+        self, session_id: int, tag: str, notes: str, sha: str, prerelease: bool
+    ) -> tuple[RemoteRelease, str]:
+        """Create the platform release of ``tag``, or update it if it exists (a rerun after a
+        failure finishes the job instead of failing on "already exists")."""
+        engine = self.engine(session_id)
+        platform = engine.platform
+        try:
+            for attempt in range(1, 6):
+                existing = engine._call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
+                if existing is not None:
+                    return self._update_release(engine, existing.id, tag, notes), "updated"
+                engine.spacer.wait()
+                try:
+                    created = platform.create_release(
+                        tag, name=tag, body=notes, target_commitish=sha, prerelease=prerelease
+                    )
+                except (PlatformUnavailable, PlatformRejected) as exc:
+                    # The answer may be lost after GitHub made the release, or another run made it
+                    # first ("already_exists"): look it up again instead of creating a second one.
+                    if isinstance(exc, PlatformRejected) and exc.status != 422:
+                        raise
+                    engine.sleep(min(30.0, 0.5 * 2**attempt))
+                    continue
+                return created, "created"
+            raise PlatformUnavailable(f"the release of {tag} could not be created after 5 attempts; run again.")
+        finally:
+            platform.close()
+
+    @staticmethod
+    def _update_release(engine: SyncEngine, release_id: int, tag: str, notes: str) -> RemoteRelease:
+        return engine._call(
+            "update_release", lambda: engine.platform.update_release(release_id, name=tag, body=notes), mutation=True
+        )
+
+    def close_milestone(self, session_id: int, number: int) -> None:
+        engine = self.engine(session_id)
+        try:
+            engine._call(
+                "close_milestone", lambda: engine.platform.update_milestone(number, state="closed"), mutation=True
+            )
+        finally:
+            engine.platform.close()
 
     def linked_task_ids(self, session_id: int) -> list[int]:
         with self.db.transaction(write=False) as conn:

@@ -34,7 +34,11 @@ __all__ = [
     "MaintenanceResult",
     "PlanResult",
     "QueryResult",
+    "Readiness",
     "ReconnectResult",
+    "ReleaseResult",
+    "ReleaseStep",
+    "ReleaseView",
     "RestartRecord",
     "RestartResult",
     "RestartStatusResult",
@@ -443,4 +447,48 @@ class BoardResult(BaseModel):
     action: str
     board: dict[str, Any] | None = None
     moved: list[dict[str, Any]] = Field(default_factory=list)
+    detail: str
+
+
+# -- Release coordination --------------------------------------------------------------------
+
+
+class ReleaseView(BaseModel):
+    name: str = Field(description="The tag and milestone title, e.g. v1.2.0.")
+    version: str | None
+    status: str = Field(description="planning, active, completed or cancelled.")
+    description: str
+    target_date: date | None
+    included_features: list[int]
+    previous_tag: str | None
+    platform_milestone_id: int | None
+    tag_sha: str | None
+    release_url: str | None
+    notes: str | None
+
+
+class Readiness(BaseModel):
+    """How ready the release's work is."""
+
+    ready: bool = Field(description="True when every included task and subtask is finished.")
+    done: list[TaskBrief]
+    open: list[TaskBrief]
+    blocked: list[BlockedTask]
+    without_issue: list[int] = Field(description="Included tasks that have no issue yet.")
+
+
+class ReleaseStep(BaseModel):
+    step: str
+    status: Literal["done", "resumed", "skipped", "planned", "failed"]
+    detail: str
+
+
+class ReleaseResult(BaseModel):
+    action: str
+    release: ReleaseView
+    readiness: Readiness | None = None
+    version_reason: str | None = Field(default=None, description="Why this version, when it was proposed.")
+    changelog: str | None = Field(default=None, description="The release notes (Markdown).")
+    changelog_path: str | None = None
+    steps: list[ReleaseStep] = Field(default_factory=list)
     detail: str

@@ -273,6 +273,16 @@ release_milestones = Table(
     Column("status", String(16), nullable=False),  # planning | active | completed | cancelled
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Revision 0003: release coordination. ``name`` is the tag and milestone title (v1.2.0).
+    Column("version", String(100), nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("notes_template", String(16), nullable=True),
+    Column("previous_tag", String(200), nullable=True),
+    Column("tag_sha", String(64), nullable=True),
+    Column("release_id", Integer, nullable=True),
+    Column("release_url", Text, nullable=True),
+    # Which steps of tag_release are done, so a rerun after a failure resumes.
+    Column("steps", JSON, nullable=False),
     Index("ix_release_milestones_session_name", "session_id", "name", unique=True),
 )
 

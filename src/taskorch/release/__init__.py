@@ -1,0 +1,1 @@
+"""Release coordination: versions, changelogs, tags and platform releases from finished work."""
