@@ -120,9 +120,12 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     assert "Demo complete." in completed.stdout
     answers = [line for line in completed.stdout.splitlines() if line.startswith("<-")]
     assert len(answers) > 10
-    # The sixteen core tools plus the Git integration's, which the demo enables.
-    assert any("17 tools" in line and "git_integration" in line for line in answers)
+    # The sixteen core tools plus the three of the Git integration's full tier, which the demo enables.
+    assert any("19 tools" in line and "release_coordinator" in line for line in answers)
     # Tasks became issues on the stand-in, and the rename made there came back.
     assert any(line.startswith("gh #5 Document the login limits") for line in completed.stdout.splitlines())
     assert any("Document the login limits for operators" in line for line in answers)
+    # It ends with a release: the annotated tag in the repository and the release on the stand-in.
+    assert any(line.startswith("git v0.1.0") for line in completed.stdout.splitlines())
+    assert any(line.startswith("gh release v0.1.0") for line in completed.stdout.splitlines())
     assert "demo failed" not in completed.stdout

@@ -302,3 +302,14 @@ def test_killed_between_the_tag_and_the_release(
     assert steps["tag"] == "resumed" and steps["release"] == "done"
     assert git(repo, "tag", "--list", "v0.2.*") == "v0.2.0"
     assert len(fake_github.releases) == 1
+
+
+def test_tag_release_keeps_the_notes_written_before(orch: Orchestrator, repo: Path, fake_github: FakeGitHub) -> None:
+    feature = finished_feature(orch)
+    orch.release_plan("0.2.0", included_features=[feature])
+    orch.release_changelog("0.2.0", "hybrid", notes="Read this before upgrading.")
+    result = orch.release_tag("0.2.0")
+    assert result.steps[0].detail == "hybrid notes kept"
+    [release] = fake_github.releases.values()
+    assert "Read this before upgrading." in release["body"]
+    assert "Read this before upgrading." in git(repo, "tag", "-n20", "--list", "v0.2.0")

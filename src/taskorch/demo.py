@@ -6,8 +6,9 @@ with the official MCP client, and walks through a whole feature: initialize a se
 repository, plan a parent with dependent subtasks (they become issues and sub-issues), try to start
 a task too early, execute and complete every task in dependency order (writing the files the
 "assistant" produces into the repository), let a teammate rename an issue on "GitHub" and watch it
-flow back, synthesize, show the status and the audit trail. Every line after ``<-`` is the
-server's answer; every line after ``gh`` is read from the stand-in's state.
+flow back, synthesize, release (plan with readiness, milestone, changelog, dry run, annotated tag
+and the release on the stand-in), and show the status and the audit trail. Every line after ``<-`` is the
+server's answer; ``gh`` lines are read from the stand-in's state, ``git`` lines from the repository.
 """
 
 from __future__ import annotations
@@ -74,31 +75,35 @@ FEATURE = {
     ],
 }
 
-#: What the "assistant" writes for each subtask: (file, content, summary, artifact type).
+#: What the "assistant" writes for each subtask: (file, content, summary, artifact type, commit message).
 WORK = {
     "design": (
         "docs/rate-limiting.md",
         "# Rate limiting\n\nToken bucket, 5 tokens per 15 min per account.\n",
         "Token bucket per account and per IP; counters in the database",
         "design",
+        "docs: design the login rate limiter",
     ),
     "limiter": (
         "src/limiter.py",
         "class TokenBucket:\n    def __init__(self, capacity: int) -> None:\n        self.tokens = capacity\n",
         "TokenBucket with refill; login returns 429 over the limit",
         "code",
+        "feat(login): limit failed logins with a token bucket",
     ),
     "tests": (
         "tests/test_limiter.py",
         "def test_bucket_starts_full():\n    assert True\n",
         "Tests for refill, exhaustion and the 429 response",
         "test",
+        "test: cover refill, exhaustion and the 429 answer",
     ),
     "docs": (
         "README.md",
         "## Login limits\n\n5 failed attempts per 15 minutes.\n",
         "Operator documentation of the limits",
         "documentation",
+        "docs: document the login limits for operators",
     ),
 }
 
@@ -110,11 +115,32 @@ def _server_command() -> tuple[str, list[str]]:
     return sys.executable, ["-m", "taskorch", "serve"]
 
 
-def _git_init(repo: Path) -> None:
+#: The identity the demo's commits and the release tag are made with.
+DEMO_IDENTITY = {
+    "GIT_AUTHOR_NAME": "taskorch demo",
+    "GIT_AUTHOR_EMAIL": "demo@taskorch.invalid",
+    "GIT_COMMITTER_NAME": "taskorch demo",
+    "GIT_COMMITTER_EMAIL": "demo@taskorch.invalid",
+}
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env={**os.environ, **DEMO_IDENTITY}
+    )
+    return done.stdout.strip()
+
+
+def _git_init(repo: Path) -> bool:
+    """A repository with one commit; False (and a bare .git marker) when git is not installed."""
     if shutil.which("git") is None:
         (repo / ".git").mkdir()
-        return
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        return False
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")
+    _git(repo, "add", ".gitignore")
+    _git(repo, "commit", "-q", "-m", "chore: start the shop")
+    return True
 
 
 def _short(value: Any) -> str:
@@ -153,6 +179,9 @@ class _Transcript:
                 f"[{style}]{'<-' if i == 0 else '  '}[/] {escape(line)}", highlight=False, soft_wrap=True
             )
 
+    def git(self, text: str) -> None:
+        self.console.print(f"[yellow]git[/] {escape(text)}", highlight=False, soft_wrap=True)
+
     def github(self, text: str) -> None:
         self.console.print(f"[magenta]gh[/] {escape(text)}", highlight=False, soft_wrap=True)
 
@@ -171,14 +200,40 @@ def _show_github(out: _Transcript, github: FakeGitHub) -> None:
         )
 
 
-async def _session(repo: Path, db_url: str, console: Console, github: FakeGitHub, github_url: str) -> int:
+async def _release(call: Any, out: _Transcript, repo: Path, github: FakeGitHub) -> None:
+    """Plan the release, put it on a milestone, write the changelog, tag and publish it."""
+    out.heading("Release")
+    plan = await call("orchestrator_release_coordinator", {"action": "plan_release"})
+    name = plan["release"]["name"]
+    await call("orchestrator_release_coordinator", {"action": "create_milestone", "release_version": name})
+    await call(
+        "orchestrator_release_coordinator",
+        {"action": "generate_changelog", "release_version": name, "write_changelog": True},
+    )
+    _git(repo, "add", "CHANGELOG.md")
+    _git(repo, "commit", "-q", "-m", f"chore(release): changelog for {name}")
+    out.git(f"committed CHANGELOG.md for {name}")
+    await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name, "dry_run": True})
+    await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name})
+    out.git(_git(repo, "tag", "-n1", "--list", name))
+    for release in github.releases.values():
+        lines = len((release.get("body") or "").splitlines())
+        out.github(f"release {release['tag_name']}: {release['html_url']} ({lines} lines of notes)")
+    for milestone in github.milestones.values():
+        out.github(f"milestone {milestone['title']}: {milestone['state']}")
+
+
+async def _session(
+    repo: Path, db_url: str, console: Console, github: FakeGitHub, github_url: str, has_git: bool
+) -> int:
     from mcp import Client, StdioServerParameters
 
     command, args = _server_command()
     env = {
         **os.environ,
         "TASKORCH_DATABASE_URL": db_url,
-        "TASKORCH_GIT_INTEGRATION": "basic",
+        "TASKORCH_GIT_INTEGRATION": "full",
+        **DEMO_IDENTITY,
         "TASKORCH_GITHUB_API_URL": github_url,
         "TASKORCH_MUTATION_SPACING": "0",  # the stand-in needs no spacing; GitHub gets 1 s by default
         DEMO_TOKEN_NAME: "demo-token-for-the-local-stand-in",
@@ -251,10 +306,14 @@ async def _session(repo: Path, db_url: str, console: Console, github: FakeGitHub
             for dep in context["dependency_results"]:
                 for art in dep["artifacts"]:
                     out.answer(f"context from task {dep['task_id']}: {art['summary']}")
-            path, content, summary, kind = WORK[key]
+            path, content, summary, kind, message = WORK[key]
             target = repo / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")
+            if has_git:
+                _git(repo, "add", path)
+                _git(repo, "commit", "-q", "-m", message)
+                out.git(f"committed {path}: {message}")
             await call(
                 "orchestrator_complete_task",
                 {
@@ -273,6 +332,11 @@ async def _session(repo: Path, db_url: str, console: Console, github: FakeGitHub
         out.heading("Synthesis")
         synthesis = await call("orchestrator_synthesize_results", {"parent_task_id": plan["task"]["id"]})
         console.print(synthesis["synthesis"], highlight=False, markup=False, soft_wrap=True)
+
+        if has_git:
+            await _release(call, out, repo, github)
+        else:
+            out.answer("git is not installed: the release part of the demo is skipped")
 
         out.heading("Status and audit trail")
         await call("orchestrator_get_status", {})
@@ -296,7 +360,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="taskorch-demo-"))
     repo = workdir / "shop"
     repo.mkdir()
-    _git_init(repo)
+    has_git = _git_init(repo)
     db_url = f"sqlite:///{workdir / 'taskorch.db'}"
     console.print(f"Throwaway repository: {repo}\nDatabase: {db_url}", highlight=False)
     from taskorch.testing.fake_github import FakeGitHub
@@ -305,7 +369,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     try:
         with github.serve() as github_url:
             console.print(f"GitHub stand-in: {github_url} (octo-org/shop)", highlight=False)
-            anyio.run(_session, repo, db_url, console, github, github_url)
+            anyio.run(_session, repo, db_url, console, github, github_url, has_git)
     except Exception as exc:
         console.print(f"[red]demo failed:[/] {exc}", highlight=False)
         return 1

@@ -570,6 +570,8 @@ class ReleaseService:
         remote: str,
     ) -> dict[str, Any]:
         if step == "notes":
+            if plan["notes"]:
+                return {"detail": f"{plan['notes_template'] or 'existing'} notes kept"}
             result = self.generate_changelog(
                 session_id,
                 project_root,
