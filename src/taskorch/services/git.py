@@ -8,7 +8,8 @@ never holds the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -195,6 +196,15 @@ class GitService:
         )
         return config_view(self.config_row(conn, session_id))
 
+    @contextmanager
+    def connected(self, session_id: int) -> Iterator[SyncEngine]:
+        """A sync engine for the session's repository; its platform client is closed afterwards."""
+        engine = self.engine(session_id)
+        try:
+            yield engine
+        finally:
+            engine.platform.close()
+
     def engine(self, session_id: int) -> SyncEngine:
         with self.db.transaction(write=False) as conn:
             config = dict(self.config_row(conn, session_id))
@@ -232,14 +242,7 @@ class GitService:
             config = self.config_row(conn, session_id)
             self._task_in_session(conn, session_id, task_id)
             outbox.create_intent(conn, task_id=task_id, config=config, at=self.clock())
-        engine = self.engine(session_id)
-        try:
-            result = engine.run(pull=False, task_ids=[task_id])
-        finally:
-            engine.platform.close()
-        with self.db.transaction(write=False) as conn:
-            link = self._link(conn, task_id)
-        assert link is not None
+        result, link = self._push_one(session_id, task_id)
         detail = (
             f"task {task_id} is issue #{link['issue_number']}: {link['issue_url']}"
             if link["issue_number"]
@@ -255,20 +258,21 @@ class GitService:
             if link is None:
                 raise Conflict(f"task {task_id} has no issue. Use action=create_issue or action=link_task first.")
             enqueue(conn, session_id, task_id, "update_issue", {}, self.clock())
-        engine = self.engine(session_id)
-        try:
-            result = engine.run(pull=False, task_ids=[task_id])
-        finally:
-            engine.platform.close()
-        with self.db.transaction(write=False) as conn:
-            link = self._link(conn, task_id)
-        assert link is not None
+        result, link = self._push_one(session_id, task_id)
         return GitResult(
             action="update_issue",
             link=link_view(link),
             sync=result,
             detail=f"issue #{link['issue_number']} is {link['sync_status']}",
         )
+
+    def _push_one(self, session_id: int, task_id: int) -> tuple[SyncResult, RowMapping]:
+        """Push one task's outbox entries now; return the run and the task's link afterwards."""
+        result = self.push_tasks(session_id, [task_id])
+        with self.db.transaction(write=False) as conn:
+            link = self._link(conn, task_id)
+        assert link is not None
+        return result, link
 
     def link_task(self, session_id: int, task_id: int, issue_number: int) -> GitResult:
         """Link an existing issue to a task; the task takes the issue's values (three-way merge
@@ -286,8 +290,7 @@ class GitService:
             ).first()
             if taken is not None:
                 raise Conflict(f"issue #{issue_number} is already linked to task {taken[0]}.")
-        engine = self.engine(session_id)
-        try:
+        with self.connected(session_id) as engine:
             issue = engine._call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
             at = self.clock()
             with self.db.transaction() as conn:
@@ -324,8 +327,6 @@ class GitService:
                 link = self._link(conn, task_id)
             assert link is not None
             engine._merge(link, issue)
-        finally:
-            engine.platform.close()
         with self.db.transaction(write=False) as conn:
             link = self._link(conn, task_id)
         assert link is not None
@@ -344,11 +345,8 @@ class GitService:
         progress: Callable[[int, int], None] | None = None,
     ) -> GitResult:
         """Pull remote changes, then push pending local ones."""
-        engine = self.engine(session_id)
-        try:
+        with self.connected(session_id) as engine:
             result = engine.run(pull=pull, push=push, progress=progress)
-        finally:
-            engine.platform.close()
         parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.pulled)} pulled"]
         if result.conflicts:
             parts.append(f"{len(result.conflicts)} conflict(s)")
@@ -687,20 +685,16 @@ class GitService:
 
     def push_tasks(self, session_id: int, task_ids: Sequence[int]) -> SyncResult:
         """Push the pending changes of these tasks now (no pull)."""
-        engine = self.engine(session_id)
-        try:
+        with self.connected(session_id) as engine:
             return engine.run(pull=False, task_ids=list(task_ids))
-        finally:
-            engine.platform.close()
 
     def publish_release(
         self, session_id: int, tag: str, notes: str, sha: str, prerelease: bool
     ) -> tuple[RemoteRelease, str]:
         """Create the platform release of ``tag``, or update it if it exists (a rerun after a
         failure finishes the job instead of failing on "already exists")."""
-        engine = self.engine(session_id)
-        platform = engine.platform
-        try:
+        with self.connected(session_id) as engine:
+            platform = engine.platform
             for attempt in range(1, 6):
                 existing = engine._call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
                 if existing is not None:
@@ -719,8 +713,6 @@ class GitService:
                     continue
                 return created, "created"
             raise PlatformUnavailable(f"the release of {tag} could not be created after 5 attempts; run again.")
-        finally:
-            platform.close()
 
     @staticmethod
     def _update_release(engine: SyncEngine, release_id: int, tag: str, notes: str) -> RemoteRelease:
@@ -729,13 +721,10 @@ class GitService:
         )
 
     def close_milestone(self, session_id: int, number: int) -> None:
-        engine = self.engine(session_id)
-        try:
+        with self.connected(session_id) as engine:
             engine._call(
                 "close_milestone", lambda: engine.platform.update_milestone(number, state="closed"), mutation=True
             )
-        finally:
-            engine.platform.close()
 
     def linked_task_ids(self, session_id: int) -> list[int]:
         with self.db.transaction(write=False) as conn:
