@@ -510,3 +510,13 @@ def test_background_worker_checkpoints_and_is_restarted(orch: Orchestrator) -> N
     orch.restart_server()
     assert orch.runtime.housekeeper is not None and orch.runtime.housekeeper.state == "running"
     assert orch.health_check().components["housekeeper"] == "running"
+
+
+def test_complete_lists_a_few_open_siblings_and_counts_them_all(orch: Orchestrator) -> None:
+    plan = orch.plan_task(TaskFields(title="Big"), [SubtaskSpec(key=f"s{i}", title=f"Step {i}") for i in range(15)])
+    first = plan.subtasks["s0"].id
+    orch.execute_task(first)
+    done = orch.complete_task(first, "done")
+    assert done.open_sibling_count == 14
+    assert len(done.open_siblings) == 10
+    assert [t.id for t in done.open_siblings] == sorted(t.id for t in done.open_siblings)

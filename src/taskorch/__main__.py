@@ -1,5 +1,5 @@
 """``python -m taskorch`` runs the CLI."""
 
-from taskorch.cli.app import main
+from taskorch.cli import main
 
 main()

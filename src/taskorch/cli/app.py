@@ -11,7 +11,6 @@ use, as ``orchestrator_initialize_session`` would.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,26 +142,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch)."""
-    serve_stdio(toolsets)
+    from taskorch.mcp.stdio import serve as serve_stdio
 
-
-def serve_stdio(toolsets: str | None = None) -> None:
-    import logging
-
-    from taskorch.config import Settings
-
-    if toolsets is not None:
-        os.environ["TASKORCH_TOOLSETS"] = toolsets
-    try:
-        settings = Settings.from_env()
-    except TaskorchError as exc:
-        raise _fail(exc) from None
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    from taskorch.mcp.server import build_server
-
-    build_server(settings).run()
+    raise typer.Exit(serve_stdio(toolsets))
 
 
 @app.command()
@@ -837,8 +819,5 @@ def release_tag(
 
 
 def main() -> None:
-    """Console-script entry point. ``taskorch serve`` skips building the CLI's help machinery."""
-    if sys.argv[1:] == ["serve"]:
-        serve_stdio()
-        return
+    """Run the Typer app (the console script is :func:`taskorch.cli.main`)."""
     app()

@@ -30,7 +30,11 @@ def _refuse_archived(task: RowMapping) -> None:
         raise Conflict(f"task {task['id']} is archived; plan a new task instead.")
 
 
-def _open_subtasks(conn: Connection, task_id: int) -> list[RowMapping]:
+#: How many open siblings complete_task lists (the parent's count says how many there are).
+SIBLINGS_SHOWN = 10
+
+
+def _open_subtasks(conn: Connection, task_id: int, limit: int | None = None) -> list[RowMapping]:
     query = (
         select(tasks)
         .where(
@@ -39,6 +43,7 @@ def _open_subtasks(conn: Connection, task_id: int) -> list[RowMapping]:
             tasks.c.status.in_([s.value for s in TaskStatus if s not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)]),
         )
         .order_by(tasks.c.priority_rank, tasks.c.id)
+        .limit(limit)
     )
     return list(conn.execute(query).mappings())
 
@@ -216,10 +221,12 @@ def complete_task(
 
     parent_ready = False
     open_siblings: list[RowMapping] = []
+    open_count = 0
     if task["parent_id"] is not None:
         parent = repo.get_task(conn, task["parent_id"])
         parent_ready = parent["open_subtasks"] == 0 and not parent["archived"]
-        open_siblings = _open_subtasks(conn, task["parent_id"])
+        open_count = int(parent["open_subtasks"])
+        open_siblings = _open_subtasks(conn, task["parent_id"], SIBLINGS_SHOWN)
     unblocked = list(
         conn.execute(
             select(tasks)
@@ -252,6 +259,7 @@ def complete_task(
         parent_id=task["parent_id"],
         parent_ready_for_synthesis=parent_ready,
         open_siblings=[views.brief(r) for r in open_siblings],
+        open_sibling_count=open_count,
         unblocked=[views.brief(r) for r in unblocked],
         next_step=next_step,
     )

@@ -231,7 +231,8 @@ class CompleteResult(BaseModel):
     parent_ready_for_synthesis: bool = Field(
         description="True when this completion finished the parent's last open subtask."
     )
-    open_siblings: list[TaskBrief]
+    open_siblings: list[TaskBrief] = Field(description="The first open subtasks of the parent, by priority.")
+    open_sibling_count: int = Field(description="How many subtasks of the parent are still open.")
     unblocked: list[TaskBrief] = Field(description="Tasks this completion made ready.")
     next_step: str
 

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select, text
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.services import views
 from taskorch.services.models import BlockedTask, QueryResult, StatusResult, TaskBrief
 from taskorch.store import repository as repo
 from taskorch.store import search
-from taskorch.store.tables import task_dependencies, task_labels, tasks
+from taskorch.store.tables import WAITING_SQL, task_dependencies, task_labels, tasks
 
 __all__ = ["SORT_KEYS", "get_status", "query_tasks"]
 
@@ -177,14 +177,26 @@ def awaiting_synthesis(conn: Connection, session_id: int, limit: int = STATUS_LI
     )
 
 
+_WAITING_COLUMNS = (
+    tasks.c.id,
+    tasks.c.title,
+    tasks.c.status,
+    tasks.c.priority,
+    tasks.c.specialist_type,
+    tasks.c.parent_id,
+    tasks.c.status_reason,
+    tasks.c.unmet_dependencies,
+)
+
+
 def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[BlockedTask]:
     """Tasks marked blocked, and pending tasks waiting on unfinished dependencies, with blockers."""
-    waiting = or_(
-        _live(session_id, TaskStatus.BLOCKED),
-        and_(_live(session_id, TaskStatus.PENDING), tasks.c.unmet_dependencies > 0),
-    )
+    # The same words as ix_tasks_waiting's condition, so the planner reads that index in order.
+    waiting = and_(tasks.c.session_id == session_id, text(WAITING_SQL.get(conn.dialect.name, WAITING_SQL["sqlite"])))
     rows = list(
-        conn.execute(select(tasks).where(waiting).order_by(tasks.c.priority_rank, tasks.c.id).limit(limit)).mappings()
+        conn.execute(
+            select(*_WAITING_COLUMNS).where(waiting).order_by(tasks.c.priority_rank, tasks.c.id).limit(limit)
+        ).mappings()
     )
     ids = [r["id"] for r in rows]
     blockers: dict[int, list[TaskBrief]] = {i: [] for i in ids}

@@ -31,7 +31,7 @@ __all__ = ["HEAD_REVISION", "Database"]
 log = logging.getLogger(__name__)
 
 #: The newest Alembic revision. A test checks it against the migration scripts.
-HEAD_REVISION = "0003_release_coordination"
+HEAD_REVISION = "0004_waiting_index"
 
 #: Seconds a writer waits for another process's write transaction before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 60.0

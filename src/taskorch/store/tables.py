@@ -26,9 +26,11 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 __all__ = [
+    "WAITING_SQL",
     "artifacts",
     "feature_issue_links",
     "git_integration_config",
@@ -46,6 +48,13 @@ __all__ = [
     "task_labels",
     "tasks",
 ]
+
+#: The condition of ix_tasks_waiting, spelled per dialect; a query must use the same words for the
+#: planner to pick the partial index (https://www.sqlite.org/partialindex.html).
+WAITING_SQL = {
+    "sqlite": "archived = 0 AND (status = 'blocked' OR (status = 'pending' AND unmet_dependencies > 0))",
+    "postgresql": "archived = false AND (status = 'blocked' OR (status = 'pending' AND unmet_dependencies > 0))",
+}
 
 metadata = MetaData(
     naming_convention={
@@ -138,6 +147,16 @@ tasks = Table(
         "id",
     ),
     Index("ix_tasks_parents", "session_id", "has_subtasks", "open_subtasks"),
+    # Revision 0004: the tasks waiting on something (get_status's blocked list) as an index of
+    # their own, so listing the first few never reads the thousands behind them.
+    Index(
+        "ix_tasks_waiting",
+        "session_id",
+        "priority_rank",
+        "id",
+        sqlite_where=text(WAITING_SQL["sqlite"]),
+        postgresql_where=text(WAITING_SQL["postgresql"]),
+    ),
     Index("ix_tasks_session_status_updated", "session_id", "archived", "status", "updated_at"),
     Index("ix_tasks_session_created", "session_id", "archived", "created_at"),
     Index("ix_tasks_parent", "parent_id"),

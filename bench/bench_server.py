@@ -1,0 +1,873 @@
+"""Benchmark of ``taskorch serve`` over stdio, next to a bare MCP SDK server as the floor.
+
+Measures, on this machine:
+
+1. start-up: process spawn to initialized-and-tools-listed, taskorch and the bare SDK server;
+2. latency of get_status, query_tasks, execute_task and plan_task (one task) in one long-lived
+   session, with 1,000, 10,000 and 100,000 tasks in the database, and a no-op round trip of the
+   bare server;
+3. one plan_task call creating 1,000 subtasks;
+4. the server's peak memory (VmHWM);
+5. the size of the tools/list answer.
+
+Usage: ``.venv/bin/python bench/bench_server.py [--quick]`` (``--quick``: fewer runs, only 1,000
+and 10,000 tasks). Everything lives in a temporary directory that is removed at the end; the
+client talks to the servers over their stdin/stdout pipes only.
+
+The databases are seeded in this process through the real services before each server starts.
+One database grows from one size to the next (1,000, then topped up to 10,000, then to 100,000),
+so the tasks a measurement creates stay part of the next, larger data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from mcp_types import CallToolResult, ListToolsResult
+
+    from taskorch.services.app import Orchestrator
+
+HERE = Path(__file__).resolve().parent
+BARE_SERVER = HERE / "bare_server.py"
+TASKORCH = Path(sys.executable).parent / "taskorch"
+MODE = "legacy"
+CALL_TIMEOUT_SECONDS = 120.0
+MIB = 1024 * 1024
+
+# Aims (milliseconds, MiB).
+AIM_START_OVER_FLOOR_MS = 100.0
+AIM_READ_MEDIAN_MS = 2.0
+AIM_SINGLE_MEDIAN_MS = 1.0
+AIM_PEAK_MIB = 80.0
+#: "Flat": the median at the largest size is at most this many times the median at the smallest.
+FLAT_FACTOR = 1.25
+
+out = Console(width=140, highlight=False)
+started_at = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.perf_counter() - started_at:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    startup_runs: int
+    sizes: tuple[int, ...]
+    calls: int
+    warmup: int
+    inproc_calls: int
+    big_runs: int
+    big_subtasks: int
+    budget_seconds: float
+
+
+FULL = Config(
+    quick=False,
+    startup_runs=7,
+    sizes=(1_000, 10_000, 100_000),
+    calls=200,
+    warmup=10,
+    inproc_calls=50,
+    big_runs=3,
+    big_subtasks=1_000,
+    budget_seconds=600,
+)
+QUICK = Config(
+    quick=True,
+    startup_runs=3,
+    sizes=(1_000, 10_000),
+    calls=60,
+    warmup=5,
+    inproc_calls=20,
+    big_runs=3,
+    big_subtasks=1_000,
+    budget_seconds=90,
+)
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+@dataclass
+class Samples:
+    """Durations in seconds."""
+
+    values: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        self.values.append(seconds)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.values) * 1000 if self.values else math.nan
+
+    @property
+    def p95_ms(self) -> float:
+        if not self.values:
+            return math.nan
+        ordered = sorted(self.values)
+        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.values) * 1000 if self.values else math.nan
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.values) * 1000 if self.values else math.nan
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def ms(value: float, digits: int = 2) -> str:
+    return "-" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def yes_no(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+# -- realistic plans -------------------------------------------------------------------------
+
+VERBS = ("Add", "Fix", "Refactor", "Test", "Document", "Migrate", "Review", "Profile", "Harden", "Design")
+NOUNS = (
+    "login rate limiting",
+    "task export",
+    "search index",
+    "retry policy",
+    "config loader",
+    "audit log",
+    "CLI help",
+    "cache layer",
+    "schema migration",
+    "error messages",
+    "webhook handler",
+    "pagination",
+)
+LABELS = ("api", "db", "ui", "perf", "docs", "security", "tests", "infra", "cli", "bug")
+ROLES = (
+    "architect",
+    "implementer",
+    "tester",
+    "reviewer",
+    "documenter",
+    "researcher",
+    "debugger",
+    "devops",
+    "analyst",
+    "security",
+)
+TASK_TYPES = ("feature", "bugfix", "refactor", "testing", "documentation", "research", "review", "chore")
+COMPLEXITIES = ("trivial", "simple", "moderate", "complex", "very_complex")
+PRIORITIES = ("low", "medium", "medium", "high", "high", "critical")
+
+
+def subtask_specs(rnd: random.Random, count: int, *, independent: bool = False) -> list[dict[str, Any]]:
+    """``count`` subtasks as an assistant would send them: about a third wait for 1-3 earlier
+    siblings, most carry labels, a fifth leave the specialist to the router."""
+    specs: list[dict[str, Any]] = []
+    for index in range(count):
+        verb, noun = rnd.choice(VERBS), rnd.choice(NOUNS)
+        spec: dict[str, Any] = {
+            "key": f"s{index}",
+            "title": f"{verb} {noun} ({index})",
+            "description": f"{verb} the {noun} of module {rnd.randint(1, 60)}; keep the public behaviour "
+            f"and cover the change with tests.",
+            "task_type": rnd.choice(TASK_TYPES),
+            "complexity": rnd.choice(COMPLEXITIES),
+            "priority": rnd.choice(PRIORITIES),
+            "labels": rnd.sample(LABELS, k=rnd.choice((0, 1, 1, 2, 2, 3))),
+        }
+        if rnd.random() < 0.8:
+            spec["specialist_type"] = rnd.choice(ROLES)
+        if rnd.random() < 0.5:
+            spec["acceptance_criteria"] = [f"the {noun} behaves as described", "tests pass"]
+        if not independent and index and rnd.random() < 0.35:
+            window = range(max(0, index - 30), index)
+            spec["depends_on_keys"] = [f"s{i}" for i in rnd.sample(window, k=min(len(window), rnd.randint(1, 3)))]
+        specs.append(spec)
+    return specs
+
+
+# -- seeding through the services ------------------------------------------------------------
+
+
+@dataclass
+class SeedStage:
+    target: int
+    tasks_after: int = 0
+    seconds: float = 0.0
+    big_plans: int = 0
+    plan_seconds: Samples = field(default_factory=Samples)
+    completed: int = 0
+
+
+@dataclass
+class InProcess:
+    """Service-level times (no transport) measured in this process, seconds."""
+
+    by_tool: dict[str, Samples] = field(default_factory=dict)
+
+
+class Seeder:
+    """Grows one database through :class:`Orchestrator`, as the tools would."""
+
+    def __init__(self, database_url: str, project: Path) -> None:
+        from taskorch.config import Settings
+        from taskorch.services.app import Orchestrator
+
+        self.orchestrator: Orchestrator = Orchestrator(Settings(database_url=database_url))
+        self.session_id = self.orchestrator.initialize_session(str(project)).session_id
+        self.rnd = random.Random(20240601)
+
+    def total(self) -> int:
+        return self.orchestrator.get_status(self.session_id).total
+
+    def breakdown(self, count: int, stage: SeedStage) -> None:
+        """One parent with ``count`` subtasks; then some are completed, started, blocked or cancelled."""
+        from taskorch.services.models import SubtaskSpec, TaskFields
+
+        o, rnd = self.orchestrator, self.rnd
+        specs = [SubtaskSpec.model_validate(s) for s in subtask_specs(rnd, count)]
+        parent = TaskFields(title=f"{rnd.choice(VERBS)} {rnd.choice(NOUNS)}: breakdown", labels=["epic"])
+        t0 = time.perf_counter()
+        plan = o.plan_task(parent, specs, session_id=self.session_id)
+        stage.plan_seconds.add(time.perf_counter() - t0)
+        stage.big_plans += 1
+
+        ready = list(plan.ready)
+        rnd.shuffle(ready)
+        n_done, n_started = round(count * 0.06), round(count * 0.015)
+        for task_id in ready[:n_done]:
+            o.execute_task(task_id)
+            o.complete_task(task_id, "Done as described.", "Changed the module and its tests.", [f"src/m{task_id}.py"])
+        stage.completed += min(n_done, len(ready))
+        for task_id in ready[n_done : n_done + n_started]:
+            o.execute_task(task_id)
+        started = set(ready[: n_done + n_started])
+        untouched = [b.id for b in plan.subtasks.values() if b.id not in started]
+        rnd.shuffle(untouched)
+        n_odd = round(count * 0.01)
+        for task_id in untouched[:n_odd]:
+            o.update_task(task_id, {"status": "blocked", "status_reason": "waiting for a design review"})
+        for task_id in untouched[n_odd : 2 * n_odd]:
+            o.cancel_task(task_id, "no longer needed")
+
+    def ready_pool(self, count: int) -> list[int]:
+        """A parent with ``count`` independent subtasks: ready to execute, one per call."""
+        from taskorch.services.models import SubtaskSpec, TaskFields
+
+        specs = [SubtaskSpec.model_validate(s) for s in subtask_specs(self.rnd, count, independent=True)]
+        plan = self.orchestrator.plan_task(TaskFields(title="Ready pool"), specs, session_id=self.session_id)
+        return sorted(b.id for b in plan.subtasks.values())
+
+    def grow_to(self, stage: SeedStage, reserve: int) -> None:
+        """Top the session up to ``stage.target`` tasks, leaving ``reserve`` for what follows."""
+        t0 = time.perf_counter()
+        remaining = stage.target - reserve - self.total()
+        while remaining > 1:
+            count = min(1000, remaining - 1)
+            self.breakdown(count, stage)
+            remaining -= count + 1
+        stage.seconds += time.perf_counter() - t0
+
+    def measure(self, calls: int, pool: Sequence[int]) -> dict[str, Samples]:
+        """The four measured tools as service calls, without any transport."""
+        from taskorch.services.models import TaskFields
+
+        o, sid = self.orchestrator, self.session_id
+        times: dict[str, Samples] = {name: Samples() for name in ("get_status", "query_tasks", "execute", "plan")}
+        for i in range(calls):
+            for name, samples in times.items():
+                t0 = time.perf_counter()
+                if name == "get_status":
+                    o.get_status(sid)
+                elif name == "query_tasks":
+                    o.query_tasks(sid, limit=20)
+                elif name == "execute":
+                    o.execute_task(pool[i])
+                else:
+                    o.plan_task(TaskFields(title=f"Single task {i}"), session_id=sid)
+                samples.add(time.perf_counter() - t0)
+        return times
+
+    def close(self) -> None:
+        self.orchestrator.close()
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def child_pid(marker: str) -> int | None:
+    """The pid of this process's child whose command line contains ``marker``."""
+    me = os.getpid()
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid != me:
+                continue
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if any(marker.encode() in arg for arg in argv):
+            found.append(int(entry.name))
+    return max(found) if found else None
+
+
+def memory_of(pid: int | None) -> dict[str, float]:
+    """VmHWM and VmRSS of ``pid`` in MiB (empty if it cannot be read)."""
+    if pid is None:
+        return {}
+    values: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                values[key] = int(rest.split()[0]) * 1024 / MIB
+    except OSError:
+        return {}
+    return values
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User plus system CPU time of ``pid`` (all its threads) so far, in seconds."""
+    if pid is None:
+        return math.nan
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def taskorch_params(database_url: str, cwd: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=str(TASKORCH), args=["serve"], env={"TASKORCH_DATABASE_URL": database_url}, cwd=str(cwd)
+    )
+
+
+def bare_params(cwd: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=[str(BARE_SERVER)], cwd=str(cwd))
+
+
+def client(params: StdioServerParameters) -> Client:
+    return Client(params, mode=MODE, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
+
+
+async def call(c: Client, name: str, arguments: dict[str, Any]) -> CallToolResult:
+    result = await c.call_tool(name, arguments)
+    if result.is_error:
+        text = " ".join(getattr(block, "text", "") for block in result.content)
+        raise RuntimeError(f"{name} failed: {text}")
+    return result
+
+
+@dataclass
+class CallTimes:
+    """Per call: the round trip, the client's output-schema check of the answer, and the difference."""
+
+    rtt: Samples = field(default_factory=Samples)
+    check: Samples = field(default_factory=Samples)
+    net: Samples = field(default_factory=Samples)
+
+
+async def timed_call(c: Client, name: str, arguments: dict[str, Any], times: CallTimes) -> CallToolResult:
+    """One call, timed end to end; then the client's own output-schema check of it, timed alone."""
+    t0 = time.perf_counter()
+    result = await call(c, name, arguments)
+    rtt = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await c.session.validate_tool_result(name, result)
+    check = time.perf_counter() - t0
+    times.rtt.add(rtt)
+    times.check.add(check)
+    times.net.add(max(rtt - check, 0.0))
+    return result
+
+
+# -- 1. start-up -----------------------------------------------------------------------------
+
+
+async def startup_once(params: StdioServerParameters) -> float:
+    t0 = time.perf_counter()
+    async with client(params) as c:
+        await c.list_tools()
+        return time.perf_counter() - t0
+
+
+async def bench_startup(cfg: Config, tmp: Path) -> dict[str, Samples]:
+    params = {
+        "bare": bare_params(tmp),
+        "taskorch": taskorch_params(f"sqlite:///{tmp / 'startup.db'}", tmp),
+    }
+    for p in params.values():  # warm the file cache and bytecode, untimed
+        await startup_once(p)
+    times = {name: Samples() for name in params}
+    for run in range(cfg.startup_runs):
+        order = list(params) if run % 2 == 0 else list(reversed(params))
+        for name in order:
+            times[name].add(await startup_once(params[name]))
+    return times
+
+
+# -- 2-4. sessions ---------------------------------------------------------------------------
+
+
+@dataclass
+class ToolList:
+    tools: int
+    full_bytes: int
+    seen_bytes: int
+
+
+def tool_list_size(result: ListToolsResult) -> ToolList:
+    full = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    seen = [{key: tool[key] for key in ("name", "description", "inputSchema") if key in tool} for tool in full["tools"]]
+
+    def size(value: Any) -> int:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+    return ToolList(tools=len(full["tools"]), full_bytes=size(full), seen_bytes=size(seen))
+
+
+@dataclass
+class FloorResult:
+    times: CallTimes
+    server_cpu: float
+    tools: ToolList
+    memory: dict[str, float]
+
+
+async def bench_floor(cfg: Config, tmp: Path) -> FloorResult:
+    times, scratch = CallTimes(), CallTimes()
+    async with client(bare_params(tmp)) as c:
+        pid = child_pid(str(BARE_SERVER))
+        tools = tool_list_size(await c.list_tools())
+        for _ in range(cfg.warmup):
+            await timed_call(c, "echo", {"text": "x"}, scratch)
+        cpu_before = cpu_seconds(pid)
+        for _ in range(cfg.calls):
+            await timed_call(c, "echo", {"text": "x"}, times)
+        server_cpu = (cpu_seconds(pid) - cpu_before) / cfg.calls * 1000
+        memory = memory_of(pid)
+    return FloorResult(times=times, server_cpu=server_cpu, tools=tools, memory=memory)
+
+
+TOOLS = {
+    "get_status": "orchestrator_get_status",
+    "query_tasks": "orchestrator_query_tasks",
+    "execute": "orchestrator_execute_task",
+    "plan": "orchestrator_plan_task",
+}
+LABEL = {
+    "get_status": "get_status",
+    "query_tasks": "query_tasks (limit 20)",
+    "execute": "execute_task",
+    "plan": "plan_task (one task)",
+}
+
+
+@dataclass
+class SizeResult:
+    size: int
+    tasks_at_start: int
+    times: dict[str, CallTimes]
+    server_cpu: dict[str, float]
+    inproc: dict[str, Samples]
+    big_plan: Samples
+    big_plan_bytes: int
+    memory_before_big: dict[str, float]
+    memory: dict[str, float]
+    tools: ToolList
+
+
+async def bench_size(
+    cfg: Config, size: int, database_url: str, project: Path, pool: Sequence[int], inproc: dict[str, Samples]
+) -> SizeResult:
+    rnd = random.Random(size)
+    times = {name: CallTimes() for name in TOOLS}
+    server_cpu: dict[str, float] = {}
+    scratch = CallTimes()
+    big_plan = Samples()
+    big_bytes = 0
+    async with client(taskorch_params(database_url, project)) as c:
+        pid = child_pid(str(TASKORCH))
+        tools = tool_list_size(await c.list_tools())
+        session = await call(c, "orchestrator_initialize_session", {"working_directory": str(project)})
+        counts = (session.structured_content or {}).get("counts", {})
+        tasks_at_start = sum(counts.values())
+
+        def arguments(name: str, i: int) -> dict[str, Any]:
+            if name == "query_tasks":
+                return {"limit": 20}
+            if name == "execute":
+                return {"task_id": pool[i]}
+            if name == "plan":
+                return {"title": f"Follow-up {i}: tidy the {rnd.choice(NOUNS)}", "labels": ["follow-up"]}
+            return {}
+
+        for i in range(cfg.warmup):
+            for name, tool in TOOLS.items():
+                await timed_call(c, tool, arguments(name, i), scratch)
+        for name, tool in TOOLS.items():
+            cpu_before = cpu_seconds(pid)
+            for i in range(cfg.warmup, cfg.warmup + cfg.calls):
+                await timed_call(c, tool, arguments(name, i), times[name])
+            server_cpu[name] = (cpu_seconds(pid) - cpu_before) / cfg.calls * 1000
+        memory_before_big = memory_of(pid)
+
+        progress(f"{size:,} tasks: plan_task with {cfg.big_subtasks:,} subtasks x{cfg.big_runs}")
+        for run in range(cfg.big_runs):
+            args = {
+                "title": f"Large breakdown {run}",
+                "description": "A large plan sent in one call.",
+                "subtasks": subtask_specs(rnd, cfg.big_subtasks),
+            }
+            t0 = time.perf_counter()
+            result = await call(c, TOOLS["plan"], args)
+            big_plan.add(time.perf_counter() - t0)
+            big_bytes = len(json.dumps(result.structured_content, separators=(",", ":")).encode())
+        memory = memory_of(pid)
+    return SizeResult(
+        size=size,
+        tasks_at_start=tasks_at_start,
+        times=times,
+        server_cpu=server_cpu,
+        inproc=inproc,
+        big_plan=big_plan,
+        big_plan_bytes=big_bytes,
+        memory_before_big=memory_before_big,
+        memory=memory,
+        tools=tools,
+    )
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def table(title: str, *columns: str) -> Table:
+    out.print()
+    out.print(title, soft_wrap=True)
+    t = Table(box=box.ASCII, show_edge=True, pad_edge=True)
+    for index, name in enumerate(columns):
+        t.add_column(name, justify="left" if index == 0 else "right", no_wrap=index < 2)
+    return t
+
+
+def print_startup(cfg: Config, times: dict[str, Samples]) -> float:
+    t = table(
+        f"1. Start-up: spawn -> initialize -> tools/list over stdio (mode={MODE}), {cfg.startup_runs} runs",
+        "server",
+        "median ms",
+        "min ms",
+        "max ms",
+    )
+    bare, tk = times["bare"], times["taskorch"]
+    t.add_row("bare mcp SDK server, 1 tool (floor)", ms(bare.median_ms, 0), ms(bare.min_ms, 0), ms(bare.max_ms, 0))
+    t.add_row("taskorch serve", ms(tk.median_ms, 0), ms(tk.min_ms, 0), ms(tk.max_ms, 0))
+    diff = tk.median_ms - bare.median_ms
+    t.add_row("difference (taskorch - floor)", ms(diff, 0), ms(tk.min_ms - bare.min_ms, 0), "")
+    out.print(t)
+    return diff
+
+
+def print_latency(cfg: Config, floor: FloorResult, results: list[SizeResult]) -> None:
+    protocol = f"mode={MODE} (initialize handshake, protocol 2025-11-25)"
+    t = table(
+        f"2. Latency over stdio: one long-lived session per database size, {protocol}; "
+        f"after a warm-up, {cfg.calls} timed calls per tool in a row",
+        "tasks in db",
+        "tool",
+        "median ms",
+        "p95 ms",
+        "excl. client check ms",
+        "client check ms",
+        "server CPU ms/call",
+        "in-process service ms",
+    )
+    t.add_row(
+        "-",
+        "no-op floor: bare server's echo tool",
+        ms(floor.times.rtt.median_ms),
+        ms(floor.times.rtt.p95_ms),
+        ms(floor.times.net.median_ms),
+        ms(floor.times.check.median_ms),
+        ms(floor.server_cpu),
+        "-",
+    )
+    for r in results:
+        for name in TOOLS:
+            t.add_row(
+                f"{r.tasks_at_start:,}",
+                LABEL[name],
+                ms(r.times[name].rtt.median_ms),
+                ms(r.times[name].rtt.p95_ms),
+                ms(r.times[name].net.median_ms),
+                ms(r.times[name].check.median_ms),
+                ms(r.server_cpu[name]),
+                ms(r.inproc[name].median_ms),
+            )
+        t.add_section()
+    out.print(t)
+    out.print(
+        "median and p95: whole call_tool round trip as the SDK client sees it. The SDK client re-checks every "
+        "structuredContent against the tool's outputSchema (jsonschema); 'client check' times that check alone "
+        "(repeated once after each call) and 'excl. client check' is the round trip minus it, call by call. "
+        "'server CPU': user+system CPU time of the server process (all threads) over the timed calls, per call; "
+        "unlike wall time it barely moves when other processes compete for the 2 CPUs. "
+        f"'in-process service': the same service method called directly, no transport, median of {cfg.inproc_calls}.",
+        soft_wrap=True,
+    )
+
+
+def print_big_plan(cfg: Config, results: list[SizeResult], stages: list[SeedStage]) -> None:
+    t = table(
+        f"3. One plan_task call creating {cfg.big_subtasks:,} subtasks over stdio (wall time)",
+        "tasks in db",
+        f"median of {cfg.big_runs} ms",
+        "runs ms",
+        "answer KiB",
+        "in-process plan_task median ms (seeding)",
+    )
+    for r, stage in zip(results, stages, strict=True):
+        t.add_row(
+            f"{r.tasks_at_start:,}",
+            ms(r.big_plan.median_ms, 0),
+            ", ".join(ms(v * 1000, 0) for v in r.big_plan.values),
+            ms(r.big_plan_bytes / 1024, 1),
+            ms(stage.plan_seconds.median_ms, 0),
+        )
+    out.print(t)
+
+
+def print_memory(floor: FloorResult, results: list[SizeResult]) -> None:
+    t = table(
+        "4. Server memory from /proc/<pid>/status (VmHWM = peak resident set so far)",
+        "server",
+        "VmHWM after the timed calls MiB",
+        "VmHWM at end of session MiB",
+        "VmRSS at end MiB",
+    )
+    t.add_row(
+        "bare mcp SDK server (floor)",
+        "-",
+        ms(floor.memory.get("VmHWM", math.nan), 1),
+        ms(floor.memory.get("VmRSS", math.nan), 1),
+    )
+    for r in results:
+        t.add_row(
+            f"taskorch serve, {r.tasks_at_start:,} tasks",
+            ms(r.memory_before_big.get("VmHWM", math.nan), 1),
+            ms(r.memory.get("VmHWM", math.nan), 1),
+            ms(r.memory.get("VmRSS", math.nan), 1),
+        )
+    out.print(t)
+    out.print("The end of a session comes after the 1,000-subtask plans of table 3.", soft_wrap=True)
+
+
+def print_tools(floor: FloorResult, results: list[SizeResult]) -> None:
+    t = table(
+        "5. tools/list answer as JSON (compact UTF-8; full = by_alias, exclude_none)",
+        "server",
+        "tools",
+        "full bytes",
+        "name+description+inputSchema bytes",
+    )
+    t.add_row(
+        "bare mcp SDK server", str(floor.tools.tools), f"{floor.tools.full_bytes:,}", f"{floor.tools.seen_bytes:,}"
+    )
+    if results:
+        tk = results[0].tools
+        t.add_row("taskorch serve", str(tk.tools), f"{tk.full_bytes:,}", f"{tk.seen_bytes:,}")
+    out.print(t)
+
+
+def print_seeding(stages: list[SeedStage]) -> None:
+    t = table(
+        "Seeding through the services, in process (one database grown from size to size)",
+        "target",
+        "tasks after",
+        "1,000-subtask plans",
+        "completed",
+        "stage s",
+        "cumulative s",
+    )
+    cumulative = 0.0
+    for s in stages:
+        cumulative += s.seconds
+        t.add_row(
+            f"{s.target:,}",
+            f"{s.tasks_after:,}",
+            str(s.big_plans),
+            f"{s.completed:,}",
+            ms(s.seconds, 1),
+            ms(cumulative, 1),
+        )
+    out.print(t)
+
+
+def print_aims(start_diff: float, results: list[SizeResult]) -> None:
+    t = table(
+        "Aims (judged on the whole round trip; the client's schema check excluded in brackets)",
+        "aim",
+        "figure",
+        "target",
+        "met",
+    )
+    t.add_row(
+        "start-up within 100 ms of the floor",
+        f"+{ms(start_diff, 0)} ms",
+        f"<= +{AIM_START_OVER_FLOOR_MS:.0f} ms",
+        yes_no(start_diff <= AIM_START_OVER_FLOOR_MS),
+    )
+
+    def figure(times: CallTimes) -> str:
+        return f"{ms(times.rtt.median_ms)} ms ({ms(times.net.median_ms)})"
+
+    for name in ("get_status", "query_tasks"):
+        for r in results:
+            median = r.times[name].rtt.median_ms
+            t.add_row(
+                f"{LABEL[name]} median, {r.tasks_at_start:,} tasks",
+                figure(r.times[name]),
+                f"< {AIM_READ_MEDIAN_MS:.0f} ms",
+                yes_no(median < AIM_READ_MEDIAN_MS),
+            )
+        if len(results) > 1:
+            first, last = results[0].times[name].rtt.median_ms, results[-1].times[name].rtt.median_ms
+            t.add_row(
+                f"{LABEL[name]} flat from {results[0].tasks_at_start:,} to {results[-1].tasks_at_start:,} tasks",
+                f"x{last / first:.2f} (median ratio)",
+                f"<= x{FLAT_FACTOR}",
+                yes_no(last <= first * FLAT_FACTOR),
+            )
+    for name in ("execute", "plan"):
+        for r in results:
+            median = r.times[name].rtt.median_ms
+            t.add_row(
+                f"{LABEL[name]} median, {r.tasks_at_start:,} tasks",
+                figure(r.times[name]),
+                f"< {AIM_SINGLE_MEDIAN_MS:.0f} ms",
+                yes_no(median < AIM_SINGLE_MEDIAN_MS),
+            )
+    peak = max((r.memory.get("VmHWM", math.nan) for r in results), default=math.nan)
+    t.add_row(
+        "server peak memory (largest VmHWM)",
+        f"{ms(peak, 1)} MiB",
+        f"< {AIM_PEAK_MIB:.0f} MiB",
+        yes_no(peak < AIM_PEAK_MIB),
+    )
+    out.print(t)
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+async def run(cfg: Config) -> None:
+    with tempfile.TemporaryDirectory(prefix="taskorch-bench-") as raw:
+        tmp = Path(raw)
+        project = tmp / "project"
+        (project / ".git").mkdir(parents=True)
+        database_url = f"sqlite:///{tmp / 'bench.db'}"
+
+        progress(f"start-up: {cfg.startup_runs} runs each (+1 warm-up)")
+        startup = await bench_startup(cfg, tmp)
+        out.print(
+            f"taskorch {'--quick ' if cfg.quick else ''}server benchmark: {os.cpu_count()} CPUs, "
+            f"Python {sys.version.split()[0]}, SQLite database in a temporary directory; "
+            f"load average at start {load_average()}",
+            soft_wrap=True,
+        )
+        start_diff = print_startup(cfg, startup)
+
+        progress(f"no-op floor: {cfg.calls} calls")
+        floor = await bench_floor(cfg, tmp)
+
+        seeder = Seeder(database_url, project)
+        stages: list[SeedStage] = []
+        results: list[SizeResult] = []
+        try:
+            for size in cfg.sizes:
+                stage = SeedStage(target=size)
+                stages.append(stage)
+                pool_size = cfg.warmup + cfg.calls
+                reserve = (pool_size + 1) + (cfg.inproc_calls + 1) + cfg.inproc_calls
+                progress(f"seeding to {size:,} tasks")
+                seeder.grow_to(stage, reserve)
+                t0 = time.perf_counter()
+                inproc_pool = seeder.ready_pool(cfg.inproc_calls)
+                pool = seeder.ready_pool(pool_size)
+                stage.seconds += time.perf_counter() - t0
+                progress(f"seeded in {stage.seconds:.1f}s; in-process service times")
+                inproc = seeder.measure(cfg.inproc_calls, inproc_pool)
+                stage.tasks_after = seeder.total()
+                seeder.close()  # the server is the only user of the database while measured
+                progress(f"{size:,} tasks: {cfg.calls} timed calls per tool over stdio")
+                results.append(await bench_size(cfg, size, database_url, project, pool, inproc))
+                progress(f"{size:,} tasks: done")
+        finally:
+            seeder.close()
+
+        print_latency(cfg, floor, results)
+        print_big_plan(cfg, results, stages)
+        print_memory(floor, results)
+        print_tools(floor, results)
+        print_seeding(stages)
+        print_aims(start_diff, results)
+        elapsed = time.perf_counter() - started_at
+        out.print()
+        out.print(
+            f"total run time {elapsed:.0f} s (bound {cfg.budget_seconds:.0f} s); load average at end {load_average()}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer runs, only 1,000 and 10,000 tasks")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    if not TASKORCH.exists():
+        print(f"error: {TASKORCH} not found; install taskorch into this interpreter's environment", file=sys.stderr)
+        return 2
+
+    async def bounded() -> None:
+        # A hard stop well past the expected run time, so a hung server cannot hold the run forever.
+        with anyio.fail_after(cfg.budget_seconds * 2):
+            await run(cfg)
+
+    anyio.run(bounded)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
