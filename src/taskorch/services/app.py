@@ -196,7 +196,7 @@ class Orchestrator:
         return sessions.get_session(conn, chosen)
 
     def _task_session(self, conn: Connection, task_id: int) -> RowMapping:
-        return sessions.get_session(conn, planning.session_of_task(conn, task_id))
+        return sessions.session_of_task(conn, task_id)
 
     # -- sessions ---------------------------------------------------------------------------
 

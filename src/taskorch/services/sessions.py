@@ -12,7 +12,7 @@ from taskorch.errors import InvalidInput, NotFound
 from taskorch.store import repository as repo
 from taskorch.store.tables import sessions
 
-__all__ = ["find_project_root", "get_session", "open_session"]
+__all__ = ["find_project_root", "get_session", "open_session", "session_of_task"]
 
 
 def find_project_root(working_directory: str) -> Path:
@@ -58,6 +58,20 @@ def get_session(conn: Connection, session_id: int) -> RowMapping:
             f"session {session_id} does not exist. Call orchestrator_initialize_session with your "
             "project's working_directory to get a session id."
         )
+    return row
+
+
+def session_of_task(conn: Connection, task_id: int) -> RowMapping:
+    """The session a task belongs to, in one query; raises :class:`NotFound` naming the task."""
+    from taskorch.store.tables import tasks
+
+    row = (
+        conn.execute(select(sessions).join(tasks, tasks.c.session_id == sessions.c.id).where(tasks.c.id == task_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist. Use orchestrator_query_tasks to find task ids.")
     return row
 
 
