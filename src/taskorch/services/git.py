@@ -291,7 +291,7 @@ class GitService:
             if taken is not None:
                 raise Conflict(f"issue #{issue_number} is already linked to task {taken[0]}.")
         with self.connected(session_id) as engine:
-            issue = engine._call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
+            issue = engine.call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
             at = self.clock()
             with self.db.transaction() as conn:
                 task = repo.get_task(conn, task_id)
@@ -326,7 +326,7 @@ class GitService:
                 )
                 link = self._link(conn, task_id)
             assert link is not None
-            engine._merge(link, issue)
+            engine.merge(link, issue)
         with self.db.transaction(write=False) as conn:
             link = self._link(conn, task_id)
         assert link is not None
@@ -502,11 +502,11 @@ class GitService:
         due = datetime.combine(due_on, time(0, 0), tzinfo=UTC) if due_on else None
         try:
             existing = {
-                m.title: m for m in engine._call("list_milestones", engine.platform.list_milestones, mutation=False)
+                m.title: m for m in engine.call("list_milestones", engine.platform.list_milestones, mutation=False)
             }
             current = existing.get(title.strip())
             if current is None:
-                milestone = engine._call(
+                milestone = engine.call(
                     "create_milestone",
                     lambda: engine.platform.create_milestone(title.strip(), description, due),
                     mutation=True,
@@ -514,7 +514,7 @@ class GitService:
                 verb = "created"
             else:
                 number = current.number
-                milestone = engine._call(
+                milestone = engine.call(
                     "update_milestone",
                     lambda: engine.platform.update_milestone(number, description=description, due_on=due),
                     mutation=True,
@@ -549,7 +549,7 @@ class GitService:
                 )
             else:
                 conn.execute(update(release_milestones).where(release_milestones.c.id == row[0]).values(**values))
-            engine._log(conn, "milestone_sync", f"{verb}_milestone", "completed", records=1, requests=2)
+            engine.log(conn, "milestone_sync", f"{verb}_milestone", "completed", records=1, requests=2)
         return GitResult(
             action="create_milestone",
             milestone={
@@ -578,7 +578,7 @@ class GitService:
         engine, _config = self._board_engine(session_id)
         mapping_checked = _check_mapping(status_mapping)
         try:
-            board = engine._call("create_board", lambda: engine.platform.create_board(title), mutation=True)
+            board = engine.call("create_board", lambda: engine.platform.create_board(title), mutation=True)
         finally:
             engine.platform.close()
         with self.db.transaction() as conn:
@@ -614,7 +614,7 @@ class GitService:
         moved: list[dict[str, Any]] = []
         try:
             number = int(config["board_number"])
-            board = engine._call("get_board", lambda: engine.platform.get_board(number), mutation=False)
+            board = engine.call("get_board", lambda: engine.platform.get_board(number), mutation=False)
             for task_id in task_ids:
                 with self.db.transaction(write=False) as conn:
                     task = self._task_in_session(conn, session_id, task_id)
@@ -676,11 +676,11 @@ class GitService:
         config: Mapping[Any, Any],
     ) -> tuple[str, str | None]:
         """Add the issue's card to the board and, unless only adding, move it to its column."""
-        issue = engine._call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
-        item: str = engine._call("add_to_board", lambda: engine.platform.add_to_board(board, issue), mutation=True)
+        issue = engine.call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
+        item: str = engine.call("add_to_board", lambda: engine.platform.add_to_board(board, issue), mutation=True)
         target = column or board_column(task, config["status_mapping"] or {})
         if action != "add_to_board" and target:
-            engine._call("move_card", lambda: engine.platform.set_board_status(board, item, target), mutation=True)
+            engine.call("move_card", lambda: engine.platform.set_board_status(board, item, target), mutation=True)
         return item, target
 
     def push_tasks(self, session_id: int, task_ids: Sequence[int]) -> SyncResult:
@@ -696,7 +696,7 @@ class GitService:
         with self.connected(session_id) as engine:
             platform = engine.platform
             for attempt in range(1, 6):
-                existing = engine._call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
+                existing = engine.call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
                 if existing is not None:
                     return self._update_release(engine, existing.id, tag, notes), "updated"
                 engine.spacer.wait()
@@ -716,13 +716,13 @@ class GitService:
 
     @staticmethod
     def _update_release(engine: SyncEngine, release_id: int, tag: str, notes: str) -> RemoteRelease:
-        return engine._call(
+        return engine.call(
             "update_release", lambda: engine.platform.update_release(release_id, name=tag, body=notes), mutation=True
         )
 
     def close_milestone(self, session_id: int, number: int) -> None:
         with self.connected(session_id) as engine:
-            engine._call(
+            engine.call(
                 "close_milestone", lambda: engine.platform.update_milestone(number, state="closed"), mutation=True
             )
 

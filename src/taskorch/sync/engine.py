@@ -247,8 +247,11 @@ class SyncEngine:
 
     # -- platform calls with retry -----------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[[], T], *, mutation: bool, task_id: int | None = None) -> T:
-        """Call the platform, waiting out rate limits and retrying transient failures."""
+    def call(self, what: str, fn: Callable[[], T], *, mutation: bool, task_id: int | None = None) -> T:
+        """Call the platform once per attempt: a mutation waits for its spacing first, a rate limit is
+        waited out (up to ``max_retry_wait``, else :class:`SyncStopped`), a 5xx, timeout or dropped
+        connection is retried with exponential backoff (at most 5 attempts). Every retry is logged.
+        Creations do not come through here: they look for their marker before a retry."""
         attempt = 0
         while True:
             if mutation:
@@ -352,7 +355,7 @@ class SyncEngine:
                 .where(feature_issue_links.c.task_id == entry["task_id"])
                 .values(sync_status="failed" if permanent else "pending", error=error)
             )
-            self._log(
+            self.log(
                 conn,
                 "issue_sync",
                 entry["operation"],
@@ -444,7 +447,7 @@ class SyncEngine:
 
     def _call_listing(self, since: datetime | None, etag: str | None) -> Any:
         before = self._run.requests
-        listing = self._call("list_issues", lambda: self.platform.list_issues_since(since, etag), mutation=False)
+        listing = self.call("list_issues", lambda: self.platform.list_issues_since(since, etag), mutation=False)
         self._run.requests = before + max(listing.requests, 1)
         return listing
 
@@ -482,7 +485,7 @@ class SyncEngine:
                 )
                 .values(status="done", done_at=at)
             )
-            self._log(
+            self.log(
                 conn,
                 "issue_sync",
                 "create_issue",
@@ -515,7 +518,7 @@ class SyncEngine:
                 ).first()
             if parent is not None and parent[0] is not None:
                 try:
-                    self._call(
+                    self.call(
                         "add_sub_issue",
                         lambda: self.platform.add_sub_issue(parent[0], issue),
                         mutation=True,
@@ -532,14 +535,14 @@ class SyncEngine:
             return
         if self._board is None:
             number = int(self.config["board_number"])
-            self._board = self._call("get_board", lambda: self.platform.get_board(number), mutation=False)
+            self._board = self.call("get_board", lambda: self.platform.get_board(number), mutation=False)
         board = self._board
-        item_id = self._call(
+        item_id = self.call(
             "add_to_board", lambda: self.platform.add_to_board(board, issue), mutation=True, task_id=task["id"]
         )
         option = board_column(task, self.config.get("status_mapping") or {})
         if option:
-            self._call(
+            self.call(
                 "move_card",
                 lambda: self.platform.set_board_status(board, item_id, option),
                 mutation=True,
@@ -584,7 +587,7 @@ class SyncEngine:
             milestone_numbers=numbers,
         )
         number = int(link["issue_number"])
-        issue = self._call(
+        issue = self.call(
             "update_issue", lambda: self.platform.update_issue(number, changes), mutation=True, task_id=task["id"]
         )
         remote = self._remote(issue)
@@ -605,7 +608,7 @@ class SyncEngine:
                 )
             )
             operation_type = "status_update" if changed == ["status"] else "issue_sync"
-            self._log(
+            self.log(
                 conn,
                 operation_type,
                 "update_issue",
@@ -658,12 +661,12 @@ class SyncEngine:
             return False
         number = int(link["issue_number"])
         body = str(entry["payload"].get("body", ""))
-        self._call(
+        self.call(
             "add_comment", lambda: self.platform.add_comment(number, body), mutation=True, task_id=entry["task_id"]
         )
         self._finish_entry(entry["id"], "done")
         with self.db.transaction() as conn:
-            self._log(
+            self.log(
                 conn,
                 "issue_sync",
                 "add_comment",
@@ -692,7 +695,7 @@ class SyncEngine:
                     .where(sync_state.c.session_id == self.session_id)
                     .values(last_pull_at=self.clock())
                 )
-                self._log(
+                self.log(
                     conn, "issue_sync", "pull", "completed", records=0, requests=1, duration=time.perf_counter() - t0
                 )
             return
@@ -718,7 +721,7 @@ class SyncEngine:
             if link is None:
                 continue
             try:
-                self._merge(link, issue)
+                self.merge(link, issue)
             except PlatformError as exc:
                 self._run.failed.append(SyncFailure(task_id=link["task_id"], operation="pull", error=str(exc)))
         clean = len(self._run.failed) == failures_before
@@ -727,7 +730,7 @@ class SyncEngine:
             if clean:
                 values.update(since=newest, etag=listing.etag)
             conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(**values))
-            self._log(
+            self.log(
                 conn,
                 "issue_sync",
                 "pull",
@@ -742,8 +745,10 @@ class SyncEngine:
         titles = self._milestone_titles(issue.milestone)
         return mapping.remote_values(issue, default_labels=self.default_labels, milestone_titles=titles)
 
-    def _merge(self, link: RowMapping, issue: RemoteIssue) -> None:
-        """The three-way merge of one linked issue into its task."""
+    def merge(self, link: RowMapping, issue: RemoteIssue) -> None:
+        """The three-way merge of one linked issue into its task (one transaction): fields changed
+        on one side are taken from it, fields changed on both are settled by the policy or opened
+        as conflicts, and local changes still to push are queued in the outbox."""
         remote = self._remote(issue)
         policy = self.config.get("conflict_policy") or "manual"
         at = self.clock()
@@ -961,7 +966,7 @@ class SyncEngine:
         return {t: int(n) for n, t in titles.items()}
 
     def _refresh_milestones(self) -> None:
-        milestones = self._call("list_milestones", self.platform.list_milestones, mutation=False)
+        milestones = self.call("list_milestones", self.platform.list_milestones, mutation=False)
         self._milestones = {str(m.number): m.title for m in milestones}
         with self.db.transaction() as conn:
             self._ensure_state(conn)
@@ -990,7 +995,7 @@ class SyncEngine:
                 )
             )
 
-    def _log(
+    def log(
         self,
         conn: Connection,
         operation_type: str,
@@ -1005,6 +1010,7 @@ class SyncEngine:
         duration: float | None = None,
         error_details: str | None = None,
     ) -> int:
+        """Write one ``sync_status_logs`` row in the caller's transaction; return its id."""
         at = self.clock()
         return int(
             conn.execute(
@@ -1032,11 +1038,11 @@ class SyncEngine:
 
     def _log_event(self, status: str, operation: str, task_id: int | None, detail: str) -> None:
         with self.db.transaction() as conn:
-            self._log(conn, "issue_sync", operation, status, task_id=task_id, errors=1, error_details=detail)
+            self.log(conn, "issue_sync", operation, status, task_id=task_id, errors=1, error_details=detail)
 
     def _log_start(self, operation_type: str, operation: str) -> int:
         with self.db.transaction() as conn:
-            return self._log(conn, operation_type, operation, "started")
+            return self.log(conn, operation_type, operation, "started")
 
     def _log_finish(
         self,
