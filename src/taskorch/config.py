@@ -34,6 +34,8 @@ from taskorch.errors import InvalidInput
 
 __all__ = ["GIT_TIERS", "TOOLSETS", "Settings", "default_database_url", "project_roles_dir"]
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 #: Integration tiers, each including the ones before it.
 GIT_TIERS = ("disabled", "basic", "project", "full")
 #: Git tools (without prefix) and the tier that lists them.
@@ -101,6 +103,10 @@ class Settings:
         if stale_hours <= 0:
             raise InvalidInput("TASKORCH_STALE_AFTER_HOURS", "must be positive.", "set it to hours, e.g. 24.")
         level = env.get("TASKORCH_LOG_LEVEL", "WARNING").strip().upper() or "WARNING"
+        if level not in LOG_LEVELS:
+            raise InvalidInput(
+                "TASKORCH_LOG_LEVEL", f"{level!r} is not a log level.", f"use one of: {', '.join(LOG_LEVELS)}."
+            )
         tier = env.get("TASKORCH_GIT_INTEGRATION", "").strip().lower() or "disabled"
         if tier not in GIT_TIERS:
             raise InvalidInput(

@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar, cast
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -220,6 +220,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         warn_on_duplicate_tools=False,
+        log_level=cast(Any, settings.log_level),  # checked against LOG_LEVELS by Settings.from_env
     )
 
     async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str]) -> CallToolResult:
