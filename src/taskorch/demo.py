@@ -341,7 +341,8 @@ async def _session(
         out.heading("Status and audit trail")
         await call("orchestrator_get_status", {})
         audit = await client.read_resource("taskorch://audit")
-        entries = json.loads(audit.contents[0].text)["entries"]  # type: ignore[union-attr]
+        first = audit.contents[0]
+        entries = json.loads(getattr(first, "text", "{}")).get("entries", [])
         out.answer(f"taskorch://audit: {len(entries)} entries")
         for entry in entries:
             out.answer(

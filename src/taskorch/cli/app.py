@@ -31,6 +31,7 @@ from taskorch.errors import InvalidInput, TaskorchError
 
 if TYPE_CHECKING:
     from taskorch.services.app import Orchestrator
+    from taskorch.services.maintenance import Action
     from taskorch.services.models import TaskBrief, TaskView
 
 app = typer.Typer(
@@ -507,7 +508,7 @@ def maintenance_coordinator(
     if action not in actions:
         raise _fail(InvalidInput("action", f"{action!r} is not an action.", f"use one of: {', '.join(actions)}."))
     _run(
-        lambda o: o.maintenance_coordinator(action, not apply, older_than_days),  # type: ignore[arg-type]
+        lambda o: o.maintenance_coordinator(cast("Action", action), not apply, older_than_days),
         as_json=as_json,
         render=lambda r: out.print(Markdown(r.report)) if r.report else None,
         summary=lambda r: "" if r.report else summaries.maintenance(r),

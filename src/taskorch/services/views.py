@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, select
 
 from taskorch.services.models import ArtifactView, TaskBrief, TaskView
 from taskorch.store import repository as repo
@@ -33,9 +34,11 @@ def brief(row: RowMapping) -> TaskBrief:
     )
 
 
-def briefs(conn: Connection, where: object, *, order_by: Sequence[object], limit: int) -> list[TaskBrief]:
+def briefs(
+    conn: Connection, where: ColumnElement[bool], *, order_by: Sequence[ColumnElement[Any]], limit: int
+) -> list[TaskBrief]:
     """Briefs of the tasks matching a SQL condition, ordered and limited in SQL."""
-    query = select(*_BRIEF_COLUMNS).where(where).order_by(*order_by).limit(limit)  # type: ignore[arg-type]
+    query = select(*_BRIEF_COLUMNS).where(where).order_by(*order_by).limit(limit)
     return [brief(row) for row in conn.execute(query).mappings()]
 
 
