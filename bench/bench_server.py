@@ -41,6 +41,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from taskorch.specialists import BUILTIN_ROLE_NAMES
+
 if TYPE_CHECKING:
     from mcp_types import CallToolResult, ListToolsResult
 
@@ -171,18 +173,7 @@ NOUNS = (
     "pagination",
 )
 LABELS = ("api", "db", "ui", "perf", "docs", "security", "tests", "infra", "cli", "bug")
-ROLES = (
-    "architect",
-    "implementer",
-    "tester",
-    "reviewer",
-    "documenter",
-    "researcher",
-    "debugger",
-    "devops",
-    "analyst",
-    "security",
-)
+ROLES = tuple(name for name in BUILTIN_ROLE_NAMES if name != "coordinator")
 TASK_TYPES = ("feature", "bugfix", "refactor", "testing", "documentation", "research", "review", "chore")
 COMPLEXITIES = ("trivial", "simple", "moderate", "complex", "very_complex")
 PRIORITIES = ("low", "medium", "medium", "high", "high", "critical")

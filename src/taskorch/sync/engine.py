@@ -485,21 +485,12 @@ class SyncEngine:
                 )
                 .values(status="done", done_at=at)
             )
-            self.log(
+            self._record_remote(
                 conn,
                 "issue_sync",
                 "create_issue",
-                "completed",
                 task_id=task["id"],
                 issue_number=issue.number,
-                records=1,
-                requests=1,
-            )
-            repo.record_event(
-                conn,
-                session_id=self.session_id,
-                task_id=task["id"],
-                tool="sync",
                 action="issue_linked",
                 changes={"issue_number": issue.number, "issue_url": issue.url, "repository": self.repository},
                 at=at,
@@ -607,22 +598,12 @@ class SyncEngine:
                     error=None,
                 )
             )
-            operation_type = "status_update" if changed == ["status"] else "issue_sync"
-            self.log(
+            self._record_remote(
                 conn,
-                operation_type,
+                "status_update" if changed == ["status"] else "issue_sync",
                 "update_issue",
-                "completed",
                 task_id=task["id"],
                 issue_number=number,
-                records=1,
-                requests=1,
-            )
-            repo.record_event(
-                conn,
-                session_id=self.session_id,
-                task_id=task["id"],
-                tool="sync",
                 action="issue_updated",
                 changes={"issue_number": number, "fields": changed},
                 at=at,
@@ -1034,6 +1015,33 @@ class SyncEngine:
                 )
                 .returning(sync_status_logs.c.id)
             ).scalar_one()
+        )
+
+    def _record_remote(
+        self,
+        conn: Connection,
+        operation_type: str,
+        operation: str,
+        *,
+        task_id: int,
+        issue_number: int,
+        action: str,
+        changes: Mapping[str, Any],
+        at: datetime,
+    ) -> None:
+        """One completed remote operation (one request): its sync log row and its audit entry."""
+        self.log(
+            conn,
+            operation_type,
+            operation,
+            "completed",
+            task_id=task_id,
+            issue_number=issue_number,
+            records=1,
+            requests=1,
+        )
+        repo.record_event(
+            conn, session_id=self.session_id, task_id=task_id, tool="sync", action=action, changes=changes, at=at
         )
 
     def _log_event(self, status: str, operation: str, task_id: int | None, detail: str) -> None:
