@@ -456,3 +456,19 @@ anyio.run(main)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert not [n for n in report["names"] if "git" in n or "board" in n]
     assert report["loaded"] == []
+
+
+def test_progress_comments_follow_the_work(make_orch: Any, fake_github: FakeGitHub) -> None:
+    orch = make_orch(auto_sync_enabled=True, progress_comments=True)
+    ids = plan(orch)
+    orch.git_sync()
+    orch.execute_task(ids["impl"])
+    orch.complete_task(ids["impl"], "done", file_paths=["src/limiter.py"], artifact_type="code")
+    orch.git_sync()
+    number = issue_of(orch, fake_github, ids["impl"])["number"]
+    bodies = [comment["body"] for comment in fake_github.comments.get(number, [])]
+    assert bodies == [
+        "taskorch: status pending -> in_progress.",
+        "taskorch: status in_progress -> completed.",
+        "taskorch: work recorded (code; src/limiter.py).",
+    ]
