@@ -178,3 +178,47 @@ def test_board_follows_the_tasks(database_url: str, project: Path, github_url: s
             assert "feature_id" in message
 
     anyio.run(scenario)
+
+
+def test_assignment_and_milestone_reach_the_issue(
+    database_url: str, project: Path, github_url: str, fake_github: FakeGitHub
+) -> None:
+    async def scenario() -> None:
+        async with Client(build_server(settings(database_url, github_url, "project")), mode="legacy") as client:
+            await call(client, "orchestrator_initialize_session", {"working_directory": str(project)})
+            await call(
+                client,
+                "orchestrator_git_integration",
+                {
+                    "action": "connect",
+                    "repository": "octo-org/shop",
+                    "issue_config": {"api_token_name": TOKEN_NAME, "tier": "project", "auto_sync_enabled": True},
+                },
+            )
+            task_id = (await call(client, "orchestrator_plan_task", {"title": "Refunds"}))["task"]["id"]
+            await call(
+                client, "orchestrator_git_integration", {"action": "create_milestone", "milestone": {"title": "v2.0"}}
+            )
+            message = await error(
+                client, "orchestrator_update_task", {"task_id": task_id, "assignees": ["not a login"]}
+            )
+            assert "assignees" in message
+            updated = await call(
+                client,
+                "orchestrator_update_task",
+                {"task_id": task_id, "assignees": ["mona", "hubot", "mona"], "milestone": "v2.0"},
+            )
+            assert updated["task"]["assignees"] == ["hubot", "mona"]
+            await call(client, "orchestrator_git_integration", {"action": "sync_status"})
+            [issue] = fake_github.issues.values()
+            assert sorted(a["login"] for a in issue["assignees"]) == ["hubot", "mona"]
+            assert issue["milestone"]["title"] == "v2.0"
+            await call(
+                client, "orchestrator_update_task", {"task_id": task_id, "assignees": [], "clear": ["milestone"]}
+            )
+            await call(client, "orchestrator_git_integration", {"action": "sync_status"})
+            assert issue["number"] in fake_github.issues
+            cleared = fake_github.issues[issue["number"]]
+            assert cleared["assignees"] == [] and cleared["milestone"] is None
+
+    anyio.run(scenario)

@@ -397,6 +397,8 @@ def update_task(
     no_dependencies: Annotated[bool, typer.Option(help="Remove every dependency.")] = False,
     status: Annotated[str | None, typer.Option(help="pending or blocked.")] = None,
     status_reason: Annotated[str | None, typer.Option()] = None,
+    assignee: Annotated[list[str] | None, typer.Option(help="Replaces the assignees (repeatable login).")] = None,
+    milestone: Annotated[str | None, typer.Option(help="Milestone title.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change only the fields given."""
@@ -415,6 +417,8 @@ def update_task(
             "depends_on": depends_on,
             "status": status,
             "status_reason": status_reason,
+            "assignees": sorted(dict.fromkeys(assignee)) if assignee else None,
+            "milestone": milestone,
         }.items()
         if v is not None
     }

@@ -104,6 +104,9 @@ class MilestoneSpec(BaseModel):
 
 M = TypeVar("M", bound=BaseModel)
 
+#: A platform login (GitHub: letters, digits and single hyphens, at most 39 characters).
+Login = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")]
+
 TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task id.")]
 SessionArg = Annotated[
     int | None,
@@ -449,9 +452,9 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     @tool(
         "update_task",
         "Change only the fields given. status may be set to pending or blocked (with status_reason); "
-        "depends_on replaces the dependencies (cycles refused). Pass expected_version from your last read "
-        "to refuse the update if someone changed the task since. 'clear' empties due_date or "
-        "estimated_effort.",
+        "depends_on replaces the dependencies (cycles refused); assignees and milestone travel to the "
+        "linked issue. Pass expected_version from your last read to refuse the update if someone changed "
+        "the task since. 'clear' empties due_date, estimated_effort or milestone.",
     )
     async def update_task(
         task_id: TaskIdArg,
@@ -470,7 +473,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         depends_on: Annotated[list[int], Field(max_length=200)] | None = None,
         status: Literal["pending", "blocked"] | None = None,
         status_reason: Annotated[str | None, Field(max_length=2000)] = None,
-        clear: list[Literal["due_date", "estimated_effort"]] | None = None,
+        assignees: Annotated[list[Login], Field(max_length=10, description="Platform logins; [] clears.")]
+        | None = None,
+        milestone: Annotated[str | None, Field(min_length=1, max_length=200, description="Milestone title.")] = None,
+        clear: list[Literal["due_date", "estimated_effort", "milestone"]] | None = None,
     ) -> Annotated[CallToolResult, UpdateResult]:
         from taskorch.services.models import TaskFields
 
@@ -502,6 +508,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             changes["status"] = status
         if status_reason is not None:
             changes["status_reason"] = status_reason
+        if assignees is not None:
+            changes["assignees"] = sorted(dict.fromkeys(assignees))
+        if milestone is not None:
+            changes["milestone"] = milestone
         return await call(lambda o: o.update_task(task_id, changes, expected_version), summaries.update)
 
     @tool(
