@@ -302,6 +302,13 @@ def test_reopening_a_finished_task_on_github_is_a_conflict(orch: Orchestrator, f
     assert result.sync is not None
     assert [c.field for c in result.sync.conflicts] == ["status"]
     assert orch.get_task(ids["impl"]).status == "completed"
+    conflict = result.sync.conflicts[0]
+    with pytest.raises(Conflict, match="finished tasks stay final"):
+        orch.git_resolve_conflict(conflict.id, "remote")
+    assert orch.get_task(ids["impl"]).status == "completed"
+    orch.git_resolve_conflict(conflict.id, "local")
+    orch.git_sync()
+    assert fake_github.issues[number]["state"] == "closed"
 
 
 # -- faults --------------------------------------------------------------------------------

@@ -31,7 +31,15 @@ from taskorch.store.tables import (
     tasks,
 )
 from taskorch.sync import mapping, outbox
-from taskorch.sync.engine import DEFAULT_STATUS_MAPPING, SyncEngine, board_column, conflict_view, enqueue, link_view
+from taskorch.sync.engine import (
+    DEFAULT_STATUS_MAPPING,
+    SyncEngine,
+    board_column,
+    conflict_view,
+    enqueue,
+    link_view,
+    take_remote_value,
+)
 from taskorch.sync.template import check_template
 
 __all__ = ["GitService", "PlatformFactory", "default_platform_factory"]
@@ -429,13 +437,11 @@ class GitService:
             field = row["field"]
             detail: str
             if resolution == "remote":
-                task = repo.get_task(conn, row["task_id"])
-                if field == "status" and task["status"] in ("completed", "cancelled"):
-                    raise Conflict(
-                        f"task {task['id']} is {task['status']} and finished tasks stay final; resolve with local, "
-                        "and plan a new task if the work continues."
-                    )
-                self._apply_remote_value(conn, link, field, row["remote_value"], at, base)
+                reason = take_remote_value(
+                    conn, link, field, row["remote_value"], tool="git_integration", at=at, base=base
+                )
+                if reason is not None:
+                    raise Conflict(f"cannot take the platform's {field}: {reason}. Resolve with local instead.")
                 base[field] = row["remote_value"]
                 detail = f"task {row['task_id']} took the platform's {field}"
             else:
@@ -468,28 +474,6 @@ class GitService:
             )
             resolved = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
         return GitResult(action="resolve_conflict", conflicts=[conflict_view(resolved)], detail=detail)
-
-    def _apply_remote_value(
-        self, conn: Connection, link: Mapping[Any, Any], field: str, value: Any, at: datetime, base: dict[str, Any]
-    ) -> None:
-        task = repo.get_task(conn, link["task_id"], for_update=True)
-        if field == "title":
-            repo.update_fields(conn, task, {"title": str(value)}, tool="git_integration", at=at)
-        elif field == "body":
-            repo.update_fields(conn, task, {"description": str(value)}, tool="git_integration", at=at)
-            base["_verbatim"] = True
-        elif field == "labels":
-            repo.replace_labels(conn, task, list(value), tool="git_integration", at=at)
-        elif field in ("assignees", "milestone"):
-            repo.update_fields(conn, task, {field: value}, tool="git_integration", at=at)
-        elif field == "status":
-            from taskorch.domain.model import TaskStatus
-
-            path = [TaskStatus(value)]
-            if path[0] is TaskStatus.COMPLETED and task["status"] != TaskStatus.IN_PROGRESS.value:
-                path = [TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED]
-            for step in path:
-                repo.change_status(conn, repo.get_task(conn, task["id"]), step, tool="git_integration", at=at)
 
     # -- milestones -------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ __all__ = [
     "enqueue",
     "link_view",
     "new_idempotency_key",
+    "take_remote_value",
 ]
 
 log = logging.getLogger(__name__)
@@ -803,75 +804,12 @@ class SyncEngine:
     ) -> bool:
         """Take the platform's value of field ``f`` into the task; False (and a conflict) when the
         task cannot take it (a finished task reopened, a parent closed with open subtasks)."""
-        task = repo.get_task(conn, link["task_id"], for_update=True)
-        if f == "title":
-            repo.update_fields(conn, task, {"title": str(value)[:300] or task["title"]}, tool="sync", at=at)
-            self._mark_remote(conn, task["id"], "title")
-        elif f == "body":
-            repo.update_fields(conn, repo.get_task(conn, task["id"]), {"description": str(value)}, tool="sync", at=at)
-            self._mark_remote(conn, task["id"], "description")
-            base["_verbatim"] = True
-        elif f == "labels":
-            repo.replace_labels(conn, task, [str(v)[:50] for v in value][:20], tool="sync", at=at)
-        elif f == "assignees":
-            repo.update_fields(conn, task, {"assignees": list(value)}, tool="sync", at=at)
-        elif f == "milestone":
-            repo.update_fields(conn, task, {"milestone": value}, tool="sync", at=at)
-        elif f == "status":
-            return self._apply_remote_status(conn, link, task, str(value), at)
-        return True
-
-    def _apply_remote_status(
-        self, conn: Connection, link: Mapping[Any, Any], task: RowMapping, target: str, at: datetime
-    ) -> bool:
-        current = TaskStatus(task["status"])
-        goal = TaskStatus(target)
-        if current in TERMINAL_STATUSES:
-            self._open_conflict(
-                conn,
-                link,
-                "status",
-                current.value,
-                current.value,
-                goal.value,
-                f"reopened on the platform as {goal.value}, but task {task['id']} is {current.value} "
-                "and finished tasks stay final; plan a new task or keep the local status",
-            )
-            return False
-        if goal in TERMINAL_STATUSES and task["open_subtasks"] > 0:
-            self._open_conflict(
-                conn,
-                link,
-                "status",
-                current.value,
-                current.value,
-                goal.value,
-                f"closed on the platform, but task {task['id']} still has {task['open_subtasks']} open subtask(s)",
-            )
-            return False
-        path = [goal]
-        if goal is TaskStatus.COMPLETED and current is not TaskStatus.IN_PROGRESS:
-            path = [TaskStatus.IN_PROGRESS, goal]
-        try:
-            for step in path:
-                repo.change_status(
-                    conn,
-                    repo.get_task(conn, task["id"]),
-                    step,
-                    tool="sync",
-                    at=at,
-                    extra={"status_reason": "changed on the platform"},
-                )
-        except InvalidTransition as exc:
-            self._open_conflict(conn, link, "status", current.value, current.value, goal.value, str(exc))
-            return False
-        return True
-
-    def _mark_remote(self, conn: Connection, task_id: int, field_name: str) -> None:
-        row = repo.get_task(conn, task_id)
-        fields = list(row["remote_fields"] or [])
-        if field_name not in fields:
-            conn.execute(update(tasks).where(tasks.c.id == task_id).values(remote_fields=[*fields, field_name]))
+        reason = take_remote_value(conn, link, f, value, tool="sync", at=at, base=base)
+        if reason is None:
+            return True
+        status = repo.get_task(conn, link["task_id"])["status"]
+        self._open_conflict(conn, link, f, status, status, value, reason)
+        return False
 
     def _open_conflict(
         self, conn: Connection, link: Mapping[Any, Any], f: str, base: Any, local: Any, remote: Any, detail: str
@@ -1132,3 +1070,71 @@ DEFAULT_STATUS_MAPPING = {
     "completed": "Done",
     "cancelled": "Done",
 }
+
+
+def take_remote_value(
+    conn: Connection,
+    link: Mapping[Any, Any],
+    field: str,
+    value: Any,
+    *,
+    tool: str,
+    at: datetime,
+    base: dict[str, Any],
+) -> str | None:
+    """Write the platform's value of a linked ``field`` into the task, as ``tool`` (audited).
+
+    Title and body are marked in ``remote_fields`` (untrusted text), a body taken from the platform
+    is kept verbatim from then on (``base["_verbatim"]``). Returns ``None`` when done, or why the task
+    cannot take the value: a finished task stays final, a parent with open subtasks cannot close,
+    and any other move the transition table refuses.
+    """
+    task = repo.get_task(conn, link["task_id"], for_update=True)
+    if field == "title":
+        repo.update_fields(conn, task, {"title": str(value)[:300] or task["title"]}, tool=tool, at=at)
+        _mark_remote(conn, task["id"], "title")
+    elif field == "body":
+        repo.update_fields(conn, repo.get_task(conn, task["id"]), {"description": str(value)}, tool=tool, at=at)
+        _mark_remote(conn, task["id"], "description")
+        base["_verbatim"] = True
+    elif field == "labels":
+        repo.replace_labels(conn, task, [str(v)[:50] for v in value][:20], tool=tool, at=at)
+    elif field in ("assignees", "milestone"):
+        repo.update_fields(conn, task, {field: list(value) if field == "assignees" else value}, tool=tool, at=at)
+    elif field == "status":
+        return _take_remote_status(conn, task, TaskStatus(str(value)), tool=tool, at=at)
+    return None
+
+
+def _take_remote_status(conn: Connection, task: RowMapping, goal: TaskStatus, *, tool: str, at: datetime) -> str | None:
+    current = TaskStatus(task["status"])
+    if current in TERMINAL_STATUSES:
+        return (
+            f"reopened on the platform as {goal.value}, but task {task['id']} is {current.value} "
+            "and finished tasks stay final; plan a new task or keep the local status"
+        )
+    if goal in TERMINAL_STATUSES and task["open_subtasks"] > 0:
+        return f"closed on the platform, but task {task['id']} still has {task['open_subtasks']} open subtask(s)"
+    path = [goal]
+    if goal is TaskStatus.COMPLETED and current is not TaskStatus.IN_PROGRESS:
+        path = [TaskStatus.IN_PROGRESS, goal]
+    try:
+        for step in path:
+            repo.change_status(
+                conn,
+                repo.get_task(conn, task["id"]),
+                step,
+                tool=tool,
+                at=at,
+                extra={"status_reason": "changed on the platform"},
+            )
+    except InvalidTransition as exc:
+        return str(exc)
+    return None
+
+
+def _mark_remote(conn: Connection, task_id: int, field_name: str) -> None:
+    row = repo.get_task(conn, task_id)
+    fields = list(row["remote_fields"] or [])
+    if field_name not in fields:
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(remote_fields=[*fields, field_name]))
