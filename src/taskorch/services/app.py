@@ -447,7 +447,7 @@ class Orchestrator:
 
     def _task_session_id(self, task_id: int) -> int:
         with self.db.transaction(write=False) as conn:
-            return planning.session_of_task(conn, task_id)
+            return int(sessions.session_of_task(conn, task_id)["id"])
 
     def _session_id(self, session_id: int | None) -> int:
         with self.db.transaction(write=False) as conn:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping
 
 from taskorch.domain.graph import find_cycle, topological_order
 from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
@@ -20,7 +20,6 @@ from taskorch.services import views
 from taskorch.services.models import PlanResult, RoutingDecision, SubtaskSpec, TaskFields
 from taskorch.specialists import RoleLibrary, route
 from taskorch.store import repository as repo
-from taskorch.store.tables import tasks
 
 __all__ = ["ancestors", "check_dependencies", "plan_task"]
 
@@ -214,12 +213,3 @@ def plan_task(
         ready=sorted(ready),
         next_step=next_step,
     )
-
-
-def session_of_task(conn: Connection, task_id: int) -> int:
-    """The session id a task belongs to; raises :class:`NotFound`."""
-    row = conn.execute(select(tasks.c.session_id).where(tasks.c.id == task_id)).first()
-    if row is None:
-        repo.get_task(conn, task_id)  # raises NotFound with the standard message
-    assert row is not None
-    return int(row[0])

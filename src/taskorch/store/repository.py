@@ -84,28 +84,22 @@ def get_tasks(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping
 
 
 def labels_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {i: [] for i in task_ids}
-    if task_ids:
-        query = (
-            select(task_labels.c.task_id, task_labels.c.label)
-            .where(task_labels.c.task_id.in_(list(task_ids)))
-            .order_by(task_labels.c.task_id, task_labels.c.label)
-        )
-        for task_id, label in conn.execute(query):
-            out[task_id].append(label)
-    return out
+    """Each task's labels, sorted (every id present, ``[]`` when it has none)."""
+    return _grouped(conn, task_labels.c.task_id, task_labels.c.label, task_ids)
 
 
 def dependencies_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {i: [] for i in task_ids}
+    """Each task's dependency ids, sorted (every id present, ``[]`` when it has none)."""
+    return _grouped(conn, task_dependencies.c.task_id, task_dependencies.c.depends_on_id, task_ids)
+
+
+def _grouped(conn: Connection, key: Any, value: Any, task_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """``value`` column grouped by ``key`` column for ``task_ids``, in one ordered query."""
+    out: dict[int, list[Any]] = {i: [] for i in task_ids}
     if task_ids:
-        query = (
-            select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
-            .where(task_dependencies.c.task_id.in_(list(task_ids)))
-            .order_by(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
-        )
-        for task_id, dep in conn.execute(query):
-            out[task_id].append(dep)
+        query = select(key, value).where(key.in_(list(task_ids))).order_by(key, value)
+        for task_id, item in conn.execute(query):
+            out[task_id].append(item)
     return out
 
 
