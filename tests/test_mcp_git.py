@@ -36,6 +36,17 @@ async def call(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any
     return result.structured_content or {}
 
 
+async def connect(client: Client, project: Path, **issue_config: Any) -> dict[str, Any]:
+    """Initialize the project's session and connect it to octo-org/shop on the stand-in."""
+    await call(client, "orchestrator_initialize_session", {"working_directory": str(project)})
+    config = {"api_token_name": TOKEN_NAME, **issue_config}
+    return await call(
+        client,
+        "orchestrator_git_integration",
+        {"action": "connect", "repository": "octo-org/shop", "issue_config": config},
+    )
+
+
 async def error(client: Client, name: str, args: dict[str, Any]) -> str:
     result = await client.call_tool(name, args)
     assert result.is_error
@@ -109,16 +120,7 @@ def test_git_tools_appear_for_a_connected_project(
 ) -> None:
     async def scenario() -> None:
         async with Client(build_server(settings(database_url, github_url, "project")), mode="legacy") as client:
-            await call(client, "orchestrator_initialize_session", {"working_directory": str(project)})
-            await call(
-                client,
-                "orchestrator_git_integration",
-                {
-                    "action": "connect",
-                    "repository": "octo-org/shop",
-                    "issue_config": {"api_token_name": TOKEN_NAME, "tier": "project"},
-                },
-            )
+            await connect(client, project, tier="project")
         # A server started without TASKORCH_GIT_INTEGRATION lists the tools once the session's
         # project turns out to be connected.
         async with Client(build_server(settings(database_url, github_url, "disabled")), mode="legacy") as client:
@@ -134,16 +136,7 @@ def test_git_tools_appear_for_a_connected_project(
 def test_board_follows_the_tasks(database_url: str, project: Path, github_url: str, fake_github: FakeGitHub) -> None:
     async def scenario() -> None:
         async with Client(build_server(settings(database_url, github_url, "project")), mode="legacy") as client:
-            await call(client, "orchestrator_initialize_session", {"working_directory": str(project)})
-            await call(
-                client,
-                "orchestrator_git_integration",
-                {
-                    "action": "connect",
-                    "repository": "octo-org/shop",
-                    "issue_config": {"api_token_name": TOKEN_NAME, "tier": "project", "auto_sync_enabled": True},
-                },
-            )
+            await connect(client, project, tier="project", auto_sync_enabled=True)
             plan = await call(
                 client,
                 "orchestrator_plan_task",
@@ -185,16 +178,7 @@ def test_assignment_and_milestone_reach_the_issue(
 ) -> None:
     async def scenario() -> None:
         async with Client(build_server(settings(database_url, github_url, "project")), mode="legacy") as client:
-            await call(client, "orchestrator_initialize_session", {"working_directory": str(project)})
-            await call(
-                client,
-                "orchestrator_git_integration",
-                {
-                    "action": "connect",
-                    "repository": "octo-org/shop",
-                    "issue_config": {"api_token_name": TOKEN_NAME, "tier": "project", "auto_sync_enabled": True},
-                },
-            )
+            await connect(client, project, tier="project", auto_sync_enabled=True)
             task_id = (await call(client, "orchestrator_plan_task", {"title": "Refunds"}))["task"]["id"]
             await call(
                 client, "orchestrator_git_integration", {"action": "create_milestone", "milestone": {"title": "v2.0"}}
