@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
 from taskorch.errors import Conflict, InvalidInput, NotFound, PlatformRejected, PlatformUnavailable
@@ -26,7 +26,6 @@ from taskorch.store.tables import (
     git_integration_config,
     release_milestones,
     sync_conflicts,
-    sync_outbox,
     sync_state,
     tasks,
 )
@@ -38,6 +37,7 @@ from taskorch.sync.engine import (
     conflict_view,
     enqueue,
     link_view,
+    pending_count,
     take_remote_value,
 )
 from taskorch.sync.template import check_template
@@ -381,24 +381,12 @@ class GitService:
                 .where(tasks.c.session_id == session_id)
             ):
                 links[status] = links.get(status, 0) + 1
-            pending = len(
-                list(
-                    conn.execute(
-                        select(sync_outbox.c.id).where(
-                            sync_outbox.c.session_id == session_id, sync_outbox.c.status == "pending"
-                        )
-                    )
-                )
-            )
-            conflicts = len(
-                list(
-                    conn.execute(
-                        select(sync_conflicts.c.id).where(
-                            sync_conflicts.c.session_id == session_id, sync_conflicts.c.status == "open"
-                        )
-                    )
-                )
-            )
+            pending = pending_count(conn, session_id)
+            conflicts = conn.execute(
+                select(func.count())
+                .select_from(sync_conflicts)
+                .where(sync_conflicts.c.session_id == session_id, sync_conflicts.c.status == "open")
+            ).scalar_one()
             state = conn.execute(select(sync_state).where(sync_state.c.session_id == session_id)).mappings().first()
         return {
             "repository": config["repository_url"],

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, and_, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
 
 from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
 from taskorch.errors import (
@@ -66,6 +66,7 @@ __all__ = [
     "enqueue",
     "link_view",
     "new_idempotency_key",
+    "pending_count",
     "take_remote_value",
 ]
 
@@ -904,15 +905,7 @@ class SyncEngine:
 
     def _pending_count(self) -> int:
         with self.db.transaction(write=False) as conn:
-            return len(
-                list(
-                    conn.execute(
-                        select(sync_outbox.c.id).where(
-                            sync_outbox.c.session_id == self.session_id, sync_outbox.c.status == "pending"
-                        )
-                    )
-                )
-            )
+            return pending_count(conn, self.session_id)
 
     def log(
         self,
@@ -1138,3 +1131,13 @@ def _mark_remote(conn: Connection, task_id: int, field_name: str) -> None:
     fields = list(row["remote_fields"] or [])
     if field_name not in fields:
         conn.execute(update(tasks).where(tasks.c.id == task_id).values(remote_fields=[*fields, field_name]))
+
+
+def pending_count(conn: Connection, session_id: int) -> int:
+    """Outbox entries of the session still waiting to reach the platform."""
+    query = (
+        select(func.count())
+        .select_from(sync_outbox)
+        .where(sync_outbox.c.session_id == session_id, sync_outbox.c.status == "pending")
+    )
+    return int(conn.execute(query).scalar_one())
