@@ -1,7 +1,8 @@
 """The core services on PostgreSQL, when a server is reachable.
 
 The server is ``TASKORCH_TEST_POSTGRES_URL`` if set, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``;
-the module is skipped when it cannot be reached. Each test works in a schema of its own, created
+the module is skipped when it cannot be reached, and fails instead when ``TASKORCH_TEST_POSTGRES_REQUIRED``
+is set (CI sets it after ``scripts/start-postgres``). Each test works in a schema of its own, created
 empty and dropped afterwards (the URL's ``options=-csearch_path=<schema>`` points every connection
 at it), so runs never see each other's data.
 """
@@ -52,7 +53,10 @@ def admin() -> Iterator[Engine]:
     except Exception as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL is not reachable at {shown} ({reason}); set TASKORCH_TEST_POSTGRES_URL")
+        message = f"PostgreSQL is not reachable at {shown} ({reason}); set TASKORCH_TEST_POSTGRES_URL"
+        if os.environ.get("TASKORCH_TEST_POSTGRES_REQUIRED"):
+            pytest.fail(message + " (required: TASKORCH_TEST_POSTGRES_REQUIRED is set)")
+        pytest.skip(message)
     yield engine
     engine.dispose()
 
