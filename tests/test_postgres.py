@@ -385,7 +385,8 @@ def test_nul_characters_are_refused_cleanly_and_change_nothing(pg: Orchestrator,
 
 
 def test_threads_incrementing_with_expected_version_lose_no_update(pg: Orchestrator, pg_url: str) -> None:
-    counter = pg.plan_task(TaskFields(title="counter", estimated_effort="n=0")).task.id
+    planned = pg.plan_task(TaskFields(title="counter", estimated_effort="n=0"))
+    counter, session = planned.task.id, planned.session_id
     threads_count, increments = 2, 40
     barrier = threading.Barrier(threads_count)
     retries = [0] * threads_count
@@ -397,10 +398,15 @@ def test_threads_incrementing_with_expected_version_lose_no_update(pg: Orchestra
             barrier.wait(30)
             for _ in range(increments):
                 for _attempt in range(1000):
-                    task = orch.get_task(counter)
+                    task = orch.get_task(counter, session_id=session)
                     value = int(task.estimated_effort.removeprefix("n="))
                     try:
-                        orch.update_task(counter, {"estimated_effort": f"n={value + 1}"}, expected_version=task.version)
+                        orch.update_task(
+                            counter,
+                            {"estimated_effort": f"n={value + 1}"},
+                            expected_version=task.version,
+                            session_id=session,
+                        )
                         break
                     except VersionMismatch:
                         retries[index] += 1
