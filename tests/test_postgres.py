@@ -430,3 +430,18 @@ def test_threads_incrementing_with_expected_version_lose_no_update(pg: Orchestra
     updates = [e for e in pg.audit_trail(task_id=counter, limit=1000).entries if e.action == "updated"]
     assert len(updates) == threads_count * increments
     assert_consistent(pg)
+
+
+def test_task_numbers_are_per_project_and_never_reused(pg: Orchestrator, tmp_path: Path) -> None:
+    first = plan_feature(pg)
+    assert sorted(first.values()) == [1, 2, 3, 4, 5]
+    other_root = tmp_path / "other"
+    (other_root / ".git").mkdir(parents=True)
+    other = pg.initialize_session(str(other_root)).session_id
+    assert pg.plan_task(TaskFields(title="Other one")).task.id == 1
+    with pytest.raises(NotFound, match=f"task 5 not found in project {other_root.resolve()}"):
+        pg.execute_task(5)
+    assert pg.delete_task(1, hard=True).task_ids == [1]
+    assert pg.plan_task(TaskFields(title="Other two")).task.id == 2
+    assert [e.action for e in pg.audit_trail(other, task_id=1).entries] == ["created", "deleted"]
+    assert [e.action for e in pg.audit_trail(other, task_id=2).entries] == ["created"]
