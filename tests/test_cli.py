@@ -19,8 +19,10 @@ Invoke = Callable[..., Result]
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Invoke:
+def cli(monkeypatch: pytest.MonkeyPatch, database_url: str, project: Path) -> Invoke:
+    """The CLI run from inside ``project`` (the default of --project), as a person would."""
     monkeypatch.setenv("TASKORCH_DATABASE_URL", database_url)
+    monkeypatch.chdir(project)
     monkeypatch.delenv("TASKORCH_TOOLSETS", raising=False)
     runner = CliRunner()
 
@@ -272,7 +274,7 @@ def test_audit_json(cli: Invoke, project: Path, planned: dict[str, Any]) -> None
 def test_unknown_task_id_exits_3(cli: Invoke, project: Path) -> None:
     ok(cli("get-status", "--project", project))
     message = failed(cli("execute-task", "999"), 3)
-    assert "task 999 does not exist" in message
+    assert f"task 999 not found in project {project}" in message
     failed(cli("complete-task", "999", "--summary", "x"), 3)
 
 

@@ -65,7 +65,7 @@ def test_connect_plan_sync_and_resolve_from_the_cli(
     assert "octo-org/shop" in status and "test-token" not in status
     number = next(n for n, i in fake_github.issues.items() if i["title"] == "Part A")
     task_id = next(link["task_id"] for link in synced["sync"]["created"] if link["issue_number"] == number)
-    ok(git_cli("update-task", str(task_id), "--title", "Part A, local"))
+    ok(git_cli("update-task", str(task_id), "--title", "Part A, local", *where))
     fake_github.edit_issue(number, title="Part A, remote")
     ok(git_cli("sync", *where))
     conflicts = json.loads(ok(git_cli("git", "conflicts", "--json", *where)).stdout)["conflicts"]

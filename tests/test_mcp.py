@@ -466,7 +466,7 @@ def test_delete_task_archives_by_default_and_hard_deletes_on_request(run_mcp: Ru
         assert deleted == {"mode": "deleted", "task_ids": subtree}
         assert await t.total() == 1
         gone = await t.error("execute_task", task_id=subtree[1])
-        assert gone.startswith(f"not_found: task {subtree[1]} does not exist")
+        assert gone.startswith(f"not_found: task {subtree[1]} not found in project")
 
         assert await t.ok("delete_task", task_id=keep, hard=True) == {"mode": "deleted", "task_ids": [keep]}
         assert await t.total() == 0
@@ -601,6 +601,7 @@ def test_taskorch_errors_become_kind_and_message(
 
     orchestrator = Orchestrator(settings)
     try:
+        orchestrator.initialize_session(str(project))
         with pytest.raises(NotFound) as raised:
             orchestrator.execute_task(999)
     finally:
@@ -733,7 +734,7 @@ def test_resources_serve_json(run_mcp: Runner, project: Path) -> None:
         assert (session_trail[0]["tool"], session_trail[0]["action"]) == ("initialize_session", "session")
         assert len(session_trail) > len(trail)
 
-        with pytest.raises(MCPError, match="task 999 does not exist"):
+        with pytest.raises(MCPError, match="task 999 not found in project"):
             await t.client.read_resource("taskorch://tasks/999")
         with pytest.raises(MCPError, match="positive integer"):
             await t.client.read_resource("taskorch://tasks/abc")

@@ -389,7 +389,8 @@ def test_nul_characters_are_refused_cleanly_and_change_nothing(pg: Orchestrator,
 
 
 def test_threads_incrementing_with_expected_version_lose_no_update(pg: Orchestrator, pg_url: str) -> None:
-    counter = pg.plan_task(TaskFields(title="counter", estimated_effort="n=0")).task.id
+    planned = pg.plan_task(TaskFields(title="counter", estimated_effort="n=0"))
+    counter, session = planned.task.id, planned.session_id
     threads_count, increments = 2, 40
     barrier = threading.Barrier(threads_count)
     retries = [0] * threads_count
@@ -401,10 +402,15 @@ def test_threads_incrementing_with_expected_version_lose_no_update(pg: Orchestra
             barrier.wait(30)
             for _ in range(increments):
                 for _attempt in range(1000):
-                    task = orch.get_task(counter)
+                    task = orch.get_task(counter, session_id=session)
                     value = int(task.estimated_effort.removeprefix("n="))
                     try:
-                        orch.update_task(counter, {"estimated_effort": f"n={value + 1}"}, expected_version=task.version)
+                        orch.update_task(
+                            counter,
+                            {"estimated_effort": f"n={value + 1}"},
+                            expected_version=task.version,
+                            session_id=session,
+                        )
                         break
                     except VersionMismatch:
                         retries[index] += 1
@@ -428,3 +434,18 @@ def test_threads_incrementing_with_expected_version_lose_no_update(pg: Orchestra
     updates = [e for e in pg.audit_trail(task_id=counter, limit=1000).entries if e.action == "updated"]
     assert len(updates) == threads_count * increments
     assert_consistent(pg)
+
+
+def test_task_numbers_are_per_project_and_never_reused(pg: Orchestrator, tmp_path: Path) -> None:
+    first = plan_feature(pg)
+    assert sorted(first.values()) == [1, 2, 3, 4, 5]
+    other_root = tmp_path / "other"
+    (other_root / ".git").mkdir(parents=True)
+    other = pg.initialize_session(str(other_root)).session_id
+    assert pg.plan_task(TaskFields(title="Other one")).task.id == 1
+    with pytest.raises(NotFound, match=f"task 5 not found in project {other_root.resolve()}"):
+        pg.execute_task(5)
+    assert pg.delete_task(1, hard=True).task_ids == [1]
+    assert pg.plan_task(TaskFields(title="Other two")).task.id == 2
+    assert [e.action for e in pg.audit_trail(other, task_id=1).entries] == ["created", "deleted"]
+    assert [e.action for e in pg.audit_trail(other, task_id=2).entries] == ["created"]

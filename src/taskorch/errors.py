@@ -83,7 +83,7 @@ class DependencyCycle(InvalidInput):
 
 
 class NotFound(TaskorchError):
-    """An id (task, session, artifact) names nothing that exists."""
+    """An id (session, conflict) or a task number names nothing that exists (in this project)."""
 
     exit_code = 3
     kind = "not_found"
@@ -103,7 +103,7 @@ class InvalidTransition(Conflict):
 
 
 class DependenciesUnfinished(Conflict):
-    """A task cannot start: ``blockers`` holds the ids of its unfinished dependencies."""
+    """A task cannot start: ``blockers`` holds the numbers of its unfinished dependencies."""
 
     kind = "dependencies_unfinished"
 

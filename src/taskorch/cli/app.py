@@ -50,6 +50,7 @@ ProjectOpt = Annotated[
     Path, typer.Option("--project", "-C", help="A directory inside the project (default: current directory).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TaskArg = Annotated[int, typer.Argument(help="Task number in the project.", min=1)]
 
 
 def _enum_values(enum: type[Enum]) -> str:
@@ -213,12 +214,14 @@ def plan_task(
     label: Annotated[list[str] | None, typer.Option(help="A label (repeatable).")] = None,
     acceptance: Annotated[list[str] | None, typer.Option(help="An acceptance criterion (repeatable).")] = None,
     context: Annotated[str, typer.Option(help="Background for the specialist.")] = "",
-    depends_on: Annotated[list[int] | None, typer.Option(help="Existing task id (repeatable).")] = None,
+    depends_on: Annotated[
+        list[int] | None, typer.Option(help="Number of a task of the project to wait for (repeatable).")
+    ] = None,
     subtasks_json: Annotated[
         str | None,
         typer.Option(help="JSON file (or - for stdin) with a list of subtasks: {key, title, depends_on_keys, ...}."),
     ] = None,
-    parent_id: Annotated[int | None, typer.Option(help="Plan under this existing task.")] = None,
+    parent_id: Annotated[int | None, typer.Option(help="Plan under this task (its number in the project).")] = None,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -281,7 +284,7 @@ def _read_json_list(source: str) -> list[Any]:
 
 
 @app.command("execute-task")
-def execute_task(task_id: int, as_json: JsonOpt = False) -> None:
+def execute_task(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Start a task and print its specialist context."""
 
     def render(r: Any) -> None:
@@ -293,17 +296,24 @@ def execute_task(task_id: int, as_json: JsonOpt = False) -> None:
         for criterion in r.acceptance_criteria:
             out.print(f"- [ ] {criterion}", highlight=False)
 
-    _run(lambda o: o.execute_task(task_id), as_json=as_json, render=render, summary=lambda r: r.next_step)
+    _run(
+        lambda o: o.execute_task(task_id),
+        as_json=as_json,
+        render=render,
+        summary=lambda r: r.next_step,
+        project=project,
+    )
 
 
 @app.command("complete-task")
 def complete_task(
-    task_id: int,
+    task_id: TaskArg,
     summary: Annotated[str, typer.Option(help="What was done, briefly.")],
     detailed_work: Annotated[str, typer.Option(help="Details, decisions, results.")] = "",
     file_path: Annotated[list[str] | None, typer.Option(help="A file created or changed (repeatable).")] = None,
     artifact_type: Annotated[ArtifactType, typer.Option()] = ArtifactType.CODE,
     next_action: Annotated[str | None, typer.Option(help="Follow-up, if any.")] = None,
+    project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
     """Record the work of an in-progress task and complete it."""
@@ -311,6 +321,7 @@ def complete_task(
         lambda o: o.complete_task(task_id, summary, detailed_work, file_path or [], artifact_type, next_action),
         as_json=as_json,
         summary=summaries.complete,
+        project=project,
     )
 
 
@@ -380,7 +391,7 @@ def query_tasks(
 
 @app.command("update-task")
 def update_task(
-    task_id: int,
+    task_id: TaskArg,
     expected_version: Annotated[
         int | None, typer.Option(help="Refuse if the task is no longer at this version.")
     ] = None,
@@ -399,6 +410,7 @@ def update_task(
     status_reason: Annotated[str | None, typer.Option()] = None,
     assignee: Annotated[list[str] | None, typer.Option(help="Replaces the assignees (repeatable login).")] = None,
     milestone: Annotated[str | None, typer.Option(help="Milestone title.")] = None,
+    project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
     """Change only the fields given."""
@@ -426,45 +438,53 @@ def update_task(
         changes["depends_on"] = []
     if status is not None and status not in ("pending", "blocked"):
         raise _fail(InvalidInput("--status", f"{status!r} cannot be set here.", "use pending or blocked."))
-    _run(lambda o: o.update_task(task_id, changes, expected_version), as_json=as_json, summary=summaries.update)
+    _run(
+        lambda o: o.update_task(task_id, changes, expected_version),
+        as_json=as_json,
+        summary=summaries.update,
+        project=project,
+    )
 
 
 @app.command("cancel-task")
 def cancel_task(
-    task_id: int,
+    task_id: TaskArg,
     reason: Annotated[str, typer.Option(help="Why the task is cancelled.")],
     cascade: Annotated[bool, typer.Option(help="Cancel open subtasks too.")] = False,
+    project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a task (its recorded work is kept)."""
-    _run(lambda o: o.cancel_task(task_id, reason, cascade), as_json=as_json, summary=summaries.cancel)
+    _run(lambda o: o.cancel_task(task_id, reason, cascade), as_json=as_json, summary=summaries.cancel, project=project)
 
 
 @app.command("delete-task")
 def delete_task(
-    task_id: int,
+    task_id: TaskArg,
     hard: Annotated[bool, typer.Option(help="Delete for good instead of archiving.")] = False,
     cascade: Annotated[bool, typer.Option(help="Confirm a hard delete of subtasks too.")] = False,
+    project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
     """Archive a task and its subtasks, or delete them for good with --hard."""
-    _run(lambda o: o.delete_task(task_id, hard, cascade), as_json=as_json, summary=summaries.delete)
+    _run(lambda o: o.delete_task(task_id, hard, cascade), as_json=as_json, summary=summaries.delete, project=project)
 
 
 @app.command("synthesize-results")
-def synthesize_results(parent_task_id: int, as_json: JsonOpt = False) -> None:
+def synthesize_results(parent_task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Combine completed subtasks' results into the parent."""
     _run(
         lambda o: o.synthesize_results(parent_task_id),
         as_json=as_json,
         render=lambda r: out.print(Markdown(r.synthesis)),
         summary=summaries.synthesis,
+        project=project,
     )
 
 
 @app.command("audit")
 def audit(
-    task_id: Annotated[int | None, typer.Option(help="Only this task's history.")] = None,
+    task_id: Annotated[int | None, typer.Option(help="Only this task's history (its number in the project).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
@@ -604,21 +624,21 @@ def git_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
 
 
 @git_app.command("create-issue")
-def git_create_issue(task_id: int, as_json: JsonOpt = False) -> None:
+def git_create_issue(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Create the task's issue now."""
-    _run(lambda o: o.git_create_issue(task_id), as_json=as_json, summary=summaries.git)
+    _run(lambda o: o.git_create_issue(task_id), as_json=as_json, summary=summaries.git, project=project)
 
 
 @git_app.command("update-issue")
-def git_update_issue(task_id: int, as_json: JsonOpt = False) -> None:
+def git_update_issue(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Push the task's current values to its issue now."""
-    _run(lambda o: o.git_update_issue(task_id), as_json=as_json, summary=summaries.git)
+    _run(lambda o: o.git_update_issue(task_id), as_json=as_json, summary=summaries.git, project=project)
 
 
 @git_app.command("link-task")
-def git_link_task(task_id: int, issue_number: int, as_json: JsonOpt = False) -> None:
+def git_link_task(task_id: TaskArg, issue_number: int, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Link an existing issue to a task; the task takes the issue's values."""
-    _run(lambda o: o.git_link_task(task_id, issue_number), as_json=as_json, summary=summaries.git)
+    _run(lambda o: o.git_link_task(task_id, issue_number), as_json=as_json, summary=summaries.git, project=project)
 
 
 @git_app.command("create-milestone")
@@ -711,7 +731,7 @@ def board_create(title: str, project: ProjectOpt = Path(), as_json: JsonOpt = Fa
 
 
 @board_app.command("add")
-def board_add(task_id: int, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+def board_add(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Add a task's issue to the board."""
     _run(
         lambda o: o.board_manager("add_to_board", task_ids=[task_id]),
@@ -723,7 +743,7 @@ def board_add(task_id: int, project: ProjectOpt = Path(), as_json: JsonOpt = Fal
 
 @board_app.command("move")
 def board_move(
-    task_id: int,
+    task_id: TaskArg,
     column: Annotated[str | None, typer.Option(help="Column; default: the one the task's status maps to.")] = None,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
@@ -757,7 +777,7 @@ app.add_typer(release_app, name="release")
 def release_plan(
     version: Annotated[str | None, typer.Argument(help="SemVer, e.g. 1.4.0; omit to have one proposed.")] = None,
     task: Annotated[
-        list[int] | None, typer.Option(help="An included task id (repeatable); default: finished work.")
+        list[int] | None, typer.Option(help="An included task number (repeatable); default: finished work.")
     ] = None,
     target_date: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")] = None,
     description: Annotated[str | None, typer.Option()] = None,

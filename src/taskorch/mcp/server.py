@@ -68,7 +68,8 @@ INSTRUCTIONS = (
     "(absolute path of the project). Plan with orchestrator_plan_task (a parent plus subtasks with "
     "dependencies), then loop: orchestrator_execute_task (gives the specialist context) -> do the work "
     "-> orchestrator_complete_task (records what you produced). When a parent's subtasks are done, "
-    "call orchestrator_synthesize_results. orchestrator_get_status shows the ready queue."
+    "call orchestrator_synthesize_results. orchestrator_get_status shows the ready queue. Tasks are "
+    "named by their number in the project; pass session_id to work on another project's tasks."
 )
 
 P = ParamSpec("P")
@@ -107,7 +108,8 @@ M = TypeVar("M", bound=BaseModel)
 #: A platform login (GitHub: letters, digits and single hyphens, at most 39 characters).
 Login = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")]
 
-TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task id.")]
+TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task number in this project.")]
+OptionalTaskArg = Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number in this project.")]
 SessionArg = Annotated[
     int | None,
     Field(ge=1, le=MAX_ID, description="Session id; omit to use the session this server initialized last."),
@@ -320,7 +322,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     @tool(
         "plan_task",
         "Create one task, or a parent plus subtasks in one atomic call. Subtasks name each other by "
-        "'key' in depends_on_keys; depends_on takes existing task ids. Omit specialist_type to let the "
+        "'key' in depends_on_keys; depends_on takes existing task numbers of this project. Omit "
+        "specialist_type to let the "
         "router choose (the reason is returned). Any invalid value rejects the whole plan. Next: "
         "orchestrator_execute_task on a ready task.",
     )
@@ -336,9 +339,15 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         labels: Annotated[list[str], Field(max_length=20)] | None = None,
         acceptance_criteria: Annotated[list[str], Field(max_length=50)] | None = None,
         context: Annotated[str, Field(max_length=50000, description="Background for the specialist.")] = "",
-        depends_on: Annotated[list[int], Field(max_length=200, description="Existing task ids.")] | None = None,
+        depends_on: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+            Field(max_length=200, description="Task numbers in this project that must complete first."),
+        ]
+        | None = None,
         subtasks: Annotated[list[SubtaskSpec], Field(max_length=1000)] | None = None,
-        parent_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Plan under this existing task.")] = None,
+        parent_id: Annotated[
+            int | None, Field(ge=1, le=MAX_ID, description="Task number in this project to plan under.")
+        ] = None,
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, PlanResult]:
         from taskorch.services.models import TaskFields
@@ -371,8 +380,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         "specialist's instructions, the task, its ancestry, results of its dependencies and acceptance "
         "criteria. Do the work, then call orchestrator_complete_task.",
     )
-    async def execute_task(task_id: TaskIdArg) -> Annotated[CallToolResult, ExecuteResult]:
-        return await call(lambda o: o.execute_task(task_id), summaries.execute)
+    async def execute_task(
+        task_id: TaskIdArg, session_id: SessionArg = None
+    ) -> Annotated[CallToolResult, ExecuteResult]:
+        return await call(lambda o: o.execute_task(task_id, session_id), summaries.execute)
 
     @tool(
         "complete_task",
@@ -387,9 +398,12 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         file_paths: Annotated[list[str], Field(max_length=500, description="Files created or changed.")] | None = None,
         artifact_type: ArtifactType = ArtifactType.CODE,
         next_action: Annotated[str | None, Field(max_length=2000, description="Follow-up, if any.")] = None,
+        session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, CompleteResult]:
         return await call(
-            lambda o: o.complete_task(task_id, summary, detailed_work, file_paths or [], artifact_type, next_action),
+            lambda o: o.complete_task(
+                task_id, summary, detailed_work, file_paths or [], artifact_type, next_action, session_id
+            ),
             summaries.complete,
         )
 
@@ -406,7 +420,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         specialist_type: list[str] | None = None,
         complexity: list[Complexity] | None = None,
         priority: list[Priority] | None = None,
-        parent_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        parent_id: OptionalTaskArg = None,
         roots_only: bool = False,
         labels: list[str] | None = None,
         created_after: AwareDatetime | None = None,
@@ -414,7 +428,11 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         updated_after: AwareDatetime | None = None,
         updated_before: AwareDatetime | None = None,
         text: Annotated[str | None, Field(max_length=500, description="Words to search for.")] = None,
-        task_ids: Annotated[list[TaskIdArg], Field(max_length=500)] | None = None,
+        task_ids: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+            Field(max_length=500, description="Task numbers in this project."),
+        ]
+        | None = None,
         include_archived: bool = False,
         sort: Literal["created_at", "updated_at", "priority", "due_date", "title", "id"] = "created_at",
         order: Literal["asc", "desc"] = "desc",
@@ -470,13 +488,18 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         labels: Annotated[list[str], Field(max_length=20)] | None = None,
         acceptance_criteria: Annotated[list[str], Field(max_length=50)] | None = None,
         context: Annotated[str | None, Field(max_length=50000)] = None,
-        depends_on: Annotated[list[int], Field(max_length=200)] | None = None,
+        depends_on: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+            Field(max_length=200, description="Task numbers in this project; replaces the dependencies."),
+        ]
+        | None = None,
         status: Literal["pending", "blocked"] | None = None,
         status_reason: Annotated[str | None, Field(max_length=2000)] = None,
         assignees: Annotated[list[Login], Field(max_length=10, description="Platform logins; [] clears.")]
         | None = None,
         milestone: Annotated[str | None, Field(min_length=1, max_length=200, description="Milestone title.")] = None,
         clear: list[Literal["due_date", "estimated_effort", "milestone"]] | None = None,
+        session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, UpdateResult]:
         from taskorch.services.models import TaskFields
 
@@ -512,7 +535,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             changes["assignees"] = sorted(dict.fromkeys(assignees))
         if milestone is not None:
             changes["milestone"] = milestone
-        return await call(lambda o: o.update_task(task_id, changes, expected_version), summaries.update)
+        return await call(lambda o: o.update_task(task_id, changes, expected_version, session_id), summaries.update)
 
     @tool(
         "cancel_task",
@@ -524,8 +547,9 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         task_id: TaskIdArg,
         reason: Annotated[str, Field(min_length=1, max_length=2000)],
         cascade: bool = False,
+        session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, CancelResult]:
-        return await call(lambda o: o.cancel_task(task_id, reason, cascade), summaries.cancel)
+        return await call(lambda o: o.cancel_task(task_id, reason, cascade, session_id), summaries.cancel)
 
     @tool(
         "delete_task",
@@ -535,17 +559,19 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         destructive=True,
     )
     async def delete_task(
-        task_id: TaskIdArg, hard: bool = False, cascade: bool = False
+        task_id: TaskIdArg, hard: bool = False, cascade: bool = False, session_id: SessionArg = None
     ) -> Annotated[CallToolResult, DeleteResult]:
-        return await call(lambda o: o.delete_task(task_id, hard, cascade), summaries.delete)
+        return await call(lambda o: o.delete_task(task_id, hard, cascade, session_id), summaries.delete)
 
     @tool(
         "synthesize_results",
         "Combine the completed subtasks' summaries and artifacts into one Markdown synthesis stored on "
         "the parent; completes the parent when no subtask is open. Lists what is still open.",
     )
-    async def synthesize_results(parent_task_id: TaskIdArg) -> Annotated[CallToolResult, SynthesisResult]:
-        return await call(lambda o: o.synthesize_results(parent_task_id), summaries.synthesis)
+    async def synthesize_results(
+        parent_task_id: TaskIdArg, session_id: SessionArg = None
+    ) -> Annotated[CallToolResult, SynthesisResult]:
+        return await call(lambda o: o.synthesize_results(parent_task_id, session_id), summaries.synthesis)
 
     # -- maintenance and health -------------------------------------------------------------
 
@@ -637,7 +663,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         platform: Literal["github"] = "github",
         repository: Annotated[str | None, Field(max_length=300, description="owner/name or its URL.")] = None,
         issue_config: IssueConfig | None = None,
-        task_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        task_id: OptionalTaskArg = None,
         issue_number: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
         milestone: MilestoneSpec | None = None,
         conflict_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
@@ -671,13 +697,13 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         if action == "status":
             return await call(lambda o: o.git_config(session_id), summaries.git)
         if action in ("create_issue", "update_issue", "link_task"):
-            tid = need(task_id, "task_id", "pass the task's id.")
+            tid = need(task_id, "task_id", "pass the task's number in this project.")
             if action == "create_issue":
-                return await call(lambda o: o.git_create_issue(tid), summaries.git)
+                return await call(lambda o: o.git_create_issue(tid, session_id), summaries.git)
             if action == "update_issue":
-                return await call(lambda o: o.git_update_issue(tid), summaries.git)
+                return await call(lambda o: o.git_update_issue(tid, session_id), summaries.git)
             number = need(issue_number, "issue_number", "pass the number of the existing issue.")
-            return await call(lambda o: o.git_link_task(tid, number), summaries.git)
+            return await call(lambda o: o.git_link_task(tid, number, session_id), summaries.git)
         if action == "sync_status":
             return await call(lambda o: o.git_sync(session_id), summaries.git)
         if action == "create_milestone":
@@ -695,14 +721,15 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         "project_board_manager",
         "GitHub Projects (v2) board for the project's issues. Actions: create_board (title, "
         "status_mapping: proposed/approved/in_progress/blocked/completed/cancelled -> column); add_to_board "
-        "and move_card (feature_id = task id; column optional, else from its status); update_progress "
+        "and move_card (feature_id = task number in this project; column optional, else from its status); "
+        "update_progress "
         "(every linked task to its column); sync_milestones (release milestones onto the platform).",
         open_world=True,
     )
     async def project_board_manager(
         action: Literal["create_board", "add_to_board", "move_card", "update_progress", "sync_milestones"],
         board_type: Literal["github_projects_v2"] = "github_projects_v2",
-        feature_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task id.")] = None,
+        feature_id: OptionalTaskArg = None,
         title: Annotated[str | None, Field(max_length=200)] = None,
         column: Annotated[str | None, Field(max_length=100)] = None,
         status_mapping: dict[str, Annotated[str, Field(max_length=100)]] | None = None,
@@ -719,7 +746,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     @tool(
         "release_coordinator",
         "Turn finished tasks into a tagged, published release. Actions: plan_release (release_version, "
-        "SemVer; omit to have one proposed; included_features = task ids; returns a readiness report); "
+        "SemVer; omit to have one proposed; included_features = task numbers in this project; returns a "
+        "readiness report); "
         "create_milestone (the release's milestone, with its tasks' issues on it); generate_changelog "
         "(release_notes_template automated|manual|hybrid; write_changelog updates CHANGELOG.md); "
         "tag_release (annotated tag on commit, push when asked, platform release created or updated, "
@@ -730,7 +758,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     async def release_coordinator(
         action: Literal["plan_release", "create_milestone", "generate_changelog", "tag_release"],
         release_version: Annotated[str | None, Field(max_length=100, description="e.g. 1.4.0 or v2.0.0-rc.1")] = None,
-        included_features: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=1000)]
+        included_features: Annotated[
+            list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+            Field(max_length=1000, description="Task numbers in this project."),
+        ]
         | None = None,
         target_date: date | None = None,
         description: Annotated[str | None, Field(max_length=5000)] = None,
@@ -785,12 +816,12 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     @server.resource(
         "taskorch://tasks/{task_id}",
         name="task",
-        description="One task with its subtasks and artifacts (JSON).",
+        description="One task of the current session's project, by its number, with subtasks and artifacts (JSON).",
         mime_type="application/json",
     )
     async def task_resource(task_id: str) -> str:
         if not task_id.isdigit():
-            raise ResourceError(f"task id must be a positive integer, not {task_id!r}")
+            raise ResourceError(f"task number must be a positive integer, not {task_id!r}")
         return await read(lambda o: o.get_task(int(task_id)))
 
     @server.resource(
@@ -805,12 +836,12 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     @server.resource(
         "taskorch://tasks/{task_id}/audit",
         name="task_audit",
-        description="Every audit entry of one task, oldest first (JSON).",
+        description="Every audit entry of one task of the current session's project, by its number, oldest first.",
         mime_type="application/json",
     )
     async def task_audit_resource(task_id: str) -> str:
         if not task_id.isdigit():
-            raise ResourceError(f"task id must be a positive integer, not {task_id!r}")
+            raise ResourceError(f"task number must be a positive integer, not {task_id!r}")
         return await read(lambda o: o.audit_trail(task_id=int(task_id), limit=10_000))
 
     return server

@@ -7,6 +7,11 @@ Sessions: :meth:`Orchestrator.initialize_session` binds a session to a project (
 repository root of a working directory). Methods that work on a session take ``session_id``; when
 it is omitted they use the session this process initialized last, so an assistant that started
 with ``initialize_session`` need not repeat it.
+
+Tasks are named by their number in the project (``tasks.number``), never by the store's internal
+id: every ``task_id`` argument is a number resolved within the session (raising
+:class:`~taskorch.errors.NotFound` naming the project when it has no such task), and every task
+reference in a result, a text or an error message is a number.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Connection, RowMapping, desc, func, insert, select, text
+from sqlalchemy import Connection, RowMapping, and_, desc, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from taskorch import __version__
@@ -195,8 +200,16 @@ class Orchestrator:
             )
         return sessions.get_session(conn, chosen)
 
-    def _task_session(self, conn: Connection, task_id: int) -> RowMapping:
-        return sessions.session_of_task(conn, task_id)
+    def _scoped(self, conn: Connection, session_id: int | None, number: int) -> tuple[RowMapping, int]:
+        """The session (given or current) and the internal id of its task ``number``."""
+        session = self._session(conn, session_id)
+        return session, sessions.resolve_task(conn, session, number)
+
+    def _resolve(self, session_id: int | None, numbers: Sequence[int]) -> tuple[int, list[int]]:
+        """The session id and the internal ids of task ``numbers`` in it (one read transaction)."""
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return int(session["id"]), sessions.resolve_tasks(conn, session, numbers)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -243,26 +256,26 @@ class Orchestrator:
         parent_id: int | None = None,
         session_id: int | None = None,
     ) -> PlanResult:
+        """Plan a task (under task number ``parent_id`` of the project, if given) with subtasks."""
         with self._write() as conn:
-            if parent_id is not None and session_id is None:
-                session = self._task_session(conn, parent_id)
-            else:
-                session = self._session(conn, session_id)
+            session = self._session(conn, session_id)
+            parent = None if parent_id is None else sessions.resolve_task(conn, session, parent_id)
             return planning.plan_task(
                 conn,
                 session_id=session["id"],
                 task=task,
                 subtasks=subtasks,
-                parent_id=parent_id,
+                parent_id=parent,
                 roles=self.roles_for(session["project_root"]),
                 at=self.clock(),
             )
 
-    def execute_task(self, task_id: int) -> ExecuteResult:
+    def execute_task(self, task_id: int, session_id: int | None = None) -> ExecuteResult:
+        """Start task number ``task_id`` of the project; raises :class:`NotFound`, ``DependenciesUnfinished``."""
         with self._write() as conn:
-            session = self._task_session(conn, task_id)
+            session, internal = self._scoped(conn, session_id, task_id)
             return execution.execute_task(
-                conn, task_id=task_id, roles=self.roles_for(session["project_root"]), at=self.clock()
+                conn, task_id=internal, roles=self.roles_for(session["project_root"]), at=self.clock()
             )
 
     def complete_task(
@@ -273,7 +286,9 @@ class Orchestrator:
         file_paths: Sequence[str] = (),
         artifact_type: ArtifactType = ArtifactType.GENERAL,
         next_action: str | None = None,
+        session_id: int | None = None,
     ) -> CompleteResult:
+        """Complete task number ``task_id`` of the project with an artifact; raises :class:`NotFound`."""
         if not summary.strip():
             raise InvalidInput("summary", "is empty.", "say in a sentence or two what was done.")
         try:
@@ -285,10 +300,10 @@ class Orchestrator:
                 f"use one of: {', '.join(t.value for t in ArtifactType)}.",
             ) from None
         with self._write() as conn:
-            session = self._task_session(conn, task_id)
+            session, internal = self._scoped(conn, session_id, task_id)
             return execution.complete_task(
                 conn,
-                task_id=task_id,
+                task_id=internal,
                 project_root=session["project_root"],
                 summary=summary.strip(),
                 detailed_work=detailed_work,
@@ -298,10 +313,11 @@ class Orchestrator:
                 at=self.clock(),
             )
 
-    def get_task(self, task_id: int) -> TaskView:
-        """One task with its subtasks and artifacts; raises :class:`NotFound`."""
+    def get_task(self, task_id: int, session_id: int | None = None) -> TaskView:
+        """Task number ``task_id`` of the project with its subtasks and artifacts; raises :class:`NotFound`."""
         with self.db.transaction(write=False) as conn:
-            row = repo.get_task(conn, task_id)
+            _session, internal = self._scoped(conn, session_id, task_id)
+            row = repo.get_task(conn, internal)
             return views.task_views(conn, [row], include_children=True, include_artifacts=True)[0]
 
     def query_tasks(self, session_id: int | None = None, **filters: Any) -> QueryResult:
@@ -310,44 +326,64 @@ class Orchestrator:
             session = self._session(conn, session_id)
             return query.query_tasks(conn, session_id=session["id"], **filters)
 
-    def update_task(self, task_id: int, changes: dict[str, Any], expected_version: int | None = None) -> UpdateResult:
+    def update_task(
+        self,
+        task_id: int,
+        changes: dict[str, Any],
+        expected_version: int | None = None,
+        session_id: int | None = None,
+    ) -> UpdateResult:
+        """Change task number ``task_id`` of the project (``depends_on`` holds task numbers too)."""
         if not changes:
             raise InvalidInput("changes", "nothing to update.", "pass at least one field to change.")
         with self._write() as conn:
-            session = self._task_session(conn, task_id)
+            session, internal = self._scoped(conn, session_id, task_id)
             return editing.update_task(
                 conn,
-                task_id=task_id,
+                task_id=internal,
                 changes=changes,
                 expected_version=expected_version,
                 roles=self.roles_for(session["project_root"]),
                 at=self.clock(),
             )
 
-    def cancel_task(self, task_id: int, reason: str, cascade: bool = False) -> CancelResult:
+    def cancel_task(
+        self, task_id: int, reason: str, cascade: bool = False, session_id: int | None = None
+    ) -> CancelResult:
+        """Cancel task number ``task_id`` of the project; raises :class:`NotFound`, ``Conflict``."""
         if not reason.strip():
             raise InvalidInput("reason", "is empty.", "say why the task is cancelled.")
         with self._write() as conn:
-            return editing.cancel_task(conn, task_id=task_id, reason=reason.strip(), cascade=cascade, at=self.clock())
+            _session, internal = self._scoped(conn, session_id, task_id)
+            return editing.cancel_task(conn, task_id=internal, reason=reason.strip(), cascade=cascade, at=self.clock())
 
-    def delete_task(self, task_id: int, hard: bool = False, cascade: bool = False) -> DeleteResult:
+    def delete_task(
+        self, task_id: int, hard: bool = False, cascade: bool = False, session_id: int | None = None
+    ) -> DeleteResult:
+        """Archive (or hard-delete) task number ``task_id`` of the project; raises :class:`NotFound`."""
         with self._write() as conn:
-            return editing.delete_task(conn, task_id=task_id, hard=hard, cascade=cascade, at=self.clock())
+            _session, internal = self._scoped(conn, session_id, task_id)
+            return editing.delete_task(conn, task_id=internal, hard=hard, cascade=cascade, at=self.clock())
 
-    def synthesize_results(self, parent_task_id: int) -> SynthesisResult:
+    def synthesize_results(self, parent_task_id: int, session_id: int | None = None) -> SynthesisResult:
+        """Synthesize the subtasks of task number ``parent_task_id`` of the project."""
         with self._write() as conn:
-            return synthesis.synthesize_results(conn, parent_task_id=parent_task_id, at=self.clock())
+            _session, internal = self._scoped(conn, session_id, parent_task_id)
+            return synthesis.synthesize_results(conn, parent_task_id=internal, at=self.clock())
 
     def audit_trail(self, session_id: int | None = None, task_id: int | None = None, limit: int = 50) -> AuditTrail:
-        """The newest ``limit`` audit entries of a session (or of one task), oldest first."""
+        """The newest ``limit`` audit entries of a session (or of its task number ``task_id``, also
+        after a hard delete), oldest first. Raises :class:`NotFound` for a number the project never had."""
         with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            where = task_events.c.session_id == session["id"]
             if task_id is not None:
-                where = task_events.c.task_id == task_id
-            else:
-                where = task_events.c.session_id == self._session(conn, session_id)["id"]
+                where = and_(where, task_events.c.task_number == task_id)
             rows = list(
                 conn.execute(select(task_events).where(where).order_by(task_events.c.id.desc()).limit(limit)).mappings()
             )
+            if task_id is not None and not rows:
+                sessions.resolve_task(conn, session, task_id)  # NotFound unless the project has it
         return AuditTrail(
             entries=[
                 AuditEntry(
@@ -355,7 +391,7 @@ class Orchestrator:
                     at=r["created_at"],
                     tool=r["tool"],
                     action=r["action"],
-                    task_id=r["task_id"],
+                    task_id=r["task_number"],
                     changes=r["changes"],
                 )
                 for r in reversed(rows)
@@ -445,10 +481,6 @@ class Orchestrator:
 
     # -- Git platform integration -----------------------------------------------------------
 
-    def _task_session_id(self, task_id: int) -> int:
-        with self.db.transaction(write=False) as conn:
-            return int(sessions.session_of_task(conn, task_id)["id"])
-
     def _session_id(self, session_id: int | None) -> int:
         with self.db.transaction(write=False) as conn:
             return int(self._session(conn, session_id)["id"])
@@ -515,16 +547,22 @@ class Orchestrator:
         status = self.git.status(session["id"])
         return GitResult(action="status", config=view, detail=str(status))
 
-    def git_create_issue(self, task_id: int) -> GitResult:
-        return self.git.create_issue(self._task_session_id(task_id), task_id)
+    def git_create_issue(self, task_id: int, session_id: int | None = None) -> GitResult:
+        """Create the issue of task number ``task_id`` of the project."""
+        sid, (internal,) = self._resolve(session_id, [task_id])
+        return self.git.create_issue(sid, internal)
 
-    def git_update_issue(self, task_id: int) -> GitResult:
-        return self.git.update_issue(self._task_session_id(task_id), task_id)
+    def git_update_issue(self, task_id: int, session_id: int | None = None) -> GitResult:
+        """Push task number ``task_id`` of the project to its issue."""
+        sid, (internal,) = self._resolve(session_id, [task_id])
+        return self.git.update_issue(sid, internal)
 
-    def git_link_task(self, task_id: int, issue_number: int) -> GitResult:
+    def git_link_task(self, task_id: int, issue_number: int, session_id: int | None = None) -> GitResult:
+        """Link task number ``task_id`` of the project to an existing issue."""
         if issue_number < 1:
             raise InvalidInput("issue_number", "must be a positive issue number.", "e.g. 42.")
-        return self.git.link_task(self._task_session_id(task_id), task_id, issue_number)
+        sid, (internal,) = self._resolve(session_id, [task_id])
+        return self.git.link_task(sid, internal, issue_number)
 
     def git_sync(
         self,
@@ -560,8 +598,10 @@ class Orchestrator:
         status_mapping: dict[str, str] | None = None,
         session_id: int | None = None,
     ) -> BoardResult:
-        """The project board: create_board, add_to_board, move_card, update_progress, sync_milestones."""
-        sid = self._session_id(session_id)
+        """The project board: create_board, add_to_board, move_card, update_progress, sync_milestones.
+
+        ``task_ids`` are task numbers of the project."""
+        sid, internal_ids = self._resolve(session_id, task_ids)
         if action == "create_board":
             if not title or not title.strip():
                 raise InvalidInput("title", "is empty.", "name the board, e.g. the feature or the release.")
@@ -569,7 +609,7 @@ class Orchestrator:
         if action in ("add_to_board", "move_card"):
             if not task_ids:
                 raise InvalidInput("feature_id", "is missing.", "pass the id of the task whose card to place.")
-            return self.git.board_move(sid, task_ids, column if action == "move_card" else None, action)
+            return self.git.board_move(sid, internal_ids, column if action == "move_card" else None, action)
         if action == "update_progress":
             return self.git.board_move(sid, self.git.linked_task_ids(sid), None, action)
         if action == "sync_milestones":
@@ -597,10 +637,13 @@ class Orchestrator:
         description: str | None = None,
         session_id: int | None = None,
     ) -> ReleaseResult:
-        """Create or update a release plan with its readiness report; proposes a version if none."""
+        """Create or update a release plan with its readiness report; proposes a version if none.
+
+        ``included_features`` are task numbers of the project."""
         sid, root = self._session_root(session_id)
+        included = None if included_features is None else self._resolve(sid, included_features)[1]
         return self.releases.plan_release(
-            sid, root, version=version, included=included_features, target_date=target_date, description=description
+            sid, root, version=version, included=included, target_date=target_date, description=description
         )
 
     def release_milestone(self, version: str | None = None, session_id: int | None = None) -> ReleaseResult:

@@ -85,13 +85,14 @@ def update_task(
     :class:`DependencyCycle`, :class:`InvalidTransition`, :class:`Conflict` (archived).
     """
     task = repo.get_task(conn, task_id, for_update=True)
+    number = task["number"]
     if expected_version is not None and task["version"] != expected_version:
         raise VersionMismatch(
-            f"task {task_id} is at version {task['version']}, not {expected_version}: someone changed it "
+            f"task {number} is at version {task['version']}, not {expected_version}: someone changed it "
             "since you read it. Read it again (orchestrator_query_tasks with task_ids) and retry."
         )
     if task["archived"]:
-        raise Conflict(f"task {task_id} is archived; archived tasks cannot be changed.")
+        raise Conflict(f"task {number} is archived; archived tasks cannot be changed.")
     specialist = changes.get("specialist_type")
     if specialist is not None and specialist not in roles:
         raise InvalidInput(
@@ -108,13 +109,20 @@ def update_task(
                 f"update_task does not set {target.value}.",
                 f"use {_STATUS_TOOL[target]}; update_task sets only pending or blocked.",
             )
+    deps: list[int] = []
     if "depends_on" in changes:
-        deps = list(dict.fromkeys(changes["depends_on"]))
         chain_ids = [row["id"] for row in ancestors(conn, task_id)]
-        check_dependencies(conn, task["session_id"], deps, field="depends_on", forbidden=chain_ids)
+        deps = check_dependencies(
+            conn,
+            task["session_id"],
+            list(dict.fromkeys(changes["depends_on"])),
+            field="depends_on",
+            forbidden=chain_ids,
+        )
         cycle = _would_cycle(conn, task_id, deps)
         if cycle is not None:
-            raise DependencyCycle("depends_on", [f"task {i}" for i in cycle])
+            numbers = repo.numbers_of(conn, cycle)
+            raise DependencyCycle("depends_on", [f"task {numbers[i]}" for i in cycle])
 
     changed: list[str] = []
     plain = {k: changes[k] for k in PLAIN_FIELDS if k in changes}
@@ -125,7 +133,7 @@ def update_task(
             changed.append("labels")
     if "depends_on" in changes:
         task = repo.get_task(conn, task_id)
-        if repo.replace_dependencies(conn, task, changes["depends_on"], tool="update_task", at=at):
+        if repo.replace_dependencies(conn, task, deps, tool="update_task", at=at):
             changed.append("depends_on")
     if target is not None:
         task = repo.get_task(conn, task_id)
@@ -150,7 +158,7 @@ def cancel_task(conn: Connection, *, task_id: int, reason: str, cascade: bool, a
     """
     task = repo.get_task(conn, task_id, for_update=True)
     if task["archived"]:
-        raise Conflict(f"task {task_id} is archived; archived tasks cannot be changed.")
+        raise Conflict(f"task {task['number']} is archived; archived tasks cannot be changed.")
     if TaskStatus(task["status"]) not in ACTIVE_STATUSES:
         repo.change_status(conn, task, TaskStatus.CANCELLED, tool="cancel_task", at=at)  # raises, with the reason
     subtree = repo.subtree_ids(conn, task_id)
@@ -158,9 +166,9 @@ def cancel_task(conn: Connection, *, task_id: int, reason: str, cascade: bool, a
     open_descendants = [i for i in subtree[1:] if rows[i]["status"] in ACTIVE_STATUSES and not rows[i]["archived"]]
     if open_descendants and not cascade:
         raise Conflict(
-            f"task {task_id} has {len(open_descendants)} open subtask(s) "
-            f"({', '.join(map(str, open_descendants[:20]))}). Pass cascade=true to cancel them too, "
-            "or finish them first."
+            f"task {task['number']} has {len(open_descendants)} open subtask(s) "
+            f"({', '.join(str(rows[i]['number']) for i in open_descendants[:20])}). "
+            "Pass cascade=true to cancel them too, or finish them first."
         )
     cancelled: list[int] = []
     skipped = [i for i in subtree[1:] if i not in open_descendants]
@@ -170,10 +178,10 @@ def cancel_task(conn: Connection, *, task_id: int, reason: str, cascade: bool, a
         repo.change_status(conn, row, TaskStatus.CANCELLED, tool="cancel_task", at=at, extra={"status_reason": reason})
         cancelled.append(i)
     dependents = repo.get_tasks(conn, repo.dependents_of(conn, cancelled))
-    stranded = sorted(i for i, row in dependents.items() if row["status"] in ACTIVE_STATUSES)
+    stranded = sorted(row["number"] for row in dependents.values() if row["status"] in ACTIVE_STATUSES)
     return CancelResult(
-        cancelled=sorted(cancelled),
-        skipped=sorted(skipped),
+        cancelled=sorted(rows[i]["number"] for i in cancelled),
+        skipped=sorted(rows[i]["number"] for i in skipped),
         reason=reason,
         stranded=stranded,
     )
@@ -187,13 +195,16 @@ def delete_task(conn: Connection, *, task_id: int, hard: bool, cascade: bool, at
     """
     task = repo.get_task(conn, task_id, for_update=True)
     subtree = repo.subtree_ids(conn, task_id)
+    numbers = repo.numbers_of(conn, subtree)  # read before a hard delete removes them
     if not hard:
         if task["archived"]:
-            raise Conflict(f"task {task_id} is already archived. Pass hard=true to delete it for good.")
-        return DeleteResult(mode="archived", task_ids=repo.archive_tasks(conn, subtree, tool="delete_task", at=at))
+            raise Conflict(f"task {task['number']} is already archived. Pass hard=true to delete it for good.")
+        archived = repo.archive_tasks(conn, subtree, tool="delete_task", at=at)
+        return DeleteResult(mode="archived", task_ids=sorted(numbers[i] for i in archived))
     if len(subtree) > 1 and not cascade:
         raise Conflict(
-            f"task {task_id} has {len(subtree) - 1} subtask(s); a hard delete would remove them too. "
+            f"task {task['number']} has {len(subtree) - 1} subtask(s); a hard delete would remove them too. "
             "Pass cascade=true to confirm, or archive instead (hard=false)."
         )
-    return DeleteResult(mode="deleted", task_ids=repo.delete_tasks(conn, subtree, tool="delete_task", at=at))
+    deleted = repo.delete_tasks(conn, subtree, tool="delete_task", at=at)
+    return DeleteResult(mode="deleted", task_ids=sorted(numbers[i] for i in deleted))

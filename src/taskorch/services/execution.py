@@ -27,7 +27,7 @@ __all__ = ["complete_task", "execute_task", "project_relative_paths"]
 
 def _refuse_archived(task: RowMapping) -> None:
     if task["archived"]:
-        raise Conflict(f"task {task['id']} is archived; plan a new task instead.")
+        raise Conflict(f"task {task['number']} is archived; plan a new task instead.")
 
 
 #: How many open siblings complete_task lists (the parent's count says how many there are).
@@ -66,20 +66,21 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
     archived), :class:`InvalidTransition` (finished tasks).
     """
     task = repo.get_task(conn, task_id, for_update=True)
+    number = task["number"]
     _refuse_archived(task)
     if task["unmet_dependencies"] > 0:
         blockers = _unfinished_dependencies(conn, task_id)
-        listed = "; ".join(f"task {b['id']} '{b['title']}' is {b['status']}" for b in blockers)
+        listed = "; ".join(f"task {b['number']} '{b['title']}' is {b['status']}" for b in blockers)
         raise DependenciesUnfinished(
-            f"task {task_id} cannot start: its dependencies are unfinished ({listed}). "
+            f"task {number} cannot start: its dependencies are unfinished ({listed}). "
             "Execute those first, or remove the dependency with orchestrator_update_task.",
-            [b["id"] for b in blockers],
+            [b["number"] for b in blockers],
         )
     if task["open_subtasks"] > 0:
         open_children = _open_subtasks(conn, task_id)
-        listed = ", ".join(str(c["id"]) for c in open_children[:20])
+        listed = ", ".join(str(c["number"]) for c in open_children[:20])
         raise Conflict(
-            f"task {task_id} is a parent with {len(open_children)} open subtask(s) ({listed}). Execute the "
+            f"task {number} is a parent with {len(open_children)} open subtask(s) ({listed}). Execute the "
             "subtasks, then call orchestrator_synthesize_results on this task to combine their results."
         )
     if task["status"] != TaskStatus.IN_PROGRESS.value:
@@ -106,7 +107,7 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
         ancestry=[views.brief(row) for row in chain],
         dependency_results=[
             DependencyResult(
-                task_id=d["id"],
+                task_id=d["number"],
                 title=d["title"],
                 specialist_type=d["specialist_type"],
                 artifacts=arts[d["id"]],
@@ -115,8 +116,8 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
         ],
         acceptance_criteria=list(task["acceptance_criteria"]),
         next_step=(
-            f"Work on task {task_id} as the {role.title}. When done, call orchestrator_complete_task with "
-            f"task_id={task_id}, a summary, detailed_work and the file_paths you changed."
+            f"Work on task {number} as the {role.title}. When done, call orchestrator_complete_task with "
+            f"task_id={number}, a summary, detailed_work and the file_paths you changed."
             + _remote_note(task["remote_fields"])
         ),
     )
@@ -180,15 +181,16 @@ def complete_task(
     (a task not in progress), :class:`Conflict` (open subtasks, archived).
     """
     task = repo.get_task(conn, task_id, for_update=True)
+    number = task["number"]
     _refuse_archived(task)
     if task["open_subtasks"] > 0:
         raise Conflict(
-            f"task {task_id} has {task['open_subtasks']} open subtask(s). Finish or cancel them, then "
+            f"task {number} has {task['open_subtasks']} open subtask(s). Finish or cancel them, then "
             "call orchestrator_synthesize_results, which completes the parent."
         )
     if task["status"] == TaskStatus.PENDING.value:
         raise Conflict(
-            f"task {task_id} is pending: it was never started. Call orchestrator_execute_task first; "
+            f"task {number} is pending: it was never started. Call orchestrator_execute_task first; "
             "it checks the dependencies and gives you the specialist context."
         )
     paths = project_relative_paths(project_root, file_paths)
@@ -243,12 +245,13 @@ def complete_task(
     )
     if parent_ready:
         next_step = (
-            f"All subtasks of task {task['parent_id']} are finished: call orchestrator_synthesize_results "
-            f"with parent_task_id={task['parent_id']}."
+            f"All subtasks of task {task['parent_number']} are finished: call orchestrator_synthesize_results "
+            f"with parent_task_id={task['parent_number']}."
         )
     elif unblocked:
         next_step = (
-            f"Task {unblocked[0]['id']} is now ready: call orchestrator_execute_task with task_id={unblocked[0]['id']}."
+            f"Task {unblocked[0]['number']} is now ready: call orchestrator_execute_task with "
+            f"task_id={unblocked[0]['number']}."
         )
     else:
         next_step = "Call orchestrator_get_status to see the ready queue."
@@ -256,7 +259,7 @@ def complete_task(
     return CompleteResult(
         task=views.brief(done),
         artifact_id=artifact_id,
-        parent_id=task["parent_id"],
+        parent_id=task["parent_number"],
         parent_ready_for_synthesis=parent_ready,
         open_siblings=[views.brief(r) for r in open_siblings],
         open_sibling_count=open_count,

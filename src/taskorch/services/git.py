@@ -234,9 +234,10 @@ class GitService:
     # -- issues -----------------------------------------------------------------------------
 
     def _task_in_session(self, conn: Connection, session_id: int, task_id: int) -> RowMapping:
+        """The task row of internal id ``task_id`` (resolved from its number by the caller)."""
         task = repo.get_task(conn, task_id)
         if task["session_id"] != session_id:
-            raise InvalidInput("task_id", f"task {task_id} belongs to another session.", "use a task of this project.")
+            raise InvalidInput("task_id", "names a task of another project.", "use a task number of this project.")
         return task
 
     def _link(self, conn: Connection, task_id: int) -> RowMapping | None:
@@ -248,28 +249,28 @@ class GitService:
         """Create the task's issue now (idempotent: a task already linked keeps its issue)."""
         with self.db.transaction() as conn:
             config = self.config_row(conn, session_id)
-            self._task_in_session(conn, session_id, task_id)
+            number = self._task_in_session(conn, session_id, task_id)["number"]
             outbox.create_intent(conn, task_id=task_id, config=config, at=self.clock())
         result, link = self._push_one(session_id, task_id)
         detail = (
-            f"task {task_id} is issue #{link['issue_number']}: {link['issue_url']}"
+            f"task {number} is issue #{link['issue_number']}: {link['issue_url']}"
             if link["issue_number"]
             else f"issue not created yet: {'; '.join(f.error for f in result.failed) or result.stopped or 'pending'}"
         )
-        return GitResult(action="create_issue", link=link_view(link), sync=result, detail=detail)
+        return GitResult(action="create_issue", link=link_view(link, number), sync=result, detail=detail)
 
     def update_issue(self, session_id: int, task_id: int) -> GitResult:
         """Push the task's current values to its issue now."""
         with self.db.transaction() as conn:
-            self._task_in_session(conn, session_id, task_id)
+            number = self._task_in_session(conn, session_id, task_id)["number"]
             link = self._link(conn, task_id)
             if link is None:
-                raise Conflict(f"task {task_id} has no issue. Use action=create_issue or action=link_task first.")
+                raise Conflict(f"task {number} has no issue. Use action=create_issue or action=link_task first.")
             enqueue(conn, session_id, task_id, "update_issue", {}, self.clock())
         result, link = self._push_one(session_id, task_id)
         return GitResult(
             action="update_issue",
-            link=link_view(link),
+            link=link_view(link, number),
             sync=result,
             detail=f"issue #{link['issue_number']} is {link['sync_status']}",
         )
@@ -287,11 +288,13 @@ class GitService:
         with the task's current values as the base)."""
         with self.db.transaction(write=False) as conn:
             config = self.config_row(conn, session_id)
-            self._task_in_session(conn, session_id, task_id)
+            number = self._task_in_session(conn, session_id, task_id)["number"]
             if self._link(conn, task_id) is not None:
-                raise Conflict(f"task {task_id} is already linked to an issue.")
+                raise Conflict(f"task {number} is already linked to an issue.")
             taken = conn.execute(
-                select(feature_issue_links.c.task_id).where(
+                select(tasks.c.number)
+                .join_from(feature_issue_links, tasks, feature_issue_links.c.task_id == tasks.c.id)
+                .where(
                     feature_issue_links.c.repository == config["repository_url"],
                     feature_issue_links.c.issue_number == issue_number,
                 )
@@ -340,8 +343,8 @@ class GitService:
         assert link is not None
         return GitResult(
             action="link_task",
-            link=link_view(link),
-            detail=f"task {task_id} is linked to issue #{issue_number} and took its values",
+            link=link_view(link, number),
+            detail=f"task {number} is linked to issue #{issue_number} and took its values",
         )
 
     def sync(
@@ -401,10 +404,15 @@ class GitService:
 
     def conflicts(self, session_id: int, *, include_resolved: bool = False) -> list[ConflictView]:
         with self.db.transaction(write=False) as conn:
-            query = select(sync_conflicts).where(sync_conflicts.c.session_id == session_id)
+            query = (
+                select(sync_conflicts, tasks.c.number)
+                .join_from(sync_conflicts, tasks, sync_conflicts.c.task_id == tasks.c.id)
+                .where(sync_conflicts.c.session_id == session_id)
+            )
             if not include_resolved:
                 query = query.where(sync_conflicts.c.status == "open")
-            return [conflict_view(r) for r in conn.execute(query.order_by(sync_conflicts.c.id)).mappings()]
+            rows = conn.execute(query.order_by(sync_conflicts.c.id)).mappings()
+            return [conflict_view(r, r["number"]) for r in rows]
 
     def resolve_conflict(self, session_id: int, conflict_id: int, resolution: str) -> GitResult:
         """Settle a conflict: ``local`` keeps the task's value (pushed on the next sync),
@@ -418,9 +426,10 @@ class GitService:
                 raise NotFound(f"conflict {conflict_id} does not exist. List them with action=list_conflicts.")
             if row["status"] != "open":
                 raise Conflict(f"conflict {conflict_id} is already resolved ({row['resolution']}).")
+            number = repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]
             link = self._link(conn, row["task_id"])
             if link is None:
-                raise Conflict(f"task {row['task_id']} is no longer linked; the conflict cannot be applied.")
+                raise Conflict(f"task {number} is no longer linked; the conflict cannot be applied.")
             base = dict(link["base"] or {})
             field = row["field"]
             detail: str
@@ -431,11 +440,11 @@ class GitService:
                 if reason is not None:
                     raise Conflict(f"cannot take the platform's {field}: {reason}. Resolve with local instead.")
                 base[field] = row["remote_value"]
-                detail = f"task {row['task_id']} took the platform's {field}"
+                detail = f"task {number} took the platform's {field}"
             else:
                 base[field] = row["remote_value"]  # the local value now differs from base only: it is pushed
                 enqueue(conn, session_id, row["task_id"], "update_issue", {}, at)
-                detail = f"task {row['task_id']} keeps its {field}; the next sync pushes it"
+                detail = f"task {number} keeps its {field}; the next sync pushes it"
             conn.execute(
                 update(sync_conflicts)
                 .where(sync_conflicts.c.id == conflict_id)
@@ -461,7 +470,7 @@ class GitService:
                 at=at,
             )
             resolved = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
-        return GitResult(action="resolve_conflict", conflicts=[conflict_view(resolved)], detail=detail)
+        return GitResult(action="resolve_conflict", conflicts=[conflict_view(resolved, number)], detail=detail)
 
     # -- milestones -------------------------------------------------------------------------
 
@@ -593,7 +602,7 @@ class GitService:
                     link = self._link(conn, task_id)
                 if link is None or link["issue_number"] is None:
                     raise Conflict(
-                        f"task {task_id} has no issue yet; create it with orchestrator_git_integration "
+                        f"task {task['number']} has no issue yet; create it with orchestrator_git_integration "
                         "action=create_issue."
                     )
                 issue_number = int(link["issue_number"])
@@ -606,7 +615,7 @@ class GitService:
                     )
                 moved.append(
                     {
-                        "task_id": task_id,
+                        "task_id": task["number"],
                         "issue_number": issue_number,
                         "item_id": item,
                         "column": target if action != "add_to_board" else None,

@@ -16,7 +16,7 @@ from taskorch.services import query, views
 from taskorch.services.models import Finding, MaintenanceResult
 from taskorch.store import repository as repo
 from taskorch.store import search
-from taskorch.store.tables import artifacts, task_dependencies, tasks
+from taskorch.store.tables import artifacts, sessions, task_dependencies, tasks
 
 __all__ = ["Action", "archive_completed", "prepare_handover", "scan_cleanup", "validate_structure"]
 
@@ -48,7 +48,7 @@ def scan_cleanup(
         findings.append(
             Finding(
                 kind="stale_in_progress",
-                task_id=row["id"],
+                task_id=row["number"],
                 detail=f"in progress and untouched since {row['updated_at'].isoformat()} (over {hours:g} h); "
                 "returned to pending so it can be picked up again"
                 if not dry_run
@@ -73,11 +73,10 @@ def scan_cleanup(
             .where(tasks.c.id.is_(None))
         )
     )
-    for art_id, task_id in orphans:
+    for art_id, _task_id in orphans:
         findings.append(
             Finding(
                 kind="orphaned_artifact",
-                task_id=task_id,
                 detail=f"artifact {art_id} belongs to no task",
                 fixed=not dry_run,
             )
@@ -89,11 +88,10 @@ def scan_cleanup(
     orphan_docs = [
         int(r[0]) for r in conn.execute(text(f"SELECT {key} FROM task_fts WHERE {key} NOT IN (SELECT id FROM tasks)"))
     ]
-    for doc in orphan_docs:
+    for _doc in orphan_docs:
         findings.append(
             Finding(
                 kind="orphaned_search_document",
-                task_id=doc,
                 detail="search document of a task that no longer exists",
                 fixed=not dry_run,
             )
@@ -126,16 +124,17 @@ def validate_structure(conn: Connection, *, session_id: int, dry_run: bool) -> M
         edges.setdefault(task_id, []).append(dep)
     cycle = find_cycle(edges)
     if cycle:
+        numbers = repo.numbers_of(conn, cycle)
         findings.append(
             Finding(
                 kind="dependency_cycle",
-                task_id=cycle[0],
-                detail="dependency cycle: " + " -> ".join(map(str, cycle)),
+                task_id=numbers[cycle[0]],
+                detail="dependency cycle: " + " -> ".join(f"task {numbers[i]}" for i in cycle),
             )
         )
     parent = tasks.alias("parent")
     for child_id, child_status, parent_id, parent_status in conn.execute(
-        select(tasks.c.id, tasks.c.status, parent.c.id, parent.c.status)
+        select(tasks.c.number, tasks.c.status, parent.c.number, parent.c.status)
         .join(parent, parent.c.id == tasks.c.parent_id)
         .where(
             tasks.c.session_id == session_id,
@@ -151,14 +150,42 @@ def validate_structure(conn: Connection, *, session_id: int, dry_run: bool) -> M
                 detail=f"parent {parent_id} is {parent_status} but subtask {child_id} is {child_status}",
             )
         )
-    for row in conn.execute(
-        select(tasks.c.id, tasks.c.parent_id)
+    for (number,) in conn.execute(
+        select(tasks.c.number)
         .join(parent, parent.c.id == tasks.c.parent_id)
         .where(tasks.c.session_id == session_id, parent.c.session_id != session_id)
     ):
+        findings.append(Finding(kind="cross_session_parent", task_id=number, detail="its parent is in another project"))
+    # The parent's number is copied into each subtask; the session's counter stays above every number.
+    for task_id, number, stored_parent, real_parent in conn.execute(
+        select(tasks.c.id, tasks.c.number, tasks.c.parent_number, parent.c.number)
+        .join(parent, parent.c.id == tasks.c.parent_id)
+        .where(tasks.c.session_id == session_id, tasks.c.parent_number.is_distinct_from(parent.c.number))
+    ):
         findings.append(
-            Finding(kind="cross_session_parent", task_id=row[0], detail=f"parent {row[1]} is in another session")
+            Finding(
+                kind="parent_number",
+                task_id=number,
+                fixed=not dry_run,
+                detail=f"parent_number is {stored_parent} but the parent is task {real_parent}",
+            )
         )
+        if not dry_run:
+            conn.execute(update(tasks).where(tasks.c.id == task_id).values(parent_number=real_parent))
+            changed += 1
+    highest = conn.execute(select(func.max(tasks.c.number)).where(tasks.c.session_id == session_id)).scalar_one()
+    counter = conn.execute(select(sessions.c.next_task_number).where(sessions.c.id == session_id)).scalar_one()
+    if highest is not None and counter <= highest:
+        findings.append(
+            Finding(
+                kind="task_number_counter",
+                fixed=not dry_run,
+                detail=f"next_task_number is {counter} but task {highest} exists",
+            )
+        )
+        if not dry_run:
+            conn.execute(update(sessions).where(sessions.c.id == session_id).values(next_task_number=highest + 1))
+            changed += 1
 
     # Derived columns, recomputed from the rows themselves.
     stored, actual = repo.stored_counts(conn, session_id), repo.recount(conn, session_id)
@@ -186,15 +213,15 @@ def validate_structure(conn: Connection, *, session_id: int, dry_run: bool) -> M
         .scalar_subquery()
     )
     has_children = select(func.count()).select_from(child).where(child.c.parent_id == tasks.c.id).scalar_subquery() > 0
-    for task_id, flag in conn.execute(
-        select(tasks.c.id, tasks.c.has_subtasks).where(
+    for task_id, number, flag in conn.execute(
+        select(tasks.c.id, tasks.c.number, tasks.c.has_subtasks).where(
             tasks.c.session_id == session_id, tasks.c.has_subtasks != has_children
         )
     ):
         findings.append(
             Finding(
                 kind="derived_counters",
-                task_id=task_id,
+                task_id=number,
                 fixed=not dry_run,
                 detail=f"has_subtasks is {flag} but the task has {'no ' if flag else ''}subtasks",
             )
@@ -204,17 +231,19 @@ def validate_structure(conn: Connection, *, session_id: int, dry_run: bool) -> M
             changed += 1
     drift = list(
         conn.execute(
-            select(tasks.c.id, tasks.c.unmet_dependencies, unmet, tasks.c.open_subtasks, open_subs).where(
+            select(
+                tasks.c.id, tasks.c.number, tasks.c.unmet_dependencies, unmet, tasks.c.open_subtasks, open_subs
+            ).where(
                 tasks.c.session_id == session_id,
                 (tasks.c.unmet_dependencies != unmet) | (tasks.c.open_subtasks != open_subs),
             )
         )
     )
-    for task_id, stored_unmet, real_unmet, stored_open, real_open in drift:
+    for task_id, number, stored_unmet, real_unmet, stored_open, real_open in drift:
         findings.append(
             Finding(
                 kind="derived_counters",
-                task_id=task_id,
+                task_id=number,
                 fixed=not dry_run,
                 detail=f"unmet_dependencies {stored_unmet} (actual {real_unmet}), "
                 f"open_subtasks {stored_open} (actual {real_open})",
@@ -237,7 +266,7 @@ def archive_completed(
     cutoff = at - timedelta(days=older_than_days)
     rows = list(
         conn.execute(
-            select(tasks.c.id, tasks.c.title, tasks.c.status, tasks.c.completed_at)
+            select(tasks.c.id, tasks.c.number, tasks.c.title, tasks.c.status, tasks.c.completed_at)
             .where(
                 tasks.c.session_id == session_id,
                 tasks.c.archived.is_(False),
@@ -252,7 +281,7 @@ def archive_completed(
     findings = [
         Finding(
             kind="archivable",
-            task_id=r.id,
+            task_id=r.number,
             fixed=not dry_run,
             detail=f"{r.status} on {r.completed_at.date().isoformat()}: {r.title}",
         )
@@ -277,8 +306,13 @@ def prepare_handover(conn: Connection, *, session: RowMapping) -> MaintenanceRes
         "| --- | --- |",
     ]
     lines += [f"| {k} | {v} |" for k, v in status.counts.items()]
-    in_progress_ids = [t.id for t in status.in_progress]
-    rows = repo.get_tasks(conn, in_progress_ids)
+    numbers = [t.id for t in status.in_progress] + [t.id for t in status.recently_completed]
+    rows = {
+        row["number"]: row
+        for row in conn.execute(
+            select(tasks).where(tasks.c.session_id == session["id"], tasks.c.number.in_(numbers))
+        ).mappings()
+    }
     lines += ["", "## In progress", ""]
     if not status.in_progress:
         lines.append("Nothing is in progress.")
@@ -299,9 +333,10 @@ def prepare_handover(conn: Connection, *, session: RowMapping) -> MaintenanceRes
         for b in status.blocked
     ] or ["Nothing is blocked."]
     lines += ["", "## Recently completed", ""]
-    latest = views.artifacts_of(conn, [t.id for t in status.recently_completed])
+    latest = views.artifacts_of(conn, [rows[t.id]["id"] for t in status.recently_completed])
     for t in status.recently_completed:
-        summary = latest[t.id][-1].summary if latest[t.id] else "(no artifact)"
+        found = latest[rows[t.id]["id"]]
+        summary = found[-1].summary if found else "(no artifact)"
         lines.append(f"- task {t.id}: {t.title} — {summary}")
     if not status.recently_completed:
         lines.append("Nothing completed yet.")

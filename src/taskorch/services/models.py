@@ -2,6 +2,10 @@
 
 These are the shapes the MCP tools publish (inputSchema, outputSchema / structuredContent) and
 the CLI prints with ``--json``. Field descriptions are written for the assistant reading them.
+
+Every field naming a task (``id`` of a task, ``task_id``, ``parent_id``, ``depends_on``,
+``task_ids``, ``ready``, ``blockers``, ...) holds the task's number in its project, never the
+store's internal id.
 """
 
 from __future__ import annotations
@@ -94,7 +98,9 @@ class TaskFields(BaseModel):
     acceptance_criteria: list[Criterion] = Field(default_factory=list, max_length=50)
     context: str = Field(default="", max_length=50000, description="Background the specialist needs.")
     depends_on: list[TaskId] = Field(
-        default_factory=list, max_length=200, description="Ids of existing tasks that must complete first."
+        default_factory=list,
+        max_length=200,
+        description="Numbers of existing tasks of this project that must complete first.",
     )
 
     @field_validator("labels")
@@ -195,7 +201,7 @@ class PlanResult(BaseModel):
     task: TaskView = Field(description="The task planned (the parent when subtasks were given).")
     subtasks: dict[str, TaskBrief] = Field(description="Subtasks created, by their local key.")
     routing: list[RoutingDecision] = Field(description="Where the router picked the specialist, and why.")
-    ready: list[int] = Field(description="Ids among the planned tasks that can start now.")
+    ready: list[int] = Field(description="Numbers of the planned tasks that can start now.")
     next_step: str
 
 
@@ -406,8 +412,8 @@ class SyncResult(BaseModel):
 
     repository: str
     created: list[IssueLinkView]
-    updated: list[int] = Field(description="Task ids whose issue was updated.")
-    pulled: list[int] = Field(description="Task ids changed from the platform.")
+    updated: list[int] = Field(description="Numbers of the tasks whose issue was updated.")
+    pulled: list[int] = Field(description="Numbers of the tasks changed from the platform.")
     conflicts: list[ConflictView]
     failed: list[SyncFailure]
     pending: int = Field(description="Outbox entries still waiting (after a rate limit, say).")

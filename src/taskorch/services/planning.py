@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection, RowMapping, select
 
 from taskorch.domain.graph import find_cycle, topological_order
 from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
@@ -20,6 +20,7 @@ from taskorch.services import views
 from taskorch.services.models import PlanResult, RoutingDecision, SubtaskSpec, TaskFields
 from taskorch.specialists import RoleLibrary, route
 from taskorch.store import repository as repo
+from taskorch.store.tables import tasks
 
 __all__ = ["ancestors", "check_dependencies", "plan_task"]
 
@@ -37,26 +38,38 @@ def ancestors(conn: Connection, task_id: int | None) -> list[RowMapping]:
 
 
 def check_dependencies(
-    conn: Connection, session_id: int, dependency_ids: Sequence[int], *, field: str, forbidden: Sequence[int]
-) -> None:
-    """Each id must be a live task of the session, and none of ``forbidden`` (self, ancestors)."""
-    if not dependency_ids:
-        return
-    found = repo.get_tasks(conn, dependency_ids)
-    for dep in dependency_ids:
+    conn: Connection, session_id: int, numbers: Sequence[int], *, field: str, forbidden: Sequence[int]
+) -> list[int]:
+    """Resolve dependency task ``numbers`` of the session to internal ids, in order.
+
+    Each must be a live task of the session, and none of ``forbidden`` (internal ids: the task
+    itself, its ancestors). Raises :class:`InvalidInput` naming the number.
+    """
+    if not numbers:
+        return []
+    found = {
+        row["number"]: row
+        for row in conn.execute(
+            select(tasks).where(tasks.c.session_id == session_id, tasks.c.number.in_(list(dict.fromkeys(numbers))))
+        ).mappings()
+    }
+    for dep in numbers:
         row = found.get(dep)
         if row is None:
-            raise InvalidInput(field, f"task {dep} does not exist.", "use ids from orchestrator_query_tasks.")
-        if row["session_id"] != session_id:
-            raise InvalidInput(field, f"task {dep} belongs to another session.", "depend on tasks of this project.")
+            raise InvalidInput(
+                field,
+                f"task {dep} does not exist in this project.",
+                "use task numbers of this project, from orchestrator_query_tasks.",
+            )
         if row["archived"]:
             raise InvalidInput(field, f"task {dep} is archived.", "depend on a live task.")
-        if dep in forbidden:
+        if row["id"] in forbidden:
             raise InvalidInput(
                 field,
                 f"task {dep} is the task itself or one of its parents; it cannot finish before its subtasks.",
                 "remove it from the dependencies.",
             )
+    return [found[dep]["id"] for dep in numbers]
 
 
 def _resolve_specialist(roles: RoleLibrary, spec: TaskFields, field: str) -> tuple[str, str, bool]:
@@ -115,16 +128,15 @@ def plan_task(
         parent = chain[0]
         if parent["session_id"] != session_id:
             raise InvalidInput(
-                "parent_id",
-                f"task {parent_id} belongs to another session.",
-                "plan under a task of this project, or omit parent_id.",
+                "parent_id", "names a task of another project.", "plan under a task of this project, or omit parent_id."
             )
         if parent["archived"] or TaskStatus(parent["status"]) in TERMINAL_STATUSES:
             state = "archived" if parent["archived"] else parent["status"]
-            raise Conflict(f"task {parent_id} is {state}; new subtasks cannot be added to it. Plan a new task.")
+            raise Conflict(f"task {parent['number']} is {state}; new subtasks cannot be added to it. Plan a new task.")
     ancestor_ids = [row["id"] for row in chain]
-    check_dependencies(conn, session_id, task.depends_on, field="depends_on", forbidden=ancestor_ids)
+    root_deps = check_dependencies(conn, session_id, task.depends_on, field="depends_on", forbidden=ancestor_ids)
 
+    sub_deps: list[list[int]] = []
     keys: dict[str, int] = {}
     for index, sub in enumerate(subtasks):
         if sub.key in keys:
@@ -139,8 +151,10 @@ def plan_task(
                     f"use keys of this plan: {', '.join(keys) or '(none)'}.",
                 )
         # A subtask may not wait for the new parent or its ancestors: they finish after it.
-        check_dependencies(
-            conn, session_id, sub.depends_on, field=f"subtasks[{index}].depends_on", forbidden=ancestor_ids
+        sub_deps.append(
+            check_dependencies(
+                conn, session_id, sub.depends_on, field=f"subtasks[{index}].depends_on", forbidden=ancestor_ids
+            )
         )
     graph = {sub.key: list(sub.depends_on_keys) for sub in subtasks}
     cycle = find_cycle(graph)
@@ -166,19 +180,17 @@ def plan_task(
         session_id=session_id,
         parent_id=parent_id,
         fields=_columns(task, root_specialist, root_reason),
-        depends_on=task.depends_on,
+        depends_on=root_deps,
         tool=tool,
         at=at,
     )
-    routing = (
-        [RoutingDecision(task_id=root_id, specialist_type=root_specialist, reason=root_reason)] if root_routed else []
-    )
+    routing = [(root_id, root_specialist, root_reason)] if root_routed else []
     ids: dict[str, int] = {}
     for key in topological_order(graph):
         index = keys[key]
         sub = subtasks[index]
         specialist, reason, routed = resolved[index]
-        deps = [*sub.depends_on, *(ids[k] for k in sub.depends_on_keys)]
+        deps = [*sub_deps[index], *(ids[k] for k in sub.depends_on_keys)]
         ids[key] = repo.insert_task(
             conn,
             session_id=session_id,
@@ -189,7 +201,7 @@ def plan_task(
             at=at,
         )
         if routed:
-            routing.append(RoutingDecision(task_id=ids[key], specialist_type=specialist, reason=reason))
+            routing.append((ids[key], specialist, reason))
 
     created = [root_id, *ids.values()]
     rows = repo.get_tasks(conn, created)
@@ -200,7 +212,7 @@ def plan_task(
     if ready:
         first = rows[min(ready, key=lambda i: (rows[i]["priority_rank"], i))]
         next_step = (
-            f"Call orchestrator_execute_task with task_id={first['id']} ('{first['title']}') to start; "
+            f"Call orchestrator_execute_task with task_id={first['number']} ('{first['title']}') to start; "
             f"{len(ready)} planned task(s) are ready."
         )
     else:
@@ -209,7 +221,9 @@ def plan_task(
         session_id=session_id,
         task=root_view,
         subtasks=dict(sorted(subtask_briefs.items(), key=lambda kv: kv[1].id)),
-        routing=routing,
-        ready=sorted(ready),
+        routing=[
+            RoutingDecision(task_id=rows[i]["number"], specialist_type=name, reason=why) for i, name, why in routing
+        ],
+        ready=sorted(rows[i]["number"] for i in ready),
         next_step=next_step,
     )

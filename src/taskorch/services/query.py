@@ -64,8 +64,9 @@ def query_tasks(
 ) -> QueryResult:
     """Tasks of a session matching every filter given (lists match any of their values).
 
-    ``labels`` must all be present. ``text`` is a full-text search over titles, descriptions,
-    labels and artifacts. ``total`` counts every match before ``limit``/``offset``.
+    ``parent_id`` and ``task_ids`` are task numbers of the project. ``labels`` must all be
+    present. ``text`` is a full-text search over titles, descriptions, labels and artifacts.
+    ``total`` counts every match before ``limit``/``offset``.
     """
     where: list[ColumnElement[bool]] = [tasks.c.session_id == session_id]
     if not include_archived:
@@ -100,11 +101,11 @@ def query_tasks(
         and parent_id is None
     )
     if parent_id is not None:
-        where.append(tasks.c.parent_id == parent_id)
+        where.append(tasks.c.parent_number == parent_id)
     if roots_only:
         where.append(tasks.c.parent_id.is_(None))
     if task_ids:
-        where.append(tasks.c.id.in_(list(task_ids)))
+        where.append(tasks.c.number.in_(list(task_ids)))
     for label in dict.fromkeys(labels):
         where.append(tasks.c.id.in_(select(task_labels.c.task_id).where(task_labels.c.label == label)))
     for column, bound, op in (
@@ -179,11 +180,13 @@ def awaiting_synthesis(conn: Connection, session_id: int, limit: int = STATUS_LI
 
 _WAITING_COLUMNS = (
     tasks.c.id,
+    tasks.c.number,
     tasks.c.title,
     tasks.c.status,
     tasks.c.priority,
     tasks.c.specialist_type,
     tasks.c.parent_id,
+    tasks.c.parent_number,
     tasks.c.status_reason,
     tasks.c.unmet_dependencies,
 )

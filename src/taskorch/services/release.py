@@ -10,7 +10,7 @@ updated instead of created twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
@@ -43,14 +43,15 @@ TOOL = "release_coordinator"
 _NOT_RUN = frozenset({"not asked", "no platform connected", "no platform milestone"})
 
 
-def release_view(row: RowMapping) -> ReleaseView:
+def release_view(row: RowMapping, numbers: Mapping[int, int]) -> ReleaseView:
+    """The plan ``row``; ``numbers`` maps its included tasks' internal ids to their numbers."""
     return ReleaseView(
         name=row["name"],
         version=row["version"],
         status=row["status"],
         description=row["description"],
         target_date=row["target_date"],
-        included_features=list(row["included_features"] or []),
+        included_features=[numbers[i] for i in row["included_features"] or [] if i in numbers],
         previous_tag=row["previous_tag"],
         platform_milestone_id=row["platform_milestone_id"],
         tag_sha=row["tag_sha"],
@@ -80,6 +81,11 @@ class ReleaseService:
         self.clock = clock
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _view(self, row: RowMapping) -> ReleaseView:
+        """The plan as published: its included tasks named by their numbers."""
+        with self.db.transaction(write=False) as conn:
+            return release_view(row, repo.numbers_of(conn, row["included_features"] or []))
 
     def _plan(self, conn: Connection, session_id: int, version: str | None) -> RowMapping:
         query_ = select(release_milestones).where(release_milestones.c.session_id == session_id)
@@ -174,11 +180,14 @@ class ReleaseService:
                 )
             )
         }
-        without_issue = [i for i in included if i not in linked] if self._has_platform(conn, session_id) else []
+        without_issue: list[int] = []
+        if self._has_platform(conn, session_id):
+            numbers = repo.numbers_of(conn, [i for i in included if i not in linked])
+            without_issue = [numbers[i] for i in included if i in numbers]
         return Readiness(
             ready=not active,
             done=done,
-            open=[views.brief(r) for r in active if r["id"] not in blocked_ids],
+            open=[views.brief(r) for r in active if r["number"] not in blocked_ids],
             blocked=blocked,
             without_issue=without_issue,
         )
@@ -196,7 +205,7 @@ class ReleaseService:
         }
         return notes_lib.task_entries(
             {
-                "id": task_id,
+                "id": rows[task_id]["number"],
                 "title": rows[task_id]["title"],
                 "task_type": rows[task_id]["task_type"],
                 "labels": labels[task_id],
@@ -231,12 +240,15 @@ class ReleaseService:
         with self.db.transaction(write=False) as conn:
             chosen = list(dict.fromkeys(included)) if included is not None else self._default_included(conn, session_id)
             for index, task_id in enumerate(chosen):
-                row = conn.execute(select(tasks.c.session_id, tasks.c.archived).where(tasks.c.id == task_id)).first()
+                row = conn.execute(
+                    select(tasks.c.session_id, tasks.c.archived, tasks.c.number).where(tasks.c.id == task_id)
+                ).first()
                 if row is None or row[0] != session_id or row[1]:
+                    shown = f"task {row[2]}" if row is not None and row[0] == session_id else "a task"
                     raise InvalidInput(
                         f"included_features[{index}]",
-                        f"task {task_id} is not a live task of this project.",
-                        "use ids from orchestrator_query_tasks.",
+                        f"{shown} is not a live task of this project.",
+                        "use task numbers from orchestrator_query_tasks.",
                     )
             task_kinds = self._task_entries(conn, chosen)
         reason: str | None = None
@@ -292,7 +304,13 @@ class ReleaseService:
                 conn.execute(
                     update(release_milestones).where(release_milestones.c.id == existing["id"]).values(**values)
                 )
-            self._audit(conn, session_id, "release_planned", {"release": name, "included": chosen})
+            included_numbers = repo.numbers_of(conn, chosen)
+            self._audit(
+                conn,
+                session_id,
+                "release_planned",
+                {"release": name, "included": [included_numbers[i] for i in chosen if i in included_numbers]},
+            )
             self._log(conn, session_id, "plan_release", "completed")
             readiness = self.readiness(conn, session_id, chosen)
             row = (
@@ -307,7 +325,7 @@ class ReleaseService:
         state = "ready" if readiness.ready else f"{len(readiness.open) + len(readiness.blocked)} task(s) still open"
         return ReleaseResult(
             action="plan_release",
-            release=release_view(row),
+            release=self._view(row),
             readiness=readiness,
             version_reason=reason,
             detail=f"release {name} planned with {len(chosen)} task(s): {state}"
@@ -366,7 +384,7 @@ class ReleaseService:
         assigned = len(included) - len(readiness.without_issue)
         return ReleaseResult(
             action="create_milestone",
-            release=release_view(plan),
+            release=self._view(plan),
             readiness=readiness,
             detail=f"{result.detail}; {assigned} issue(s) assigned"
             + (f", {len(sync.failed)} failed" if sync.failed else "")
@@ -421,7 +439,7 @@ class ReleaseService:
         counts = {kind: sum(1 for e in [*entries, *commits] if e.kind == kind) for kind, _ in notes_lib.KINDS}
         return ReleaseResult(
             action="generate_changelog",
-            release=release_view(plan),
+            release=self._view(plan),
             changelog=section,
             changelog_path=written,
             detail=f"{template} notes for {plan['name']}: "
@@ -505,7 +523,7 @@ class ReleaseService:
             ]
             return ReleaseResult(
                 action="tag_release",
-                release=release_view(plan),
+                release=self._view(plan),
                 readiness=readiness,
                 steps=planned,
                 detail=f"dry run: {sum(s.status == 'planned' for s in planned)} step(s) would run",
@@ -531,7 +549,7 @@ class ReleaseService:
                 plan = self._plan(conn, session_id, plan["version"])
         return ReleaseResult(
             action="tag_release",
-            release=release_view(plan),
+            release=self._view(plan),
             readiness=readiness,
             steps=steps,
             detail=f"release {name} published" + (f": {plan['release_url']}" if plan["release_url"] else ""),

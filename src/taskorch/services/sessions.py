@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from taskorch.errors import InvalidInput, NotFound
 from taskorch.store import repository as repo
 from taskorch.store.tables import sessions
 
-__all__ = ["find_project_root", "get_session", "open_session", "session_of_task"]
+__all__ = [
+    "find_project_root",
+    "get_session",
+    "open_session",
+    "resolve_task",
+    "resolve_tasks",
+    "task_not_found",
+]
 
 
 def find_project_root(working_directory: str) -> Path:
@@ -61,18 +69,57 @@ def get_session(conn: Connection, session_id: int) -> RowMapping:
     return row
 
 
-def session_of_task(conn: Connection, task_id: int) -> RowMapping:
-    """The session a task belongs to, in one query; raises :class:`NotFound` naming the task."""
+def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFound:
+    """The error for a task number the session's project does not have.
+
+    When another project of the database has a task with that number, the message says how to
+    address another project, and nothing of that task.
+    """
     from taskorch.store.tables import tasks
 
-    row = (
-        conn.execute(select(sessions).join(tasks, tasks.c.session_id == sessions.c.id).where(tasks.c.id == task_id))
-        .mappings()
-        .first()
+    message = (
+        f"task {number} not found in project {session['project_root']}. "
+        "Use orchestrator_query_tasks to list this project's task numbers."
     )
+    elsewhere = conn.execute(
+        select(tasks.c.id).where(tasks.c.number == number, tasks.c.session_id != session["id"]).limit(1)
+    ).first()
+    if elsewhere is not None:
+        message += (
+            " Task numbers are per project: to work on a task of another project, pass that project's "
+            "session_id (CLI: --project DIR)."
+        )
+    return NotFound(message)
+
+
+def resolve_task(conn: Connection, session: RowMapping, number: int) -> int:
+    """The internal id of task ``number`` of ``session``'s project; raises :class:`NotFound`."""
+    from taskorch.store.tables import tasks
+
+    row = conn.execute(select(tasks.c.id).where(tasks.c.session_id == session["id"], tasks.c.number == number)).first()
     if row is None:
-        raise NotFound(f"task {task_id} does not exist. Use orchestrator_query_tasks to find task ids.")
-    return row
+        raise task_not_found(conn, session, number)
+    return int(row[0])
+
+
+def resolve_tasks(conn: Connection, session: RowMapping, numbers: Sequence[int]) -> list[int]:
+    """The internal ids of task ``numbers`` of the session, in order, in one query; raises
+    :class:`NotFound` naming the first number the project does not have."""
+    from taskorch.store.tables import tasks
+
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        return []
+    found = {
+        int(n): int(i)
+        for n, i in conn.execute(
+            select(tasks.c.number, tasks.c.id).where(tasks.c.session_id == session["id"], tasks.c.number.in_(wanted))
+        )
+    }
+    for number in wanted:
+        if number not in found:
+            raise task_not_found(conn, session, number)
+    return [found[n] for n in numbers]
 
 
 def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -> tuple[RowMapping, bool]:

@@ -39,7 +39,7 @@ def render_synthesis(parent: RowMapping, children: list[RowMapping], artifacts: 
     files: list[str] = []
     follow_ups: list[str] = []
     for child in completed:
-        lines += ["", f"## {child['title']} (task {child['id']}, {child['specialist_type']})"]
+        lines += ["", f"## {child['title']} (task {child['number']}, {child['specialist_type']})"]
         for art in artifacts.get(child["id"], []):
             lines += ["", art.summary.strip()]
             detail = art.detailed_work.strip()
@@ -51,7 +51,7 @@ def render_synthesis(parent: RowMapping, children: list[RowMapping], artifacts: 
                 lines += ["", "Files: " + ", ".join(f"`{p}`" for p in art.file_paths)]
                 files += [p for p in art.file_paths if p not in files]
             if art.next_action:
-                follow_ups.append(f"- {art.next_action.strip()} (from task {child['id']})")
+                follow_ups.append(f"- {art.next_action.strip()} (from task {child['number']})")
     if files:
         lines += ["", "## Files touched", "", *(f"- `{p}`" for p in files)]
     if follow_ups:
@@ -61,7 +61,7 @@ def render_synthesis(parent: RowMapping, children: list[RowMapping], artifacts: 
             "",
             "## Still open",
             "",
-            *(f"- task {c['id']}: {c['title']} ({c['status']})" for c in open_),
+            *(f"- task {c['number']}: {c['title']} ({c['status']})" for c in open_),
         ]
     if cancelled:
         lines += [
@@ -69,7 +69,7 @@ def render_synthesis(parent: RowMapping, children: list[RowMapping], artifacts: 
             "## Cancelled",
             "",
             *(
-                f"- task {c['id']}: {c['title']}" + (f" ({c['status_reason']})" if c["status_reason"] else "")
+                f"- task {c['number']}: {c['title']}" + (f" ({c['status_reason']})" if c["status_reason"] else "")
                 for c in cancelled
             ),
         ]
@@ -82,18 +82,21 @@ def synthesize_results(conn: Connection, *, parent_task_id: int, at: datetime) -
     Raises :class:`InvalidInput` (no subtasks), :class:`Conflict` (archived parent).
     """
     parent = repo.get_task(conn, parent_task_id, for_update=True)
+    number = parent["number"]
     if parent["archived"]:
-        raise Conflict(f"task {parent_task_id} is archived; archived tasks cannot be changed.")
+        raise Conflict(f"task {number} is archived; archived tasks cannot be changed.")
     children = list(
         conn.execute(
-            select(tasks).where(tasks.c.parent_id == parent_task_id, tasks.c.archived.is_(False)).order_by(tasks.c.id)
+            select(tasks)
+            .where(tasks.c.parent_id == parent_task_id, tasks.c.archived.is_(False))
+            .order_by(tasks.c.number)
         ).mappings()
     )
     if not children:
         raise InvalidInput(
             "parent_task_id",
-            f"task {parent_task_id} has no subtasks to synthesize.",
-            "pass the id of a task planned with subtasks, or complete this task with orchestrator_complete_task.",
+            f"task {number} has no subtasks to synthesize.",
+            "pass the number of a task planned with subtasks, or complete this task with orchestrator_complete_task.",
         )
     arts = views.artifacts_of(conn, [c["id"] for c in children])
     text = render_synthesis(parent, children, arts)
@@ -122,13 +125,11 @@ def synthesize_results(conn: Connection, *, parent_task_id: int, at: datetime) -
             "the ready queue) and synthesize again."
         )
     elif status is TaskStatus.COMPLETED:
-        next_step = (
-            f"Task {parent_task_id} is completed with its synthesis. Call orchestrator_get_status for what is next."
-        )
+        next_step = f"Task {number} is completed with its synthesis. Call orchestrator_get_status for what is next."
     else:
         next_step = "No subtask was completed; re-plan the work or cancel this task."
     return SynthesisResult(
-        parent_id=parent_task_id,
+        parent_id=number,
         synthesis=text,
         completed=[views.brief(c) for c in completed],
         open=[views.brief(c) for c in open_children],

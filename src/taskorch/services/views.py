@@ -1,4 +1,8 @@
-"""Turning rows into the result models, loading related rows in batches (no N+1 queries)."""
+"""Turning rows into the result models, loading related rows in batches (no N+1 queries).
+
+Every task reference leaving here is the task's number in its project (``tasks.number``,
+``tasks.parent_number``), never the store's internal id.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +19,25 @@ __all__ = ["artifacts_of", "brief", "briefs", "task_views"]
 
 _BRIEF_COLUMNS = (
     tasks.c.id,
+    tasks.c.number,
     tasks.c.title,
     tasks.c.status,
     tasks.c.priority,
     tasks.c.specialist_type,
     tasks.c.parent_id,
+    tasks.c.parent_number,
 )
 
 
 def brief(row: RowMapping) -> TaskBrief:
+    """A task in one line; ``row`` needs ``number`` and ``parent_number`` (a full tasks row has them)."""
     return TaskBrief(
-        id=row["id"],
+        id=row["number"],
         title=row["title"],
         status=row["status"],
         priority=row["priority"],
         specialist_type=row["specialist_type"],
-        parent_id=row["parent_id"],
+        parent_id=row["parent_number"],
     )
 
 
@@ -43,11 +50,17 @@ def briefs(
 
 
 def artifacts_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[ArtifactView]]:
+    """The artifacts of each of ``task_ids`` (internal ids), naming their task by number."""
     out: dict[int, list[ArtifactView]] = {i: [] for i in task_ids}
     if task_ids:
-        query = select(artifacts).where(artifacts.c.task_id.in_(list(task_ids))).order_by(artifacts.c.id)
+        query = (
+            select(artifacts, tasks.c.number)
+            .join(tasks, tasks.c.id == artifacts.c.task_id)
+            .where(artifacts.c.task_id.in_(list(task_ids)))
+            .order_by(artifacts.c.id)
+        )
         for row in conn.execute(query).mappings():
-            out[row["task_id"]].append(ArtifactView.model_validate(dict(row)))
+            out[row["task_id"]].append(ArtifactView.model_validate({**row, "task_id": row["number"]}))
     return out
 
 
@@ -61,11 +74,13 @@ def task_views(
     """Whole views of ``rows``, with labels and dependencies (and optionally children, artifacts)."""
     ids = [row["id"] for row in rows]
     labels = repo.labels_of(conn, ids)
-    deps = repo.dependencies_of(conn, ids)
+    deps = repo.dependency_numbers_of(conn, ids)
     children: dict[int, list[TaskBrief]] = {i: [] for i in ids}
     if include_children and ids:
         query = (
-            select(*_BRIEF_COLUMNS).where(tasks.c.parent_id.in_(ids), tasks.c.archived.is_(False)).order_by(tasks.c.id)
+            select(*_BRIEF_COLUMNS)
+            .where(tasks.c.parent_id.in_(ids), tasks.c.archived.is_(False))
+            .order_by(tasks.c.number)
         )
         for child in conn.execute(query).mappings():
             children[child["parent_id"]].append(brief(child))
@@ -73,6 +88,7 @@ def task_views(
     views = []
     for row in rows:
         data = {k: row[k] for k in TaskView.model_fields if k in row}
+        data.update(id=row["number"], parent_id=row["parent_number"])
         views.append(
             TaskView(
                 **data,

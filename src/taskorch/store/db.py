@@ -33,7 +33,7 @@ __all__ = ["HEAD_REVISION", "Database"]
 log = logging.getLogger(__name__)
 
 #: The newest Alembic revision. A test checks it against the migration scripts.
-HEAD_REVISION = "0004_waiting_index"
+HEAD_REVISION = "0005_task_numbers"
 
 #: Seconds a writer waits for another process's write transaction before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
@@ -163,15 +163,31 @@ class Database:
         from alembic import command
         from alembic.config import Config
 
-        with self._connect(write=True) as conn, conn.begin():
-            revision = _read_revision(conn)
-            if revision == HEAD_REVISION:
-                return
-            log.info("migrating database from %s to %s", revision or "empty", HEAD_REVISION)
-            cfg = Config()
-            cfg.set_main_option("script_location", "taskorch.store:migrations")
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self._connect(write=True) as conn:
+            sqlite = self.dialect == "sqlite"
+            if sqlite:
+                # A migration may rebuild a table (Alembic's batch mode); with foreign keys on,
+                # dropping the old table would cascade into every table referring to it. The
+                # pragma only takes effect outside a transaction, hence before BEGIN.
+                conn.connection.cursor().execute("PRAGMA foreign_keys = OFF")
+            try:
+                with conn.begin():
+                    revision = _read_revision(conn)
+                    if revision == HEAD_REVISION:
+                        return
+                    log.info("migrating database from %s to %s", revision or "empty", HEAD_REVISION)
+                    cfg = Config()
+                    cfg.set_main_option("script_location", "taskorch.store:migrations")
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise StoreUnavailable(
+                            "the migration left rows that break a foreign key; the database was not changed. "
+                            "Run `PRAGMA foreign_key_check` on it to see them."
+                        )
+            finally:
+                if sqlite:
+                    conn.connection.cursor().execute("PRAGMA foreign_keys = ON")
 
     def mark_schema_unknown(self) -> None:
         """Forget that the schema was checked (after reconnecting to a possibly other database)."""

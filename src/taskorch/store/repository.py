@@ -29,18 +29,28 @@ from taskorch.domain.model import (
 )
 from taskorch.errors import Conflict, NotFound
 from taskorch.store import search
-from taskorch.store.tables import artifacts, status_counts, task_dependencies, task_events, task_labels, tasks
+from taskorch.store.tables import (
+    artifacts,
+    sessions,
+    status_counts,
+    task_dependencies,
+    task_events,
+    task_labels,
+    tasks,
+)
 
 __all__ = [
     "archive_tasks",
     "change_status",
     "delete_tasks",
     "dependencies_of",
+    "dependency_numbers_of",
     "dependents_of",
     "get_task",
     "get_tasks",
     "insert_task",
     "labels_of",
+    "numbers_of",
     "record_event",
     "reindex",
     "replace_dependencies",
@@ -71,7 +81,9 @@ def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> Row
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
     if row is None:
-        raise NotFound(f"task {task_id} does not exist. Use orchestrator_query_tasks to find task ids.")
+        # Callers resolve numbers first, so this is a task deleted meanwhile; the internal id is
+        # never shown.
+        raise NotFound("the task no longer exists. Use orchestrator_query_tasks to find task numbers.")
     return row
 
 
@@ -83,6 +95,14 @@ def get_tasks(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping
     return {row["id"]: row for row in rows}
 
 
+def numbers_of(conn: Connection, task_ids: Iterable[int]) -> dict[int, int]:
+    """Internal id -> number of each of ``task_ids`` that exists, in one query."""
+    ids = list(dict.fromkeys(task_ids))
+    if not ids:
+        return {}
+    return {int(i): int(n) for i, n in conn.execute(select(tasks.c.id, tasks.c.number).where(tasks.c.id.in_(ids)))}
+
+
 def labels_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each task's labels, sorted (every id present, ``[]`` when it has none)."""
     return _grouped(conn, task_labels.c.task_id, task_labels.c.label, task_ids)
@@ -91,6 +111,21 @@ def labels_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[str]]
 def dependencies_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
     """Each task's dependency ids, sorted (every id present, ``[]`` when it has none)."""
     return _grouped(conn, task_dependencies.c.task_id, task_dependencies.c.depends_on_id, task_ids)
+
+
+def dependency_numbers_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
+    """Each task's dependencies as task numbers, sorted (every id present), in one query."""
+    out: dict[int, list[int]] = {i: [] for i in task_ids}
+    if task_ids:
+        query = (
+            select(task_dependencies.c.task_id, tasks.c.number)
+            .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
+            .where(task_dependencies.c.task_id.in_(list(task_ids)))
+            .order_by(task_dependencies.c.task_id, tasks.c.number)
+        )
+        for task_id, number in conn.execute(query):
+            out[task_id].append(number)
+    return out
 
 
 def _grouped(conn: Connection, key: Any, value: Any, task_ids: Sequence[int]) -> dict[int, list[Any]]:
@@ -144,11 +179,17 @@ def record_event(
     changes: Mapping[str, Any],
     at: datetime | None = None,
 ) -> None:
-    """Append one audit row: which tool did what to which task, with old and new values."""
+    """Append one audit row: which tool did what to which task, with old and new values.
+
+    The task's number is stored with it (read in the same statement), so the trail names the task
+    by its number even after a hard delete.
+    """
+    number = None if task_id is None else select(tasks.c.number).where(tasks.c.id == task_id).scalar_subquery()
     conn.execute(
         insert(task_events).values(
             session_id=session_id,
             task_id=task_id,
+            task_number=number,
             tool=tool,
             action=action,
             changes={
@@ -227,7 +268,9 @@ def insert_task(
     tool: str,
     at: datetime,
 ) -> int:
-    """Insert a pending task with its labels and dependencies; return its id.
+    """Insert a pending task with its labels and dependencies; return its internal id.
+
+    The task gets the next number of its session, and its parent's number is copied.
 
     ``fields`` holds the task's own columns (title, description, task_type, complexity, priority,
     specialist_type, routing_reason, estimated_effort, due_date, acceptance_criteria, context)
@@ -236,27 +279,43 @@ def insert_task(
     values = dict(fields)
     labels = list(values.pop("labels", []))
     values["priority_rank"] = Priority(values["priority"]).rank
-    task_id = int(
-        conn.execute(
-            insert(tasks)
-            .values(
-                session_id=session_id,
-                parent_id=parent_id,
-                status=TaskStatus.PENDING.value,
-                version=1,
-                unmet_dependencies=_count_unmet(conn, depends_on),
-                open_subtasks=0,
-                has_subtasks=False,
-                archived=False,
-                assignees=values.pop("assignees", []),
-                remote_fields=[],
-                created_at=at,
-                updated_at=at,
-                **values,
-            )
-            .returning(tasks.c.id)
-        ).scalar_one()
+    # The session's counter only grows: a number is never given twice, even after a hard delete.
+    number = (
+        int(
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(next_task_number=sessions.c.next_task_number + 1)
+                .returning(sessions.c.next_task_number)
+            ).scalar_one()
+        )
+        - 1
     )
+    parent_number = (
+        None if parent_id is None else select(tasks.c.number).where(tasks.c.id == parent_id).scalar_subquery()
+    )
+    inserted = conn.execute(
+        insert(tasks)
+        .values(
+            session_id=session_id,
+            number=number,
+            parent_number=parent_number,
+            parent_id=parent_id,
+            status=TaskStatus.PENDING.value,
+            version=1,
+            unmet_dependencies=_count_unmet(conn, depends_on),
+            open_subtasks=0,
+            has_subtasks=False,
+            archived=False,
+            assignees=values.pop("assignees", []),
+            remote_fields=[],
+            created_at=at,
+            updated_at=at,
+            **values,
+        )
+        .returning(tasks.c.id, tasks.c.parent_number)
+    ).one()
+    task_id, stored_parent_number = int(inserted[0]), inserted[1]
     if labels:
         conn.execute(insert(task_labels), [{"task_id": task_id, "label": label} for label in labels])
     if depends_on:
@@ -276,9 +335,9 @@ def insert_task(
         changes={
             **snapshot,
             "status": TaskStatus.PENDING.value,
-            "parent_id": parent_id,
+            "parent_id": stored_parent_number,
             "labels": labels,
-            "depends_on": list(depends_on),
+            "depends_on": sorted(numbers_of(conn, depends_on).values()),
         },
         at=at,
     )
@@ -301,7 +360,7 @@ def change_status(
     with the status. Raises :class:`InvalidTransition`.
     """
     current = TaskStatus(task["status"])
-    check_transition(task["id"], current, target)
+    check_transition(task["number"], current, target)
     values: dict[str, Any] = {"status": target.value, "updated_at": at, "version": task["version"] + 1}
     if target is TaskStatus.IN_PROGRESS and task["started_at"] is None:
         values["started_at"] = at
@@ -395,6 +454,7 @@ def replace_dependencies(
     new = sorted(dict.fromkeys(depends_on))
     if old == new:
         return False
+    numbers = numbers_of(conn, [*old, *new])
     conn.execute(delete(task_dependencies).where(task_dependencies.c.task_id == task["id"]))
     if new:
         conn.execute(insert(task_dependencies), [{"task_id": task["id"], "depends_on_id": d} for d in new])
@@ -406,7 +466,7 @@ def replace_dependencies(
         task_id=task["id"],
         tool=tool,
         action="updated",
-        changes={"depends_on": [old, new]},
+        changes={"depends_on": [sorted(numbers[i] for i in old), sorted(numbers[i] for i in new)]},
         at=at,
     )
     return True
@@ -419,12 +479,12 @@ def _refuse_if_depended_on(conn: Connection, rows: Iterable[RowMapping], verb: s
     """
     rows = list(rows)
     ids = [r["id"] for r in rows]
-    unfinished = [r["id"] for r in rows if r["status"] != TaskStatus.COMPLETED.value]
-    outside = [i for i in dependents_of(conn, unfinished) if i not in set(ids)]
+    unfinished = [r for r in rows if r["status"] != TaskStatus.COMPLETED.value]
+    outside = [i for i in dependents_of(conn, [r["id"] for r in unfinished]) if i not in set(ids)]
     if outside:
-        shown = ", ".join(str(i) for i in outside[:20])
+        shown = ", ".join(str(n) for n in sorted(numbers_of(conn, outside[:20]).values()))
         raise Conflict(
-            f"cannot {verb} task(s) {', '.join(str(i) for i in unfinished[:20])}: unfinished, and task(s) "
+            f"cannot {verb} task(s) {', '.join(str(r['number']) for r in unfinished[:20])}: unfinished, and task(s) "
             f"{shown} depend on them. "
             "Remove those dependencies first with orchestrator_update_task (depends_on), or "
             f"{verb} the dependent tasks too."
@@ -482,7 +542,7 @@ def delete_tasks(conn: Connection, ids: Sequence[int], *, tool: str, at: datetim
             task_id=row["id"],
             tool=tool,
             action="deleted",
-            changes={"title": row["title"], "status": row["status"], "parent_id": row["parent_id"]},
+            changes={"title": row["title"], "status": row["status"], "parent_id": row["parent_number"]},
             at=at,
         )
     search.remove_task(conn, doomed)

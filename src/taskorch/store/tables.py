@@ -94,13 +94,22 @@ sessions = Table(
     Column("project_root", Text, nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_active_at", UTCDateTime, nullable=False),
+    # Revision 0005: the number the session's next task gets. Numbers are the public reference of
+    # a task, per project; the counter only grows, so a number is never given twice.
+    Column("next_task_number", Integer, nullable=False, server_default=text("1")),
 )
 
 tasks = Table(
     "tasks",
     metadata,
+    # Internal key, never shown: tools, the CLI and texts name a task by its number. On SQLite
+    # AUTOINCREMENT keeps the id of a deleted task from being given again (revision 0005).
     Column("id", Integer, primary_key=True),
     Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    # Revision 0005: the task's number in its project (from sessions.next_task_number), and its
+    # parent's number (a parent never changes, so the copy cannot drift).
+    Column("number", Integer, nullable=False),
+    Column("parent_number", Integer, nullable=True),
     Column("parent_id", Integer, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=True),
     Column("title", String(300), nullable=False),
     Column("description", Text, nullable=False, default=""),
@@ -160,6 +169,8 @@ tasks = Table(
     Index("ix_tasks_session_status_updated", "session_id", "archived", "status", "updated_at"),
     Index("ix_tasks_session_created", "session_id", "archived", "created_at"),
     Index("ix_tasks_parent", "parent_id"),
+    Index("ix_tasks_session_number", "session_id", "number", unique=True),
+    sqlite_autoincrement=True,
 )
 
 task_labels = Table(
@@ -199,6 +210,8 @@ task_events = Table(
     Column("id", Integer, primary_key=True),
     Column("session_id", Integer, nullable=False),
     Column("task_id", Integer, nullable=True),
+    # Revision 0005: the task's number, kept after a hard delete (numbers are never reused).
+    Column("task_number", Integer, nullable=True),
     Column("tool", String(64), nullable=False),
     Column("action", String(32), nullable=False),
     # {field: [old, new]} for updates; {field: new} snapshots for creations and deletions.
@@ -206,6 +219,7 @@ task_events = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_task_events_task", "task_id", "id"),
     Index("ix_task_events_session", "session_id", "id"),
+    Index("ix_task_events_session_task", "session_id", "task_number", "id"),
 )
 
 # How many live (not archived) tasks a session has in each status, kept in step with the

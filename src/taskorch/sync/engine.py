@@ -90,9 +90,10 @@ def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-def link_view(row: Mapping[Any, Any]) -> IssueLinkView:
+def link_view(row: Mapping[Any, Any], number: int) -> IssueLinkView:
+    """The link ``row`` of the task whose number in its project is ``number``."""
     return IssueLinkView(
-        task_id=row["task_id"],
+        task_id=number,
         platform=row["platform"],
         repository=row["repository"],
         issue_number=row["issue_number"],
@@ -103,10 +104,11 @@ def link_view(row: Mapping[Any, Any]) -> IssueLinkView:
     )
 
 
-def conflict_view(row: Mapping[Any, Any]) -> ConflictView:
+def conflict_view(row: Mapping[Any, Any], number: int) -> ConflictView:
+    """The conflict ``row`` on the task whose number in its project is ``number``."""
     return ConflictView(
         id=row["id"],
-        task_id=row["task_id"],
+        task_id=number,
         field=row["field"],
         base_value=row["base_value"],
         local_value=row["local_value"],
@@ -138,6 +140,7 @@ class Spacer:
 
 @dataclass
 class _Run:
+    # updated, pulled and failed hold internal task ids until the result turns them into numbers.
     created: list[IssueLinkView] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     pulled: list[int] = field(default_factory=list)
@@ -232,13 +235,21 @@ class SyncEngine:
         with self.db.transaction() as conn:
             self._ensure_state(conn)
             conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(rate_limit=rate))
+            # The run collected internal ids; the result names tasks by their numbers.
+            numbers = repo.numbers_of(
+                conn, [*self._run.updated, *self._run.pulled, *(f.task_id for f in self._run.failed if f.task_id)]
+            )
+        failed = [
+            f.model_copy(update={"task_id": numbers.get(f.task_id)}) if f.task_id is not None else f
+            for f in self._run.failed
+        ]
         return SyncResult(
             repository=self.repository,
             created=self._run.created,
-            updated=sorted(set(self._run.updated)),
-            pulled=sorted(set(self._run.pulled)),
+            updated=sorted({numbers[i] for i in self._run.updated if i in numbers}),
+            pulled=sorted({numbers[i] for i in self._run.pulled if i in numbers}),
             conflicts=self._run.conflicts,
-            failed=self._run.failed,
+            failed=failed,
             pending=pending,
             not_modified=self._run.not_modified,
             requests=self._run.requests,
@@ -500,7 +511,7 @@ class SyncEngine:
             row = (
                 conn.execute(select(feature_issue_links).where(feature_issue_links.c.id == link["id"])).mappings().one()
             )
-        self._run.created.append(link_view(row))
+        self._run.created.append(link_view(row, task["number"]))
 
     def _after_create(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
         """Sub-issue of the parent's issue; card on the board (project tier)."""
@@ -855,7 +866,7 @@ class SyncEngine:
                 at=self.clock(),
             )
         row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
-        self._run.conflicts.append(conflict_view(row))
+        self._run.conflicts.append(conflict_view(row, repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]))
 
     def _enqueue_update(self, conn: Connection, task_id: int, at: datetime) -> None:
         enqueue(conn, self.session_id, task_id, "update_issue", {}, at)
@@ -1103,11 +1114,11 @@ def _take_remote_status(conn: Connection, task: RowMapping, goal: TaskStatus, *,
     current = TaskStatus(task["status"])
     if current in TERMINAL_STATUSES:
         return (
-            f"reopened on the platform as {goal.value}, but task {task['id']} is {current.value} "
+            f"reopened on the platform as {goal.value}, but task {task['number']} is {current.value} "
             "and finished tasks stay final; plan a new task or keep the local status"
         )
     if goal in TERMINAL_STATUSES and task["open_subtasks"] > 0:
-        return f"closed on the platform, but task {task['id']} still has {task['open_subtasks']} open subtask(s)"
+        return f"closed on the platform, but task {task['number']} still has {task['open_subtasks']} open subtask(s)"
     path = [goal]
     if goal is TaskStatus.COMPLETED and current is not TaskStatus.IN_PROGRESS:
         path = [TaskStatus.IN_PROGRESS, goal]

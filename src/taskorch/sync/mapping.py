@@ -77,7 +77,8 @@ def remote_status(issue: RemoteIssue) -> str:
 def render_task_body(task: Mapping[Any, Any], template: str | None, verbatim: bool) -> str:
     if verbatim:
         return str(task["description"]).strip()
-    return render_body(template, task)
+    # The template sees the task's number in its project, never the store's internal id.
+    return render_body(template, {**task, "id": task["number"], "parent_id": task["parent_number"]})
 
 
 def local_values(
