@@ -107,7 +107,11 @@ REFUSALS: list[tuple[str, Callable[[Orchestrator], Any]]] = [
 
 @pytest.mark.parametrize(("name", "call"), REFUSALS, ids=[name for name, _ in REFUSALS])
 def test_a_number_of_another_project_is_refused_and_changes_nothing(
-    two: tuple[Orchestrator, int, int], proj_b: Path, name: str, call: Callable[[Orchestrator], Any]
+    two: tuple[Orchestrator, int, int],
+    proj_a: Path,
+    proj_b: Path,
+    name: str,
+    call: Callable[[Orchestrator], Any],
 ) -> None:
     orch, a, b = two
     before = snapshot(orch, a), snapshot(orch, b)
@@ -115,8 +119,10 @@ def test_a_number_of_another_project_is_refused_and_changes_nothing(
         call(orch)
     message = str(raised.value)
     assert message.startswith(f"task 3 not found in project {proj_b.resolve()}.")
-    assert "session_id" in message  # how to address another project
-    assert "A build" not in message and "proj-a" not in message
+    # The project that has a task 3 is named, with how to address it; nothing of its task is shown.
+    assert f"a task 3 exists in {proj_a.resolve()}" in message
+    assert "session_id" in message and "--project" in message
+    assert "A build" not in message
     assert (snapshot(orch, a), snapshot(orch, b)) == before
 
 

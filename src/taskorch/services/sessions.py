@@ -72,8 +72,8 @@ def get_session(conn: Connection, session_id: int) -> RowMapping:
 def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFound:
     """The error for a task number the session's project does not have.
 
-    When another project of the database has a task with that number, the message says how to
-    address another project, and nothing of that task.
+    When other projects of the database have a task with that number, the message names them
+    (at most three) and says how to address one; nothing of their tasks is shown.
     """
     from taskorch.store.tables import tasks
 
@@ -81,13 +81,20 @@ def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFou
         f"task {number} not found in project {session['project_root']}. "
         "Use orchestrator_query_tasks to list this project's task numbers."
     )
-    elsewhere = conn.execute(
-        select(tasks.c.id).where(tasks.c.number == number, tasks.c.session_id != session["id"]).limit(1)
-    ).first()
-    if elsewhere is not None:
+    elsewhere = [
+        str(root)
+        for (root,) in conn.execute(
+            select(sessions.c.project_root)
+            .join(tasks, tasks.c.session_id == sessions.c.id)
+            .where(tasks.c.number == number, tasks.c.session_id != session["id"])
+            .order_by(sessions.c.id)
+            .limit(3)
+        )
+    ]
+    if elsewhere:
         message += (
-            " Task numbers are per project: to work on a task of another project, pass that project's "
-            "session_id (CLI: --project DIR)."
+            f" Task numbers are per project; a task {number} exists in {', '.join(elsewhere)}: to work on it, "
+            "pass that project's session_id (CLI: --project DIR)."
         )
     return NotFound(message)
 
