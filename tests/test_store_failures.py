@@ -303,6 +303,11 @@ def test_a_deleted_database_file_refuses_writes_and_is_not_silently_recreated(
     assert health.database["error_kind"] == "store_replaced"
     assert health.components["database"] == "store replaced"
     assert orch.reconnect_test().detail.startswith("store_replaced:")
+    # With no connection left in the pool, nothing that opens one directly recreates the file.
+    shutdown = orch.shutdown_prepare()
+    assert shutdown.ready is False and shutdown.checkpoint.startswith("failed: store_replaced:")
+    with pytest.raises(StoreReplaced):
+        orch.maintenance_coordinator("vacuum", dry_run=True)
     assert not db_path.exists()
 
     with pytest.raises(StoreReplaced, match="create_new_database=true"):

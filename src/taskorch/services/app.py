@@ -752,7 +752,9 @@ class Orchestrator:
         """Checkpoint the database and say whether the process can stop now."""
         try:
             checkpoint = self.checkpoint("TRUNCATE")
-        except Exception as exc:  # report, do not fail: the answer is "not ready"
+        except TaskorchError as exc:  # report, do not fail: the answer is "not ready"
+            checkpoint = f"failed: {exc.kind}: {exc}"
+        except Exception as exc:
             checkpoint = f"failed: {type(exc).__name__}"
         in_flight = max(self.runtime.in_flight - 1, 0)  # this call itself is in flight
         keeper = self.runtime.housekeeper

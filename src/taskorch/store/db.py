@@ -138,6 +138,9 @@ class Database:
                 self._engine_url,
                 connect_args={"timeout": self.busy_timeout, "check_same_thread": False},
             )
+            # Any new connection, whoever asks for it (checkpoint, VACUUM), checks the file first:
+            # opening a deleted file would silently create an empty one in its place.
+            event.listen(engine, "do_connect", self._sqlite_before_connect)
             event.listen(engine, "connect", self._sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine
@@ -149,6 +152,9 @@ class Database:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+
+    def _sqlite_before_connect(self, *_args: Any) -> None:
+        self._check_file()
 
     def _sqlite_on_connect(self, dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own BEGIN is always DEFERRED).
