@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -237,7 +237,7 @@ class Database:
                 trans.rollback()
 
     @contextmanager
-    def _named_errors(self, committing: Any = None) -> Iterator[None]:
+    def _named_errors(self, committing: Callable[[], bool] | None = None) -> Iterator[None]:
         """Raise :meth:`named_error` for a store failure inside the block; ``committing()`` says
         whether the block had reached COMMIT."""
         try:
@@ -248,7 +248,7 @@ class Database:
                 "arguments", f"the database refused a value: {reason}.", "remove NUL characters from the text."
             ) from None
         except DBAPIError as exc:
-            named = self.named_error(exc, committing=bool(committing and committing()))
+            named = self.named_error(exc, committing=committing is not None and committing())
             if named is None:
                 raise
             raise named from None
