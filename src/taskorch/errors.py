@@ -4,6 +4,9 @@ Every layer raises these; each edge maps them once (the MCP server to a tool err
 an exit code and a message). A message is written for the caller: it says what was wrong and
 how to fix it, and never carries a secret, a stack trace or a machine path it was not given.
 
+A store error means the call changed nothing (its transaction was rolled back), except where the
+message says otherwise: a connection lost while committing leaves the outcome unknown.
+
     TaskorchError                 base; exit code 1
     ├── InvalidInput              bad argument value; exit code 2
     │   └── DependencyCycle       a plan or update would make the dependency graph cyclic
@@ -12,7 +15,12 @@ how to fix it, and never carries a secret, a stack trace or a machine path it wa
     │   ├── InvalidTransition     the status transition table forbids the move
     │   ├── DependenciesUnfinished execute_task while dependencies are still open
     │   └── VersionMismatch       optimistic concurrency: expected_version is stale
-    ├── StoreUnavailable          the database cannot be reached or is not migrated; exit code 5
+    ├── StoreUnavailable          the database cannot be opened, reached or migrated; exit code 5
+    │   ├── StoreBusy             another writer held the lock past the busy timeout; exit code 7
+    │   ├── StoreConnectionLost   the server connection dropped during the call; exit code 8
+    │   ├── StoreFull             the disk (or the database's size limit) is full; exit code 9
+    │   ├── StoreReadOnly         the database refuses writes (permissions, read-only mount); exit code 10
+    │   └── StoreReplaced         the database file was deleted or replaced under the process; exit code 11
     └── PlatformError             a Git platform call failed; exit code 6
         ├── RateLimited           primary or secondary rate limit; ``retry_after`` seconds
         ├── PlatformUnavailable   5xx, timeout, dropped connection: worth retrying
@@ -36,6 +44,11 @@ __all__ = [
     "PlatformRejected",
     "PlatformUnavailable",
     "RateLimited",
+    "StoreBusy",
+    "StoreConnectionLost",
+    "StoreFull",
+    "StoreReadOnly",
+    "StoreReplaced",
     "StoreUnavailable",
     "TaskorchError",
     "VersionMismatch",
@@ -119,10 +132,52 @@ class VersionMismatch(Conflict):
 
 
 class StoreUnavailable(TaskorchError):
-    """The database cannot be opened, reached or is not at the newest migration."""
+    """The database cannot be opened, reached or is not at the newest migration.
+
+    The subclasses name the causes an operator can act on; each message says what to do.
+    """
 
     exit_code = 5
     kind = "store_unavailable"
+
+
+class StoreBusy(StoreUnavailable):
+    """Another writer kept the database locked longer than the busy timeout (SQLite), or the
+    server aborted the transaction for a lock conflict or deadlock (PostgreSQL). Retrying later helps."""
+
+    exit_code = 7
+    kind = "store_busy"
+
+
+class StoreConnectionLost(StoreUnavailable):
+    """The connection to the database server was lost during the call (server shut down or
+    restarted, session terminated). The next call opens a new connection."""
+
+    exit_code = 8
+    kind = "store_connection_lost"
+
+
+class StoreFull(StoreUnavailable):
+    """The database cannot grow: its disk is full, or it reached a configured size limit."""
+
+    exit_code = 9
+    kind = "store_full"
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The database refuses writes: file or directory permissions, a read-only mount or URL
+    (``mode=ro``), a read-only server or a user without write permission."""
+
+    exit_code = 10
+    kind = "store_read_only"
+
+
+class StoreReplaced(StoreUnavailable):
+    """The SQLite database file was deleted or replaced while the process had it open; writes
+    would go to a file that no longer exists, so they are refused until ``restart_server``."""
+
+    exit_code = 11
+    kind = "store_replaced"
 
 
 class PlatformError(TaskorchError):

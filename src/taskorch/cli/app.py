@@ -84,9 +84,17 @@ def _run(
     """Call one service method; print the result; map errors to exit codes."""
     try:
         with _orchestrator() as orchestrator:
-            if project is not None:
-                orchestrator.initialize_session(str(project.expanduser().resolve()))
-            result = fn(orchestrator)
+            try:
+                if project is not None:
+                    orchestrator.initialize_session(str(project.expanduser().resolve()))
+                result = fn(orchestrator)
+            except (TaskorchError, ValidationError):
+                raise
+            except Exception as exc:  # a database error outside a transaction (VACUUM, checkpoint)
+                named = orchestrator.db.named_error(exc)
+                if named is None:
+                    raise
+                raise named from None
     except TaskorchError as exc:
         raise _fail(exc) from None
     except ValidationError as exc:
@@ -547,9 +555,19 @@ def health_check(as_json: JsonOpt = False) -> None:
 
 
 @app.command("restart-server")
-def restart_server(reason: Annotated[str, typer.Option()] = "requested from the CLI", as_json: JsonOpt = False) -> None:
+def restart_server(
+    reason: Annotated[str, typer.Option()] = "requested from the CLI",
+    create_new_database: Annotated[
+        bool,
+        typer.Option(
+            "--create-new-database",
+            help="Only when the SQLite file was deleted while running: start over with a new, empty database.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Restart the components in process (recorded in the restart history)."""
-    _run(lambda o: o.restart_server(reason), as_json=as_json, summary=summaries.restart)
+    _run(lambda o: o.restart_server(reason, create_new_database), as_json=as_json, summary=summaries.restart)
 
 
 @app.command("shutdown-prepare")

@@ -229,13 +229,25 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     )
 
     async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str]) -> CallToolResult:
-        """Run one service call in a worker thread and map its result and errors."""
-        orchestrator = await lazy.get()
+        """Run one service call in a worker thread and map its result and errors.
+
+        A :class:`TaskorchError` becomes ``ToolError("<kind>: <message>")``, and so does a database
+        failure raised outside a transaction (VACUUM, checkpoint), once named by
+        :meth:`Database.named_error`. Anything else is a bug: the SDK logs its traceback (stderr)
+        and the client reads only "Error executing tool <name>".
+        """
+        orchestrator: Orchestrator | None = None
         try:
+            orchestrator = await lazy.get()
             with orchestrator.runtime.call():
                 result = await anyio.to_thread.run_sync(fn, orchestrator)
         except TaskorchError as exc:
             raise ToolError(f"{exc.kind}: {exc}") from None
+        except Exception as exc:
+            named = orchestrator.db.named_error(exc) if orchestrator is not None else None
+            if named is None:
+                raise
+            raise ToolError(f"{named.kind}: {named}") from None
         return _result(result, summarize(result))
 
     catalog: dict[str, tuple[Callable[..., Awaitable[CallToolResult]], str, ToolAnnotations]] = {}
@@ -611,8 +623,15 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     )
     async def restart_server(
         reason: Annotated[str, Field(min_length=1, max_length=500)] = "requested by client",
+        create_new_database: Annotated[
+            bool,
+            Field(
+                description="Only when the SQLite file was deleted while the server ran: start over with a new, "
+                "empty database at that path (otherwise the restart refuses)."
+            ),
+        ] = False,
     ) -> Annotated[CallToolResult, RestartResult]:
-        return await call(lambda o: o.restart_server(reason), summaries.restart)
+        return await call(lambda o: o.restart_server(reason, create_new_database), summaries.restart)
 
     @tool(
         "shutdown_prepare",

@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, RowMapping, and_, desc, func, insert, select, text
@@ -31,7 +30,7 @@ from sqlalchemy.engine import make_url
 from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
 from taskorch.domain.model import ArtifactType
-from taskorch.errors import InvalidInput, StoreUnavailable, TaskorchError
+from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
 from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
 from taskorch.services.models import (
     AuditEntry,
@@ -692,7 +691,13 @@ class Orchestrator:
     # -- health and lifecycle ---------------------------------------------------------------
 
     def health_check(self) -> HealthResult:
-        """Database reachable and migrated, integrity, disk space, uptime, version, components."""
+        """Database reachable, migrated and writable, integrity, disk space, uptime, version, components.
+
+        ``status`` is ``failing`` when the database cannot be read or written (``database.error``
+        then says why and what to do: read-only, full, file replaced, unreachable), ``degraded``
+        when it works but writes wait for another writer, disk space is low or a background
+        worker failed. Writability is proven by a write rolled back, so nothing changes.
+        """
         database: dict[str, Any] = {
             "dialect": self.db.dialect,
             "url": make_url(self.db.url).render_as_string(hide_password=True),
@@ -718,17 +723,32 @@ class Orchestrator:
             components["database"] = "ok" if check == "ok" else f"integrity: {check}"
             if check != "ok":
                 status = "failing"
+            self.db.probe_write()
+            database["writable"] = True
+        except StoreBusy as exc:  # it works; writes wait for another writer
+            database.update(writable=False, error=str(exc), error_kind=exc.kind)
+            components["database"] = "busy: another writer holds the lock"
+            if status == "ok":
+                status = "degraded"
         except TaskorchError as exc:
-            database.update(reachable=False, error=str(exc))
-            components["database"] = "unreachable"
+            database.setdefault("reachable", False)
+            database.update(writable=False, error=str(exc), error_kind=exc.kind)
+            components["database"] = "unreachable" if type(exc) is StoreUnavailable else exc.kind.replace("_", " ")
             status = "failing"
         disk: dict[str, Any] = {}
-        db_path = make_url(self.db.url).database if self.db.dialect == "sqlite" else None
-        if db_path and db_path != ":memory:":
-            usage = shutil.disk_usage(Path(db_path).expanduser().parent)
-            disk = {"path": "database directory", "free_bytes": usage.free, "total_bytes": usage.total}
-            if usage.free < LOW_DISK_BYTES and status == "ok":
-                status = "degraded"
+        db_path = self.db.file_path
+        if db_path is not None:
+            try:
+                usage = shutil.disk_usage(db_path.parent)
+            except OSError as exc:
+                disk = {"path": "database directory", "error": exc.strerror or type(exc).__name__}
+                status = "failing"
+            else:
+                disk = {"path": "database directory", "free_bytes": usage.free, "total_bytes": usage.total}
+                if usage.free < LOW_DISK_BYTES and status == "ok":
+                    status = "degraded"
+        elif self.db.dialect == "sqlite":
+            disk = {"path": None, "detail": "an in-memory database"}
         else:
             disk = {"path": None, "detail": "the database is a server; its disk is not visible from here"}
         keeper = self.runtime.housekeeper
@@ -775,7 +795,9 @@ class Orchestrator:
         """Checkpoint the database and say whether the process can stop now."""
         try:
             checkpoint = self.checkpoint("TRUNCATE")
-        except Exception as exc:  # report, do not fail: the answer is "not ready"
+        except TaskorchError as exc:  # report, do not fail: the answer is "not ready"
+            checkpoint = f"failed: {exc.kind}: {exc}"
+        except Exception as exc:
             checkpoint = f"failed: {type(exc).__name__}"
         in_flight = max(self.runtime.in_flight - 1, 0)  # this call itself is in flight
         keeper = self.runtime.housekeeper
@@ -795,15 +817,22 @@ class Orchestrator:
             detail=detail,
         )
 
-    def restart_server(self, reason: str = "requested") -> RestartResult:
+    def restart_server(self, reason: str = "requested", create_new_database: bool = False) -> RestartResult:
         """Restart the components in process: reload settings, reopen the database, restart workers.
 
-        The client's connection is untouched. The restart is recorded whether it succeeds or not.
+        The client's connection is untouched. The restart is recorded whether it succeeds or not,
+        except when the database itself cannot take the record.
+
+        A SQLite file replaced while the server ran is opened (``components.database`` says so).
+        A file *deleted* while it ran is not silently recreated empty: the restart raises
+        :class:`StoreReplaced` unless ``create_new_database`` is true, which starts an empty
+        database at that path. Raises :class:`StoreUnavailable` (or a subclass) when the
+        database cannot be reopened.
         """
         started_at = self.clock()
         started = time.perf_counter()
         components: dict[str, str] = {}
-        error: str | None = None
+        error: TaskorchError | None = None
         keeper_was_running = self.runtime.housekeeper is not None
         try:
             if self.runtime.housekeeper is not None:
@@ -816,9 +845,24 @@ class Orchestrator:
             self.db.dispose()
             if url_changed:
                 self.db = Database(new_settings.database_url)
+            file_state = self.db.file_state()
+            if file_state == "missing" and not create_new_database:
+                raise StoreReplaced(
+                    f"{self.db.location} was deleted while taskorch was running, and restart_server does not "
+                    "create a new, empty database in its place (this restart is not recorded). Fix: restore "
+                    "the file from a backup and call restart_server again, or call restart_server with "
+                    "create_new_database=true (CLI: restart-server --create-new-database) to start over with "
+                    "an empty database."
+                )
+            if file_state in ("missing", "replaced"):
+                self.db.accept_current_file()
             self.db.mark_schema_unknown()
             self.db.ensure_schema()
             components["database"] = "reopened" + (" (new URL)" if url_changed else "")
+            if file_state == "replaced":
+                components["database"] += " (the file was replaced while running: opened the new file)"
+            elif file_state == "missing":
+                components["database"] += " (the file was deleted while running: created a new, empty database)"
             with self._roles_lock:
                 self._roles.clear()
             self._git = None
@@ -828,17 +872,19 @@ class Orchestrator:
                 self.runtime.housekeeper = Housekeeper(self._checkpoint_job, HOUSEKEEPING_INTERVAL_SECONDS)
                 self.runtime.housekeeper.start()
                 components["housekeeper"] = "restarted"
+        except StoreReplaced:
+            raise  # recording it would create the very database the restart refused to create
         except TaskorchError as exc:
-            error = str(exc)
+            error = exc
         except Exception as exc:  # recorded, never leaked: the type names the failure
-            error = f"{type(exc).__name__} during restart"
+            error = StoreUnavailable(f"{type(exc).__name__} during restart")
         duration = time.perf_counter() - started
         record = {
             "reason": reason,
             "started_at": started_at,
             "duration_seconds": duration,
             "ok": error is None,
-            "error": error,
+            "error": None if error is None else str(error),
             "components": components,
         }
         try:
@@ -846,36 +892,42 @@ class Orchestrator:
                 record_id = conn.execute(
                     insert(server_restarts).values(**record).returning(server_restarts.c.id)
                 ).scalar_one()
-        except TaskorchError:
-            raise StoreUnavailable(f"restart failed and could not be recorded: {error}") from None
+        except TaskorchError as exc:
+            if error is None:
+                raise _store_error(exc, f"the restart succeeded but could not be recorded: {exc}") from None
+            raise _store_error(error, f"restart failed and could not be recorded: {error}") from None
         if error is not None:
-            raise StoreUnavailable(f"restart {record_id} failed: {error}")
+            raise _store_error(error, f"restart {record_id} failed: {error}")
         return RestartResult(restart=RestartRecord.model_validate({"id": record_id, **record}))
 
     def reconnect_test(self) -> ReconnectResult:
-        """Drop every database connection, reconnect, run a query, and time each step (seconds)."""
+        """Drop every database connection, reconnect, read and prove a write (rolled back), and
+        time each step (seconds). ``ok`` is false, with the reason in ``detail``, when the store
+        cannot be reached or written (read-only, full, file replaced)."""
         t0 = time.perf_counter()
         self.db.dispose()
         t1 = time.perf_counter()
+        t2 = t1
         try:
             with self.db.transaction(write=False) as conn:
                 t2 = time.perf_counter()
                 conn.execute(select(func.count()).select_from(server_restarts)).scalar_one()
+            self.db.probe_write()
             t3 = time.perf_counter()
         except TaskorchError as exc:
             return ReconnectResult(
                 ok=False,
-                disconnect_seconds=t1 - t0,
-                reconnect_seconds=0.0,
+                disconnect_seconds=round(t1 - t0, 6),
+                reconnect_seconds=round(t2 - t1, 6),
                 first_query_seconds=0.0,
-                detail=str(exc),
+                detail=f"{exc.kind}: {exc}",
             )
         return ReconnectResult(
             ok=True,
             disconnect_seconds=round(t1 - t0, 6),
             reconnect_seconds=round(t2 - t1, 6),
             first_query_seconds=round(t3 - t2, 6),
-            detail="connections dropped and re-established; a query succeeded",
+            detail="connections dropped and re-established; a query and a write (rolled back) succeeded",
         )
 
     def restart_status(self, limit: int = 20) -> RestartStatusResult:
@@ -886,3 +938,8 @@ class Orchestrator:
         return RestartStatusResult(
             restarts=restarts, total=int(total), uptime_seconds=round(self.runtime.uptime_seconds, 3)
         )
+
+
+def _store_error(error: TaskorchError, message: str) -> StoreUnavailable:
+    """A restart's failure: the same store error with ``message``, or StoreUnavailable for others."""
+    return type(error)(message) if isinstance(error, StoreUnavailable) else StoreUnavailable(message)
