@@ -562,7 +562,11 @@ app.add_typer(board_app, name="board")
 def git_connect(
     repository: Annotated[str, typer.Argument(help="owner/name, or the repository's URL.")],
     token_name: Annotated[
-        str, typer.Option(help="NAME of the environment variable or keyring entry holding the token.")
+        str,
+        typer.Option(
+            help="NAME of the environment variable or keyring entry holding the token (any name: the "
+            "allow-list TASKORCH_ALLOWED_TOKEN_NAMES binds assistants connecting over MCP, not the CLI)."
+        ),
     ] = "GITHUB_TOKEN",
     tier: Annotated[str, typer.Option(help="basic, project or full.")] = "basic",
     label: Annotated[list[str] | None, typer.Option(help="A label every issue gets (repeatable).")] = None,
@@ -590,6 +594,7 @@ def git_connect(
             issue_template=template,
             conflict_policy=conflict_policy,
             progress_comments=progress_comments,
+            trusted=True,  # the user: any variable or keyring entry they name
         ),
         as_json=as_json,
         summary=summaries.git,
