@@ -316,10 +316,13 @@ class GitService:
         with self.connected(session_id) as engine:
             issue = engine.call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
             at = self.clock()
-            with self.db.transaction() as conn:
+            with self.db.transaction(write=False) as conn:
                 task = repo.get_task(conn, task_id)
                 labels = repo.labels_of(conn, [task_id])[task_id]
-                local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+            # Rendered outside the write transaction; a change to the task in between differs
+            # from this base and is pushed by the next sync.
+            local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+            with self.db.transaction() as conn:
                 from taskorch.sync.engine import new_idempotency_key
 
                 conn.execute(
