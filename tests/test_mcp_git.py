@@ -15,7 +15,7 @@ from taskorch.config import Settings
 from taskorch.mcp.server import build_server
 from taskorch.testing.fake_github import FakeGitHub
 
-TOKEN_NAME = "MCP_GIT_TEST_TOKEN"
+TOKEN_NAME = "TASKORCH_MCP_GIT_TEST_TOKEN"  # allowed over MCP: TASKORCH_*_TOKEN
 
 
 @pytest.fixture

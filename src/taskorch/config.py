@@ -18,6 +18,11 @@ TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a r
                                before it stops and leaves the rest for the next run (120)
 TASKORCH_SYNC_INTERVAL         seconds between background syncs of ``taskorch serve`` for
                                projects with auto sync on (default 60; 0 turns it off)
+TASKORCH_ALLOWED_TOKEN_NAMES   comma-separated token names (``fnmatch`` patterns allowed, e.g.
+                               ``MYORG_*``) an assistant may name in a connect over MCP
+                               (default GITHUB_TOKEN,GITLAB_TOKEN,JIRA_API_TOKEN,
+                               BITBUCKET_TOKEN); ``TASKORCH_*_TOKEN`` names are always allowed.
+                               The CLI, run by the user, may name any variable.
 =============================  ==========================================================
 
 A project can add or override specialist roles in ``<project root>/.taskorch/roles/*.md``.
@@ -26,13 +31,23 @@ A project can add or override specialist roles in ``<project root>/.taskorch/rol
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskorch.errors import InvalidInput
 
-__all__ = ["GIT_TIERS", "TOOLSETS", "Settings", "default_database_url", "project_roles_dir"]
+__all__ = [
+    "ALWAYS_ALLOWED_TOKEN_NAMES",
+    "DEFAULT_ALLOWED_TOKEN_NAMES",
+    "GIT_TIERS",
+    "TOKEN_NAME_PATTERN",
+    "TOOLSETS",
+    "Settings",
+    "default_database_url",
+    "project_roles_dir",
+]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -44,6 +59,17 @@ GIT_TOOLS: dict[str, str] = {
     "project_board_manager": "project",
     "release_coordinator": "full",
 }
+
+#: The token names a caller other than the user (an assistant over MCP) may use to connect a
+#: platform, when ``TASKORCH_ALLOWED_TOKEN_NAMES`` is not set.
+DEFAULT_ALLOWED_TOKEN_NAMES: tuple[str, ...] = ("GITHUB_TOKEN", "GITLAB_TOKEN", "JIRA_API_TOKEN", "BITBUCKET_TOKEN")
+#: Allowed besides that list: taskorch's own token variables. Not every ``TASKORCH_*`` name:
+#: ``TASKORCH_DATABASE_URL`` may hold a database password.
+ALWAYS_ALLOWED_TOKEN_NAMES = "TASKORCH_*_TOKEN"
+#: A token name: an environment variable name, or a keyring entry name (which may also use ``.``
+#: and ``-`` after the first character); 1 to 128 characters.
+TOKEN_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
+_TOKEN_NAME_OR_PATTERN = re.compile(r"^[A-Za-z_*][A-Za-z0-9_.*?\-]{0,127}$")
 
 #: Which tools each toolset holds (names without the ``orchestrator_`` prefix).
 TOOLSETS: dict[str, tuple[str, ...]] = {
@@ -84,6 +110,7 @@ class Settings:
     mutation_spacing: float = 1.0
     max_retry_wait: float = 120.0
     sync_interval: float = 60.0
+    allowed_token_names: tuple[str, ...] = DEFAULT_ALLOWED_TOKEN_NAMES
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +149,7 @@ class Settings:
             mutation_spacing=_seconds(env, "TASKORCH_MUTATION_SPACING", 1.0),
             max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
             sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),
+            allowed_token_names=_token_names(env.get("TASKORCH_ALLOWED_TOKEN_NAMES", "")),
         )
 
     def tool_names(self) -> list[str]:
@@ -146,6 +174,20 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise InvalidInput(name, "is negative.", f"e.g. {default:g}.")
     return value
+
+
+def _token_names(raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not names:
+        return DEFAULT_ALLOWED_TOKEN_NAMES
+    bad = sum(1 for name in names if not _TOKEN_NAME_OR_PATTERN.fullmatch(name))
+    if bad:  # not repeated: a misplaced value may be a token
+        raise InvalidInput(
+            "TASKORCH_ALLOWED_TOKEN_NAMES",
+            f"{bad} of its entries is not a variable name or name pattern.",
+            "list names separated by commas, e.g. GITHUB_TOKEN,MYORG_GITHUB_TOKEN (patterns such as MYORG_* work).",
+        )
+    return names
 
 
 def _parse_toolsets(raw: str) -> tuple[str, ...]:

@@ -27,12 +27,12 @@ from rich.table import Table
 
 from taskorch import summaries
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
-from taskorch.errors import InvalidInput, TaskorchError
+from taskorch.errors import InvalidInput, PlatformError, TaskorchError
 
 if TYPE_CHECKING:
     from taskorch.services.app import Orchestrator
     from taskorch.services.maintenance import Action
-    from taskorch.services.models import TaskBrief, TaskView
+    from taskorch.services.models import GitResult, TaskBrief, TaskView
 
 app = typer.Typer(
     name="taskorch",
@@ -600,7 +600,11 @@ app.add_typer(board_app, name="board")
 def git_connect(
     repository: Annotated[str, typer.Argument(help="owner/name, or the repository's URL.")],
     token_name: Annotated[
-        str, typer.Option(help="NAME of the environment variable or keyring entry holding the token.")
+        str,
+        typer.Option(
+            help="NAME of the environment variable or keyring entry holding the token (any name: the "
+            "allow-list TASKORCH_ALLOWED_TOKEN_NAMES binds assistants connecting over MCP, not the CLI)."
+        ),
     ] = "GITHUB_TOKEN",
     tier: Annotated[str, typer.Option(help="basic, project or full.")] = "basic",
     label: Annotated[list[str] | None, typer.Option(help="A label every issue gets (repeatable).")] = None,
@@ -628,6 +632,7 @@ def git_connect(
             issue_template=template,
             conflict_policy=conflict_policy,
             progress_comments=progress_comments,
+            trusted=True,  # the user: any variable or keyring entry they name
         ),
         as_json=as_json,
         summary=summaries.git,
@@ -643,14 +648,18 @@ def git_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
 
 @git_app.command("create-issue")
 def git_create_issue(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Create the task's issue now."""
-    _run(lambda o: o.git_create_issue(task_id), as_json=as_json, summary=summaries.git, project=project)
+    """Create the task's issue now. Exits 6 when it could not be created (the reason on stderr)."""
+    _exit_if_incomplete(
+        _run(lambda o: o.git_create_issue(task_id), as_json=as_json, summary=summaries.git, project=project)
+    )
 
 
 @git_app.command("update-issue")
 def git_update_issue(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Push the task's current values to its issue now."""
-    _run(lambda o: o.git_update_issue(task_id), as_json=as_json, summary=summaries.git, project=project)
+    """Push the task's current values to its issue now. Exits 6 when the update failed or is pending."""
+    _exit_if_incomplete(
+        _run(lambda o: o.git_update_issue(task_id), as_json=as_json, summary=summaries.git, project=project)
+    )
 
 
 @git_app.command("link-task")
@@ -705,6 +714,29 @@ def git_resolve(
     _run(lambda o: o.git_resolve_conflict(conflict_id, use), as_json=as_json, summary=summaries.git, project=project)
 
 
+#: Exit code of a Git command whose run left work undone: some operations failed, or changes are
+#: still pending (a long rate limit stopped the run). The same code as a failed platform call.
+SYNC_INCOMPLETE = PlatformError.exit_code
+
+
+def _exit_if_incomplete(result: GitResult) -> None:
+    """After the result is printed: exit :data:`SYNC_INCOMPLETE` when part of the run failed or
+    is still pending, saying what on stderr."""
+    run = result.sync
+    if run is None or (not run.failed and not run.pending):
+        return
+    parts = [f"{len(run.failed)} failed"] if run.failed else []
+    if run.pending:
+        parts.append(f"{run.pending} change(s) still pending" + (f" ({run.stopped})" if run.stopped else ""))
+    lines = [f"error: sync incomplete: {', '.join(parts)}."]
+    lines += [f"  task {f.task_id} {f.operation}: {f.error}" for f in run.failed[:10]]
+    if len(run.failed) > 10:
+        lines.append(f"  ... and {len(run.failed) - 10} more (taskorch git status)")
+    lines.append("Fix what the errors name, then run `taskorch sync` again: pending changes are kept.")
+    err.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(SYNC_INCOMPLETE)
+
+
 @app.command("sync")
 def sync(
     pull_only: Annotated[bool, typer.Option("--pull-only", help="Only bring remote changes in.")] = False,
@@ -712,7 +744,14 @@ def sync(
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
-    """Pull changes made on the platform, then push local changes, with a progress bar."""
+    """Pull changes made on the platform, then push local changes, with a progress bar.
+
+    Exit codes: 0 when everything was pulled and pushed (open conflicts are listed and still exit
+    0: they wait for `taskorch git resolve`); 6 when any change failed or is still pending (e.g. a
+    rate limit longer than TASKORCH_MAX_RETRY_WAIT stopped the run), with what failed on stderr, or
+    when the platform could not be used at all (no token, rejected token); 4 when the project has
+    no repository connected; 2 for bad options; 5 when the database is unavailable.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -729,12 +768,13 @@ def sync(
         def progress(done: int, total: int) -> None:
             bar.update(job, completed=done, total=total)
 
-        _run(
+        result = _run(
             lambda o: o.git_sync(pull=not push_only, push=not pull_only, progress=progress),
             as_json=as_json,
             summary=summaries.git,
             project=project,
         )
+    _exit_if_incomplete(result)
 
 
 @board_app.command("create")

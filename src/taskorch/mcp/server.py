@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar, c
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from taskorch import __version__, summaries
-from taskorch.config import Settings, git_tool_names
+from taskorch.config import TOKEN_NAME_PATTERN, Settings, git_tool_names
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import InvalidInput, TaskorchError
 from taskorch.services.models import (
@@ -81,10 +81,15 @@ class IssueConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Checked by the service (taskorch.sync.secrets.check_token_name), not by pydantic here: a
+    # pydantic error would carry the rejected value, which may be a token pasted by mistake. The
+    # schema still tells clients the shape.
     api_token_name: str = Field(
         default="GITHUB_TOKEN",
-        max_length=200,
-        description="NAME of the environment variable or keyring entry holding the token; never the token.",
+        description="NAME of the environment variable or keyring entry holding the token; never the token. "
+        "Limited to the names the user allows (TASKORCH_ALLOWED_TOKEN_NAMES; default GITHUB_TOKEN, "
+        "GITLAB_TOKEN, JIRA_API_TOKEN, BITBUCKET_TOKEN, or TASKORCH_*_TOKEN).",
+        json_schema_extra={"pattern": TOKEN_NAME_PATTERN, "maxLength": 128},
     )
     tier: Literal["basic", "project", "full"] = "basic"
     default_labels: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=20)
@@ -165,6 +170,10 @@ def compact_schema(schema: Any) -> Any:
     return out
 
 
+#: An argument whose rejected value must never be repeated in an error.
+SECRET_FIELD = "api_token_name"
+
+
 class TaskorchServer(MCPServer[Any]):
     """The SDK's server, serving a compacted tool list (computed once per change of the list)."""
 
@@ -172,6 +181,26 @@ class TaskorchServer(MCPServer[Any]):
 
     def invalidate_tools(self) -> None:
         self._tools_cache = None
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """The SDK's call, except that arguments rejected by pydantic where a secret may have been
+        pasted (``api_token_name``) are reported by field and reason only: the SDK's message would
+        repeat the rejected values."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError) and any(
+                SECRET_FIELD in (str(part) for part in error["loc"]) for error in cause.errors()
+            ):
+                reasons = "; ".join(
+                    f"{'.'.join(str(part) for part in error['loc']) or 'input'}: {error['msg']}"
+                    for error in cause.errors()
+                )
+                raise ToolError(f"Error executing tool {name}: invalid_input: {reasons}.") from cause
+            raise
 
     async def list_tools(self) -> list[MCPTool]:
         if self._tools_cache is None:
@@ -710,6 +739,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
                     progress_comments=cfg.progress_comments,
                     status_mapping=cfg.status_mapping,
                     session_id=session_id,
+                    trusted=False,  # an assistant: token names limited to the user's allow-list
                 ),
                 summaries.git,
             )

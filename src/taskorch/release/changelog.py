@@ -21,25 +21,34 @@ release's section replaces that section only; earlier entries are left as they a
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from taskorch.errors import Conflict
 from taskorch.release.git import Commit
 
 __all__ = [
+    "CHANGELOG",
     "KINDS",
     "Entry",
+    "changelog_path",
     "commit_entries",
     "hand_written_notes",
+    "read_changelog",
     "render_section",
     "task_entries",
     "update_changelog",
+    "write_changelog",
 ]
 
 Template = Literal["automated", "manual", "hybrid"]
+CHANGELOG = "CHANGELOG.md"
 
 #: Kinds in the order they appear, with their Keep a Changelog heading.
 KINDS: tuple[tuple[str, str], ...] = (
@@ -215,3 +224,45 @@ def update_changelog(existing: str | None, name: str, section: str) -> str:
         head = text[:end].rstrip() + "\n\n"
         return head + block + text[end:].lstrip("\n")
     return text.rstrip() + "\n\n" + block
+
+
+def changelog_path(project_root: str | Path) -> Path:
+    """``<project root>/CHANGELOG.md``, if it is safe to read and write: absent, or a regular file
+    with one link that resolves inside the project. Raises :class:`Conflict` otherwise (a
+    symbolic link, a hard link, anything but a file), before anything is read or written."""
+    root = Path(project_root).resolve()
+    path = root / CHANGELOG
+    fix = "replace it with a regular file of the project (or remove it), then run the command again."
+    if path.is_symlink():
+        raise Conflict(f"{CHANGELOG} in the project is a symbolic link; taskorch writes only a regular file: {fix}")
+    if not path.exists():
+        return path
+    if not path.is_file():
+        raise Conflict(f"{CHANGELOG} in the project is not a regular file: {fix}")
+    if path.stat().st_nlink > 1:
+        raise Conflict(f"{CHANGELOG} in the project is a hard link shared with another file: {fix}")
+    if not path.resolve().is_relative_to(root):
+        raise Conflict(f"{CHANGELOG} resolves outside the project: {fix}")
+    return path
+
+
+def read_changelog(path: Path) -> str | None:
+    """The text of a :func:`changelog_path`, or ``None`` when there is none yet."""
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def write_changelog(path: Path, text: str) -> None:
+    """Write ``text`` to a :func:`changelog_path` atomically: a temporary file in the same
+    directory replaces the entry, so a link made in the meantime is replaced, never followed."""
+    fd, temporary = tempfile.mkstemp(prefix=".CHANGELOG.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if path.exists() and not path.is_symlink():
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, RowMapping, and_, desc, func, insert, select, text
@@ -498,26 +499,39 @@ class Orchestrator:
         progress_comments: bool = False,
         status_mapping: dict[str, str] | None = None,
         session_id: int | None = None,
+        trusted: bool = True,
     ) -> GitResult:
-        """Connect the project to a repository (one call; no network until the first sync)."""
+        """Connect the project to a repository (one call; no network until the first sync).
+
+        ``trusted=False`` is for a caller other than the user (the MCP face): ``api_token_name``
+        must then be allowed by ``settings.allowed_token_names`` (``TASKORCH_ALLOWED_TOKEN_NAMES``).
+        Everything, the issue template's trial render included, is checked before the write
+        transaction opens. Raises :class:`InvalidInput`, :class:`NotFound` (no session).
+        """
         from taskorch.services.models import GitResult
 
+        allowed: Callable[[str], bool] | None = None
+        if not trusted:
+            from taskorch.sync.secrets import token_name_allowed
+
+            allowed = partial(token_name_allowed, allowed=self.settings.allowed_token_names)
+
+        checked = self.git.check_connect(
+            platform=platform,
+            repository=repository,
+            api_token_name=api_token_name,
+            tier=tier,
+            default_labels=default_labels,
+            auto_sync_enabled=auto_sync_enabled,
+            issue_template=issue_template,
+            conflict_policy=conflict_policy,
+            progress_comments=progress_comments,
+            status_mapping=status_mapping,
+            token_name_allowed=allowed,
+        )
         with self.db.transaction() as conn:
             session = self._session(conn, session_id)
-            view = self.git.connect(
-                conn,
-                session["id"],
-                platform=platform,
-                repository=repository,
-                api_token_name=api_token_name,
-                tier=tier,
-                default_labels=default_labels,
-                auto_sync_enabled=auto_sync_enabled,
-                issue_template=issue_template,
-                conflict_policy=conflict_policy,
-                progress_comments=progress_comments,
-                status_mapping=status_mapping,
-            )
+            view = self.git.connect(conn, session["id"], checked)
         self._git_configured = True
         return GitResult(action="connect", config=view, detail=f"connected to {view.repository} ({view.tier} tier)")
 

@@ -127,10 +127,8 @@ class GitService:
             )
         return row
 
-    def connect(
+    def check_connect(
         self,
-        conn: Connection,
-        session_id: int,
         *,
         platform: str,
         repository: str,
@@ -142,24 +140,32 @@ class GitService:
         conflict_policy: str,
         progress_comments: bool,
         status_mapping: Mapping[str, str] | None,
-    ) -> GitConfigView:
-        """Create or replace the project's integration settings (no network call)."""
+        token_name_allowed: Callable[[str], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Validate a connect request without touching the database, trial-rendering the issue
+        template under its bounds; returns the values :meth:`connect` stores.
+
+        ``token_name_allowed`` restricts the token names a caller other than the user may use
+        (``None``: any name). Raises :class:`InvalidInput` naming the field; a value that looks
+        like a token is never repeated.
+        """
         if platform not in PLATFORMS:
             raise InvalidInput(
                 "platform", f"{platform!r} is not supported yet.", f"use one of: {', '.join(PLATFORMS)}."
             )
         owner, name = parse_repository(repository)
-        if not api_token_name.strip() or any(c.isspace() for c in api_token_name.strip()):
+        from taskorch.sync.secrets import check_token_name
+
+        token_name = check_token_name(api_token_name)
+        if token_name_allowed is not None and not token_name_allowed(token_name):
+            listed = ", ".join(self.settings.allowed_token_names) or "(none)"
             raise InvalidInput(
                 "api_token_name",
-                "must be the name of an environment variable or keyring entry (no spaces).",
-                "e.g. GITHUB_TOKEN. Pass the name, never the token itself.",
-            )
-        if api_token_name.startswith(("ghp_", "github_pat_", "gho_", "ghs_")):
-            raise InvalidInput(
-                "api_token_name",
-                "looks like a token, not the name of where the token lives.",
-                "store the token in an environment variable (e.g. GITHUB_TOKEN) and pass that name.",
+                f"{token_name} is not among the token names this server may send to a platform ({listed}, or "
+                "TASKORCH_*_TOKEN), so its value was not read.",
+                f"use one of those names, or ask the user to add {token_name} to TASKORCH_ALLOWED_TOKEN_NAMES "
+                "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
+                f"taskorch git connect {owner}/{name} --token-name {token_name}",
             )
         if tier not in GIT_TIERS[1:]:
             raise InvalidInput("tier", f"{tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
@@ -169,10 +175,10 @@ class GitService:
             )
         if issue_template is not None:
             check_template(issue_template)
-        values = {
+        return {
             "platform": platform,
             "repository_url": f"{owner}/{name}",
-            "api_token_name": api_token_name.strip(),
+            "api_token_name": token_name,
             "default_labels": list(dict.fromkeys(label.strip() for label in default_labels if label.strip())),
             "auto_sync_enabled": auto_sync_enabled,
             "issue_template": issue_template,
@@ -180,8 +186,13 @@ class GitService:
             "conflict_policy": conflict_policy,
             "progress_comments": progress_comments,
             "status_mapping": _check_mapping(status_mapping),
-            "updated_at": self.clock(),
         }
+
+    def connect(self, conn: Connection, session_id: int, checked: Mapping[str, Any]) -> GitConfigView:
+        """Create or replace the project's integration settings (no network call) from the values
+        :meth:`check_connect` returned; nothing is validated or rendered here, inside the write
+        transaction."""
+        values = {**checked, "updated_at": self.clock()}
         existing = conn.execute(
             select(git_integration_config.c.id).where(git_integration_config.c.session_id == session_id)
         ).first()
@@ -199,7 +210,11 @@ class GitService:
             task_id=None,
             tool="git_integration",
             action="connected",
-            changes={"repository": values["repository_url"], "tier": tier, "api_token_name": values["api_token_name"]},
+            changes={
+                "repository": values["repository_url"],
+                "tier": values["tier"],
+                "api_token_name": values["api_token_name"],
+            },
             at=self.clock(),
         )
         return config_view(self.config_row(conn, session_id))
@@ -304,10 +319,13 @@ class GitService:
         with self.connected(session_id) as engine:
             issue = engine.call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
             at = self.clock()
-            with self.db.transaction() as conn:
+            with self.db.transaction(write=False) as conn:
                 task = repo.get_task(conn, task_id)
                 labels = repo.labels_of(conn, [task_id])[task_id]
-                local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+            # Rendered outside the write transaction; a change to the task in between differs
+            # from this base and is pushed by the next sync.
+            local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+            with self.db.transaction() as conn:
                 from taskorch.sync.engine import new_idempotency_key
 
                 conn.execute(

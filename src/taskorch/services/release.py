@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
@@ -22,7 +21,7 @@ from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, InvalidInput, NotFound, TaskorchError
 from taskorch.release import changelog as notes_lib
 from taskorch.release import versioning
-from taskorch.release.git import GitRepo
+from taskorch.release.git import GitRepo, check_remote_name
 from taskorch.services import views
 from taskorch.services.models import BlockedTask, Readiness, ReleaseResult, ReleaseStep, ReleaseView
 from taskorch.store import repository as repo
@@ -408,23 +407,27 @@ class ReleaseService:
         notes: str | None,
         commit: str = "HEAD",
     ) -> ReleaseResult:
-        """Release notes grouped by kind; with ``write``, CHANGELOG.md updated in the project."""
+        """Release notes grouped by kind; with ``write``, CHANGELOG.md updated in the project.
+
+        Raises :class:`Conflict` when CHANGELOG.md is a link or not a regular file of the project
+        (before anything is read or written), :class:`NotFound` without a plan.
+        """
         git = GitRepo(project_root)
         with self.db.transaction(write=False) as conn:
             plan = self._plan(conn, session_id, version)
             entries = self._task_entries(conn, list(plan["included_features"] or []))
         until = git.resolve(commit) if _has_head(git) else None
         commits = notes_lib.commit_entries(git.commits(plan["previous_tag"], until)) if until else []
-        path = Path(project_root) / "CHANGELOG.md"
-        existing = path.read_text(encoding="utf-8") if path.exists() else None
+        path = notes_lib.changelog_path(project_root)  # refuses a link before reading or writing
+        existing = notes_lib.read_changelog(path)
         if template == "hybrid" and not (notes and notes.strip()) and existing:
             notes = notes_lib.hand_written_notes(existing, plan["name"])
         day = (self.clock()).date().isoformat()
         section = notes_lib.render_section(plan["name"], day, [*entries, *commits], template=template, notes=notes)
         written: str | None = None
         if write:
-            path.write_text(notes_lib.update_changelog(existing, plan["name"], section), encoding="utf-8")
-            written = "CHANGELOG.md"
+            notes_lib.write_changelog(path, notes_lib.update_changelog(existing, plan["name"], section))
+            written = notes_lib.CHANGELOG
         with self.db.transaction() as conn:
             conn.execute(
                 update(release_milestones)
@@ -464,9 +467,11 @@ class ReleaseService:
         """Tag the release, push the tag, publish the platform release, close the milestone and
         complete the plan; every step skipped when already done. ``dry_run`` only reports.
 
-        Raises :class:`Conflict` for a dirty work tree, a tag of that name on another commit, or
+        Raises :class:`InvalidInput` for a remote that is not a remote name or a commit that is not
+        a revision, :class:`Conflict` for a dirty work tree, a tag of that name on another commit, or
         open included tasks (unless ``force``), listing what is in the way.
         """
+        check_remote_name(remote)
         git = GitRepo(project_root)
         with self.db.transaction(write=False) as conn:
             plan = self._plan(conn, session_id, version)

@@ -746,11 +746,24 @@ class SyncEngine:
         remote = self._remote(issue)
         policy = self.config.get("conflict_policy") or "manual"
         at = self.clock()
+        # The body is rendered from a snapshot, outside the write transaction (a template is
+        # bounded, but a render must not hold the write lock); rendered again inside only if the
+        # task changed in between.
+        with self.db.transaction(write=False) as conn:
+            seen, seen_link, seen_labels = self._task_and_link(conn, link["task_id"])
+        rendered = self._local(seen, seen_labels, seen_link) if seen_link is not None else None
         with self.db.transaction() as conn:
             task, link_now, labels = self._task_and_link(conn, link["task_id"])
             assert link_now is not None
             base = dict(link_now["base"] or {})
-            local = self._local(task, labels, link_now)
+            unchanged = (
+                rendered is not None
+                and seen_link is not None
+                and task["version"] == seen["version"]
+                and labels == seen_labels
+                and (link_now["base"] or {}).get("_verbatim") == (seen_link["base"] or {}).get("_verbatim")
+            )
+            local = rendered if unchanged and rendered is not None else self._local(task, labels, link_now)
             took_remote = False
             needs_push = False
             status_line = "synced"
