@@ -114,6 +114,14 @@ def weighted(*pairs: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[An
     return st.integers(0, len(table) - 1).flatmap(lambda i: table[i])
 
 
+def prose(max_size: int) -> st.SearchStrategy[str]:
+    """Any text a multi-line field accepts: no control character but line feed and tab."""
+    return st.text(
+        alphabet=st.one_of(st.characters(exclude_categories=["Cc", "Cs"]), st.sampled_from("\n\t")),
+        max_size=max_size,
+    )
+
+
 control_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x1F), min_size=1, max_size=8)
 big_text = st.builds(
     lambda ch, n: ch * n, st.sampled_from(["x", "é", "🚀", "'", "\x00"]), st.sampled_from(BIG_STRING_SIZES)
@@ -408,7 +416,7 @@ def work_op(draw: st.DrawFn) -> Work:
     paths = draw(st.lists(st.sampled_from(INSIDE_PATHS), max_size=3))
     complete: dict[str, Any] = {"summary": draw(st.sampled_from(["Done.", "Implemented it; tests pass."]))}
     if maybe(draw, 2):
-        complete["detailed_work"] = draw(st.text(max_size=200))
+        complete["detailed_work"] = draw(prose(200))
     if maybe(draw, 2):
         complete["artifact_type"] = draw(st.sampled_from([t.value for t in ArtifactType]))
     if maybe(draw, 3):  # not a clean completion: any of these may be refused
@@ -429,7 +437,7 @@ def work_op(draw: st.DrawFn) -> Work:
 #: update_task fields: values that are valid, and values that may not be.
 UPDATE_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "title": (st.sampled_from(["Renamed", "Ünïcode 🚀 title"]), title_text),
-    "description": (st.text(max_size=60), hostile_text),
+    "description": (prose(60), hostile_text),
     "priority": (st.sampled_from([p.value for p in Priority]), st.just("urgent")),
     "task_type": (st.sampled_from([t.value for t in TaskType]), st.just("epic")),
     "labels": (st.lists(st.sampled_from(["api", "db", "ünïcode"]), max_size=3), st.lists(label_text, max_size=4)),
@@ -458,7 +466,7 @@ def update_call(draw: st.DrawFn) -> Call:
         if maybe(draw, 4):
             args[key] = draw(valid if clean else weighted((1, valid), (1, any_value)))
     if len(args) == 1 + ("expected_version" in args):
-        args["description"] = draw(st.text(max_size=20))
+        args["description"] = draw(prose(20))
     return Call("update_task", args)
 
 
@@ -483,7 +491,7 @@ def program(tools: dict[str, dict[str, Any]]) -> st.SearchStrategy[list[Any]]:
     )
     burst_member = st.one_of(
         st.builds(lambda t: Call("execute_task", {"task_id": t}), refs),
-        st.builds(lambda t, d: Call("update_task", {"task_id": t, "description": d}), refs, st.text(max_size=20)),
+        st.builds(lambda t, d: Call("update_task", {"task_id": t, "description": d}), refs, prose(20)),
         st.just(Call("get_status", {})),
         plan_call(),
         hostile_call(tools),
@@ -531,7 +539,7 @@ def program(tools: dict[str, dict[str, Any]]) -> st.SearchStrategy[list[Any]]:
         st.builds(
             lambda i, d: Call("update_task", {"task_id": ReadyRef(i), "description": d}),
             st.integers(0, 20),
-            st.text(max_size=60),
+            prose(60),
         ),
         st.builds(
             lambda i: Work(ReadyRef(i), {"summary": "Done.", "file_paths": ["src/app.py"]}, anyway=False),
