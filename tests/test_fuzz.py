@@ -11,6 +11,10 @@ resolved when the call runs, so drawing never depends on the state of the databa
 Every answer must be a success with structured content, or a tool error whose text is written
 for the client: no stack trace, no source path, not the SDK's masked message for an exception
 that escaped. Afterwards SQLite's integrity check passes and validate_structure finds nothing.
+
+Hostile text has tests of its own at the end: a control character in any text field, over MCP
+and through the CLI, is refused naming the dotted field and the character, and changes nothing;
+resource URIs and CLI ids of any text give a not-found or a validation error, never a crash.
 """
 
 from __future__ import annotations
@@ -108,6 +112,14 @@ def weighted(*pairs: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[An
     """One of the strategies, chosen with the given integer weights."""
     table = [strategy for weight, strategy in pairs for _ in range(weight)]
     return st.integers(0, len(table) - 1).flatmap(lambda i: table[i])
+
+
+def prose(max_size: int) -> st.SearchStrategy[str]:
+    """Any text a multi-line field accepts: no control character but line feed and tab."""
+    return st.text(
+        alphabet=st.one_of(st.characters(exclude_categories=["Cc", "Cs"]), st.sampled_from("\n\t")),
+        max_size=max_size,
+    )
 
 
 control_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x1F), min_size=1, max_size=8)
@@ -404,7 +416,7 @@ def work_op(draw: st.DrawFn) -> Work:
     paths = draw(st.lists(st.sampled_from(INSIDE_PATHS), max_size=3))
     complete: dict[str, Any] = {"summary": draw(st.sampled_from(["Done.", "Implemented it; tests pass."]))}
     if maybe(draw, 2):
-        complete["detailed_work"] = draw(st.text(max_size=200))
+        complete["detailed_work"] = draw(prose(200))
     if maybe(draw, 2):
         complete["artifact_type"] = draw(st.sampled_from([t.value for t in ArtifactType]))
     if maybe(draw, 3):  # not a clean completion: any of these may be refused
@@ -425,7 +437,7 @@ def work_op(draw: st.DrawFn) -> Work:
 #: update_task fields: values that are valid, and values that may not be.
 UPDATE_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "title": (st.sampled_from(["Renamed", "Ünïcode 🚀 title"]), title_text),
-    "description": (st.text(max_size=60), hostile_text),
+    "description": (prose(60), hostile_text),
     "priority": (st.sampled_from([p.value for p in Priority]), st.just("urgent")),
     "task_type": (st.sampled_from([t.value for t in TaskType]), st.just("epic")),
     "labels": (st.lists(st.sampled_from(["api", "db", "ünïcode"]), max_size=3), st.lists(label_text, max_size=4)),
@@ -454,7 +466,7 @@ def update_call(draw: st.DrawFn) -> Call:
         if maybe(draw, 4):
             args[key] = draw(valid if clean else weighted((1, valid), (1, any_value)))
     if len(args) == 1 + ("expected_version" in args):
-        args["description"] = draw(st.text(max_size=20))
+        args["description"] = draw(prose(20))
     return Call("update_task", args)
 
 
@@ -479,7 +491,7 @@ def program(tools: dict[str, dict[str, Any]]) -> st.SearchStrategy[list[Any]]:
     )
     burst_member = st.one_of(
         st.builds(lambda t: Call("execute_task", {"task_id": t}), refs),
-        st.builds(lambda t, d: Call("update_task", {"task_id": t, "description": d}), refs, st.text(max_size=20)),
+        st.builds(lambda t, d: Call("update_task", {"task_id": t, "description": d}), refs, prose(20)),
         st.just(Call("get_status", {})),
         plan_call(),
         hostile_call(tools),
@@ -527,7 +539,7 @@ def program(tools: dict[str, dict[str, Any]]) -> st.SearchStrategy[list[Any]]:
         st.builds(
             lambda i, d: Call("update_task", {"task_id": ReadyRef(i), "description": d}),
             st.integers(0, 20),
-            st.text(max_size=60),
+            prose(60),
         ),
         st.builds(
             lambda i: Work(ReadyRef(i), {"summary": "Done.", "file_paths": ["src/app.py"]}, anyway=False),
@@ -822,3 +834,284 @@ def test_tools_answer_hostile_calls_cleanly_and_keep_the_store_consistent(tmp_pa
             assert result.findings == [], f"session {session_id}: {result.findings}"
     finally:
         orchestrator.close()
+
+
+# -- hostile text: control characters, resource URIs, CLI ids -------------------------------------
+
+CONTROL_CHARACTERS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]]
+#: Control characters a multi-line field refuses (line feed and tab are kept).
+MULTI_LINE_REFUSED = [c for c in CONTROL_CHARACTERS if c not in "\n\t"]
+FUZZ_SETTINGS = hypothesis_settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def _set(path: str, value: str) -> dict[str, Any]:
+    """Arguments holding ``value`` at the dotted ``path``, with valid siblings around it."""
+    head, _, rest = path.partition(".")
+    if head == "subtasks":
+        index, _, field_ = rest.partition(".")
+        subtasks: list[dict[str, Any]] = [{"key": f"k{i}", "title": f"Step {i}"} for i in range(int(index) + 1)]
+        subtasks[int(index)].update(_set(field_, value))
+        return {"subtasks": subtasks}
+    if rest:
+        return {head: [f"ok{i}" for i in range(int(rest))] + [value]}
+    return {head: value}
+
+
+#: (tool, dotted field, one_line): fields reached through MCP; task 1 is in progress when they run.
+MCP_TEXT_FIELDS = [
+    ("plan_task", "title", True),
+    ("plan_task", "labels.2", True),
+    ("plan_task", "acceptance_criteria.1", True),
+    ("plan_task", "specialist_type", True),
+    ("plan_task", "estimated_effort", True),
+    ("plan_task", "description", False),
+    ("plan_task", "context", False),
+    ("plan_task", "subtasks.2.title", True),
+    ("plan_task", "subtasks.0.labels.1", True),
+    ("plan_task", "subtasks.1.depends_on_keys.0", True),
+    ("plan_task", "subtasks.0.description", False),
+    ("update_task", "title", True),
+    ("update_task", "labels.0", True),
+    ("update_task", "acceptance_criteria.0", True),
+    ("update_task", "estimated_effort", True),
+    ("update_task", "milestone", True),
+    ("update_task", "description", False),
+    ("update_task", "status_reason", False),
+    ("complete_task", "summary", False),
+    ("complete_task", "detailed_work", False),
+    ("complete_task", "next_action", False),
+    ("cancel_task", "reason", False),
+    ("initialize_session", "name", True),
+]
+
+
+def _base_arguments(tool: str, project: Path) -> dict[str, Any]:
+    return {
+        "plan_task": {"title": "Fuzzed"},
+        "update_task": {"task_id": 1},
+        "complete_task": {"task_id": 1, "summary": "done"},
+        "cancel_task": {"task_id": 1, "reason": "descoped"},
+        "initialize_session": {"working_directory": str(project)},
+    }[tool]
+
+
+def _store_state(database: Path) -> tuple[Any, ...]:
+    with sqlite3.connect(database) as conn:
+        return tuple(
+            conn.execute(query).fetchone()
+            for query in (
+                "SELECT count(*), coalesce(sum(version), 0) FROM tasks",
+                "SELECT count(*) FROM task_events",
+                "SELECT count(*) FROM artifacts",
+                "SELECT count(*), max(name) FROM sessions",
+            )
+        )
+
+
+@st.composite
+def text_around(draw: st.DrawFn, chars: list[str]) -> tuple[str, str]:
+    """A control character between ordinary text: (value, the character)."""
+    char = draw(st.sampled_from(chars))
+    before = draw(st.sampled_from(["a", "Fix ", "ünï ", "[bold]", "x" * 30]))
+    after = draw(st.sampled_from(["b", " it", "[31m", "🚀", "]0;title"]))
+    return before + char + after, char
+
+
+def test_control_characters_in_text_fields_are_refused_over_mcp(tmp_path: Path, crash_log: CrashLog) -> None:
+    from taskorch.domain.text import describe_character
+
+    dirs = make_dirs(tmp_path)
+    database = tmp_path / "hostile.db"
+    server = build_server(Settings(database_url=f"sqlite:///{database}"))
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(Client(server, mode="legacy")) as client,
+    ):
+
+        def call(tool: str, arguments: dict[str, Any]) -> Any:
+            return portal.call(client.call_tool, PREFIX + tool, arguments)
+
+        assert not call("initialize_session", {"working_directory": str(dirs["project"])}).is_error
+        assert not call("plan_task", {"title": "Target"}).is_error
+        assert not call("execute_task", {"task_id": 1}).is_error
+        seen: Counter[str] = Counter()
+
+        @FUZZ_SETTINGS
+        @given(st.sampled_from(MCP_TEXT_FIELDS), st.data())
+        def run(target: tuple[str, str, bool], data: st.DataObject) -> None:
+            tool, path, one_line = target
+            value, char = data.draw(text_around(CONTROL_CHARACTERS if one_line else MULTI_LINE_REFUSED))
+            before = _store_state(database)
+            crashes = len(crash_log.records)
+            arguments = {**_base_arguments(tool, dirs["project"]), **_set(path, value)}
+            result = call(tool, arguments)
+            text = "".join(getattr(block, "text", "") for block in result.content)
+            assert result.is_error, (tool, path, repr(value))
+            expected = f"invalid_input: {path}: contains the control character {describe_character(char)} at character"
+            assert expected in text, (tool, path, repr(value), text)
+            assert "Fix: remove it" in text and "Traceback" not in text and "input_value" not in text
+            assert _store_state(database) == before, (tool, path, repr(value))
+            assert len(crash_log.records) == crashes, crash_log.describe(crashes)
+            seen[tool] += 1
+
+        run()
+    assert len(seen) >= 4, seen
+
+
+#: (CLI arguments with {value} where the hostile text goes, field, one_line)
+CLI_TEXT_FIELDS = [
+    (["plan-task", "{value}", "--project", "{project}"], "title", True),
+    (["plan-task", "ok", "--label", "a", "--label", "{value}", "--project", "{project}"], "labels.1", True),
+    (["plan-task", "ok", "--acceptance", "{value}", "--project", "{project}"], "acceptance_criteria.0", True),
+    (["plan-task", "ok", "--estimated-effort", "{value}", "--project", "{project}"], "estimated_effort", True),
+    (["plan-task", "ok", "--description", "{value}", "--project", "{project}"], "description", False),
+    (["update-task", "1", "--title", "{value}"], "title", True),
+    (["update-task", "1", "--label", "{value}"], "labels.0", True),
+    (["update-task", "1", "--milestone", "{value}"], "milestone", True),
+    (["update-task", "1", "--status", "blocked", "--status-reason", "{value}"], "status_reason", False),
+    (["complete-task", "1", "--summary", "{value}"], "summary", False),
+    (["complete-task", "1", "--summary", "ok", "--detailed-work", "{value}"], "detailed_work", False),
+    (["cancel-task", "1", "--reason", "{value}"], "reason", False),
+    (["initialize-session", "{project}", "--name", "{value}"], "name", True),
+    (["git", "create-milestone", "{value}", "--project", "{project}"], "title", True),
+]
+
+
+def _cli(database: Path) -> Any:
+    from typer.testing import CliRunner
+
+    from taskorch.cli.app import app
+
+    runner = CliRunner(env={"TASKORCH_DATABASE_URL": f"sqlite:///{database}"})
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+def test_control_characters_in_text_fields_are_refused_by_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskorch.domain.text import describe_character
+
+    project = make_dirs(tmp_path)["project"]
+    monkeypatch.chdir(project)  # task commands work on the current directory's project
+    database = tmp_path / "cli.db"
+    invoke = _cli(database)
+    assert invoke("plan-task", "Target", "--project", project).exit_code == 0
+    assert invoke("execute-task", "1").exit_code == 0
+
+    @hypothesis_settings(FUZZ_SETTINGS, max_examples=40)
+    @given(st.sampled_from(CLI_TEXT_FIELDS), st.data())
+    def run(target: tuple[list[str], str, bool], data: st.DataObject) -> None:
+        template, path, one_line = target
+        value, char = data.draw(text_around(CONTROL_CHARACTERS if one_line else MULTI_LINE_REFUSED))
+        before = _store_state(database)
+        result = invoke(*(part.format(value=value, project=project) for part in template))
+        shown = f"{template} {value!r}\n{result.output}"
+        assert result.exit_code == 2, shown
+        assert result.stderr.startswith(f"error: {path}: contains the control character {describe_character(char)}"), (
+            shown
+        )
+        assert "\x1b" not in result.output and "Traceback" not in result.output, shown
+        assert _store_state(database) == before, shown
+
+    run()
+
+
+ID_TEXT = st.one_of(
+    st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=6),
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(["0", "00", "1", "0001", "2147483647", "2147483648", "9223372036854775808", "9" * 5000]),
+    st.sampled_from(["+1", " 1", "1 ", "1.0", "1e3", "0x1F", "1_000", "١٢", "²", "٣", "１", "Ⅻ", "", "%31"]),
+    st.text(max_size=12),
+)
+
+
+def _is_id(text: str) -> bool:
+    """What the id parser should accept: ASCII digits, 1 to 2**31 - 1 (leading zeros allowed)."""
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 10 and 1 <= int(text) <= 2**31 - 1
+
+
+def test_hostile_resource_uris_are_refused_cleanly(tmp_path: Path, crash_log: CrashLog) -> None:
+    from urllib.parse import quote
+
+    from mcp.shared.exceptions import MCPError
+
+    dirs = make_dirs(tmp_path)
+    database = tmp_path / "uris.db"
+    server = build_server(Settings(database_url=f"sqlite:///{database}"))
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(Client(server, mode="legacy")) as client,
+    ):
+        assert not portal.call(
+            client.call_tool, PREFIX + "initialize_session", {"working_directory": str(dirs["project"])}
+        ).is_error
+        assert not portal.call(client.call_tool, PREFIX + "plan_task", {"title": "One"}).is_error
+        before = _store_state(database)
+
+        @FUZZ_SETTINGS
+        @given(ID_TEXT, st.sampled_from(["taskorch://tasks/{}", "taskorch://tasks/{}/audit"]))
+        def run(text: str, template: str) -> None:
+            uri = template.format(quote(text, safe=""))
+            crashes = len(crash_log.records)
+            valid = _is_id(text)
+            try:
+                result = portal.call(client.read_resource, uri)
+            except MCPError as exc:
+                message = str(exc)
+                assert "Traceback" not in message and "Error reading resource" not in message, (uri, message)
+                expected = ("not found in project",) if valid else ("is not an id", "out of range", "Unknown resource")
+                assert any(e in message for e in expected), (uri[:80], message[:300])
+            else:
+                assert (valid and int(text) == 1) or template.endswith("/audit"), (uri, result)
+            assert len(crash_log.records) == crashes, crash_log.describe(crashes)
+
+        run()
+        assert _store_state(database) == before
+
+
+CLI_ID_COMMANDS = [
+    ["execute-task", "--", "{id}"],
+    ["synthesize-results", "--", "{id}"],
+    ["delete-task", "--", "{id}"],
+    ["cancel-task", "--reason", "x", "--", "{id}"],
+    ["update-task", "--title", "x", "--", "{id}"],
+    ["update-task", "1", "--depends-on", "{id}"],
+    ["plan-task", "x", "--parent-id", "{id}", "--project", "{project}"],
+    ["query-tasks", "--parent-id", "{id}", "--project", "{project}"],
+    ["audit", "--task-id", "{id}", "--project", "{project}"],
+    ["git", "link-task", "--", "1", "{id}"],
+    ["git", "resolve", "--use", "local", "--project", "{project}", "--", "{id}"],
+]
+
+
+def test_cli_ids_are_parsed_within_bounds(tmp_path: Path) -> None:
+    project = make_dirs(tmp_path)["project"]
+    database = tmp_path / "ids.db"
+    invoke = _cli(database)
+    assert invoke("plan-task", "One", "--project", project).exit_code == 0
+
+    @hypothesis_settings(FUZZ_SETTINGS, max_examples=40)
+    @given(st.sampled_from(CLI_ID_COMMANDS), ID_TEXT)
+    def run(template: list[str], text: str) -> None:
+        before = _store_state(database)
+        result = invoke(*(part.format(id=text, project=project) for part in template))
+        shown = f"{template} {text[:40]!r} -> {result.exit_code}\n{result.output[:800]}"
+        assert "Traceback" not in result.output, shown
+        assert result.exception is None or isinstance(result.exception, SystemExit), (shown, result.exception)
+        valid = _is_id(text)
+        if not valid:
+            assert result.exit_code == 2, shown
+            if "{id}" in template[-1] and text:
+                flat = " ".join(result.stderr.replace("│", " ").split())  # the usage error's panel wraps
+                assert "is not an id" in flat or "out of range" in flat, shown
+            assert _store_state(database) == before, shown
+        else:
+            assert result.exit_code in (0, 2, 3, 4), shown
+
+    run()

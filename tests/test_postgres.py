@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -365,15 +366,17 @@ def test_unreachable_server_is_reported_without_secrets() -> None:
 
 def test_nul_characters_are_refused_cleanly_and_change_nothing(pg: Orchestrator, pg_url: str) -> None:
     task = pg.plan_task(TaskFields(title="Clean")).task
-    with pytest.raises(InvalidInput, match="NUL"):
-        pg.plan_task(TaskFields(title="bad\x00title"), [SubtaskSpec(key="a", title="fine")])
+    with pytest.raises(ValidationError, match=r"U\+0000 \(NUL\)"):
+        TaskFields(title="bad\x00title")
     with pytest.raises(InvalidInput, match="NUL"):
         pg.update_task(task.id, {"description": "tab\tnul\x00"})
+    with pytest.raises(InvalidInput, match="NUL"):
+        pg.complete_task(task.id, "nul\x00")
     assert scalar(pg_url, "SELECT count(*) FROM tasks") == 1
     assert pg.get_task(task.id).version == 1
-    # Other control characters and any Unicode are stored as given.
-    odd = "\x1b[31m\u202e 𝕌𝕟𝕚 ｔａｓｋ\t\r\n"
-    assert pg.update_task(task.id, {"description": odd}).task.description == odd
+    # Line feeds, tabs and any Unicode are stored as given (CR LF as LF).
+    odd = "\u202e 𝕌𝕟𝕚 ｔａｓｋ\t\r\n"
+    assert pg.update_task(task.id, {"description": odd}).task.description == odd.replace("\r\n", "\n")
     assert_consistent(pg)
 
     async def through_mcp() -> Any:

@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
+from rich.text import Text
 
 from taskorch import summaries
+from taskorch.cli.ids import ConflictIdArg, IssueNumberArg, TaskArg, task_id_parser
+from taskorch.cli.terminal import cells, print_json, safe, safe_markdown
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import InvalidInput, PlatformError, TaskorchError
+from taskorch.services.fields import input_error
 
 if TYPE_CHECKING:
     from taskorch.services.app import Orchestrator
@@ -50,7 +53,6 @@ ProjectOpt = Annotated[
     Path, typer.Option("--project", "-C", help="A directory inside the project (default: current directory).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-TaskArg = Annotated[int, typer.Argument(help="Task number in the project.", min=1)]
 
 
 def _enum_values(enum: type[Enum]) -> str:
@@ -69,7 +71,7 @@ def _orchestrator() -> Iterator[Orchestrator]:
 
 
 def _fail(exc: TaskorchError) -> typer.Exit:
-    err.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+    err.print(Text.assemble(("error", "bold red"), ": ", safe(exc)), soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -86,7 +88,7 @@ def _run(
         with _orchestrator() as orchestrator:
             try:
                 if project is not None:
-                    orchestrator.initialize_session(str(project.expanduser().resolve()))
+                    orchestrator.initialize_session(_project_path(project))
                 result = fn(orchestrator)
             except (TaskorchError, ValidationError):
                 raise
@@ -98,17 +100,20 @@ def _run(
     except TaskorchError as exc:
         raise _fail(exc) from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "input"
-        raise _fail(InvalidInput(field, first["msg"] + ".")) from None
+        raise _fail(input_error(exc)) from None
     if as_json:
-        out.print_json(result.model_dump_json())
+        print_json(out, result.model_dump_json())
     else:
         if render is not None:
             render(result)
         if summary is not None:
-            out.print(summary(result), highlight=False, markup=False)
+            out.print(safe(summary(result)))
     return result
+
+
+def _project_path(project: Path) -> str:
+    """``--project`` as an absolute path, symlinks not yet followed (the service checks where they lead)."""
+    return str(project.expanduser().absolute())
 
 
 def _brief_table(title: str, tasks: list[TaskBrief]) -> None:
@@ -118,7 +123,7 @@ def _brief_table(title: str, tasks: list[TaskBrief]) -> None:
     for col in ("id", "title", "status", "priority", "specialist", "parent"):
         table.add_column(col)
     for t in tasks:
-        table.add_row(str(t.id), t.title, t.status.value, t.priority.value, t.specialist_type, str(t.parent_id or ""))
+        table.add_row(*cells(t.id, t.title, t.status.value, t.priority.value, t.specialist_type, t.parent_id or ""))
     out.print(table)
 
 
@@ -128,15 +133,17 @@ def _task_table(title: str, tasks: list[TaskView]) -> None:
         table.add_column(col)
     for t in tasks:
         table.add_row(
-            str(t.id),
-            t.title,
-            t.status.value,
-            t.task_type.value,
-            t.priority.value,
-            t.specialist_type,
-            ", ".join(t.labels),
-            ", ".join(map(str, t.depends_on)),
-            str(t.version),
+            *cells(
+                t.id,
+                t.title,
+                t.status.value,
+                t.task_type.value,
+                t.priority.value,
+                t.specialist_type,
+                ", ".join(t.labels),
+                ", ".join(map(str, t.depends_on)),
+                t.version,
+            )
         )
     out.print(table)
 
@@ -177,7 +184,7 @@ def initialize_session(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or resume the session of a project (its Git root)."""
-    path = str(working_directory.expanduser().resolve())
+    path = _project_path(working_directory)
     _run(lambda o: o.initialize_session(path, name), as_json=as_json, summary=summaries.session)
 
 
@@ -186,7 +193,7 @@ def get_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Counts, the ready queue, blocked tasks, work in progress and recent completions."""
 
     def render(r: Any) -> None:
-        counts = Table(title=f"Session {r.session_id}: {r.project_root}", title_justify="left")
+        counts = Table(title=safe(f"Session {r.session_id}: {r.project_root}"), title_justify="left")
         for status in r.counts:
             counts.add_column(status)
         counts.add_row(*(str(n) for n in r.counts.values()))
@@ -199,7 +206,7 @@ def get_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
             for col in ("id", "title", "reason", "blockers"):
                 table.add_column(col)
             for b in r.blocked:
-                table.add_row(str(b.task.id), b.task.title, b.reason, ", ".join(str(x.id) for x in b.blockers))
+                table.add_row(*cells(b.task.id, b.task.title, b.reason, ", ".join(str(x.id) for x in b.blockers)))
             out.print(table)
         _brief_table("Recently completed", r.recently_completed)
 
@@ -223,13 +230,16 @@ def plan_task(
     acceptance: Annotated[list[str] | None, typer.Option(help="An acceptance criterion (repeatable).")] = None,
     context: Annotated[str, typer.Option(help="Background for the specialist.")] = "",
     depends_on: Annotated[
-        list[int] | None, typer.Option(help="Number of a task of the project to wait for (repeatable).")
+        list[int] | None,
+        typer.Option(parser=task_id_parser, help="Number of a task of the project to wait for (repeatable)."),
     ] = None,
     subtasks_json: Annotated[
         str | None,
         typer.Option(help="JSON file (or - for stdin) with a list of subtasks: {key, title, depends_on_keys, ...}."),
     ] = None,
-    parent_id: Annotated[int | None, typer.Option(help="Plan under this task (its number in the project).")] = None,
+    parent_id: Annotated[
+        int | None, typer.Option(parser=task_id_parser, help="Plan under this task (its number in the project).")
+    ] = None,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -253,15 +263,14 @@ def plan_task(
         )
         subtasks = [SubtaskSpec.model_validate(s) for s in _read_json_list(subtasks_json)] if subtasks_json else []
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise _fail(InvalidInput(".".join(str(p) for p in first["loc"]) or "input", first["msg"] + ".")) from None
+        raise _fail(input_error(exc)) from None
     except TaskorchError as exc:
         raise _fail(exc) from None
 
     def render(r: Any) -> None:
         _brief_table("Planned", [*([]), *r.subtasks.values()])
         for decision in r.routing:
-            out.print(f"task {decision.task_id} -> {decision.specialist_type}: {decision.reason}", highlight=False)
+            out.print(safe(f"task {decision.task_id} -> {decision.specialist_type}: {decision.reason}"))
 
     _run(
         lambda o: o.plan_task(fields, subtasks, parent_id=parent_id),
@@ -296,13 +305,13 @@ def execute_task(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOp
     """Start a task and print its specialist context."""
 
     def render(r: Any) -> None:
-        out.print(f"[bold]{r.specialist.title}[/] — task {r.task.id}: {r.task.title}")
-        out.print(Markdown(r.specialist.instructions))
+        out.print(Text.assemble(safe(r.specialist.title, "bold"), safe(f" — task {r.task.id}: {r.task.title}")))
+        out.print(safe_markdown(r.specialist.instructions))
         for dep in r.dependency_results:
             for art in dep.artifacts:
-                out.print(f"from task {dep.task_id} ({dep.specialist_type}): {art.summary}", highlight=False)
+                out.print(safe(f"from task {dep.task_id} ({dep.specialist_type}): {art.summary}"))
         for criterion in r.acceptance_criteria:
-            out.print(f"- [ ] {criterion}", highlight=False)
+            out.print(safe(f"- [ ] {criterion}"))
 
     _run(
         lambda o: o.execute_task(task_id),
@@ -340,7 +349,7 @@ def query_tasks(
     specialist_type: Annotated[list[str] | None, typer.Option(help="Role (repeatable).")] = None,
     complexity: Annotated[list[Complexity] | None, typer.Option()] = None,
     priority: Annotated[list[Priority] | None, typer.Option()] = None,
-    parent_id: Annotated[int | None, typer.Option()] = None,
+    parent_id: Annotated[int | None, typer.Option(parser=task_id_parser)] = None,
     roots_only: Annotated[bool, typer.Option(help="Only tasks without a parent.")] = False,
     label: Annotated[list[str] | None, typer.Option(help="Required label (repeatable).")] = None,
     created_after: Annotated[datetime | None, typer.Option()] = None,
@@ -412,7 +421,9 @@ def update_task(
     estimated_effort: Annotated[str | None, typer.Option()] = None,
     due_date: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     label: Annotated[list[str] | None, typer.Option(help="Replaces the labels (repeatable).")] = None,
-    depends_on: Annotated[list[int] | None, typer.Option(help="Replaces the dependencies (repeatable).")] = None,
+    depends_on: Annotated[
+        list[int] | None, typer.Option(parser=task_id_parser, help="Replaces the dependencies (repeatable).")
+    ] = None,
     no_dependencies: Annotated[bool, typer.Option(help="Remove every dependency.")] = False,
     status: Annotated[str | None, typer.Option(help="pending or blocked.")] = None,
     status_reason: Annotated[str | None, typer.Option()] = None,
@@ -484,7 +495,7 @@ def synthesize_results(parent_task_id: TaskArg, project: ProjectOpt = Path(), as
     _run(
         lambda o: o.synthesize_results(parent_task_id),
         as_json=as_json,
-        render=lambda r: out.print(Markdown(r.synthesis)),
+        render=lambda r: out.print(safe_markdown(r.synthesis)),
         summary=summaries.synthesis,
         project=project,
     )
@@ -492,7 +503,9 @@ def synthesize_results(parent_task_id: TaskArg, project: ProjectOpt = Path(), as
 
 @app.command("audit")
 def audit(
-    task_id: Annotated[int | None, typer.Option(help="Only this task's history (its number in the project).")] = None,
+    task_id: Annotated[
+        int | None, typer.Option(parser=task_id_parser, help="Only this task's history (its number in the project).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
@@ -500,23 +513,25 @@ def audit(
     """The audit trail: every change, by which tool, with old and new values."""
     try:
         with _orchestrator() as o:
-            o.initialize_session(str(project.expanduser().resolve()))
+            o.initialize_session(_project_path(project))
             trail = o.audit_trail(task_id=task_id, limit=limit)
     except TaskorchError as exc:
         raise _fail(exc) from None
     if as_json:
-        out.print_json(trail.model_dump_json())
+        print_json(out, trail.model_dump_json())
         return
     table = Table(title="Audit trail", title_justify="left")
     for col in ("at", "task", "tool", "action", "changes"):
         table.add_column(col)
     for e in trail.entries:
         table.add_row(
-            e.at.isoformat(timespec="seconds"),
-            str(e.task_id or ""),
-            e.tool,
-            e.action,
-            json.dumps(e.changes, default=str)[:120],
+            *cells(
+                e.at.isoformat(timespec="seconds"),
+                e.task_id or "",
+                e.tool,
+                e.action,
+                json.dumps(e.changes, default=str)[:120],
+            )
         )
     out.print(table)
 
@@ -531,7 +546,7 @@ def maintenance_coordinator(
         typer.Argument(help="scan_cleanup, validate_structure, archive_completed, vacuum or prepare_handover."),
     ],
     apply: Annotated[bool, typer.Option("--apply", help="Make the changes (default is a dry run).")] = False,
-    older_than_days: Annotated[int, typer.Option(min=0)] = 30,
+    older_than_days: Annotated[int, typer.Option(min=0, max=36500)] = 30,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -542,7 +557,7 @@ def maintenance_coordinator(
     _run(
         lambda o: o.maintenance_coordinator(cast("Action", action), not apply, older_than_days),
         as_json=as_json,
-        render=lambda r: out.print(Markdown(r.report)) if r.report else None,
+        render=lambda r: out.print(safe_markdown(r.report)) if r.report else None,
         summary=lambda r: "" if r.report else summaries.maintenance(r),
         project=project,
     )
@@ -663,7 +678,9 @@ def git_update_issue(task_id: TaskArg, project: ProjectOpt = Path(), as_json: Js
 
 
 @git_app.command("link-task")
-def git_link_task(task_id: TaskArg, issue_number: int, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+def git_link_task(
+    task_id: TaskArg, issue_number: IssueNumberArg, project: ProjectOpt = Path(), as_json: JsonOpt = False
+) -> None:
     """Link an existing issue to a task; the task takes the issue's values."""
     _run(lambda o: o.git_link_task(task_id, issue_number), as_json=as_json, summary=summaries.git, project=project)
 
@@ -695,9 +712,7 @@ def git_conflicts(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> Non
         for col in ("id", "task", "field", "here", "on the platform", "detail"):
             table.add_column(col)
         for c in r.conflicts or []:
-            table.add_row(
-                str(c.id), str(c.task_id), c.field, str(c.local_value)[:40], str(c.remote_value)[:40], c.detail
-            )
+            table.add_row(*cells(c.id, c.task_id, c.field, str(c.local_value)[:40], str(c.remote_value)[:40], c.detail))
         out.print(table)
 
     _run(lambda o: o.git_conflicts(), as_json=as_json, render=render, project=project)
@@ -705,7 +720,7 @@ def git_conflicts(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> Non
 
 @git_app.command("resolve")
 def git_resolve(
-    conflict_id: int,
+    conflict_id: ConflictIdArg,
     use: Annotated[str, typer.Option(help="local (keep the task's value) or remote (take the issue's).")],
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
@@ -835,7 +850,8 @@ app.add_typer(release_app, name="release")
 def release_plan(
     version: Annotated[str | None, typer.Argument(help="SemVer, e.g. 1.4.0; omit to have one proposed.")] = None,
     task: Annotated[
-        list[int] | None, typer.Option(help="An included task number (repeatable); default: finished work.")
+        list[int] | None,
+        typer.Option(parser=task_id_parser, help="An included task number (repeatable); default: finished work."),
     ] = None,
     target_date: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")] = None,
     description: Annotated[str | None, typer.Option()] = None,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar, c
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -29,7 +29,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from taskorch import __version__, summaries
 from taskorch.config import TOKEN_NAME_PATTERN, Settings, git_tool_names
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
-from taskorch.errors import InvalidInput, TaskorchError
+from taskorch.domain.text import parse_id, printable
+from taskorch.errors import InvalidInput, NotFound, TaskorchError
+from taskorch.services.fields import MultiLine, OneLine, input_error
 from taskorch.services.models import (
     MAX_ID,
     BoardResult,
@@ -92,19 +94,21 @@ class IssueConfig(BaseModel):
         json_schema_extra={"pattern": TOKEN_NAME_PATTERN, "maxLength": 128},
     )
     tier: Literal["basic", "project", "full"] = "basic"
-    default_labels: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=20)
+    default_labels: list[Annotated[OneLine, Field(max_length=50)]] = Field(default_factory=list, max_length=20)
     auto_sync_enabled: bool = Field(default=False, description="Create issues for tasks as they are planned.")
-    issue_template: str | None = Field(default=None, max_length=20000, description="Jinja2 (sandboxed) body template.")
+    issue_template: MultiLine | None = Field(
+        default=None, max_length=20000, description="Jinja2 (sandboxed) body template."
+    )
     conflict_policy: Literal["manual", "local_wins", "remote_wins", "newest_wins"] = "manual"
     progress_comments: bool = Field(default=False, description="Comment on the issue when the task moves.")
-    status_mapping: dict[str, Annotated[str, Field(max_length=100)]] | None = None
+    status_mapping: dict[OneLine, Annotated[OneLine, Field(max_length=100)]] | None = None
 
 
 class MilestoneSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=5000)] = ""
+    title: Annotated[OneLine, Field(min_length=1, max_length=200)]
+    description: Annotated[MultiLine, Field(max_length=5000)] = ""
     due_on: date | None = None
 
 
@@ -170,10 +174,6 @@ def compact_schema(schema: Any) -> Any:
     return out
 
 
-#: An argument whose rejected value must never be repeated in an error.
-SECRET_FIELD = "api_token_name"
-
-
 class TaskorchServer(MCPServer[Any]):
     """The SDK's server, serving a compacted tool list (computed once per change of the list)."""
 
@@ -181,26 +181,6 @@ class TaskorchServer(MCPServer[Any]):
 
     def invalidate_tools(self) -> None:
         self._tools_cache = None
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> CallToolResult | InputRequiredResult:
-        """The SDK's call, except that arguments rejected by pydantic where a secret may have been
-        pasted (``api_token_name``) are reported by field and reason only: the SDK's message would
-        repeat the rejected values."""
-        try:
-            return await super().call_tool(name, arguments, context)
-        except ToolError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ValidationError) and any(
-                SECRET_FIELD in (str(part) for part in error["loc"]) for error in cause.errors()
-            ):
-                reasons = "; ".join(
-                    f"{'.'.join(str(part) for part in error['loc']) or 'input'}: {error['msg']}"
-                    for error in cause.errors()
-                )
-                raise ToolError(f"Error executing tool {name}: invalid_input: {reasons}.") from cause
-            raise
 
     async def list_tools(self) -> list[MCPTool]:
         if self._tools_cache is None:
@@ -216,22 +196,44 @@ class TaskorchServer(MCPServer[Any]):
             ]
         return self._tools_cache
 
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """The SDK's call; arguments its validation rejects get the message of every other
+        invalid input (``invalid_input: subtasks.2.title: ...``), without echoing the value."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise
+            error = input_error(exc.__cause__)
+            raise ToolError(f"Error executing tool {name}: {error.kind}: {error}") from exc.__cause__
+
 
 def _validated(model: type[M], data: dict[str, Any]) -> M:
     """``model.model_validate(data)``; a rejected value becomes a tool error naming the field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        error = InvalidInput(".".join(str(p) for p in first["loc"]) or "input", first["msg"] + ".")
+        error = input_error(exc)
         raise ToolError(f"{error.kind}: {error}") from None
 
 
 def _result(model: BaseModel, summary: str) -> CallToolResult:
+    """The result as structuredContent, with its summary as text (control characters escaped)."""
     return CallToolResult(
-        content=[TextContent(type="text", text=summary)],
+        content=[TextContent(type="text", text=printable(summary))],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def _resource_id(text: str) -> int:
+    """A task id from a resource URI: ASCII digits, 1 to MAX_ID; else "no such resource" (invalid
+    params), saying why."""
+    try:
+        return parse_id(text, field="task_id", maximum=MAX_ID)
+    except InvalidInput as exc:
+        raise ResourceNotFoundError(str(exc)) from None
 
 
 def build_server(settings: Settings | None = None) -> TaskorchServer:
@@ -849,6 +851,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         orchestrator = await lazy.get()
         try:
             result = await anyio.to_thread.run_sync(fn, orchestrator)
+        except NotFound as exc:
+            raise ResourceNotFoundError(str(exc)) from None
         except TaskorchError as exc:
             raise ResourceError(str(exc)) from None
         return json.dumps(result.model_dump(mode="json"), indent=1)
@@ -869,9 +873,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         mime_type="application/json",
     )
     async def task_resource(task_id: str) -> str:
-        if not task_id.isdigit():
-            raise ResourceError(f"task number must be a positive integer, not {task_id!r}")
-        return await read(lambda o: o.get_task(int(task_id)))
+        number = _resource_id(task_id)
+        return await read(lambda o: o.get_task(number))
 
     @server.resource(
         "taskorch://audit",
@@ -889,8 +892,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         mime_type="application/json",
     )
     async def task_audit_resource(task_id: str) -> str:
-        if not task_id.isdigit():
-            raise ResourceError(f"task number must be a positive integer, not {task_id!r}")
-        return await read(lambda o: o.audit_trail(task_id=int(task_id), limit=10_000))
+        number = _resource_id(task_id)
+        return await read(lambda o: o.audit_trail(task_id=number, limit=10_000))
 
     return server

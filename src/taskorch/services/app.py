@@ -33,6 +33,7 @@ from taskorch.config import Settings, project_roles_dir
 from taskorch.domain.model import ArtifactType
 from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
 from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
+from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
     AuditEntry,
     AuditTrail,
@@ -53,6 +54,7 @@ from taskorch.services.models import (
     StatusResult,
     SubtaskSpec,
     SynthesisResult,
+    TaskChanges,
     TaskFields,
     TaskView,
     UpdateResult,
@@ -213,9 +215,15 @@ class Orchestrator:
 
     # -- sessions ---------------------------------------------------------------------------
 
+    @text_arguments(lines=("working_directory", "name"))
     def initialize_session(self, working_directory: str, name: str | None = None) -> SessionResult:
-        """Create or resume the session of the project containing ``working_directory``."""
-        root = sessions.find_project_root(working_directory)
+        """Create or resume the session of the project containing ``working_directory``.
+
+        System directories and the home directory itself are refused as projects; when symlinks
+        led elsewhere, ``resolved_from`` holds the path given and ``next_step`` says so.
+        """
+        location = sessions.locate_project(working_directory)
+        root = location.root
         if name is not None and not name.strip():
             raise InvalidInput("name", "is empty.", "omit it, or give a short name.")
         with self.db.transaction() as conn:
@@ -230,6 +238,8 @@ class Orchestrator:
             next_step = "No tasks yet: call orchestrator_plan_task to plan the work."
         else:
             next_step = "Nothing is ready; call orchestrator_get_status to see what blocks the work."
+        if location.resolved_from is not None:
+            next_step = f"{location.note()} {next_step}"
         return SessionResult(
             session_id=row["id"],
             name=row["name"],
@@ -239,6 +249,7 @@ class Orchestrator:
             ready=ready,
             in_progress=status.in_progress,
             next_step=next_step,
+            resolved_from=location.resolved_from,
         )
 
     def get_status(self, session_id: int | None = None) -> StatusResult:
@@ -278,6 +289,7 @@ class Orchestrator:
                 conn, task_id=internal, roles=self.roles_for(session["project_root"]), at=self.clock()
             )
 
+    @text_arguments(texts=("summary", "detailed_work", "next_action"))
     def complete_task(
         self,
         task_id: int,
@@ -336,6 +348,7 @@ class Orchestrator:
         """Change task number ``task_id`` of the project (``depends_on`` holds task numbers too)."""
         if not changes:
             raise InvalidInput("changes", "nothing to update.", "pass at least one field to change.")
+        changes = TaskChanges.checked(changes)
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
             return editing.update_task(
@@ -347,6 +360,7 @@ class Orchestrator:
                 at=self.clock(),
             )
 
+    @text_arguments(texts=("reason",))
     def cancel_task(
         self, task_id: int, reason: str, cascade: bool = False, session_id: int | None = None
     ) -> CancelResult:
@@ -485,6 +499,18 @@ class Orchestrator:
         with self.db.transaction(write=False) as conn:
             return int(self._session(conn, session_id)["id"])
 
+    @text_arguments(
+        lines=(
+            "repository",
+            "api_token_name",
+            "platform",
+            "tier",
+            "default_labels",
+            "conflict_policy",
+            "status_mapping",
+        ),
+        texts=("issue_template",),
+    )
     def git_connect(
         self,
         repository: str,
@@ -587,6 +613,7 @@ class Orchestrator:
     ) -> GitResult:
         return self.git.sync(self._session_id(session_id), pull=pull, push=push, progress=progress)
 
+    @text_arguments(lines=("title",), texts=("description",))
     def git_create_milestone(
         self, title: str, description: str = "", due_on: date | None = None, session_id: int | None = None
     ) -> GitResult:
@@ -598,9 +625,11 @@ class Orchestrator:
         found = self.git.conflicts(self._session_id(session_id), include_resolved=include_resolved)
         return GitResult(action="list_conflicts", conflicts=found, detail=f"{len(found)} conflict(s)")
 
+    @text_arguments(lines=("resolution",))
     def git_resolve_conflict(self, conflict_id: int, resolution: str, session_id: int | None = None) -> GitResult:
         return self.git.resolve_conflict(self._session_id(session_id), conflict_id, resolution)
 
+    @text_arguments(lines=("action", "title", "column", "status_mapping"))
     def board_manager(
         self,
         action: str,
@@ -642,6 +671,7 @@ class Orchestrator:
             session = self._session(conn, session_id)
         return int(session["id"]), str(session["project_root"])
 
+    @text_arguments(lines=("version",), texts=("description",))
     def release_plan(
         self,
         version: str | None = None,
@@ -659,10 +689,12 @@ class Orchestrator:
             sid, root, version=version, included=included, target_date=target_date, description=description
         )
 
+    @text_arguments(lines=("version",))
     def release_milestone(self, version: str | None = None, session_id: int | None = None) -> ReleaseResult:
         sid, _root = self._session_root(session_id)
         return self.releases.create_milestone(sid, version)
 
+    @text_arguments(lines=("version", "template", "commit"), texts=("notes",))
     def release_changelog(
         self,
         version: str | None = None,
@@ -687,6 +719,7 @@ class Orchestrator:
             commit=commit,
         )
 
+    @text_arguments(lines=("version", "commit", "remote"))
     def release_tag(
         self,
         version: str | None = None,
@@ -831,6 +864,7 @@ class Orchestrator:
             detail=detail,
         )
 
+    @text_arguments(texts=("reason",))
     def restart_server(self, reason: str = "requested", create_new_database: bool = False) -> RestartResult:
         """Restart the components in process: reload settings, reopen the database, restart workers.
 

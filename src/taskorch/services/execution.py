@@ -17,6 +17,7 @@ from taskorch.services.models import (
     ExecuteResult,
     SpecialistContext,
 )
+from taskorch.services.paths import check_file_paths
 from taskorch.services.planning import ancestors
 from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
@@ -136,14 +137,15 @@ def project_relative_paths(project_root: str, file_paths: Sequence[str]) -> list
     """Normalize ``file_paths`` to POSIX paths relative to ``project_root``.
 
     Relative paths are taken from the project root. A path that resolves (after ``..`` and
-    symlinks) outside the project is refused with :class:`InvalidInput`. The file need not exist.
+    symlinks) outside the project is refused with :class:`InvalidInput`, and so is one that is
+    empty, too long, or encoded (see :func:`taskorch.services.paths.check_file_path`). The file
+    need not exist.
     """
+    check_file_paths(file_paths)
     root = Path(project_root).resolve()
     out: list[str] = []
     for index, raw in enumerate(file_paths):
         field = f"file_paths[{index}]"
-        if not raw.strip() or "\x00" in raw:
-            raise InvalidInput(field, "is empty or contains a NUL byte.", "give a path inside the project.")
         candidate = Path(raw)
         try:
             full = (candidate if candidate.is_absolute() else root / candidate).resolve()

@@ -6,16 +6,23 @@ the CLI prints with ``--json``. Field descriptions are written for the assistant
 Every field naming a task (``id`` of a task, ``task_id``, ``parent_id``, ``depends_on``,
 ``task_ids``, ``ready``, ``blockers``, ...) holds the task's number in its project, never the
 store's internal id.
+
+Every string field a caller writes is :data:`~taskorch.services.fields.OneLine` (no control
+character) or :data:`~taskorch.services.fields.MultiLine` (line feeds and tabs kept): see
+:mod:`taskorch.domain.text` for which is which.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
+from taskorch.services.fields import MultiLine, OneLine, input_error
 
 __all__ = [
     "MAX_ID",
@@ -56,16 +63,21 @@ __all__ = [
     "SyncResult",
     "SynthesisResult",
     "TaskBrief",
+    "TaskChanges",
     "TaskFields",
     "TaskView",
     "UpdateResult",
 ]
 
 Label = Annotated[
-    str,
+    OneLine,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\s,][^,]*$"),
 ]
-Criterion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+#: One acceptance criterion: one checklist line (issue bodies render it as ``- [ ] ...``).
+Criterion = Annotated[OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Title = Annotated[OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+#: A platform login (GitHub: letters, digits and single hyphens, at most 39 characters).
+Login = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")]
 #: Largest id the store holds (ids are 32-bit integer columns on PostgreSQL).
 MAX_ID = 2**31 - 1
 TaskId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -78,25 +90,23 @@ class TaskFields(BaseModel):
 
     model_config = _STRICT
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] = Field(
-        description="Short imperative title, e.g. 'Add login rate limiting'."
-    )
-    description: str = Field(default="", max_length=20000, description="What to do and why.")
+    title: Title = Field(description="Short imperative title, e.g. 'Add login rate limiting'.")
+    description: MultiLine = Field(default="", max_length=20000, description="What to do and why.")
     task_type: TaskType = Field(default=TaskType.FEATURE, description="Kind of work.")
     complexity: Complexity = Field(default=Complexity.MODERATE)
     priority: Priority = Field(default=Priority.MEDIUM, description="Orders the ready queue.")
-    specialist_type: str | None = Field(
+    specialist_type: OneLine | None = Field(
         default=None,
         max_length=64,
         description="Role to hand the task to (architect, implementer, tester, reviewer, documenter, "
         "researcher, debugger, devops, analyst, coordinator, security or a project role). "
         "Omit to let the router pick one.",
     )
-    estimated_effort: str | None = Field(default=None, max_length=64, description="Free text, e.g. '2h'.")
+    estimated_effort: OneLine | None = Field(default=None, max_length=64, description="Free text, e.g. '2h'.")
     due_date: date | None = Field(default=None, description="ISO date, e.g. 2026-12-31.")
     labels: list[Label] = Field(default_factory=list, max_length=20)
     acceptance_criteria: list[Criterion] = Field(default_factory=list, max_length=50)
-    context: str = Field(default="", max_length=50000, description="Background the specialist needs.")
+    context: MultiLine = Field(default="", max_length=50000, description="Background the specialist needs.")
     depends_on: list[TaskId] = Field(
         default_factory=list,
         max_length=200,
@@ -115,9 +125,55 @@ class SubtaskSpec(TaskFields):
     key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = Field(
         description="Local name of this subtask within the plan, e.g. 'api' or 'tests'."
     )
-    depends_on_keys: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+    depends_on_keys: list[Annotated[OneLine, StringConstraints(max_length=64)]] = Field(
         default_factory=list, max_length=200, description="Keys of sibling subtasks that must complete first."
     )
+
+
+class TaskChanges(BaseModel):
+    """The fields update_task may change, each optional, with the rules of :class:`TaskFields`.
+
+    ``None`` clears ``due_date``, ``estimated_effort`` and ``milestone``; ``status`` is checked by
+    the service (pending or blocked).
+    """
+
+    model_config = _STRICT
+
+    title: Title | None = None
+    description: MultiLine | None = Field(default=None, max_length=20000)
+    task_type: TaskType | None = None
+    complexity: Complexity | None = None
+    priority: Priority | None = None
+    specialist_type: OneLine | None = Field(default=None, max_length=64)
+    estimated_effort: OneLine | None = Field(default=None, max_length=64)
+    due_date: date | None = None
+    labels: list[Label] | None = Field(default=None, max_length=20)
+    acceptance_criteria: list[Criterion] | None = Field(default=None, max_length=50)
+    context: MultiLine | None = Field(default=None, max_length=50000)
+    depends_on: list[TaskId] | None = Field(default=None, max_length=200)
+    status: OneLine | None = None
+    status_reason: MultiLine | None = Field(default=None, max_length=2000)
+    assignees: list[Login] | None = Field(default=None, max_length=10)
+    milestone: Annotated[OneLine, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(value))
+
+    @classmethod
+    def checked(cls, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """``changes`` validated: the keys given, with their values normalised (enums as their
+        values, CR LF as LF). Raises :class:`~taskorch.errors.InvalidInput` naming the field."""
+        try:
+            model = cls.model_validate(dict(changes))
+        except ValidationError as exc:
+            raise input_error(exc) from None
+        out: dict[str, Any] = {}
+        for key in changes:
+            value = getattr(model, key)
+            out[key] = value.value if isinstance(value, Enum) else value
+        return out
 
 
 class TaskBrief(BaseModel):
@@ -188,6 +244,10 @@ class SessionResult(BaseModel):
     ready: list[TaskBrief] = Field(description="Tasks that can start now, highest priority first.")
     in_progress: list[TaskBrief]
     next_step: str
+    resolved_from: str | None = Field(
+        default=None,
+        description="The working_directory as given, when symlinks led from it to project_root's tree.",
+    )
 
 
 class RoutingDecision(BaseModel):

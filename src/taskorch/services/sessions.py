@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskorch.errors import InvalidInput, NotFound
+from taskorch.services.paths import refuse_system_root
 from taskorch.store import repository as repo
 from taskorch.store.tables import sessions
 
 __all__ = [
+    "ProjectLocation",
     "find_project_root",
     "get_session",
+    "locate_project",
     "open_session",
     "resolve_task",
     "resolve_tasks",
@@ -23,12 +28,37 @@ __all__ = [
 ]
 
 
+class ProjectLocation(NamedTuple):
+    """Where a working directory led: the project ``root``; ``resolved_from`` is the path given
+    when symlinks led from it elsewhere (then ``resolved`` is the directory they led to)."""
+
+    root: Path
+    resolved: Path
+    resolved_from: str | None
+
+    def note(self) -> str:
+        """One sentence saying where the symlinks led, for the caller's next step."""
+        return (
+            f"Note: {self.resolved_from} resolved (through symlinks) to {self.resolved}; "
+            f"the session belongs to the project at {self.root}."
+        )
+
+
 def find_project_root(working_directory: str) -> Path:
+    """The Git repository root containing ``working_directory``, else the directory itself.
+
+    See :func:`locate_project`, which also says whether symlinks were followed.
+    """
+    return locate_project(working_directory).root
+
+
+def locate_project(working_directory: str) -> ProjectLocation:
     """The Git repository root containing ``working_directory``, else the directory itself.
 
     The path must be absolute and name an existing directory: the server's own current
     directory is never used. A ``.git`` file (worktrees, submodules) counts as a root marker.
-    Raises :class:`InvalidInput`.
+    ``/``, system directories, ``/proc``, ``/sys``, ``/dev`` and the home directory itself are
+    refused (see :mod:`taskorch.services.paths`). Raises :class:`InvalidInput`.
     """
     raw = working_directory.strip()
     if not raw:
@@ -53,10 +83,10 @@ def find_project_root(working_directory: str) -> Path:
         raise InvalidInput("working_directory", f"{raw!r} does not exist.", "pass an existing directory.") from None
     if not resolved.is_dir():
         raise InvalidInput("working_directory", f"{raw!r} is not a directory.", "pass the project's directory.")
-    for candidate in (resolved, *resolved.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return resolved
+    root = next((c for c in (resolved, *resolved.parents) if (c / ".git").exists()), resolved)
+    refuse_system_root(path, root)
+    followed = Path(os.path.normpath(path)) != resolved
+    return ProjectLocation(root=root, resolved=resolved, resolved_from=raw if followed else None)
 
 
 def get_session(conn: Connection, session_id: int) -> RowMapping:
