@@ -349,7 +349,9 @@ def test_every_tool_has_a_command_of_the_same_name() -> None:
     commands = set(_commands())
     tools = {name.replace("_", "-") for names in TOOLSETS.values() for name in names}
     assert tools <= commands, sorted(tools - commands)
-    assert {"serve", "demo"} <= commands
+    assert "serve" in commands
+    # The demo drives the stand-ins, which are not installed: it runs from the repository.
+    assert "demo" not in commands
 
 
 def test_help_lists_the_commands(cli: Invoke) -> None:

@@ -16,6 +16,7 @@ from mcp import Client, StdioServerParameters
 pytestmark = pytest.mark.slow
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "taskorch"
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def _environment(database_url: str) -> dict[str, str]:
@@ -107,8 +108,9 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     env = {**os.environ}
     for name in ("TASKORCH_DATABASE_URL", "TASKORCH_TOOLSETS", "FORCE_COLOR"):
         env.pop(name, None)
+    env["PYTHONPATH"] = str(REPOSITORY)  # the stand-ins and the demo are not installed: scripts/demo sets it too
     completed = subprocess.run(
-        [sys.executable, "-m", "taskorch", "demo"],
+        [sys.executable, "-m", "standins", "demo"],
         capture_output=True,
         text=True,
         timeout=120,

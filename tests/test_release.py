@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
 from taskorch.platforms.github import GitHubPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
-from taskorch.testing.fake_github import FakeGitHub
 
 TOKEN_NAME = "RELEASE_TEST_TOKEN"
 

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
 from taskorch.platforms.github import GitHubPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
 from taskorch.sync.template import find_marker
-from taskorch.testing.fake_github import FakeGitHub
 
 TOKEN = "ghp_SECRETtoken0123456789abcdefSECRET"
 

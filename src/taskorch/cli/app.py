@@ -1,4 +1,4 @@
-"""The ``taskorch`` command: the MCP tools' verbs for people, plus ``serve`` and ``demo``.
+"""The ``taskorch`` command: the MCP tools' verbs for people, plus ``serve``.
 
 Each command parses its options, calls the same :class:`~taskorch.services.app.Orchestrator`
 method as the MCP tool of the same name, and prints Rich tables (or JSON with ``--json``). A
@@ -148,7 +148,7 @@ def _task_table(title: str, tasks: list[TaskView]) -> None:
     out.print(table)
 
 
-# -- serve and demo ------------------------------------------------------------------------
+# -- serve --------------------------------------------------------------------------------
 
 
 @app.command()
@@ -162,16 +162,6 @@ def serve(
     from taskorch.mcp.stdio import serve as serve_stdio
 
     raise typer.Exit(serve_stdio(toolsets))
-
-
-@app.command()
-def demo(
-    keep: Annotated[bool, typer.Option(help="Keep the throwaway repository and database afterwards.")] = False,
-) -> None:
-    """Drive `taskorch serve` with the official MCP client in a throwaway Git repository."""
-    from taskorch.demo import run_demo
-
-    raise typer.Exit(run_demo(keep=keep, console=out))
 
 
 # -- sessions and status -------------------------------------------------------------------

@@ -29,8 +29,9 @@ What it models, following GitHub's documentation:
 With a validator (the test suite's, built from GitHub's official OpenAPI description), every REST
 exchange is checked against the description as it happens.
 
-It ships with taskorch as a stand-in: the demo runs against it, and a project can use it to try
-the integration offline. It never reaches the network beyond the 127.0.0.1 port it serves on.
+It is taskorch's stand-in for GitHub, kept beside the package rather than installed with it: the
+tests, the demo and the benchmarks run against it, and ``python -m standins github`` serves it to
+try the integration by hand. It never reaches the network beyond the 127.0.0.1 port it serves on.
 """
 
 from __future__ import annotations

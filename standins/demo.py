@@ -1,7 +1,7 @@
 """The demo: a real MCP client session against ``taskorch serve`` over stdio.
 
 It creates a throwaway Git repository and a fresh SQLite database beside it, serves the GitHub
-stand-in (:mod:`taskorch.testing.fake_github`) on 127.0.0.1, starts the server as a subprocess
+stand-in (:mod:`standins.github`) on 127.0.0.1, starts the server as a subprocess
 with the official MCP client, and walks through a whole feature: initialize a session, connect the
 repository, plan a parent with dependent subtasks (they become issues and sub-issues), try to start
 a task too early, execute and complete every task in dependency order (writing the files the
@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from taskorch.testing.fake_github import FakeGitHub
+    from standins.github import FakeGitHub
 
 __all__ = ["run_demo"]
 
@@ -364,7 +364,7 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     has_git = _git_init(repo)
     db_url = f"sqlite:///{workdir / 'taskorch.db'}"
     console.print(f"Throwaway repository: {repo}\nDatabase: {db_url}", highlight=False)
-    from taskorch.testing.fake_github import FakeGitHub
+    from standins.github import FakeGitHub
 
     github = FakeGitHub(owner="octo-org", repo="shop")
     try:
