@@ -496,9 +496,9 @@ class FakeGitHub:
         return httpx.MockTransport(self.handle)
 
     @contextmanager
-    def serve(self) -> Iterator[str]:
-        """Serve this fake over HTTP on 127.0.0.1 (a free port) from a background thread; yields
-        the base URL, e.g. ``http://127.0.0.1:54321``. ``drop_*`` faults close the connection without
+    def serve(self, port: int = 0) -> Iterator[str]:
+        """Serve this fake over HTTP on 127.0.0.1 from a background thread, on ``port`` (0: a free
+        one); yields the base URL, e.g. ``http://127.0.0.1:54321``. ``drop_*`` faults close the connection without
         an answer; ``timeout`` holds it (up to ``hold_seconds``) and then closes it."""
         fake = self
         stopping = threading.Event()
@@ -542,7 +542,7 @@ class FakeGitHub:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _answer
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         host_and_port = f"127.0.0.1:{server.server_port}"
         server.daemon_threads = True
         server.block_on_close = False

@@ -1,0 +1,99 @@
+"""The stand-ins' command: ``python -m standins github`` serves the GitHub stand-in, prints its URL
+and the settings that point ``taskorch sync`` at it, and stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from standins.__main__ import TOKEN_NAME
+from taskorch.cli.app import app
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+URL = re.compile(r"http://127\.0\.0\.1:\d+")
+
+
+@pytest.fixture
+def standin() -> Iterator[tuple[str, list[str]]]:
+    """The stand-in as a user starts it; yields its URL and the lines printed up to the URL's."""
+    env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "standins", "github", "--repository", "octo-org/shop"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    # Only a safety net against a hang: the test waits for the line, never for a time.
+    watchdog = threading.Timer(120, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not (lines and URL.search(lines[0])):
+            line = process.stdout.readline()
+            assert line, "the stand-in exited before printing its URL: " + (
+                process.stderr.read() if process.stderr else ""
+            )
+            lines.append(line.rstrip("\n"))
+        found = URL.search(lines[0])
+        assert found is not None
+        for line in process.stdout:  # the instructions, up to the line that ends them
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Ctrl-C"):
+                break
+        yield found.group(), lines
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate()
+        assert process.returncode == 0, errors
+        assert "stopped" in rest
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.slow
+def test_the_github_standin_serves_until_interrupted(standin: tuple[str, list[str]]) -> None:
+    url, lines = standin
+    assert lines[0] == f"GitHub stand-in for octo-org/shop at {url}"
+    assert f"  export TASKORCH_GITHUB_API_URL={url}" in lines
+    answer = httpx.get(f"{url}/repos/octo-org/shop/issues", headers={"Authorization": "Bearer any-value"})
+    assert answer.status_code == 200 and answer.json() == []
+
+
+@pytest.mark.slow
+def test_taskorch_syncs_with_the_standin_as_printed(
+    standin: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch, project: Path, database_url: str
+) -> None:
+    """The printed settings work: connect, plan and sync create the issue on the stand-in."""
+    url, lines = standin
+    for line in lines:
+        exported = re.match(r"\s*export (\w+)=(\S+)", line)
+        if exported and exported.group(1) != "TASKORCH_DATABASE_URL":
+            monkeypatch.setenv(exported.group(1), exported.group(2).strip('"'))
+    monkeypatch.setenv("TASKORCH_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def cli(*args: str) -> Result:
+        result = runner.invoke(app, [*args, "--project", str(project)])
+        assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    connect = next(line.split() for line in lines if "taskorch git connect" in line)
+    cli(*connect[1:])
+    cli("plan-task", "Try the stand-in")
+    cli("sync")
+    listed = httpx.get(f"{url}/repos/octo-org/shop/issues", headers={"Authorization": f"Bearer {TOKEN_NAME}"}).json()
+    assert [issue["title"] for issue in listed] == ["Try the stand-in"]
