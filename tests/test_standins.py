@@ -69,8 +69,17 @@ def test_the_github_standin_serves_until_interrupted(standin: tuple[str, list[st
     url, lines = standin
     assert lines[0] == f"GitHub stand-in for octo-org/shop at {url}"
     assert f"  export TASKORCH_GITHUB_API_URL={url}" in lines
-    answer = httpx.get(f"{url}/repos/octo-org/shop/issues", headers={"Authorization": "Bearer any-value"})
-    assert answer.status_code == 200 and answer.json() == []
+    auth = {"Authorization": "Bearer any-value"}
+    assert httpx.get(f"{url}/repos/octo-org/shop/issues", headers=auth).json() == []
+    created = httpx.post(f"{url}/repos/octo-org/shop/issues", headers=auth, json={"title": "Try <it>"}).json()
+    # A local server's links point at itself, never at github.com, and its web pages answer.
+    assert created["html_url"] == f"{url}/octo-org/shop/issues/1"
+    assert created["url"] == f"{url}/repos/octo-org/shop/issues/1"
+    page = httpx.get(created["html_url"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "#1 Try &lt;it&gt;" in page.text
+    assert "#1</a> Try &lt;it&gt; (open)" in httpx.get(f"{url}/octo-org/shop").text
+    assert httpx.get(f"{url}/octo-org/shop/issues/2").status_code == 404
 
 
 @pytest.mark.slow
