@@ -131,3 +131,13 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     assert any(line.startswith("git v0.1.0") for line in completed.stdout.splitlines())
     assert any(line.startswith("gh release v0.1.0") for line in completed.stdout.splitlines())
     assert "demo failed" not in completed.stdout
+    # The stand-in's own links, never github.com's; shortened arguments end with an ellipsis.
+    assert "github.com" not in completed.stdout
+    assert any(
+        line.startswith("gh #2 Design the rate limiter") and line.endswith("/octo-org/shop/issues/2")
+        for line in completed.stdout.splitlines()
+    )
+    assert any(line.startswith("->") and "…" in line for line in completed.stdout.splitlines())
+    # The synthesis in sections, not the stored Markdown pasted.
+    assert "├── task 2 Design the rate limiter (architect)" in completed.stdout.splitlines()
+    assert not any(line.startswith("# Synthesis") for line in completed.stdout.splitlines())

@@ -3,6 +3,7 @@ and the settings that point ``taskorch sync`` at it, and stops on Ctrl-C."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from standins import demo
 from standins.__main__ import TOKEN_NAME
 from taskorch.cli.app import app
 
@@ -106,3 +109,54 @@ def test_taskorch_syncs_with_the_standin_as_printed(
     cli("sync")
     listed = httpx.get(f"{url}/repos/octo-org/shop/issues", headers={"Authorization": f"Bearer {TOKEN_NAME}"}).json()
     assert [issue["title"] for issue in listed] == ["Try the stand-in"]
+
+
+# -- the demo's presentation ------------------------------------------------------------------
+
+
+def test_the_demo_marks_what_it_shortens() -> None:
+    assert demo._argument("short") == '"short"'
+    long = demo._argument("x" * 100)
+    assert len(long) == 60 and long.endswith(demo.ELLIPSIS) and long.startswith('"xxx')
+    assert demo._short("one line") == "one line"
+    assert demo._short("a" * 50) == "a" * 39 + demo.ELLIPSIS
+    assert demo._short("first\nsecond") == "first" + demo.ELLIPSIS
+    assert demo._short("http://127.0.0.1:8765/octo-org/shop/issues/12345") == (
+        "http://127.0.0.1:8765/octo-org/shop/issues/12345"
+    )
+
+
+def test_the_demo_lays_the_synthesis_out_in_sections() -> None:
+    artifact = {
+        "summary": "Token bucket per account",
+        "file_paths": ["docs/design.md"],
+        "detailed_work": "# Design\n\n## A heading inside the work\nmore",
+        "artifact_type": "design",
+        "next_action": "Benchmark it",
+    }
+    result = {
+        "parent_id": 1,
+        "parent_status": "in_progress",
+        "completed": [{"id": 2}],
+        "open": [{"id": 3, "title": "[bold]Tests[/]", "status": "pending"}],
+        "synthesis": "# Synthesis: ignored\n",
+    }
+    tasks = [{"id": 2, "title": "Design it", "specialist_type": "architect", "artifacts": [artifact]}]
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, color_system=None).print(demo._synthesis_tree("Rate limiting", result, tasks))
+    shown = buffer.getvalue()
+    assert shown.splitlines()[0] == "Rate limiting (task 1): 1 subtask completed, 1 open; the parent is in_progress"
+    for line in (
+        "├── task 2 Design it (architect)",
+        "│   ├── Token bucket per account",
+        "│   ├── files: docs/design.md",
+        "│   └── work: 4 lines (design)",
+        "├── files touched",
+        "│   └── docs/design.md",
+        "├── follow-ups",
+        "│   └── Benchmark it (from task 2)",
+        "└── still open",
+        "    └── task 3 [bold]Tests[/] (pending)",
+    ):
+        assert line in shown.splitlines(), shown
+    assert "A heading inside the work" not in shown
