@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from git_repo import IDENTITY, commit, git, init_repository
 from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
@@ -23,32 +24,10 @@ from taskorch.services.models import SubtaskSpec, TaskFields
 TOKEN_NAME = "RELEASE_TEST_TOKEN"
 
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, **IDENTITY}
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True)
-    return done.stdout.strip()
-
-
-def commit(repo: Path, message: str, name: str) -> None:
-    (repo / name).write_text(message + "\n")
-    git(repo, "add", name)
-    git(repo, "commit", "-q", "-m", message)
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A project with history: v0.1.0 tagged, then Conventional Commits, and a bare remote."""
-    root = tmp_path / "shop"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
+    root = init_repository(tmp_path / "shop", remote=tmp_path / "remote.git")
     commit(root, "feat: first endpoint", "a.txt")
     git(root, "tag", "-a", "v0.1.0", "-m", "Release v0.1.0")
     commit(root, "feat(login): rate limit failed logins", "b.txt")
@@ -56,9 +35,6 @@ def repo(tmp_path: Path) -> Path:
     commit(root, "docs: explain the limits", "d.txt")
     commit(root, "Tidy the imports", "e.txt")
     commit(root, "feat(api)!: drop the v1 endpoints\n\nBREAKING CHANGE: v1 is gone", "f.txt")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    git(root, "remote", "add", "origin", str(remote))
     return root
 
 
