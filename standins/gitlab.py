@@ -212,7 +212,8 @@ class FakeGitLab:
     * ``requests: list[Recorded]`` — every request received, in order;
     * ``rate_limit`` / ``rate_remaining`` / ``rate_reset`` — the authenticated API budget;
     * ``credentials_valid`` (false: every request is 401), ``forbidden`` (true: every request is
-      403), ``hold_seconds`` (how long a ``timeout`` fault holds the connection at most).
+      403), ``hold_seconds`` (how long a ``timeout`` fault holds the connection at most),
+      ``send_link_header`` (false: pages carry only the ``X-*`` headers, as behind some proxies).
     """
 
     def __init__(
@@ -234,6 +235,7 @@ class FakeGitLab:
         self.credentials_valid = True
         self.forbidden = False
         self.hold_seconds = 30.0
+        self.send_link_header = True
 
         self.issues: dict[int, Json] = {}
         self.notes: dict[int, list[Json]] = {}
@@ -296,6 +298,13 @@ class FakeGitLab:
     def mutations(self) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.is_mutation]
+
+    def add_issue(self, title: str, **params: Any) -> Json:
+        """Create an issue as a person would (not recorded as a request); ``params`` are the API's
+        create parameters. Returns the issue as the API renders it."""
+        with self._lock:
+            req = _Req("POST", "", [], {}, {}, {}, {"title": title, **params}, "")
+            return dict(self._create_issue(req).body)
 
     def edit_issue(self, iid: int, *, actor: str = "alice", **changes: Any) -> Json:
         """Change an issue as a person in GitLab's web UI would; ``changes`` are the API's edit
@@ -588,8 +597,9 @@ class FakeGitLab:
             "X-Prev-Page": str(page - 1) if page > 1 else "",
             "X-Total": str(len(items)),
             "X-Total-Pages": str(total_pages),
-            "Link": ", ".join(links),
         }
+        if self.send_link_header:
+            headers["Link"] = ", ".join(links)
         return _Reply(200, chunk, headers)
 
     # -- JSON builders --------------------------------------------------------------------------

@@ -313,12 +313,12 @@ def map_gitlab_error(
 
     where = f"GitLab {method} {path}"
     clock = now or datetime.now(UTC)
-    if isinstance(error, gitlab.exceptions.GitlabHttpError) and error.response_code is not None:
-        return _error_from_response(where, int(error.response_code), error.error_message, headers or {}, clock)
     if isinstance(error, gitlab.exceptions.GitlabParsingError):
         return PlatformUnavailable(f"{where} answered with a body that is not JSON.")
     if isinstance(error, gitlab.exceptions.RedirectError):
         return PlatformRejected(f"{where} was redirected; check the GitLab URL (use https and the exact host).")
+    if isinstance(error, gitlab.exceptions.GitlabError) and error.response_code is not None:
+        return _error_from_response(where, int(error.response_code), error.error_message, headers or {}, clock)
     if isinstance(error, requests.Timeout):
         return PlatformUnavailable(f"{where} timed out; GitLab may be slow or unreachable.")
     if isinstance(error, requests.RequestException | OSError):
@@ -517,6 +517,7 @@ class GitLabPlatform:
         oauth: bool = False,
         session: requests.Session | None = None,
         timeout: float = 30.0,
+        per_page: int = 100,
     ) -> GitLabPlatform:
         """Build a python-gitlab client for ``token`` and ``project`` (``"group/sub/project"`` or its URL).
 
@@ -524,7 +525,8 @@ class GitLabPlatform:
         is ``{url}/api/v4``. The token goes out as ``PRIVATE-TOKEN`` (personal, project or group
         access token), or as ``Authorization: Bearer`` with ``oauth=True``. ``session`` is the
         ``requests.Session`` to send through (a new one by default; an injected one stays the
-        caller's to close); ``timeout`` is in seconds. The client never retries. Raises
+        caller's to close); ``timeout`` is in seconds; ``per_page`` the page size of lists (1..100).
+        The client never retries. Raises
         :class:`AuthenticationFailed` for an empty token and :class:`InvalidInput` for a malformed
         project or URL.
         """
@@ -550,7 +552,7 @@ class GitLabPlatform:
             oauth_token=token.strip() if oauth else None,
             session=http,
         )
-        platform = cls(client, path)
+        platform = cls(client, path, per_page=per_page)
         platform._owns_session = owned
         return platform
 
