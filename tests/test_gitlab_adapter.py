@@ -122,6 +122,29 @@ def test_an_empty_token_or_bad_settings_are_refused(base_url: str) -> None:
         GitLabPlatform(client, PROJECT, per_page=101)
 
 
+def test_settings_from_the_environment(fake: FakeGitLab, base_url: str) -> None:
+    environ = {"GITLAB_TOKEN": TOKEN, "TASKORCH_GITLAB_URL": base_url}
+    platform = GitLabPlatform.from_environment(PROJECT, environ=environ)
+    assert platform.get_release_by_tag("none") is None
+    assert "private-token" in fake.requests[-1].headers
+    platform.close()
+    with pytest.raises(AuthenticationFailed, match="MY_GITLAB is not set") as caught:
+        GitLabPlatform.from_environment(PROJECT, environ=environ, token_variable="MY_GITLAB")
+    assert TOKEN not in str(caught.value)
+    default = GitLabPlatform.from_environment(PROJECT, environ={"GITLAB_TOKEN": "x"})
+    assert default._client.url == "https://gitlab.com"  # no request is made
+    default.close()
+
+
+def test_python_gitlab_is_imported_only_when_gitlab_is_used() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, taskorch.platforms.gitlab; print('gitlab' in sys.modules, 'requests' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
 def test_nested_paths_are_sent_url_encoded(fake: FakeGitLab, base_url: str) -> None:
     deep = FakeGitLab("top/middle/lower/project", clock=SteppingClock())
     with deep.serve() as url:

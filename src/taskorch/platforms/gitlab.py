@@ -556,6 +556,26 @@ class GitLabPlatform:
         platform._owns_session = owned
         return platform
 
+    @classmethod
+    def from_environment(
+        cls,
+        project: str,
+        *,
+        environ: Mapping[str, str],
+        token_variable: str = TOKEN_VARIABLE,
+        session: requests.Session | None = None,
+    ) -> GitLabPlatform:
+        """:meth:`connect` with the token from ``environ[token_variable]`` (default ``GITLAB_TOKEN``)
+        and the base URL from ``environ["TASKORCH_GITLAB_URL"]`` (default https://gitlab.com).
+        A missing token raises :class:`AuthenticationFailed` naming the variable, never a value."""
+        token = environ.get(token_variable, "")
+        if not token.strip():
+            raise AuthenticationFailed(
+                f"{token_variable} is not set; put a GitLab access token with the 'api' scope there."
+            )
+        url = environ.get(URL_VARIABLE, "").strip() or DEFAULT_URL
+        return cls.connect(token, project, url=url, session=session)
+
     def __repr__(self) -> str:
         return f"GitLabPlatform(repository={self.repository!r}, url={self._client.url!r})"
 
