@@ -613,7 +613,6 @@ def test_a_lost_sub_issue_link_is_retried_until_done(orch: Orchestrator, fake_gi
     assert set(fake_github.sub_issues.get(parent, [])) == children
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 6")
 def test_the_marker_is_found_anywhere_in_the_body(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     task = _one_task(orch)
     number = _lose_the_create_answer(orch, fake_github)
