@@ -624,7 +624,6 @@ def test_the_marker_is_found_anywhere_in_the_body(orch: Orchestrator, fake_githu
     issue_of(orch, fake_github, task)
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 7")
 def test_label_names_are_compared_without_case(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     task = _one_task(orch, labels=["Bug"])
     orch.git_sync()

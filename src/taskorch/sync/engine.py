@@ -577,7 +577,7 @@ class SyncEngine:
             return False  # the issue is not created yet; the creation entry comes first
         values = self._local(task, labels, link)
         base = link["base"] or {}
-        changed = [f for f in mapping.FIELDS if values[f] != base.get(f) and f not in open_fields]
+        changed = [f for f in mapping.FIELDS if not mapping.same(f, values[f], base.get(f)) and f not in open_fields]
         if not changed:
             self._complete_updates(task["id"], entry["id"])
             return True
@@ -769,17 +769,17 @@ class SyncEngine:
             status_line = "synced"
             for f in mapping.FIELDS:
                 b, lv, rv = base.get(f), local[f], remote[f]
-                if lv == rv:
+                if mapping.same(f, lv, rv):
                     base[f] = lv
                     continue
-                if lv == b:
+                if mapping.same(f, lv, b):
                     if self._apply_remote(conn, link_now, f, rv, at, base):
                         base[f] = rv
                         took_remote = True
                     else:
                         status_line = "manual"
                     continue
-                if rv == b:
+                if mapping.same(f, rv, b):
                     needs_push = True
                     continue
                 winner = self._decide(policy, task, issue)

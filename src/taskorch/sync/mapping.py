@@ -37,6 +37,7 @@ __all__ = [
     "managed_labels",
     "remote_status",
     "remote_values",
+    "same",
 ]
 
 FIELDS = ("title", "body", "status", "labels", "assignees", "milestone")
@@ -59,17 +60,37 @@ def managed_labels(task: Mapping[Any, Any], default_labels: Sequence[str]) -> li
     return labels
 
 
+def label_key(label: str) -> str:
+    """The form labels are compared in: GitHub and GitLab treat label names without case
+    ("Bug" and "bug" are one label)."""
+    return label.casefold()
+
+
+def labels_key(labels: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({label_key(label) for label in labels}))
+
+
+def same(field: str, a: Any, b: Any) -> bool:
+    """Whether two values of linked ``field`` are one value for the merge (labels: without case
+    and order)."""
+    if field == "labels" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return labels_key(a) == labels_key(b)
+    return bool(a == b)
+
+
 def _is_managed(label: str, default_labels: Sequence[str]) -> bool:
-    return label.startswith(_MANAGED_PREFIXES) or label in default_labels
+    key = label_key(label)
+    return key.startswith(_MANAGED_PREFIXES) or key in labels_key(default_labels)
 
 
 def remote_status(issue: RemoteIssue) -> str:
     """The task status an issue's state and labels stand for."""
     if issue.state == "closed":
         return "cancelled" if issue.state_reason == "not_planned" else "completed"
-    if STATUS_LABELS["blocked"] in issue.labels:
+    keys = labels_key(issue.labels)
+    if STATUS_LABELS["blocked"] in keys:
         return "blocked"
-    if STATUS_LABELS["in_progress"] in issue.labels:
+    if STATUS_LABELS["in_progress"] in keys:
         return "in_progress"
     return "pending"
 
