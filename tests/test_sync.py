@@ -488,7 +488,6 @@ def _one_task(orch: Orchestrator, **fields: Any) -> int:
     return orch.plan_task(TaskFields(title="Limit logins", description="Per account.", **fields)).task.id
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 1")
 def test_managed_labels_follow_the_task(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     task = _one_task(orch)
     orch.git_sync()
@@ -517,7 +516,6 @@ def test_an_applied_update_whose_answer_was_lost_is_recognised(orch: Orchestrato
     assert orch.get_task(task).title == "Limit logins per account and address"
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 3")
 def test_a_field_in_conflict_is_never_written_by_the_push_of_another(
     orch: Orchestrator, fake_github: FakeGitHub
 ) -> None:

@@ -324,7 +324,13 @@ class GitService:
                 labels = repo.labels_of(conn, [task_id])[task_id]
             # Rendered outside the write transaction; a change to the task in between differs
             # from this base and is pushed by the next sync.
-            local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+            local = mapping.local_values(
+                task,
+                labels,
+                template=config["issue_template"],
+                verbatim_body=False,
+                default_labels=list(config["default_labels"] or []),
+            )
             with self.db.transaction() as conn:
                 from taskorch.sync.engine import new_idempotency_key
 

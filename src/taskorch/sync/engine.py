@@ -400,6 +400,7 @@ class SyncEngine:
             labels,
             template=self.config.get("issue_template"),
             verbatim_body=bool((link["base"] or {}).get("_verbatim")),
+            default_labels=self.default_labels,
         )
 
     def _push_create(self, entry: RowMapping) -> bool:
@@ -416,7 +417,6 @@ class SyncEngine:
         changes = mapping.changes_for(
             mapping.FIELDS,
             values,
-            task,
             marker_text=marker(link["idempotency_key"]),
             default_labels=self.default_labels,
             milestone_numbers=numbers,
@@ -585,10 +585,10 @@ class SyncEngine:
         changes = mapping.changes_for(
             changed,
             values,
-            task,
             marker_text=marker(link["idempotency_key"]),
             default_labels=self.default_labels,
             milestone_numbers=numbers,
+            remote=link["remote"] or None,
         )
         number = int(link["issue_number"])
         issue = self.call(
@@ -771,6 +771,10 @@ class SyncEngine:
                 b, lv, rv = base.get(f), local[f], remote[f]
                 if mapping.same(f, lv, rv):
                     base[f] = lv
+                    continue
+                if f in mapping.LOCAL_ONLY:  # taskorch's own labels: put back, never taken
+                    base[f] = rv
+                    needs_push = True
                     continue
                 if mapping.same(f, lv, b):
                     if self._apply_remote(conn, link_now, f, rv, at, base):
