@@ -82,6 +82,12 @@ BACKOFF_MAX_SECONDS = 30.0
 MARKER_SEARCH_SLACK_SECONDS = 300
 
 
+#: Outbox operations that never overwrite a field, so they may go out without a fresh pull.
+CREATION_OPERATIONS = ("create_issue", "add_sub_issue", "board_card")
+#: Operations of which one pending entry per task is enough (a later one is reused).
+COALESCED_OPERATIONS = ("update_issue", "board_card", "add_sub_issue")
+
+
 class SyncStopped(Exception):
     """A run stops early (a rate limit longer than allowed); the rest waits in the outbox."""
 
@@ -304,6 +310,7 @@ class SyncEngine:
         total = self._pending_count()
         done = 0
         waiting: set[int] = set()  # entries that must wait for another (an update before its issue exists)
+        progressed_since_wait = False
         while True:
             with self.db.transaction(write=False) as conn:
                 query = (
@@ -315,22 +322,29 @@ class SyncEngine:
                 if task_ids is not None:
                     query = query.where(sync_outbox.c.task_id.in_(list(task_ids)))
                 if not updates:
-                    query = query.where(sync_outbox.c.operation == "create_issue")
+                    query = query.where(sync_outbox.c.operation.in_(CREATION_OPERATIONS))
                 if waiting:
                     query = query.where(sync_outbox.c.id.not_in(waiting))
                 batch = list(conn.execute(query).mappings())
             if not batch:
+                if waiting and progressed_since_wait:
+                    # An entry that waited for another (a sub-issue for its parent's creation)
+                    # gets one more turn once something moved.
+                    waiting.clear()
+                    progressed_since_wait = False
+                    continue
                 return
             progressed = False
             for entry in batch:
                 if self._push_entry(entry):
                     progressed = True
+                    progressed_since_wait = True
                 else:
                     waiting.add(entry["id"])
                 done += 1
                 if progress is not None:
                     progress(min(done, total), total)
-            if not progressed:
+            if not progressed and not waiting:
                 return
 
     def _push_entry(self, entry: RowMapping) -> bool:
@@ -343,6 +357,10 @@ class SyncEngine:
                 return self._push_update(entry)
             if op == "comment":
                 return self._push_comment(entry)
+            if op == "add_sub_issue":
+                return self._push_sub_issue(entry)
+            if op == "board_card":
+                return self._push_board_card(entry)
             self._finish_entry(entry["id"], "failed", f"unknown operation {op!r}")
             return True
         except SyncStopped:
@@ -449,7 +467,6 @@ class SyncEngine:
                 )
                 self.sleep(delay)
         self._record_created(entry, task, link, issue)
-        self._after_create(task, issue)
         return True
 
     def _find_by_marker(self, link: Mapping[Any, Any]) -> RemoteIssue | None:
@@ -498,6 +515,7 @@ class SyncEngine:
                 )
                 .values(status="done", done_at=at)
             )
+            self._follow_ups(conn, task, at)
             self._record_remote(
                 conn,
                 "issue_sync",
@@ -513,29 +531,90 @@ class SyncEngine:
             )
         self._run.created.append(link_view(row, task["number"]))
 
-    def _after_create(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
-        """Sub-issue of the parent's issue; card on the board (project tier)."""
+    def _follow_ups(self, conn: Connection, task: Mapping[Any, Any], at: datetime) -> None:
+        """Queue the remote effects that follow a creation, each an outbox entry of its own
+        (retried until done): the sub-issue link to the parent's issue, the board card."""
         if task["parent_id"] is not None:
-            with self.db.transaction(write=False) as conn:
+            enqueue(conn, self.session_id, task["id"], "add_sub_issue", {}, at)
+        if self._board_configured():
+            enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
+
+    def _board_configured(self) -> bool:
+        return self.config.get("tier") in ("project", "full") and bool(self.config.get("board_number"))
+
+    def _push_sub_issue(self, entry: RowMapping) -> bool:
+        """Make the task's issue a sub-issue of its parent's; waits until both issues exist."""
+        with self.db.transaction(write=False) as conn:
+            task, link, _labels = self._task_and_link(conn, entry["task_id"])
+            parent = None
+            if task["parent_id"] is not None:
                 parent = conn.execute(
                     select(feature_issue_links.c.issue_number).where(feature_issue_links.c.task_id == task["parent_id"])
                 ).first()
-            if parent is not None and parent[0] is not None:
-                try:
-                    self.call(
-                        "add_sub_issue",
-                        lambda: self.platform.add_sub_issue(parent[0], issue),
-                        mutation=True,
-                        task_id=task["id"],
-                    )
-                except PlatformRejected as exc:
-                    # Already a sub-issue (a retry after a lost answer) is the outcome we wanted.
-                    if exc.status != 422:
-                        raise
-        self._sync_board(task, issue)
+        if link is None or task["parent_id"] is None or parent is None:
+            self._finish_entry(entry["id"], "done")  # unlinked, or no parent issue will ever exist
+            return True
+        if link["issue_number"] is None or parent[0] is None:
+            return False  # one of the issues is not created yet
+        parent_number = int(parent[0])
+        child = self._issue_ref(task, link)
+        try:
+            self.call(
+                "add_sub_issue",
+                lambda: self.platform.add_sub_issue(parent_number, child),
+                mutation=True,
+                task_id=task["id"],
+            )
+        except PlatformRejected as exc:
+            # Already a sub-issue (a retry after a lost answer) is the outcome we wanted.
+            if exc.status != 422:
+                raise
+        self._finish_entry(entry["id"], "done")
+        with self.db.transaction() as conn:
+            self.log(
+                conn,
+                "issue_sync",
+                "add_sub_issue",
+                "completed",
+                task_id=task["id"],
+                issue_number=child.number,
+                records=1,
+                requests=1,
+            )
+        return True
+
+    def _push_board_card(self, entry: RowMapping) -> bool:
+        """Put the task's issue on the board, in the column its status maps to."""
+        with self.db.transaction(write=False) as conn:
+            task, link, _labels = self._task_and_link(conn, entry["task_id"])
+        if link is None or not self._board_configured():
+            self._finish_entry(entry["id"], "done")
+            return True
+        if link["issue_number"] is None:
+            return False
+        self._sync_board(task, self._issue_ref(task, link))
+        self._finish_entry(entry["id"], "done")
+        return True
+
+    def _issue_ref(self, task: Mapping[Any, Any], link: Mapping[Any, Any]) -> RemoteIssue:
+        """The linked issue as far as the link knows it (number and ids), without a request."""
+        return RemoteIssue(
+            number=int(link["issue_number"]),
+            id=int(link["issue_id"] or 0),
+            node_id=str(link["issue_node_id"] or ""),
+            url=str(link["issue_url"] or ""),
+            title=str(task["title"]),
+            body="",
+            state="open",
+            state_reason=None,
+            labels=(),
+            assignees=(),
+            milestone=None,
+            updated_at=self.clock(),
+        )
 
     def _sync_board(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
-        if self.config.get("tier") not in ("project", "full") or not self.config.get("board_number"):
+        if not self._board_configured():
             return
         if self._board is None:
             number = int(self.config["board_number"])
@@ -621,10 +700,10 @@ class SyncEngine:
                 changes={"issue_number": number, "fields": changed},
                 at=at,
             )
+            if "status" in changed and self._board_configured():
+                enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
         self._complete_updates(task["id"], entry["id"])
         self._run.updated.append(task["id"])
-        if "status" in changed:
-            self._sync_board(task, issue)
         return True
 
     def _complete_updates(self, task_id: int, up_to: int) -> None:
@@ -1041,14 +1120,15 @@ class SyncEngine:
 def enqueue(
     conn: Connection, session_id: int, task_id: int, operation: str, payload: Mapping[Any, Any], at: datetime
 ) -> None:
-    """Add an outbox entry in the caller's transaction; a pending update of the same task is reused."""
-    if operation == "update_issue":
+    """Add an outbox entry in the caller's transaction; a pending entry of the same task and
+    operation is reused for the operations of :data:`COALESCED_OPERATIONS`."""
+    if operation in COALESCED_OPERATIONS:
         exists = conn.execute(
             select(sync_outbox.c.id).where(
                 and_(
                     sync_outbox.c.task_id == task_id,
                     sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == "update_issue",
+                    sync_outbox.c.operation == operation,
                 )
             )
         ).first()
