@@ -498,7 +498,6 @@ def test_managed_labels_follow_the_task(orch: Orchestrator, fake_github: FakeGit
     assert not {"type: feature", "complexity: simple"} & names
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 2")
 def test_an_applied_update_whose_answer_was_lost_is_recognised(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     task = _one_task(orch)
     orch.git_sync()
@@ -561,7 +560,6 @@ def _lose_the_create_answer(orch: Orchestrator, fake_github: FakeGitHub) -> int:
     return number
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 4")
 def test_an_adopted_issue_keeps_the_edit_made_after_the_lost_create(
     orch: Orchestrator, fake_github: FakeGitHub
 ) -> None:
@@ -576,7 +574,6 @@ def test_an_adopted_issue_keeps_the_edit_made_after_the_lost_create(
     assert fake_github.issues[number]["title"] == "Limit logins (per account, per address)"
 
 
-@pytest.mark.xfail(strict=True, reason="sync defect 4")
 def test_the_pull_keeps_its_watermark_before_issues_not_yet_linked(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     from datetime import UTC, datetime, timedelta
 

@@ -80,6 +80,8 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 #: How far before the recorded intent a marker search looks, in seconds (clock skew).
 MARKER_SEARCH_SLACK_SECONDS = 300
+#: Values in flight kept per field (the most recent ones).
+IN_FLIGHT_KEPT = 5
 
 
 #: Outbox operations that never overwrite a field, so they may go out without a fresh pull.
@@ -155,6 +157,8 @@ class _Run:
     requests: int = 0
     not_modified: bool = False
     stopped: str | None = None
+    #: Issues the pull met carrying the marker of a link not completed yet, by idempotency key.
+    unlinked: dict[str, RemoteIssue] = field(default_factory=dict)
 
 
 class SyncEngine:
@@ -448,6 +452,7 @@ class SyncEngine:
                     break
             with self.db.transaction() as conn:  # committed before the request: a retry will search first
                 conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(attempts=attempts + 1))
+                self._record_in_flight(conn, link["id"], mapping.FIELDS, values)
             attempts += 1
             self.spacer.wait()
             self._run.requests += 1
@@ -469,7 +474,26 @@ class SyncEngine:
         self._record_created(entry, task, link, issue)
         return True
 
+    def _record_in_flight(
+        self, conn: Connection, link_id: int, fields: Sequence[str], values: Mapping[str, Any]
+    ) -> None:
+        """Note, before a request is sent, the values it carries for ``fields`` (in the caller's
+        transaction, committed before the request), so a pull that meets them on the platform
+        knows them for ours even if the answer is lost."""
+        row = conn.execute(
+            select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link_id)
+        ).scalar_one()
+        flight = dict(row or {})
+        for f in fields:
+            value = mapping.comparable(f, values[f])
+            sent = [v for v in flight.get(f, []) if not mapping.same(f, v, value)]
+            flight[f] = [*sent, value][-IN_FLIGHT_KEPT:]
+        conn.execute(update(feature_issue_links).where(feature_issue_links.c.id == link_id).values(in_flight=flight))
+
     def _find_by_marker(self, link: Mapping[Any, Any]) -> RemoteIssue | None:
+        seen = self._run.unlinked.get(link["idempotency_key"])
+        if seen is not None:  # this run's pull met it: no second listing
+            return seen
         since = link["intent_at"] - timedelta(seconds=MARKER_SEARCH_SLACK_SECONDS)
         listing = self._call_listing(since, None)
         key = link["idempotency_key"]
@@ -484,10 +508,16 @@ class SyncEngine:
     def _record_created(
         self, entry: Mapping[Any, Any], task: Mapping[Any, Any], link: Mapping[Any, Any], issue: RemoteIssue
     ) -> None:
+        """Link the created (or adopted) issue. Its base is what was sent (the values in flight of
+        the last attempt), so a difference on the issue (a person's edit made before the answer was
+        read) is merged like any remote edit instead of becoming the agreed value."""
         remote = self._remote(issue)
         at = self.clock()
         with self.db.transaction() as conn:
-            base = {f: remote[f] for f in mapping.FIELDS}
+            flight = conn.execute(
+                select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link["id"])
+            ).scalar_one()
+            base = _agreed_base(remote, dict(flight or {}))
             conn.execute(
                 update(feature_issue_links)
                 .where(feature_issue_links.c.id == link["id"])
@@ -500,6 +530,7 @@ class SyncEngine:
                     last_synced=at,
                     base=base,
                     remote=remote,
+                    in_flight=None,
                     error=None,
                 )
             )
@@ -530,6 +561,8 @@ class SyncEngine:
                 conn.execute(select(feature_issue_links).where(feature_issue_links.c.id == link["id"])).mappings().one()
             )
         self._run.created.append(link_view(row, task["number"]))
+        if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.FIELDS):
+            self.merge(row, issue)  # the issue changed after it was sent: merged like any remote edit
 
     def _follow_ups(self, conn: Connection, task: Mapping[Any, Any], at: datetime) -> None:
         """Queue the remote effects that follow a creation, each an outbox entry of its own
@@ -670,6 +703,8 @@ class SyncEngine:
             remote=link["remote"] or None,
         )
         number = int(link["issue_number"])
+        with self.db.transaction() as conn:
+            self._record_in_flight(conn, link["id"], changed, values)
         issue = self.call(
             "update_issue", lambda: self.platform.update_issue(number, changes), mutation=True, task_id=task["id"]
         )
@@ -679,12 +714,17 @@ class SyncEngine:
             new_base = dict(base)
             for f in changed:
                 new_base[f] = values[f]
+            flight = conn.execute(
+                select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link["id"])
+            ).scalar_one()
+            flight = {f: v for f, v in (flight or {}).items() if f not in changed} or None
             conn.execute(
                 update(feature_issue_links)
                 .where(feature_issue_links.c.id == link["id"])
                 .values(
                     base=new_base,
                     remote=remote,
+                    in_flight=flight,
                     sync_status="synced" if not open_fields else "manual",
                     last_synced=at,
                     error=None,
@@ -785,13 +825,30 @@ class SyncEngine:
                     )
                 ).mappings()
             }
+            pending_keys = {
+                row[0]
+                for row in conn.execute(
+                    select(feature_issue_links.c.idempotency_key).where(
+                        feature_issue_links.c.issue_number.is_(None),
+                        feature_issue_links.c.task_id.in_(
+                            select(tasks.c.id).where(tasks.c.session_id == self.session_id)
+                        ),
+                    )
+                )
+            }
         failures_before = len(self._run.failed)
         newest = state["since"]
+        hold: datetime | None = None  # the first issue of ours not linked yet: the watermark stays before it
         for issue in listing.issues:
             if newest is None or issue.updated_at > newest:
                 newest = issue.updated_at
             link = links.get(issue.number)
             if link is None:
+                key = find_marker(issue.body)
+                if key is not None and key in pending_keys:
+                    self._run.unlinked[key] = issue
+                    if hold is None or issue.updated_at < hold:
+                        hold = issue.updated_at
                 continue
             try:
                 self.merge(link, issue)
@@ -800,7 +857,11 @@ class SyncEngine:
         clean = len(self._run.failed) == failures_before
         with self.db.transaction() as conn:
             values: dict[str, Any] = {"last_pull_at": self.clock()}
-            if clean:
+            if clean and hold is not None:
+                # "since" lists issues updated at or after it: the held issue is listed again, and
+                # without an ETag the next pull cannot be answered 304 before it is linked.
+                values.update(since=hold if newest is None else min(newest, hold), etag=None)
+            elif clean:
                 values.update(since=newest, etag=listing.etag)
             conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(**values))
             self.log(
@@ -846,8 +907,16 @@ class SyncEngine:
             took_remote = False
             needs_push = False
             status_line = "synced"
+            flight = dict(link_now["in_flight"] or {})
             for f in mapping.FIELDS:
                 b, lv, rv = base.get(f), local[f], remote[f]
+                if f in flight:
+                    if any(mapping.same(f, rv, sent) for sent in flight[f]):
+                        # Our own update, applied though its answer was lost: agreed, not a remote edit.
+                        b = base[f] = rv
+                        del flight[f]
+                    elif not mapping.same(f, rv, b):
+                        del flight[f]  # changed on the platform since: what we sent is history
                 if mapping.same(f, lv, rv):
                     base[f] = lv
                     continue
@@ -893,7 +962,7 @@ class SyncEngine:
             conn.execute(
                 update(feature_issue_links)
                 .where(feature_issue_links.c.id == link_now["id"])
-                .values(base=base, remote=remote, last_synced=at, sync_status=status_line)
+                .values(base=base, remote=remote, last_synced=at, sync_status=status_line, in_flight=flight or None)
             )
         if took_remote:
             self._run.pulled.append(link["task_id"])
@@ -1145,6 +1214,20 @@ def enqueue(
             created_at=at,
         )
     )
+
+
+def _agreed_base(remote: Mapping[str, Any], flight: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """The base of a newly linked issue: per field, the platform's value when it is one we sent,
+    else the value the last attempt sent (the platform's value then differs from it, and is merged
+    as a remote edit). A field with nothing recorded in flight takes the platform's value."""
+    base: dict[str, Any] = {}
+    for f in mapping.FIELDS:
+        sent = list(flight.get(f) or [])
+        if not sent or any(mapping.same(f, remote[f], v) for v in sent):
+            base[f] = remote[f]
+        else:
+            base[f] = sent[-1]
+    return base
 
 
 def board_column(task: Mapping[Any, Any], status_mapping: Mapping[str, str]) -> str | None:

@@ -33,6 +33,7 @@ __all__ = [
     "FIELDS",
     "STATUS_LABELS",
     "changes_for",
+    "comparable",
     "local_values",
     "managed_labels",
     "remote_status",
@@ -77,6 +78,14 @@ def label_key(label: str) -> str:
 
 def labels_key(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({label_key(label) for label in labels}))
+
+
+def comparable(field: str, value: Any) -> Any:
+    """``value`` of linked ``field`` as the platform would give it back: a body without trailing
+    whitespace (what :func:`remote_values` reads once the marker is removed)."""
+    if field == "body" and isinstance(value, str):
+        return strip_marker(value)
+    return value
 
 
 def same(field: str, a: Any, b: Any) -> bool:
