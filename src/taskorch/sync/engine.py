@@ -23,11 +23,10 @@ Rules it keeps (see ARCHITECTURE.md, "Sync"):
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,12 +37,9 @@ from taskorch.errors import (
     InvalidTransition,
     PlatformError,
     PlatformRejected,
-    PlatformUnavailable,
-    RateLimited,
     TaskorchError,
 )
 from taskorch.platforms.base import Platform, RemoteIssue
-from taskorch.services.models import ConflictView, IssueLinkView, SyncFailure, SyncResult
 from taskorch.store import repository as repo
 from taskorch.store.db import Database
 from taskorch.store.tables import (
@@ -55,6 +51,15 @@ from taskorch.store.tables import (
     tasks,
 )
 from taskorch.sync import mapping
+from taskorch.sync.remote import RemoteCaller, SyncStopped
+from taskorch.sync.reports import (
+    ConflictReport,
+    FailureReport,
+    LinkReport,
+    SyncReport,
+    conflict_report,
+    link_report,
+)
 from taskorch.sync.template import find_marker, marker
 
 __all__ = [
@@ -62,9 +67,7 @@ __all__ = [
     "SyncEngine",
     "SyncStopped",
     "board_column",
-    "conflict_view",
     "enqueue",
-    "link_view",
     "new_idempotency_key",
     "pending_count",
     "take_remote_value",
@@ -73,11 +76,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Attempts for one request that keeps failing with 5xx, timeouts or dropped connections.
-MAX_TRANSIENT_ATTEMPTS = 5
-#: First backoff after a transient failure, in seconds; doubles per attempt, with jitter.
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 30.0
 #: How far before the recorded intent a marker search looks, in seconds (clock skew).
 MARKER_SEARCH_SLACK_SECONDS = 300
 #: Values in flight kept per field (the most recent ones).
@@ -90,71 +88,18 @@ CREATION_OPERATIONS = ("create_issue", "add_sub_issue", "board_card")
 COALESCED_OPERATIONS = ("update_issue", "board_card", "add_sub_issue")
 
 
-class SyncStopped(Exception):
-    """A run stops early (a rate limit longer than allowed); the rest waits in the outbox."""
-
-
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
-
-
-def link_view(row: Mapping[Any, Any], number: int) -> IssueLinkView:
-    """The link ``row`` of the task whose number in its project is ``number``."""
-    return IssueLinkView(
-        task_id=number,
-        platform=row["platform"],
-        repository=row["repository"],
-        issue_number=row["issue_number"],
-        issue_url=row["issue_url"],
-        sync_status=row["sync_status"],
-        last_synced=row["last_synced"],
-        error=row["error"],
-    )
-
-
-def conflict_view(row: Mapping[Any, Any], number: int) -> ConflictView:
-    """The conflict ``row`` on the task whose number in its project is ``number``."""
-    return ConflictView(
-        id=row["id"],
-        task_id=number,
-        field=row["field"],
-        base_value=row["base_value"],
-        local_value=row["local_value"],
-        remote_value=row["remote_value"],
-        detail=row["detail"],
-        status=row["status"],
-        resolution=row["resolution"],
-    )
-
-
-class Spacer:
-    """Keeps at least ``interval`` seconds between two mutations (GitHub's best practice)."""
-
-    def __init__(self, interval: float, sleep: Callable[[float], None], monotonic: Callable[[], float]) -> None:
-        self.interval = interval
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._last: float | None = None
-        self.waited = 0.0
-
-    def wait(self) -> None:
-        if self._last is not None and self.interval > 0:
-            remaining = self.interval - (self._monotonic() - self._last)
-            if remaining > 0:
-                self._sleep(remaining)
-                self.waited += remaining
-        self._last = self._monotonic()
 
 
 @dataclass
 class _Run:
     # updated, pulled and failed hold internal task ids until the result turns them into numbers.
-    created: list[IssueLinkView] = field(default_factory=list)
+    created: list[LinkReport] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     pulled: list[int] = field(default_factory=list)
-    conflicts: list[ConflictView] = field(default_factory=list)
-    failed: list[SyncFailure] = field(default_factory=list)
-    requests: int = 0
+    conflicts: list[ConflictReport] = field(default_factory=list)
+    failed: list[FailureReport] = field(default_factory=list)
     not_modified: bool = False
     stopped: str | None = None
     #: Issues the pull met carrying the marker of a link not completed yet, by idempotency key.
@@ -188,7 +133,14 @@ class SyncEngine:
         self.max_retry_wait = max_retry_wait
         self.clock = clock
         self.sleep = sleep
-        self.spacer = Spacer(mutation_spacing, sleep, monotonic)
+        self.remote = RemoteCaller(
+            spacing=mutation_spacing,
+            max_retry_wait=max_retry_wait,
+            sleep=sleep,
+            monotonic=monotonic,
+            log=lambda what, task_id, detail: self._log_event("retry", what, task_id, detail),
+        )
+        self.spacer = self.remote.spacer
         self.repository = str(config["repository_url"])
         self.default_labels: list[str] = list(config["default_labels"] or [])
         self._run = _Run()
@@ -204,10 +156,11 @@ class SyncEngine:
         push: bool = True,
         task_ids: Sequence[int] | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> SyncResult:
+    ) -> SyncReport:
         """Pull, then push; returns what moved. Never raises for a platform failure: failures
         are reported in the result and logged, and a rerun picks up where this one stopped."""
         self._run = _Run()
+        self.remote.requests = 0
         t0 = time.perf_counter()
         log_id = self._log_start("bulk_sync", "sync")
         try:
@@ -217,7 +170,7 @@ class SyncEngine:
                     self.pull()
                 except PlatformError as exc:
                     pulled = False
-                    self._run.failed.append(SyncFailure(task_id=None, operation="pull", error=str(exc)))
+                    self._run.failed.append(FailureReport(task_id=None, operation="pull", error=str(exc)))
             if push:
                 # Without a fresh pull, an update could overwrite a change made on the platform since
                 # the last one: only creations go out, updates wait for the next run.
@@ -232,7 +185,7 @@ class SyncEngine:
             status,
             records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled),
             errors=len(self._run.failed),
-            requests=self._run.requests,
+            requests=self.remote.requests,
             duration=duration,
             error_details="; ".join(f.error for f in self._run.failed[:10]) or self._run.stopped,
         )
@@ -249,11 +202,8 @@ class SyncEngine:
             numbers = repo.numbers_of(
                 conn, [*self._run.updated, *self._run.pulled, *(f.task_id for f in self._run.failed if f.task_id)]
             )
-        failed = [
-            f.model_copy(update={"task_id": numbers.get(f.task_id)}) if f.task_id is not None else f
-            for f in self._run.failed
-        ]
-        return SyncResult(
+        failed = [replace(f, task_id=numbers.get(f.task_id)) if f.task_id is not None else f for f in self._run.failed]
+        return SyncReport(
             repository=self.repository,
             created=self._run.created,
             updated=sorted({numbers[i] for i in self._run.updated if i in numbers}),
@@ -262,7 +212,7 @@ class SyncEngine:
             failed=failed,
             pending=pending,
             not_modified=self._run.not_modified,
-            requests=self._run.requests,
+            requests=self.remote.requests,
             duration_seconds=round(duration, 4),
             rate_limit=rate,
             stopped=self._run.stopped,
@@ -271,34 +221,9 @@ class SyncEngine:
     # -- platform calls with retry -----------------------------------------------------------
 
     def call(self, what: str, fn: Callable[[], T], *, mutation: bool, task_id: int | None = None) -> T:
-        """Call the platform once per attempt: a mutation waits for its spacing first, a rate limit is
-        waited out (up to ``max_retry_wait``, else :class:`SyncStopped`), a 5xx, timeout or dropped
-        connection is retried with exponential backoff (at most 5 attempts). Every retry is logged.
-        Creations do not come through here: they look for their marker before a retry."""
-        attempt = 0
-        while True:
-            if mutation:
-                self.spacer.wait()
-            self._run.requests += 1
-            try:
-                return fn()
-            except RateLimited as exc:
-                if exc.retry_after > self.max_retry_wait:
-                    self._log_event("retry", what, task_id, f"rate limited for {exc.retry_after:.0f} s; stopping")
-                    raise SyncStopped(
-                        f"rate limited for {exc.retry_after:.0f} s (more than the {self.max_retry_wait:.0f} s "
-                        "allowed); the rest stays in the outbox for the next sync"
-                    ) from None
-                self._log_event("retry", what, task_id, f"rate limited; waiting {exc.retry_after:.1f} s")
-                self.sleep(exc.retry_after)
-            except PlatformUnavailable as exc:
-                attempt += 1
-                if attempt >= MAX_TRANSIENT_ATTEMPTS:
-                    raise
-                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-                delay *= 0.5 + random.random() / 2  # jitter, not security
-                self._log_event("retry", what, task_id, f"{exc}; retry {attempt} in {delay:.2f} s")
-                self.sleep(delay)
+        """One platform call through the run's :class:`~taskorch.sync.remote.RemoteCaller`
+        (spacing, rate limits, retries, each retry logged)."""
+        return self.remote.call(what, fn, mutation=mutation, task_id=task_id)
 
     # -- push -------------------------------------------------------------------------------
 
@@ -378,7 +303,7 @@ class SyncEngine:
             return True
 
     def _record_failure(self, entry: Mapping[Any, Any], error: str, *, permanent: bool) -> None:
-        self._run.failed.append(SyncFailure(task_id=entry["task_id"], operation=entry["operation"], error=error))
+        self._run.failed.append(FailureReport(task_id=entry["task_id"], operation=entry["operation"], error=error))
         at = self.clock()
         with self.db.transaction() as conn:
             values: dict[str, Any] = {"last_error": error}
@@ -443,34 +368,21 @@ class SyncEngine:
             default_labels=self.default_labels,
             milestone_numbers=numbers,
         )
-        attempts = entry["attempts"]
-        issue: RemoteIssue | None = None
-        while issue is None:
-            if attempts > 0:
-                issue = self._find_by_marker(link)
-                if issue is not None:
-                    break
+        entry_id = entry["id"]
+
+        def before_attempt(attempt: int) -> None:
             with self.db.transaction() as conn:  # committed before the request: a retry will search first
-                conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(attempts=attempts + 1))
+                conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry_id).values(attempts=attempt))
                 self._record_in_flight(conn, link["id"], mapping.FIELDS, values)
-            attempts += 1
-            self.spacer.wait()
-            self._run.requests += 1
-            try:
-                issue = self.platform.create_issue(changes)
-            except RateLimited as exc:
-                if exc.retry_after > self.max_retry_wait:
-                    raise SyncStopped(f"rate limited for {exc.retry_after:.0f} s while creating issues") from None
-                self._log_event("retry", "create_issue", task["id"], f"rate limited; waiting {exc.retry_after:.1f} s")
-                self.sleep(exc.retry_after)
-            except PlatformUnavailable as exc:
-                if attempts >= MAX_TRANSIENT_ATTEMPTS:
-                    raise
-                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
-                self._log_event(
-                    "retry", "create_issue", task["id"], f"{exc}; looking for the issue, retry in {delay:.2f} s"
-                )
-                self.sleep(delay)
+
+        issue = self.remote.create(
+            "create_issue",
+            lambda: self.platform.create_issue(changes),
+            lookup=lambda: self._find_by_marker(link),
+            before_attempt=before_attempt,
+            attempts=int(entry["attempts"]),
+            task_id=task["id"],
+        )
         self._record_created(entry, task, link, issue)
         return True
 
@@ -500,9 +412,8 @@ class SyncEngine:
         return next((i for i in listing.issues if find_marker(i.body) == key), None)
 
     def _call_listing(self, since: datetime | None, etag: str | None) -> Any:
-        before = self._run.requests
         listing = self.call("list_issues", lambda: self.platform.list_issues_since(since, etag), mutation=False)
-        self._run.requests = before + max(listing.requests, 1)
+        self.remote.spent(listing.requests - 1)
         return listing
 
     def _record_created(
@@ -560,7 +471,7 @@ class SyncEngine:
             row = (
                 conn.execute(select(feature_issue_links).where(feature_issue_links.c.id == link["id"])).mappings().one()
             )
-        self._run.created.append(link_view(row, task["number"]))
+        self._run.created.append(link_report(row, task["number"]))
         if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.FIELDS):
             self.merge(row, issue)  # the issue changed after it was sent: merged like any remote edit
 
@@ -798,7 +709,7 @@ class SyncEngine:
         t0 = time.perf_counter()
         with self.db.transaction() as conn:
             state = self._ensure_state(conn)
-        requests_before = self._run.requests
+        requests_before = self.remote.requests
         listing = self._call_listing(state["since"], state["etag"])
         if listing.not_modified:
             self._run.not_modified = True
@@ -853,7 +764,7 @@ class SyncEngine:
             try:
                 self.merge(link, issue)
             except PlatformError as exc:
-                self._run.failed.append(SyncFailure(task_id=link["task_id"], operation="pull", error=str(exc)))
+                self._run.failed.append(FailureReport(task_id=link["task_id"], operation="pull", error=str(exc)))
         clean = len(self._run.failed) == failures_before
         with self.db.transaction() as conn:
             values: dict[str, Any] = {"last_pull_at": self.clock()}
@@ -871,7 +782,7 @@ class SyncEngine:
                 "completed" if clean else "failed",
                 records=len(listing.issues),
                 errors=len(self._run.failed) - failures_before,
-                requests=self._run.requests - requests_before,
+                requests=self.remote.requests - requests_before,
                 duration=time.perf_counter() - t0,
             )
 
@@ -1031,7 +942,7 @@ class SyncEngine:
                 at=self.clock(),
             )
         row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
-        self._run.conflicts.append(conflict_view(row, repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]))
+        self._run.conflicts.append(conflict_report(row, repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]))
 
     def _enqueue_update(self, conn: Connection, task_id: int, at: datetime) -> None:
         enqueue(conn, self.session_id, task_id, "update_issue", {}, at)
