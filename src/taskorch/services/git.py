@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
 from taskorch.errors import Conflict, InvalidInput, NotFound
-from taskorch.platforms.base import Platform, RemoteRelease, parse_repository
+from taskorch.platforms.base import Platform, RemoteRelease, lacks, parse_repository
 from taskorch.services.models import (
     BoardResult,
     ConflictView,
@@ -189,7 +189,13 @@ class GitService:
             raise InvalidInput(
                 "platform", f"{platform!r} is not supported yet.", f"use one of: {', '.join(PLATFORMS)}."
             )
-        owner, name = parse_repository(repository)
+        ref = parse_repository(repository, platform=platform)
+        if ref.platform != platform:
+            raise InvalidInput(
+                "platform", f"{repository!r} names {ref.platform}, not {platform}.", f"pass platform={ref.platform}."
+            )
+        if platform == "github" and len(ref.segments) != 2:
+            raise InvalidInput("repository", f"{ref.path!r} is not owner/name.", "pass e.g. 'octo-org/shop'.")
         from taskorch.sync.secrets import check_token_name
 
         token_name = check_token_name(api_token_name)
@@ -201,7 +207,7 @@ class GitService:
                 "TASKORCH_*_TOKEN), so its value was not read.",
                 f"use one of those names, or ask the user to add {token_name} to TASKORCH_ALLOWED_TOKEN_NAMES "
                 "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
-                f"taskorch git connect {owner}/{name} --token-name {token_name}",
+                f"taskorch git connect {ref} --token-name {token_name}",
             )
         if tier not in GIT_TIERS[1:]:
             raise InvalidInput("tier", f"{tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
@@ -213,7 +219,7 @@ class GitService:
             check_template(issue_template)
         return {
             "platform": platform,
-            "repository_url": f"{owner}/{name}",
+            "repository_url": str(ref),
             "api_token_name": token_name,
             "default_labels": list(dict.fromkeys(label.strip() for label in default_labels if label.strip())),
             "auto_sync_enabled": auto_sync_enabled,
@@ -613,7 +619,12 @@ class GitService:
                 f"the project's integration tier is {config['tier']}; boards need tier 'project' or 'full'. "
                 "Reconnect with issue_config.tier='project'."
             )
-        return self.engine(session_id), config
+        engine = self.engine(session_id)
+        missing = lacks(engine.platform, "boards")
+        if missing is not None:
+            engine.platform.close()
+            raise Conflict(f"{missing}; keep the status in the issues' labels instead.")
+        return engine, config
 
     def create_board(self, session_id: int, title: str, status_mapping: Mapping[str, str] | None) -> BoardResult:
         engine, _config = self._board_engine(session_id)
@@ -736,6 +747,9 @@ class GitService:
         failure finishes the job instead of failing on "already exists")."""
         with self.connected(session_id) as engine:
             platform = engine.platform
+            missing = lacks(platform, "releases")
+            if missing is not None:
+                raise Conflict(f"{missing}; the tag is pushed, publish its notes by hand.")
             existing = engine.call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
             if existing is not None:
                 return self._update_release(engine, existing.id, tag, notes), "updated"

@@ -478,13 +478,17 @@ class SyncEngine:
     def _follow_ups(self, conn: Connection, task: Mapping[Any, Any], at: datetime) -> None:
         """Queue the remote effects that follow a creation, each an outbox entry of its own
         (retried until done): the sub-issue link to the parent's issue, the board card."""
-        if task["parent_id"] is not None:
+        if task["parent_id"] is not None and self.platform.capabilities.sub_issues:
             enqueue(conn, self.session_id, task["id"], "add_sub_issue", {}, at)
         if self._board_configured():
             enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
 
     def _board_configured(self) -> bool:
-        return self.config.get("tier") in ("project", "full") and bool(self.config.get("board_number"))
+        return (
+            self.platform.capabilities.boards
+            and self.config.get("tier") in ("project", "full")
+            and bool(self.config.get("board_number"))
+        )
 
     def _push_sub_issue(self, entry: RowMapping) -> bool:
         """Make the task's issue a sub-issue of its parent's; waits until both issues exist."""
