@@ -403,7 +403,7 @@ class GitService:
                 )
                 link = self._link(conn, task_id)
             assert link is not None
-            engine.merge(link, issue)
+            engine.merge_remote(link, issue)
         with self.db.transaction(write=False) as conn:
             link = self._link(conn, task_id)
         assert link is not None

@@ -473,7 +473,7 @@ class SyncEngine:
             )
         self._run.created.append(link_report(row, task["number"]))
         if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.FIELDS):
-            self.merge(row, issue)  # the issue changed after it was sent: merged like any remote edit
+            self.merge_remote(row, issue)  # the issue changed after it was sent: merged like any remote edit
 
     def _follow_ups(self, conn: Connection, task: Mapping[Any, Any], at: datetime) -> None:
         """Queue the remote effects that follow a creation, each an outbox entry of its own
@@ -766,7 +766,7 @@ class SyncEngine:
                         hold = issue.updated_at
                 continue
             try:
-                self.merge(link, issue)
+                self.merge_remote(link, issue)
             except PlatformError as exc:
                 self._run.failed.append(FailureReport(task_id=link["task_id"], operation="pull", error=str(exc)))
         clean = len(self._run.failed) == failures_before
@@ -794,10 +794,15 @@ class SyncEngine:
         titles = self._milestone_titles(issue.milestone)
         return mapping.remote_values(issue, default_labels=self.default_labels, milestone_titles=titles)
 
-    def merge(self, link: RowMapping, issue: RemoteIssue) -> None:
+    def merge_remote(self, link: RowMapping, issue: RemoteIssue) -> None:
         """The three-way merge of one linked issue into its task (one transaction): fields changed
         on one side are taken from it, fields changed on both are settled by the policy or opened
-        as conflicts, and local changes still to push are queued in the outbox."""
+        as conflicts, and local changes still to push are queued in the outbox. Values the link
+        has in flight that the issue now shows are taken as ours, not as remote edits.
+
+        The entry point for anything that brings an issue as the platform has it: the pull, an
+        adoption, and next a webhook. ``link`` is the ``feature_issue_links`` row; no request is
+        made except, for an unknown milestone number, one listing of milestones."""
         remote = self._remote(issue)
         policy = self.config.get("conflict_policy") or "manual"
         at = self.clock()
