@@ -290,6 +290,10 @@ feature_issue_links = Table(
     Column("remote", JSON, nullable=False),
     Column("board_item_id", String(100), nullable=True),
     Column("error", Text, nullable=True),
+    # Revision 0006: per field, the values sent whose answer was not read yet (most recent last),
+    # so our own change is recognised when a pull finds it, and an adopted issue's base is what
+    # was sent.
+    Column("in_flight", JSON, nullable=True),
     Index("ix_feature_issue_links_issue", "repository", "issue_number"),
 )
 
