@@ -89,6 +89,8 @@ def test_implements_the_platform_protocol(gl: GitLabPlatform) -> None:
     assert isinstance(gl, Platform)
     assert gl.name == "gitlab"
     assert gl.repository == PROJECT
+    assert (gl.ref.platform, gl.ref.host, gl.ref.path) == ("gitlab", "127.0.0.1", PROJECT)
+    assert gl.capabilities.boards and gl.capabilities.scoped_labels and not gl.capabilities.conditional_requests
 
 
 @pytest.mark.parametrize(

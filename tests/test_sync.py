@@ -579,8 +579,8 @@ def test_the_pull_keeps_its_watermark_before_issues_not_yet_linked(orch: Orchest
 
     from sqlalchemy import select
 
+    from standins.github import ManualClock
     from taskorch.store.tables import sync_state
-    from taskorch.testing.fake_github import ManualClock
 
     fake_github.clock = ManualClock(datetime.now(UTC), step=timedelta(seconds=1))
     linked = _one_task(orch)

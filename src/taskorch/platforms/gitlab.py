@@ -116,12 +116,14 @@ from taskorch.errors import (
 from taskorch.platforms.base import (
     UNSET,
     BoardRef,
+    Capabilities,
     IssueChanges,
     IssueListing,
     RateBudget,
     RemoteIssue,
     RemoteMilestone,
     RemoteRelease,
+    RepositoryRef,
     Unset,
     labels_tuple,
 )
@@ -486,11 +488,19 @@ class GitLabPlatform:
     """
 
     name = "gitlab"
+    #: Sub-issues through the fallback (a link plus a task list), scoped status labels kept to one
+    #: per scope by the adapter itself (so Free behaves as the paid tiers), boards of label lists.
+    #: Issue lists carry no ETag: a quiet pull is one ``updated_after`` request instead.
+    capabilities = Capabilities(
+        sub_issues=True, scoped_labels=True, boards=True, time_tracking=True, releases=True, milestones=True
+    )
     SUB_ISSUES: ClassVar[str] = SUB_ISSUE_FALLBACK
     """How :meth:`add_sub_issue` makes a child: always the fallback (see the module docstring)."""
 
     def __init__(self, client: gitlab.Gitlab, project: str, *, per_page: int = 100) -> None:
         self.repository = parse_project_path(project)
+        host = urlsplit(str(client.url)).hostname or "gitlab.com"
+        self.ref = RepositoryRef(platform="gitlab", host=host, path=self.repository)
         if not 1 <= per_page <= 100:
             raise InvalidInput("per_page", f"{per_page} is outside 1..100.", "GitLab pages hold at most 100 items.")
         self.per_page = per_page
