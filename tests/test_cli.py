@@ -124,7 +124,8 @@ def test_execute_and_complete_with_file_paths(cli: Invoke, project: Path, planne
     ids = ids_of(planned)
     started = ok(cli("execute-task", ids["design"]))
     assert f"task {ids['design']}: Design the widget" in started.stdout
-    assert "orchestrator_complete_task" in started.stdout
+    assert f"taskorch complete-task {ids['design']} --summary SUMMARY" in " ".join(started.stdout.split())
+    assert "orchestrator_" not in started.stdout
 
     done = as_json(
         cli(

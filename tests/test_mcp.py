@@ -24,6 +24,7 @@ from taskorch import __version__
 from taskorch.config import TOOLSETS, Settings
 from taskorch.errors import NotFound, TaskorchError
 from taskorch.mcp.server import PREFIX, build_server
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.services.app import Orchestrator
 
 MODES = ("legacy", "auto")
@@ -606,7 +607,7 @@ def test_taskorch_errors_become_kind_and_message(
             orchestrator.execute_task(999)
     finally:
         orchestrator.close()
-    assert messages["not_found"] == f"not_found: {raised.value}"
+    assert messages["not_found"] == f"not_found: {raised.value.render(MCP_WORDS)}"
     assert messages["conflict"].startswith("conflict: task ")
     assert "never started" in messages["conflict"]
     assert messages["role"].startswith("invalid_input: specialist_type: unknown role 'wizard'.")

@@ -28,8 +28,10 @@ from rich.text import Text
 from taskorch import summaries
 from taskorch.cli.ids import ConflictIdArg, IssueNumberArg, TaskArg, task_id_parser
 from taskorch.cli.terminal import cells, print_json, safe, safe_markdown
+from taskorch.cli.words import CLI_WORDS
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import InvalidInput, PlatformError, TaskorchError
+from taskorch.hints import Message, finish, render
 from taskorch.services.fields import input_error
 
 if TYPE_CHECKING:
@@ -71,7 +73,8 @@ def _orchestrator() -> Iterator[Orchestrator]:
 
 
 def _fail(exc: TaskorchError) -> typer.Exit:
-    err.print(Text.assemble(("error", "bold red"), ": ", safe(exc)), soft_wrap=True)
+    """Print ``error: <message>`` (worded for the command line) on stderr; the exit to raise."""
+    err.print(Text.assemble(("error", "bold red"), ": ", safe(exc.render(CLI_WORDS))), soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -80,7 +83,7 @@ def _run(
     *,
     as_json: bool,
     render: Callable[[M], None] | None = None,
-    summary: Callable[[M], str] | None = None,
+    summary: Callable[[M], str | Message] | None = None,
     project: Path | None = None,
 ) -> M:
     """Call one service method; print the result; map errors to exit codes."""
@@ -101,14 +104,20 @@ def _run(
         raise _fail(exc) from None
     except ValidationError as exc:
         raise _fail(input_error(exc)) from None
+    finish(result, CLI_WORDS)
     if as_json:
         print_json(out, result.model_dump_json())
     else:
         if render is not None:
             render(result)
         if summary is not None:
-            out.print(safe(summary(result)))
+            out.print(safe(_words(summary(result))))
     return result
+
+
+def _words(message: str | Message) -> str:
+    """A message worded for the command line."""
+    return render(message, CLI_WORDS)
 
 
 def _project_path(project: Path) -> str:

@@ -32,6 +32,7 @@ from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
 from taskorch.domain.model import ArtifactType
 from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
 from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
@@ -198,7 +199,7 @@ class Orchestrator:
             raise InvalidInput(
                 "session_id",
                 "no session is active in this server.",
-                "call orchestrator_initialize_session with your project's working_directory first.",
+                ("call ", Hint("initialize_session", {"working_directory": REQUIRED}), " first."),
             )
         return sessions.get_session(conn, chosen)
 
@@ -232,15 +233,16 @@ class Orchestrator:
             ready = query.ready_queue(conn, row["id"])
             status = query.get_status(conn, session_id=row["id"], project_root=row["project_root"])
         self.current_session_id = row["id"]
+        next_step: Message
         if ready:
-            next_step = f"{len(ready)} task(s) ready: call orchestrator_execute_task with task_id={ready[0].id}."
+            next_step = (f"{len(ready)} task(s) ready: call ", Hint("execute_task", {"task_id": ready[0].id}), ".")
         elif sum(counts.values()) == 0:
-            next_step = "No tasks yet: call orchestrator_plan_task to plan the work."
+            next_step = ("No tasks yet: plan the work with ", Hint("plan_task", {"title": REQUIRED}), ".")
         else:
-            next_step = "Nothing is ready; call orchestrator_get_status to see what blocks the work."
+            next_step = ("Nothing is ready; see what blocks the work with ", Hint("get_status"), ".")
         if location.resolved_from is not None:
-            next_step = f"{location.note()} {next_step}"
-        return SessionResult(
+            next_step = (f"{location.note()} ", *next_step)
+        result = SessionResult(
             session_id=row["id"],
             name=row["name"],
             project_root=row["project_root"],
@@ -248,9 +250,10 @@ class Orchestrator:
             counts=counts,
             ready=ready,
             in_progress=status.in_progress,
-            next_step=next_step,
+            next_step=render(next_step),
             resolved_from=location.resolved_from,
         )
+        return attach(result, next_step)
 
     def get_status(self, session_id: int | None = None) -> StatusResult:
         with self.db.transaction(write=False) as conn:

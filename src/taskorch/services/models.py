@@ -351,7 +351,7 @@ class StatusResult(BaseModel):
     total: int
     ready: list[TaskBrief] = Field(description="Tasks to execute next, highest priority first.")
     awaiting_synthesis: list[TaskBrief] = Field(
-        description="Parents whose subtasks are all finished: call orchestrator_synthesize_results."
+        description="Parents whose subtasks are all finished: synthesize their results next."
     )
     blocked: list[BlockedTask]
     in_progress: list[TaskBrief]
@@ -499,7 +499,7 @@ class GitConfigView(BaseModel):
 
 
 class GitResult(BaseModel):
-    """The answer of orchestrator_git_integration: which parts are set depends on the action."""
+    """The answer of the git_integration tool: which parts are set depends on the action."""
 
     action: str
     config: GitConfigView | None = None

@@ -28,6 +28,7 @@ from taskorch.domain.model import (
     check_transition,
 )
 from taskorch.errors import Conflict, NotFound
+from taskorch.hints import REQUIRED, Hint
 from taskorch.store import search
 from taskorch.store.tables import (
     artifacts,
@@ -83,7 +84,7 @@ def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> Row
     if row is None:
         # Callers resolve numbers first, so this is a task deleted meanwhile; the internal id is
         # never shown.
-        raise NotFound("the task no longer exists. Use orchestrator_query_tasks to find task numbers.")
+        raise NotFound(("the task no longer exists. Find the project's task numbers with ", Hint("query_tasks"), "."))
     return row
 
 
@@ -484,10 +485,12 @@ def _refuse_if_depended_on(conn: Connection, rows: Iterable[RowMapping], verb: s
     if outside:
         shown = ", ".join(str(n) for n in sorted(numbers_of(conn, outside[:20]).values()))
         raise Conflict(
-            f"cannot {verb} task(s) {', '.join(str(r['number']) for r in unfinished[:20])}: unfinished, and task(s) "
-            f"{shown} depend on them. "
-            "Remove those dependencies first with orchestrator_update_task (depends_on), or "
-            f"{verb} the dependent tasks too."
+            (
+                f"cannot {verb} task(s) {', '.join(str(r['number']) for r in unfinished[:20])}: unfinished, and "
+                f"task(s) {shown} depend on them. Remove those dependencies first (",
+                Hint("update_task", {"task_id": REQUIRED, "depends_on": REQUIRED}),
+                f"), or {verb} the dependent tasks too.",
+            )
         )
 
 
