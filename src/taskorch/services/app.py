@@ -68,7 +68,7 @@ from taskorch.store.tables import server_restarts, task_events
 
 if TYPE_CHECKING:
     from taskorch.services.git import GitService, PlatformFactory
-    from taskorch.services.models import BoardResult, GitResult, ReleaseResult
+    from taskorch.services.models import BoardResult, GitResult, ReleaseResult, ReopenResult, ShowResult, TreeResult
     from taskorch.services.release import ReleaseService
 
 __all__ = ["Orchestrator"]
@@ -335,6 +335,34 @@ class Orchestrator:
             row = repo.get_task(conn, internal)
             return views.task_views(conn, [row], include_children=True, include_artifacts=True)[0]
 
+    def show_task(self, task_id: int, session_id: int | None = None) -> ShowResult:
+        """Task number ``task_id`` as execute_task would present it, without starting it, with its
+        artifacts, subtasks, audit trail and linked issue. Raises :class:`NotFound`."""
+        from taskorch.services import showing
+
+        with self.db.transaction(write=False) as conn:
+            session, internal = self._scoped(conn, session_id, task_id)
+            return showing.show_task(conn, task_id=internal, roles=self.roles_for(session["project_root"]))
+
+    def task_tree(self, session_id: int | None = None) -> TreeResult:
+        """The project's live tasks by number, each with its ``parent_id``: the plan as a tree."""
+        from taskorch.services import showing
+
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return showing.task_tree(conn, session_id=session["id"], project_root=session["project_root"])
+
+    @text_arguments(texts=("reason",))
+    def reopen_task(self, task_id: int, reason: str, session_id: int | None = None) -> ReopenResult:
+        """Move completed task number ``task_id`` back to pending, recorded with ``reason``; see
+        :func:`taskorch.services.editing.reopen_task`. Raises :class:`InvalidInput` (empty reason),
+        :class:`NotFound`, :class:`InvalidTransition` (not completed), :class:`Conflict`."""
+        if not reason.strip():
+            raise InvalidInput("reason", "is empty.", "say why the task is reopened.")
+        with self._write() as conn:
+            _session, internal = self._scoped(conn, session_id, task_id)
+            return editing.reopen_task(conn, task_id=internal, reason=reason.strip(), at=self.clock())
+
     def query_tasks(self, session_id: int | None = None, **filters: Any) -> QueryResult:
         """See :func:`taskorch.services.query.query_tasks` for the filters."""
         with self.db.transaction(write=False) as conn:
@@ -587,7 +615,7 @@ class Orchestrator:
             session = self._session(conn, session_id)
             view = config_view(self.git.config_row(conn, session["id"]))
         status = self.git.status(session["id"])
-        return GitResult(action="status", config=view, detail=str(status))
+        return GitResult(action="status", config=view, detail=_git_status_text(view.tier, status))
 
     def git_create_issue(self, task_id: int, session_id: int | None = None) -> GitResult:
         """Create the issue of task number ``task_id`` of the project."""
@@ -989,6 +1017,29 @@ class Orchestrator:
         return RestartStatusResult(
             restarts=restarts, total=int(total), uptime_seconds=round(self.runtime.uptime_seconds, 3)
         )
+
+
+def _git_status_text(tier: str, status: dict[str, Any]) -> str:
+    """:meth:`GitService.status` in words, one fact per line."""
+    links = status["links"]
+    linked = ", ".join(f"{n} {state}" for state, n in sorted(links.items())) if links else "none yet"
+    budget = status["rate_limit"]
+    if budget.get("remaining") is not None:
+        rate = f"{budget['remaining']} request(s) left" + (f" of {budget['limit']}" if budget.get("limit") else "")
+        if budget.get("reset_at"):
+            rate += f", resets at {budget['reset_at']}"
+    else:
+        rate = "not known before the first sync"
+    return "\n".join(
+        [
+            f"Connected to {status['repository']} ({tier} tier).",
+            f"Issues linked: {linked}.",
+            f"Changes waiting to be pushed: {status['outbox_pending']}.",
+            f"Open conflicts: {status['open_conflicts']}.",
+            f"Last pull: {status['last_pull_at'] or 'never'}.",
+            f"Rate limit: {rate}.",
+        ]
+    )
 
 
 def _store_error(error: TaskorchError, message: str) -> StoreUnavailable:

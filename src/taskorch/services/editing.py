@@ -11,15 +11,15 @@ from sqlalchemy import Connection, select
 from taskorch.domain.graph import find_cycle
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, DependencyCycle, InvalidInput, VersionMismatch
-from taskorch.hints import REQUIRED, Hint
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import views
-from taskorch.services.models import CancelResult, DeleteResult, UpdateResult
+from taskorch.services.models import CancelResult, DeleteResult, ReopenResult, UpdateResult
 from taskorch.services.planning import ancestors, check_dependencies
 from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
 from taskorch.store.tables import task_dependencies
 
-__all__ = ["PLAIN_FIELDS", "cancel_task", "delete_task", "update_task"]
+__all__ = ["PLAIN_FIELDS", "cancel_task", "delete_task", "reopen_task", "update_task"]
 
 #: Fields of update_task written as plain columns.
 PLAIN_FIELDS = (
@@ -229,3 +229,61 @@ def delete_task(conn: Connection, *, task_id: int, hard: bool, cascade: bool, at
         )
     deleted = repo.delete_tasks(conn, subtree, tool="delete_task", at=at)
     return DeleteResult(mode="deleted", task_ids=sorted(numbers[i] for i in deleted))
+
+
+def reopen_task(conn: Connection, *, task_id: int, reason: str, at: datetime) -> ReopenResult:
+    """Move a task completed by mistake back to pending, recorded with ``reason``.
+
+    Its artifacts and audit trail stay. Its parent counts it as open again; pending dependents
+    that were ready wait for it again (``waiting_again``); dependents already started or
+    completed are left as they are (``started_dependents``: their work may rest on it). A linked
+    issue reopens with the next sync (the status change is in the outbox).
+
+    Raises :class:`InvalidTransition` unless the task is completed, :class:`Conflict` when it is
+    archived or its parent is completed (reopen the parent first).
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    number = task["number"]
+    if task["archived"]:
+        raise Conflict(f"task {number} is archived; archived tasks cannot be changed.")
+    if task["parent_id"] is not None and task["status"] == TaskStatus.COMPLETED.value:
+        parent = repo.get_task(conn, task["parent_id"])
+        if parent["status"] == TaskStatus.COMPLETED.value:
+            raise Conflict(
+                (
+                    f"task {number}'s parent, task {parent['number']}, is completed: reopen the parent first (",
+                    Hint("reopen_task", {"task_id": parent["number"], "reason": REQUIRED}),
+                    ").",
+                )
+            )
+    dependents = repo.get_tasks(conn, repo.dependents_of(conn, [task_id]))
+    ready_before = {
+        row["number"]
+        for row in dependents.values()
+        if row["status"] == TaskStatus.PENDING.value and row["unmet_dependencies"] == 0 and not row["archived"]
+    }
+    started = sorted(
+        row["number"]
+        for row in dependents.values()
+        if row["status"] in (TaskStatus.IN_PROGRESS.value, TaskStatus.COMPLETED.value) and not row["archived"]
+    )
+    repo.change_status(
+        conn, task, TaskStatus.PENDING, tool="reopen_task", at=at, extra={"status_reason": reason}, reopen=True
+    )
+    repo.reindex(conn, task_id)
+    message: Message = (
+        f"Task {number} is pending again. Start it with ",
+        Hint("execute_task", {"task_id": number}),
+        " when its work is to be redone.",
+    )
+    if started:
+        message += (f" Task(s) {', '.join(map(str, started))} already started on its result: check them.",)
+    result = ReopenResult(
+        task=views.brief(repo.get_task(conn, task_id)),
+        reason=reason,
+        waiting_again=sorted(ready_before),
+        started_dependents=started,
+        parent_id=task["parent_number"],
+        next_step=render(message),
+    )
+    return attach(result, message)

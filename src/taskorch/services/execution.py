@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select
 
@@ -24,7 +25,7 @@ from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
 from taskorch.store.tables import artifacts, task_dependencies, tasks
 
-__all__ = ["complete_task", "execute_task", "project_relative_paths"]
+__all__ = ["complete_task", "execute_task", "project_relative_paths", "specialist_context"]
 
 
 def _refuse_archived(task: RowMapping) -> None:
@@ -97,18 +98,8 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
         repo.change_status(conn, task, TaskStatus.IN_PROGRESS, tool="execute_task", at=at)
         task = repo.get_task(conn, task_id)
 
+    context = specialist_context(conn, task, roles)
     role = roles.get(task["specialist_type"])
-    chain = ancestors(conn, task["parent_id"])
-    dep_rows = list(
-        conn.execute(
-            select(tasks)
-            .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
-            .where(task_dependencies.c.task_id == task_id)
-            .order_by(tasks.c.id)
-        ).mappings()
-    )
-    arts = views.artifacts_of(conn, [d["id"] for d in dep_rows])
-    view = views.task_views(conn, [task])[0]
     next_step: Message = (
         f"Work on task {number} as the {role.title}. When done, call ",
         Hint(
@@ -117,13 +108,36 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
         ),
         " (the files you changed)." + _remote_note(task["remote_fields"]),
     )
-    result = ExecuteResult(
-        task=view,
-        specialist=SpecialistContext(
+    result = ExecuteResult(**context, next_step=render(next_step))
+    return attach(result, next_step)
+
+
+def specialist_context(
+    conn: Connection, task: RowMapping, roles: RoleLibrary, *, include_artifacts: bool = False
+) -> dict[str, Any]:
+    """What the specialist of ``task`` is handed: ``task`` (a TaskView), ``specialist``,
+    ``ancestry``, ``dependency_results`` and ``acceptance_criteria`` (the fields ExecuteResult
+    shares with ShowResult). Reads only."""
+    role = roles.get(task["specialist_type"])
+    chain = ancestors(conn, task["parent_id"])
+    dep_rows = list(
+        conn.execute(
+            select(tasks)
+            .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
+            .where(task_dependencies.c.task_id == task["id"])
+            .order_by(tasks.c.id)
+        ).mappings()
+    )
+    arts = views.artifacts_of(conn, [d["id"] for d in dep_rows])
+    return {
+        "task": views.task_views(conn, [task], include_children=include_artifacts, include_artifacts=include_artifacts)[
+            0
+        ],
+        "specialist": SpecialistContext(
             name=role.name, title=role.title, summary=role.summary, instructions=role.instructions
         ),
-        ancestry=[views.brief(row) for row in chain],
-        dependency_results=[
+        "ancestry": [views.brief(row) for row in chain],
+        "dependency_results": [
             DependencyResult(
                 task_id=d["number"],
                 title=d["title"],
@@ -132,10 +146,8 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
             )
             for d in dep_rows
         ],
-        acceptance_criteria=list(task["acceptance_criteria"]),
-        next_step=render(next_step),
-    )
-    return attach(result, next_step)
+        "acceptance_criteria": list(task["acceptance_criteria"]),
+    }
 
 
 def _remote_note(remote_fields: list[str] | None) -> str:
@@ -193,6 +205,9 @@ def complete_task(
 ) -> CompleteResult:
     """Record the work as an artifact and move the task to completed.
 
+    File paths are recorded relative to the project; those that do not exist are recorded too
+    and listed in ``missing_files`` (a warning, not a refusal: the work may have deleted a file).
+
     Raises :class:`InvalidInput` (a path outside the project), :class:`InvalidTransition`
     (a task not in progress), :class:`Conflict` (open subtasks, archived).
     """
@@ -216,6 +231,8 @@ def complete_task(
             )
         )
     paths = project_relative_paths(project_root, file_paths)
+    # Recorded all the same (a file may be deleted by the work, or not written yet), but named.
+    missing = [p for p in paths if not (Path(project_root) / p).exists()]
     repo.change_status(conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at)
     artifact_id = int(
         conn.execute(
@@ -289,6 +306,7 @@ def complete_task(
         open_siblings=[views.brief(r) for r in open_siblings],
         open_sibling_count=open_count,
         unblocked=[views.brief(r) for r in unblocked],
+        missing_files=missing,
         next_step=render(next_step),
     )
     return attach(result, next_step)
