@@ -107,7 +107,9 @@ def test_get_status_table_and_json(cli: Invoke, project: Path, planned: dict[str
     table = ok(cli("get-status", "--project", project)).stdout
     assert "Design the widget" in table
     assert "Build the widget" in table
-    assert "Ready" in table and "Blocked" in table
+    # Build waits on design: pending, so counted as pending and listed as waiting, not as blocked.
+    assert "Ready" in table and "Waiting on dependencies (status pending): 1" in table
+    assert "Blocked" not in table
 
     status = as_json(cli("get-status", "--project", project, "--json"))
     assert status["counts"] == {"pending": 3, "in_progress": 0, "blocked": 0, "completed": 0, "cancelled": 0}

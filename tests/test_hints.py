@@ -83,6 +83,7 @@ def test_each_face_words_a_hint_its_way() -> None:
 
     read = Hint("show_task", {"task_id": 7})
     assert MCP_WORDS.call(read) == "orchestrator_query_tasks with task_ids=[7]"
+    assert CLI_WORDS.call(read) == "taskorch show 7"
 
     assert CLI_WORDS.param(Param("force", value=True)) == "--force"
     assert MCP_WORDS.param(Param("force", value=True)) == "force=true"

@@ -56,6 +56,9 @@ COMMANDS: dict[str, Command] = {
             "next_action": "--next-action",
         },
     ),
+    "show_task": Command(("show",), _TASK),
+    "next_task": Command(("next",)),
+    "task_tree": Command(("tree",)),
     "query_tasks": Command(("query-tasks",), {}, {"status": "--status", "text": "--text", "parent_id": "--parent-id"}),
     "update_task": Command(
         ("update-task",),
@@ -73,10 +76,11 @@ COMMANDS: dict[str, Command] = {
     ),
     "cancel_task": Command(("cancel-task",), _TASK, {"reason": "--reason", "cascade": "--cascade"}),
     "delete_task": Command(("delete-task",), _TASK, {"hard": "--hard", "cascade": "--cascade"}),
+    "reopen_task": Command(("reopen-task",), _TASK, {"reason": "--reason"}),
     "synthesize_results": Command(("synthesize-results",), {"parent_task_id": "TASK"}),
     "audit_trail": Command(("audit",), {}, {"task_id": "--task-id"}),
     "maintenance_coordinator": Command(
-        ("maintenance-coordinator",), {"action": "ACTION"}, {"dry_run": "--apply"}, {("dry_run", "false"): "--apply"}
+        ("maintenance-coordinator",), {"action": "ACTION"}, {"dry_run": "--dry-run"}, {("dry_run", "false"): "--apply"}
     ),
     "restart_server": Command(("restart-server",), {}, {"create_new_database": "--create-new-database"}),
     "health_check": Command(("health-check",)),
