@@ -15,8 +15,10 @@ import pytest
 
 from git_repo import IDENTITY, commit, git, init_repository
 from standins.github import FakeGitHub
+from taskorch.cli.words import CLI_WORDS
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.platforms.github import GitHubPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
@@ -180,7 +182,8 @@ def test_tag_release_refuses_a_dirty_tree_and_open_work(orch: Orchestrator, repo
     (repo / "scratch.txt").unlink()
     with pytest.raises(Conflict, match=f"task {blocker} 'Security review' is pending") as info:
         orch.release_tag("0.2.0")
-    assert "force=true" in str(info.value)
+    assert "force=true" in info.value.render(MCP_WORDS)
+    assert "--force" in info.value.render(CLI_WORDS)
     assert git(repo, "tag", "--list", "v0.2.0") == ""
 
 

@@ -147,7 +147,7 @@ def test_planned_tasks_become_issues_with_sub_issues(orch: Orchestrator, fake_gi
     children = set(fake_github.sub_issues.get(parent["number"], []))
     assert children == {issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests")}
     status = orch.git_config()
-    assert "'synced': 3" in status.detail
+    assert "Issues linked: 3 synced." in status.detail
 
 
 def test_progress_moves_the_issue_with_one_mutation_per_change(orch: Orchestrator, fake_github: FakeGitHub) -> None:

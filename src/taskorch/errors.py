@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from taskorch.hints import PLAIN, Message, Param, Words, render
+
 __all__ = [
     "AuthenticationFailed",
     "Conflict",
@@ -56,28 +58,44 @@ __all__ = [
 
 
 class TaskorchError(Exception):
-    """Base of every error taskorch raises on purpose; ``str(error)`` is safe to show a client."""
+    """Base of every error taskorch raises on purpose; ``str(error)`` is safe to show a client.
+
+    The message is text, or a :data:`~taskorch.hints.Message` whose hints (the call to make, the
+    argument to change) each face words in its own terms with :meth:`render`; ``str(error)`` is
+    the neutral wording (:data:`~taskorch.hints.PLAIN`).
+    """
 
     exit_code = 1
     kind = "error"
+
+    def __init__(self, message: str | Message = "") -> None:
+        self.message: Message = (message,) if isinstance(message, str) else tuple(message)
+        super().__init__(render(self.message))
+
+    def render(self, words: Words = PLAIN) -> str:
+        """The message in ``words`` (e.g. the CLI's commands and flags, the MCP tools and arguments)."""
+        return render(self.message, words)
 
 
 class InvalidInput(TaskorchError):
     """An argument has a value taskorch cannot accept.
 
-    ``field`` names the argument (dotted for nested values, e.g. ``subtasks.2.depends_on``).
+    ``field`` names the argument (dotted for nested values, e.g. ``subtasks.2.depends_on``);
+    ``fix`` says how to fix it, as text or a :data:`~taskorch.hints.Message` (e.g. naming the
+    call to make instead). Each face words the field and the fix in its own terms.
     """
 
     exit_code = 2
     kind = "invalid_input"
 
-    def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
+    def __init__(self, field: str, problem: str, fix: str | Message | None = None) -> None:
         self.field = field
         self.problem = problem
-        self.fix = fix
-        message = f"{field}: {problem}"
+        self.fix_message: Message = () if not fix else (fix,) if isinstance(fix, str) else tuple(fix)
+        self.fix = render(self.fix_message) if fix else None
+        message: Message = (Param(field), f": {problem}")
         if fix:
-            message += f" Fix: {fix}"
+            message += (" Fix: ", *self.fix_message)
         super().__init__(message)
 
 
@@ -120,7 +138,7 @@ class DependenciesUnfinished(Conflict):
 
     kind = "dependencies_unfinished"
 
-    def __init__(self, message: str, blockers: Sequence[int]) -> None:
+    def __init__(self, message: str | Message, blockers: Sequence[int]) -> None:
         self.blockers = list(blockers)
         super().__init__(message)
 
@@ -190,7 +208,7 @@ class PlatformError(TaskorchError):
     kind = "platform_error"
     retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str | Message, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
 
@@ -206,7 +224,7 @@ class RateLimited(PlatformError):
     kind = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
+    def __init__(self, message: str | Message, *, retry_after: float, status: int | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status)
 

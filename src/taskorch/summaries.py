@@ -1,33 +1,44 @@
 """The short human-readable text of each result, shared by the MCP tools and the CLI.
 
 One line or a few: the structured content carries the data; this says what happened and what to
-do next, for clients that show only text.
+do next, for clients that show only text. A summary that names a call to make returns a
+:data:`~taskorch.hints.Message`, which each face words (:func:`taskorch.hints.render`); a
+result's ``next_step`` is already worded by the face (:func:`taskorch.hints.finish`).
+
+Importing this module costs nothing beyond :mod:`taskorch.hints`: the result models are named for
+type checking only, so the CLI can import it before it needs pydantic.
 """
 
 from __future__ import annotations
 
-from taskorch.services.models import (
-    BoardResult,
-    CancelResult,
-    CompleteResult,
-    DeleteResult,
-    ExecuteResult,
-    GitResult,
-    HealthResult,
-    MaintenanceResult,
-    PlanResult,
-    QueryResult,
-    ReconnectResult,
-    ReleaseResult,
-    RestartResult,
-    RestartStatusResult,
-    SessionResult,
-    ShutdownResult,
-    StatusResult,
-    SynthesisResult,
-    TaskBrief,
-    UpdateResult,
-)
+from typing import TYPE_CHECKING
+
+from taskorch.hints import REQUIRED, Hint, Message, Part
+
+if TYPE_CHECKING:
+    from taskorch.services.models import (
+        BoardResult,
+        CancelResult,
+        CompleteResult,
+        DeleteResult,
+        ExecuteResult,
+        GitResult,
+        HealthResult,
+        MaintenanceResult,
+        PlanResult,
+        QueryResult,
+        ReconnectResult,
+        ReleaseResult,
+        ReopenResult,
+        RestartResult,
+        RestartStatusResult,
+        SessionResult,
+        ShutdownResult,
+        StatusResult,
+        SynthesisResult,
+        TaskBrief,
+        UpdateResult,
+    )
 
 
 def _brief(task: TaskBrief) -> str:
@@ -66,7 +77,17 @@ def execute(r: ExecuteResult) -> str:
 
 
 def complete(r: CompleteResult) -> str:
-    return f"Completed task {r.task.id} (artifact {r.artifact_id}). {r.next_step}"
+    text = f"Completed task {r.task.id} (artifact {r.artifact_id})."
+    if r.missing_files:
+        text += f" Warning: recorded but not found in the project: {', '.join(r.missing_files)}."
+    return f"{text} {r.next_step}"
+
+
+def reopen(r: ReopenResult) -> str:
+    text = f"Reopened task {r.task.id} ({r.reason})."
+    if r.waiting_again:
+        text += f" Task(s) {', '.join(map(str, r.waiting_again))} wait for it again."
+    return f"{text} {r.next_step}"
 
 
 def query(r: QueryResult) -> str:
@@ -139,22 +160,23 @@ def restart_status(r: RestartStatusResult) -> str:
     )
 
 
-def git(r: GitResult) -> str:
-    lines = [r.detail]
+def git(r: GitResult) -> Message:
+    parts: list[Part] = [r.detail]
     if r.sync is not None:
         for link in r.sync.created:
-            lines.append(f"- task {link.task_id} -> issue #{link.issue_number} {link.issue_url}")
+            parts.append(f"\n- task {link.task_id} -> issue #{link.issue_number} {link.issue_url}")
         for failure in r.sync.failed:
-            lines.append(f"- failed: task {failure.task_id} {failure.operation}: {failure.error}")
+            parts.append(f"\n- failed: task {failure.task_id} {failure.operation}: {failure.error}")
         remaining = r.sync.rate_limit.get("remaining")
         if remaining is not None:
-            lines.append(f"Rate limit remaining: {remaining}.")
+            parts.append(f"\nRate limit remaining: {remaining}.")
     for conflict in r.conflicts or (r.sync.conflicts if r.sync else []):
-        lines.append(
-            f"- conflict {conflict.id} on task {conflict.task_id} ({conflict.field}): {conflict.detail}; "
-            "resolve with action=resolve_conflict"
-        )
-    return "\n".join(lines)
+        parts += [
+            f"\n- conflict {conflict.id} on task {conflict.task_id} ({conflict.field}): {conflict.detail}; "
+            "resolve with ",
+            Hint("git_integration", {"action": "resolve_conflict", "conflict_id": conflict.id, "resolution": REQUIRED}),
+        ]
+    return tuple(parts)
 
 
 def board(r: BoardResult) -> str:

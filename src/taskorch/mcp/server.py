@@ -31,6 +31,8 @@ from taskorch.config import TOKEN_NAME_PATTERN, Settings, git_tool_names
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.domain.text import parse_id, printable
 from taskorch.errors import InvalidInput, NotFound, TaskorchError
+from taskorch.hints import Message, finish, render
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.services.fields import MultiLine, OneLine, input_error
 from taskorch.services.models import (
     MAX_ID,
@@ -63,7 +65,7 @@ __all__ = ["PREFIX", "build_server"]
 
 log = logging.getLogger(__name__)
 
-PREFIX = "orchestrator_"
+PREFIX = "orchestrator_"  # the same as taskorch.mcp.words.PREFIX
 
 INSTRUCTIONS = (
     "taskorch orchestrates multi-step software work. Start with orchestrator_initialize_session "
@@ -259,7 +261,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         log_level=cast(Any, settings.log_level),  # checked against LOG_LEVELS by Settings.from_env
     )
 
-    async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str]) -> CallToolResult:
+    async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str | Message]) -> CallToolResult:
         """Run one service call in a worker thread and map its result and errors.
 
         A :class:`TaskorchError` becomes ``ToolError("<kind>: <message>")``, and so does a database
@@ -273,13 +275,14 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             with orchestrator.runtime.call():
                 result = await anyio.to_thread.run_sync(fn, orchestrator)
         except TaskorchError as exc:
-            raise ToolError(f"{exc.kind}: {exc}") from None
+            raise ToolError(f"{exc.kind}: {exc.render(MCP_WORDS)}") from None
         except Exception as exc:
             named = orchestrator.db.named_error(exc) if orchestrator is not None else None
             if named is None:
                 raise
-            raise ToolError(f"{named.kind}: {named}") from None
-        return _result(result, summarize(result))
+            raise ToolError(f"{named.kind}: {named.render(MCP_WORDS)}") from None
+        finish(result, MCP_WORDS)
+        return _result(result, render(summarize(result), MCP_WORDS))
 
     catalog: dict[str, tuple[Callable[..., Awaitable[CallToolResult]], str, ToolAnnotations]] = {}
 
@@ -852,9 +855,9 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         try:
             result = await anyio.to_thread.run_sync(fn, orchestrator)
         except NotFound as exc:
-            raise ResourceNotFoundError(str(exc)) from None
+            raise ResourceNotFoundError(exc.render(MCP_WORDS)) from None
         except TaskorchError as exc:
-            raise ResourceError(str(exc)) from None
+            raise ResourceError(exc.render(MCP_WORDS)) from None
         return json.dumps(result.model_dump(mode="json"), indent=1)
 
     @server.resource(

@@ -32,6 +32,7 @@ from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
 from taskorch.domain.model import ArtifactType
 from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
 from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
@@ -67,7 +68,7 @@ from taskorch.store.tables import server_restarts, task_events
 
 if TYPE_CHECKING:
     from taskorch.services.git import GitService, PlatformFactory
-    from taskorch.services.models import BoardResult, GitResult, ReleaseResult
+    from taskorch.services.models import BoardResult, GitResult, ReleaseResult, ReopenResult, ShowResult, TreeResult
     from taskorch.services.release import ReleaseService
 
 __all__ = ["Orchestrator"]
@@ -198,7 +199,7 @@ class Orchestrator:
             raise InvalidInput(
                 "session_id",
                 "no session is active in this server.",
-                "call orchestrator_initialize_session with your project's working_directory first.",
+                ("call ", Hint("initialize_session", {"working_directory": REQUIRED}), " first."),
             )
         return sessions.get_session(conn, chosen)
 
@@ -232,15 +233,16 @@ class Orchestrator:
             ready = query.ready_queue(conn, row["id"])
             status = query.get_status(conn, session_id=row["id"], project_root=row["project_root"])
         self.current_session_id = row["id"]
+        next_step: Message
         if ready:
-            next_step = f"{len(ready)} task(s) ready: call orchestrator_execute_task with task_id={ready[0].id}."
+            next_step = (f"{len(ready)} task(s) ready: call ", Hint("execute_task", {"task_id": ready[0].id}), ".")
         elif sum(counts.values()) == 0:
-            next_step = "No tasks yet: call orchestrator_plan_task to plan the work."
+            next_step = ("No tasks yet: plan the work with ", Hint("plan_task", {"title": REQUIRED}), ".")
         else:
-            next_step = "Nothing is ready; call orchestrator_get_status to see what blocks the work."
+            next_step = ("Nothing is ready; see what blocks the work with ", Hint("get_status"), ".")
         if location.resolved_from is not None:
-            next_step = f"{location.note()} {next_step}"
-        return SessionResult(
+            next_step = (f"{location.note()} ", *next_step)
+        result = SessionResult(
             session_id=row["id"],
             name=row["name"],
             project_root=row["project_root"],
@@ -248,9 +250,10 @@ class Orchestrator:
             counts=counts,
             ready=ready,
             in_progress=status.in_progress,
-            next_step=next_step,
+            next_step=render(next_step),
             resolved_from=location.resolved_from,
         )
+        return attach(result, next_step)
 
     def get_status(self, session_id: int | None = None) -> StatusResult:
         with self.db.transaction(write=False) as conn:
@@ -331,6 +334,34 @@ class Orchestrator:
             _session, internal = self._scoped(conn, session_id, task_id)
             row = repo.get_task(conn, internal)
             return views.task_views(conn, [row], include_children=True, include_artifacts=True)[0]
+
+    def show_task(self, task_id: int, session_id: int | None = None) -> ShowResult:
+        """Task number ``task_id`` as execute_task would present it, without starting it, with its
+        artifacts, subtasks, audit trail and linked issue. Raises :class:`NotFound`."""
+        from taskorch.services import showing
+
+        with self.db.transaction(write=False) as conn:
+            session, internal = self._scoped(conn, session_id, task_id)
+            return showing.show_task(conn, task_id=internal, roles=self.roles_for(session["project_root"]))
+
+    def task_tree(self, session_id: int | None = None) -> TreeResult:
+        """The project's live tasks by number, each with its ``parent_id``: the plan as a tree."""
+        from taskorch.services import showing
+
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return showing.task_tree(conn, session_id=session["id"], project_root=session["project_root"])
+
+    @text_arguments(texts=("reason",))
+    def reopen_task(self, task_id: int, reason: str, session_id: int | None = None) -> ReopenResult:
+        """Move completed task number ``task_id`` back to pending, recorded with ``reason``; see
+        :func:`taskorch.services.editing.reopen_task`. Raises :class:`InvalidInput` (empty reason),
+        :class:`NotFound`, :class:`InvalidTransition` (not completed), :class:`Conflict`."""
+        if not reason.strip():
+            raise InvalidInput("reason", "is empty.", "say why the task is reopened.")
+        with self._write() as conn:
+            _session, internal = self._scoped(conn, session_id, task_id)
+            return editing.reopen_task(conn, task_id=internal, reason=reason.strip(), at=self.clock())
 
     def query_tasks(self, session_id: int | None = None, **filters: Any) -> QueryResult:
         """See :func:`taskorch.services.query.query_tasks` for the filters."""
@@ -584,7 +615,7 @@ class Orchestrator:
             session = self._session(conn, session_id)
             view = config_view(self.git.config_row(conn, session["id"]))
         status = self.git.status(session["id"])
-        return GitResult(action="status", config=view, detail=str(status))
+        return GitResult(action="status", config=view, detail=_git_status_text(view.tier, status))
 
     def git_create_issue(self, task_id: int, session_id: int | None = None) -> GitResult:
         """Create the issue of task number ``task_id`` of the project."""
@@ -986,6 +1017,29 @@ class Orchestrator:
         return RestartStatusResult(
             restarts=restarts, total=int(total), uptime_seconds=round(self.runtime.uptime_seconds, 3)
         )
+
+
+def _git_status_text(tier: str, status: dict[str, Any]) -> str:
+    """:meth:`GitService.status` in words, one fact per line."""
+    links = status["links"]
+    linked = ", ".join(f"{n} {state}" for state, n in sorted(links.items())) if links else "none yet"
+    budget = status["rate_limit"]
+    if budget.get("remaining") is not None:
+        rate = f"{budget['remaining']} request(s) left" + (f" of {budget['limit']}" if budget.get("limit") else "")
+        if budget.get("reset_at"):
+            rate += f", resets at {budget['reset_at']}"
+    else:
+        rate = "not known before the first sync"
+    return "\n".join(
+        [
+            f"Connected to {status['repository']} ({tier} tier).",
+            f"Issues linked: {linked}.",
+            f"Changes waiting to be pushed: {status['outbox_pending']}.",
+            f"Open conflicts: {status['open_conflicts']}.",
+            f"Last pull: {status['last_pull_at'] or 'never'}.",
+            f"Rate limit: {rate}.",
+        ]
+    )
 
 
 def _store_error(error: TaskorchError, message: str) -> StoreUnavailable:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
 from taskorch.errors import Conflict, InvalidInput, NotFound
+from taskorch.hints import REQUIRED, Hint
 from taskorch.platforms.base import Platform, RemoteRelease, lacks, parse_repository
 from taskorch.services.models import (
     BoardResult,
@@ -158,8 +159,14 @@ class GitService:
         )
         if row is None:
             raise Conflict(
-                "this project has no Git repository connected. Call orchestrator_git_integration with "
-                "action=connect, repository='owner/name' and issue_config.api_token_name first."
+                (
+                    "this project has no Git repository connected. Connect one first: ",
+                    Hint(
+                        "git_integration",
+                        {"action": "connect", "repository": REQUIRED, "issue_config.api_token_name": REQUIRED},
+                    ),
+                    ".",
+                )
             )
         return row
 
@@ -322,7 +329,15 @@ class GitService:
             number = self._task_in_session(conn, session_id, task_id)["number"]
             link = self._link(conn, task_id)
             if link is None:
-                raise Conflict(f"task {number} has no issue. Use action=create_issue or action=link_task first.")
+                raise Conflict(
+                    (
+                        f"task {number} has no issue. Create one with ",
+                        Hint("git_integration", {"action": "create_issue", "task_id": number}),
+                        " or link one with ",
+                        Hint("git_integration", {"action": "link_task", "task_id": number, "issue_number": REQUIRED}),
+                        " first.",
+                    )
+                )
             enqueue(conn, session_id, task_id, "update_issue", {}, self.clock())
         result, link = self._push_one(session_id, task_id)
         return GitResult(
@@ -489,7 +504,13 @@ class GitService:
         with self.db.transaction() as conn:
             row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().first()
             if row is None or row["session_id"] != session_id:
-                raise NotFound(f"conflict {conflict_id} does not exist. List them with action=list_conflicts.")
+                raise NotFound(
+                    (
+                        f"conflict {conflict_id} does not exist. List them with ",
+                        Hint("git_integration", {"action": "list_conflicts"}),
+                        ".",
+                    )
+                )
             if row["status"] != "open":
                 raise Conflict(f"conflict {conflict_id} is already resolved ({row['resolution']}).")
             number = repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]
@@ -662,7 +683,13 @@ class GitService:
         """Add tasks' issues to the board and put each in ``column`` (or the column its status maps to)."""
         engine, config = self._board_engine(session_id)
         if not config["board_number"]:
-            raise Conflict("no board yet: call orchestrator_project_board_manager with action=create_board first.")
+            raise Conflict(
+                (
+                    "no board yet: create it first with ",
+                    Hint("project_board_manager", {"action": "create_board", "title": REQUIRED}),
+                    ".",
+                )
+            )
         moved: list[dict[str, Any]] = []
         try:
             number = int(config["board_number"])
@@ -673,8 +700,11 @@ class GitService:
                     link = self._link(conn, task_id)
                 if link is None or link["issue_number"] is None:
                     raise Conflict(
-                        f"task {task['number']} has no issue yet; create it with orchestrator_git_integration "
-                        "action=create_issue."
+                        (
+                            f"task {task['number']} has no issue yet; create it with ",
+                            Hint("git_integration", {"action": "create_issue", "task_id": task["number"]}),
+                            ".",
+                        )
                     )
                 issue_number = int(link["issue_number"])
                 item, target = self._place_card(engine, board, task, issue_number, column, action, config)

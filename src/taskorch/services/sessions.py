@@ -12,6 +12,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskorch.errors import InvalidInput, NotFound
+from taskorch.hints import REQUIRED, Hint, Message, Param
 from taskorch.services.paths import refuse_system_root
 from taskorch.store import repository as repo
 from taskorch.store.tables import sessions
@@ -93,8 +94,11 @@ def get_session(conn: Connection, session_id: int) -> RowMapping:
     row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
     if row is None:
         raise NotFound(
-            f"session {session_id} does not exist. Call orchestrator_initialize_session with your "
-            "project's working_directory to get a session id."
+            (
+                f"session {session_id} does not exist. Call ",
+                Hint("initialize_session", {"working_directory": REQUIRED}),
+                " to get a session id for your project.",
+            )
         )
     return row
 
@@ -107,9 +111,10 @@ def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFou
     """
     from taskorch.store.tables import tasks
 
-    message = (
-        f"task {number} not found in project {session['project_root']}. "
-        "Use orchestrator_query_tasks to list this project's task numbers."
+    message: Message = (
+        f"task {number} not found in project {session['project_root']}. List this project's task numbers with ",
+        Hint("query_tasks"),
+        ".",
     )
     elsewhere = [
         str(root)
@@ -124,7 +129,9 @@ def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFou
     if elsewhere:
         message += (
             f" Task numbers are per project; a task {number} exists in {', '.join(elsewhere)}: to work on it, "
-            "pass that project's session_id (CLI: --project DIR)."
+            "pass that project's ",
+            Param("session_id"),
+            " (the session of that project).",
         )
     return NotFound(message)
 
