@@ -157,11 +157,15 @@ def serve(
         str | None,
         typer.Option(help="Comma-separated toolsets to expose: core, maintenance, lifecycle (default all)."),
     ] = None,
+    transport: Annotated[str, typer.Option(help="stdio (default), or http for a team server at /mcp.")] = "stdio",
+    host: Annotated[str, typer.Option(help="http: the address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="http: the TCP port.")] = 8765,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="http: no tokens (loopback addresses only).")] = False,
 ) -> None:
-    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch)."""
-    from taskorch.mcp.stdio import serve as serve_stdio
+    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch), or over HTTP."""
+    from taskorch.cli.team import serve_transport
 
-    raise typer.Exit(serve_stdio(toolsets))
+    raise typer.Exit(serve_transport(transport, toolsets, host, port, no_auth))
 
 
 # -- sessions and status -------------------------------------------------------------------
@@ -905,6 +909,11 @@ def release_tag(
         summary=summaries.release,
         project=project,
     )
+
+
+from taskorch.cli.team import token_app  # noqa: E402 (team mode's commands live in their own module)
+
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:
