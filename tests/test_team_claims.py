@@ -267,3 +267,35 @@ def test_twenty_clients_racing_on_postgresql_never_execute_a_task_twice(schema: 
         assert by_task == dict(executed)
     finally:
         orchestrator.close()
+
+
+def test_token_commands_print_a_token_once_and_store_only_its_hash(database_url: str) -> None:
+    import json as json_module
+
+    from sqlalchemy import create_engine, text
+    from typer.testing import CliRunner
+
+    from taskorch.cli.app import app
+
+    runner = CliRunner(env={"TASKORCH_DATABASE_URL": database_url})
+    created = runner.invoke(app, ["token", "create", "alice", "--scope", "read", "--json"])
+    assert created.exit_code == 0, created.output
+    token = json_module.loads(created.output)["token"]
+    assert token.startswith("tko_") and len(token) > 40
+    again = runner.invoke(app, ["token", "create", "alice"])
+    assert again.exit_code == 4 and "exists already" in again.output
+    bad = runner.invoke(app, ["token", "create", "local"])
+    assert bad.exit_code == 2
+    listed = runner.invoke(app, ["token", "list"])
+    assert listed.exit_code == 0 and "alice" in listed.output and token not in listed.output
+    revoked = runner.invoke(app, ["token", "revoke", "alice"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    assert runner.invoke(app, ["token", "revoke", "nobody"]).exit_code == 3
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            stored = [tuple(r) for r in conn.execute(text("SELECT name, token_hash, revoked_at FROM api_tokens"))]
+    finally:
+        engine.dispose()
+    ((name, digest, revoked_at),) = stored
+    assert name == "alice" and token not in digest and len(digest) == 64 and revoked_at is not None
