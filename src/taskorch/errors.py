@@ -14,7 +14,10 @@ message says otherwise: a connection lost while committing leaves the outcome un
     ├── Conflict                  the request is valid but the current state forbids it; exit code 4
     │   ├── InvalidTransition     the status transition table forbids the move
     │   ├── DependenciesUnfinished execute_task while dependencies are still open
-    │   └── VersionMismatch       optimistic concurrency: expected_version is stale
+    │   ├── VersionMismatch       optimistic concurrency: expected_version is stale
+    │   └── ClaimedByOther        another actor holds the task's claim (execute_task, complete_task)
+    ├── Unauthorized              no valid API token (HTTP 401); exit code 12
+    ├── Forbidden                 the token's scope does not allow the call (HTTP 403); exit code 13
     ├── StoreUnavailable          the database cannot be opened, reached or migrated; exit code 5
     │   ├── StoreBusy             another writer held the lock past the busy timeout; exit code 7
     │   ├── StoreConnectionLost   the server connection dropped during the call; exit code 8
@@ -36,9 +39,11 @@ from taskorch.hints import PLAIN, Message, Param, Words, render
 
 __all__ = [
     "AuthenticationFailed",
+    "ClaimedByOther",
     "Conflict",
     "DependenciesUnfinished",
     "DependencyCycle",
+    "Forbidden",
     "InvalidInput",
     "InvalidTransition",
     "NotFound",
@@ -53,6 +58,7 @@ __all__ = [
     "StoreReplaced",
     "StoreUnavailable",
     "TaskorchError",
+    "Unauthorized",
     "VersionMismatch",
 ]
 
@@ -147,6 +153,31 @@ class VersionMismatch(Conflict):
     """Optimistic concurrency: the caller's ``expected_version`` is not the stored version."""
 
     kind = "version_mismatch"
+
+
+class ClaimedByOther(Conflict):
+    """Another actor holds the task's claim: ``holder`` until ``expires_at`` (an aware UTC datetime)."""
+
+    kind = "claimed_by_other"
+
+    def __init__(self, message: str | Message, *, holder: str, expires_at: object) -> None:
+        self.holder = holder
+        self.expires_at = expires_at
+        super().__init__(message)
+
+
+class Unauthorized(TaskorchError):
+    """No API token, or one that is unknown or revoked (the HTTP server answers 401)."""
+
+    exit_code = 12
+    kind = "unauthorized"
+
+
+class Forbidden(TaskorchError):
+    """The API token's scope does not allow the call (the HTTP server answers 403)."""
+
+    exit_code = 13
+    kind = "forbidden"
 
 
 class StoreUnavailable(TaskorchError):

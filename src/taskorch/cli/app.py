@@ -225,11 +225,15 @@ def serve(
         str | None,
         typer.Option(help="Comma-separated toolsets to expose: core, maintenance, lifecycle (default all)."),
     ] = None,
+    transport: Annotated[str, typer.Option(help="stdio (default), or http for a team server at /mcp.")] = "stdio",
+    host: Annotated[str, typer.Option(help="http: the address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="http: the TCP port.")] = 8765,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="http: no tokens (loopback addresses only).")] = False,
 ) -> None:
-    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch)."""
-    from taskorch.mcp.stdio import serve as serve_stdio
+    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch), or over HTTP."""
+    from taskorch.cli.team import serve_transport
 
-    raise typer.Exit(serve_stdio(toolsets))
+    raise typer.Exit(serve_transport(transport, toolsets, host, port, no_auth))
 
 
 # -- sessions and status -------------------------------------------------------------------
@@ -373,10 +377,17 @@ def _read_json_list(source: str) -> list[Any]:
 
 
 @app.command("execute-task")
-def execute_task(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+def execute_task(
+    task_id: TaskArg,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take the task over even while another actor's claim on it runs.")
+    ] = False,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
     """Start a task and print its specialist context (taskorch show reads it without starting)."""
     _run(
-        lambda o: o.execute_task(task_id),
+        lambda o: o.execute_task(task_id, force=force),
         as_json=as_json,
         render=_print_context,
         summary=lambda r: r.next_step,
@@ -1148,6 +1159,11 @@ def release_tag(
         summary=summaries.release,
         project=project,
     )
+
+
+from taskorch.cli.team import token_app  # noqa: E402 (team mode's commands live in their own module)
+
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ COMMANDS: dict[str, Command] = {
         {"title": "TITLE"},
         {"depends_on": "--depends-on", "parent_id": "--parent-id", "subtasks": "--subtasks-json"},
     ),
-    "execute_task": Command(("execute-task",), _TASK),
+    "execute_task": Command(("execute-task",), _TASK, {"force": "--force"}),
     "complete_task": Command(
         ("complete-task",),
         _TASK,

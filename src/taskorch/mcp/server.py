@@ -238,8 +238,11 @@ def _resource_id(text: str) -> int:
         raise ResourceNotFoundError(str(exc)) from None
 
 
-def build_server(settings: Settings | None = None) -> TaskorchServer:
-    """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default)."""
+def build_server(settings: Settings | None = None, **server_options: Any) -> TaskorchServer:
+    """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default).
+
+    ``server_options`` go to the SDK's server (the HTTP face passes ``token_verifier``, ``auth``
+    and ``middleware``; see :mod:`taskorch.mcp.http`)."""
     from_env = settings is None
     settings = settings or Settings.from_env()
     lazy = _Lazy(settings, Settings.from_env if from_env else None)
@@ -259,6 +262,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         lifespan=lifespan,
         warn_on_duplicate_tools=False,
         log_level=cast(Any, settings.log_level),  # checked against LOG_LEVELS by Settings.from_env
+        **server_options,
     )
 
     async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str | Message]) -> CallToolResult:
@@ -341,8 +345,16 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             str, Field(min_length=1, max_length=4096, description="Absolute path inside the project.")
         ],
         name: Annotated[str | None, Field(max_length=200, description="Session name.")] = None,
+        repository: Annotated[
+            str | None,
+            Field(
+                max_length=1000,
+                description="URL of the project's origin remote (`git remote get-url origin`); identifies the "
+                "project on a team server, where working_directory may be on another machine.",
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SessionResult]:
-        result = await call(lambda o: o.initialize_session(working_directory, name), summaries.session)
+        result = await call(lambda o: o.initialize_session(working_directory, name, repository), summaries.session)
         # A project connected to a Git platform brings its tools, even when the server was
         # started without TASKORCH_GIT_INTEGRATION.
         orchestrator = await lazy.get()
@@ -427,9 +439,11 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         "criteria. Do the work, then call orchestrator_complete_task.",
     )
     async def execute_task(
-        task_id: TaskIdArg, session_id: SessionArg = None
+        task_id: TaskIdArg,
+        session_id: SessionArg = None,
+        force: Annotated[bool, Field(description="Take over a task another actor's live claim holds.")] = False,
     ) -> Annotated[CallToolResult, ExecuteResult]:
-        return await call(lambda o: o.execute_task(task_id, session_id), summaries.execute)
+        return await call(lambda o: o.execute_task(task_id, session_id, force), summaries.execute)
 
     @tool(
         "complete_task",

@@ -30,10 +30,22 @@ from sqlalchemy.engine import make_url
 
 from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
+from taskorch.domain.caller import current_caller
 from taskorch.domain.model import ArtifactType
 from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
 from taskorch.hints import REQUIRED, Hint, Message, attach, render
-from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
+from taskorch.services import (
+    claims,
+    editing,
+    execution,
+    maintenance,
+    planning,
+    projects,
+    query,
+    sessions,
+    synthesis,
+    views,
+)
 from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
     AuditEntry,
@@ -103,7 +115,8 @@ class Orchestrator:
         self.db = Database(self.settings.database_url)
         self.clock = clock
         self.runtime = runtime or Runtime()
-        self.current_session_id: int | None = None
+        # The current session of each caller (actor and MCP session; see taskorch.domain.caller).
+        self._current_sessions: dict[tuple[str, str | None], int] = {}
         self._roles: dict[str, tuple[float | None, RoleLibrary]] = {}
         self._platform_factory = platform_factory
         self._sleep = sleep
@@ -112,6 +125,18 @@ class Orchestrator:
         # a database without one pays a single query, and no sync code is imported).
         self._git_configured: bool | None = None
         self._roles_lock = threading.Lock()
+
+    @property
+    def current_session_id(self) -> int | None:
+        """The session the current caller initialized last (per caller, never process-wide)."""
+        return self._current_sessions.get(current_caller().session_key)
+
+    @current_session_id.setter
+    def current_session_id(self, value: int | None) -> None:
+        if value is None:
+            self._current_sessions.pop(current_caller().session_key, None)
+        else:
+            self._current_sessions[current_caller().session_key] = value
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -198,8 +223,18 @@ class Orchestrator:
         if chosen is None:
             raise InvalidInput(
                 "session_id",
-                "no session is active in this server.",
-                ("call ", Hint("initialize_session", {"working_directory": REQUIRED}), " first."),
+                "no session is active in this server" + (" for this caller." if current_caller().remote else "."),
+                (
+                    "call ",
+                    Hint("initialize_session", {"working_directory": REQUIRED}),
+                    " first"
+                    + (
+                        "; a client without an MCP session (the stateless protocol revision) passes the "
+                        "session_id it returned on every call."
+                        if current_caller().remote
+                        else "."
+                    ),
+                ),
             )
         return sessions.get_session(conn, chosen)
 
@@ -216,19 +251,21 @@ class Orchestrator:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    @text_arguments(lines=("working_directory", "name"))
-    def initialize_session(self, working_directory: str, name: str | None = None) -> SessionResult:
+    @text_arguments(lines=("working_directory", "name", "repository"))
+    def initialize_session(
+        self, working_directory: str, name: str | None = None, repository: str | None = None
+    ) -> SessionResult:
         """Create or resume the session of the project containing ``working_directory``.
 
         System directories and the home directory itself are refused as projects; when symlinks
         led elsewhere, ``resolved_from`` holds the path given and ``next_step`` says so.
         """
-        location = sessions.locate_project(working_directory)
-        root = location.root
+        identity = projects.identify_project(working_directory, repository)
+        root, location = identity.root, identity.location
         if name is not None and not name.strip():
             raise InvalidInput("name", "is empty.", "omit it, or give a short name.")
         with self.db.transaction() as conn:
-            row, resumed = sessions.open_session(conn, root, name.strip() if name else None, self.clock())
+            row, resumed = sessions.open_session(conn, root, name.strip() if name else None, self.clock(), identity.key)
             counts = repo.stored_counts(conn, row["id"])
             ready = query.ready_queue(conn, row["id"])
             status = query.get_status(conn, session_id=row["id"], project_root=row["project_root"])
@@ -240,7 +277,7 @@ class Orchestrator:
             next_step = ("No tasks yet: plan the work with ", Hint("plan_task", {"title": REQUIRED}), ".")
         else:
             next_step = ("Nothing is ready; see what blocks the work with ", Hint("get_status"), ".")
-        if location.resolved_from is not None:
+        if location is not None and location.resolved_from is not None:
             next_step = (f"{location.note()} ", *next_step)
         result = SessionResult(
             session_id=row["id"],
@@ -251,7 +288,9 @@ class Orchestrator:
             ready=ready,
             in_progress=status.in_progress,
             next_step=render(next_step),
-            resolved_from=location.resolved_from,
+            resolved_from=location.resolved_from if location is not None else None,
+            project_key=row["project_key"],
+            project_reason=identity.reason,
         )
         return attach(result, next_step)
 
@@ -284,10 +323,13 @@ class Orchestrator:
                 at=self.clock(),
             )
 
-    def execute_task(self, task_id: int, session_id: int | None = None) -> ExecuteResult:
-        """Start task number ``task_id`` of the project; raises :class:`NotFound`, ``DependenciesUnfinished``."""
+    def execute_task(self, task_id: int, session_id: int | None = None, force: bool = False) -> ExecuteResult:
+        """Start task number ``task_id`` of the project and claim it for the caller (see
+        :mod:`taskorch.services.claims`); raises :class:`NotFound`, ``DependenciesUnfinished``,
+        ``ClaimedByOther`` (unless ``force``)."""
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
+            claims.claim(conn, internal, at=self.clock(), ttl=self.settings.claim_ttl, force=force)
             return execution.execute_task(
                 conn, task_id=internal, roles=self.roles_for(session["project_root"]), at=self.clock()
             )
@@ -316,6 +358,8 @@ class Orchestrator:
             ) from None
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
+            claims.check_holder(conn, internal, at=self.clock(), tool="complete_task")
+            claims.release(conn, internal)
             return execution.complete_task(
                 conn,
                 task_id=internal,
@@ -382,6 +426,7 @@ class Orchestrator:
         changes = TaskChanges.checked(changes)
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
+            claims.renew(conn, internal, at=self.clock(), ttl=self.settings.claim_ttl)
             return editing.update_task(
                 conn,
                 task_id=internal,
@@ -438,6 +483,7 @@ class Orchestrator:
                     action=r["action"],
                     task_id=r["task_number"],
                     changes=r["changes"],
+                    actor=r["actor"],
                 )
                 for r in reversed(rows)
             ]

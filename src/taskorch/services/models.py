@@ -188,6 +188,8 @@ class TaskBrief(BaseModel):
     priority: Priority
     specialist_type: str
     parent_id: int | None = None
+    claimed_by: str | None = Field(default=None, description="The actor whose execute_task claimed the task.")
+    claim_expires_at: datetime | None = Field(default=None, description="When that claim's lease ends (UTC).")
 
 
 class ArtifactView(BaseModel):
@@ -251,6 +253,10 @@ class SessionResult(BaseModel):
         default=None,
         description="The working_directory as given, when symlinks led from it to project_root's tree.",
     )
+    project_key: str | None = Field(
+        default=None, description="What identifies the project: git:<host>/<path> of its remote, or path:<root>."
+    )
+    project_reason: str | None = Field(default=None, description="Why the working directory led to this project.")
 
 
 class RoutingDecision(BaseModel):
@@ -426,6 +432,7 @@ class AuditEntry(BaseModel):
     action: str
     task_id: int | None
     changes: dict[str, Any]
+    actor: str = Field(default="local", description="Who made the change: an API token's name, or local.")
 
 
 class AuditTrail(BaseModel):

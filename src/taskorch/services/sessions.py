@@ -166,10 +166,32 @@ def resolve_tasks(conn: Connection, session: RowMapping, numbers: Sequence[int])
     return [found[n] for n in numbers]
 
 
-def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -> tuple[RowMapping, bool]:
-    """Create the project's session, or resume it; return ``(row, resumed)``."""
-    key = str(root)
-    row = conn.execute(select(sessions).where(sessions.c.project_root == key)).mappings().first()
+def open_session(
+    conn: Connection, root: Path, name: str | None, at: datetime, key: str | None = None
+) -> tuple[RowMapping, bool]:
+    """Create the project's session, or resume it; return ``(row, resumed)``.
+
+    ``key`` identifies the project (see :mod:`taskorch.services.projects`; default ``path:<root>``).
+    A session is found by its key; else a session of the same root (made before the project had a
+    remote, or before revision 0006) takes the key, so existing sessions move to their repository's
+    key the first time it is seen.
+    """
+    root_text = str(root)
+    key = key or "path:" + root_text
+    row = conn.execute(select(sessions).where(sessions.c.project_key == key)).mappings().first()
+    if row is None:
+        row = conn.execute(select(sessions).where(sessions.c.project_root == root_text)).mappings().first()
+        if row is not None:
+            conn.execute(update(sessions).where(sessions.c.id == row["id"]).values(project_key=key))
+            repo.record_event(
+                conn,
+                session_id=row["id"],
+                task_id=None,
+                tool="initialize_session",
+                action="session",
+                changes={"project_key": [row["project_key"], key]},
+                at=at,
+            )
     if row is not None:
         values: dict[str, object] = {"last_active_at": at}
         if name and name != row["name"]:
@@ -180,12 +202,26 @@ def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -
         with conn.begin_nested():
             session_id = conn.execute(
                 insert(sessions)
-                .values(name=name or root.name or key, project_root=key, created_at=at, last_active_at=at)
+                .values(
+                    name=name or root.name or root_text,
+                    project_root=root_text,
+                    project_key=key,
+                    created_at=at,
+                    last_active_at=at,
+                )
                 .returning(sessions.c.id)
             ).scalar_one()
             repo.init_counts(conn, session_id)
     except IntegrityError:  # another process created it between our read and our insert
-        row = conn.execute(select(sessions).where(sessions.c.project_root == key)).mappings().one()
+        row = (
+            conn.execute(
+                select(sessions).where((sessions.c.project_key == key) | (sessions.c.project_root == root_text))
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise
         return row, True
     repo.record_event(
         conn,
@@ -193,7 +229,7 @@ def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -
         task_id=None,
         tool="initialize_session",
         action="session",
-        changes={"project_root": key, "name": name or root.name},
+        changes={"project_root": root_text, "project_key": key, "name": name or root.name},
         at=at,
     )
     return get_session(conn, session_id), False

@@ -26,6 +26,8 @@ _BRIEF_COLUMNS = (
     tasks.c.specialist_type,
     tasks.c.parent_id,
     tasks.c.parent_number,
+    tasks.c.claimed_by,
+    tasks.c.claim_expires_at,
 )
 
 
@@ -38,6 +40,8 @@ def brief(row: RowMapping) -> TaskBrief:
         priority=row["priority"],
         specialist_type=row["specialist_type"],
         parent_id=row["parent_number"],
+        claimed_by=row.get("claimed_by"),
+        claim_expires_at=row.get("claim_expires_at"),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
 
+from taskorch.domain.caller import current_caller
 from taskorch.domain.model import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -183,7 +184,8 @@ def record_event(
     """Append one audit row: which tool did what to which task, with old and new values.
 
     The task's number is stored with it (read in the same statement), so the trail names the task
-    by its number even after a hard delete.
+    by its number even after a hard delete. The actor is the caller of the request being served
+    (:func:`taskorch.domain.caller.current_caller`: a token's name over HTTP, ``local`` otherwise).
     """
     number = None if task_id is None else select(tasks.c.number).where(tasks.c.id == task_id).scalar_subquery()
     conn.execute(
@@ -197,6 +199,7 @@ def record_event(
                 k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
             },
             created_at=at or utcnow(),
+            actor=current_caller().actor,
         )
     )
 
