@@ -8,14 +8,14 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from standins.github import FakeGitHub
+from standins.github import FakeGitHub, ManualClock
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
 from taskorch.platforms.github import GitHubPlatform
@@ -629,3 +629,106 @@ def test_label_names_are_compared_without_case(orch: Orchestrator, fake_github: 
     orch.update_task(task, {"title": "Limit logins per account"})
     orch.git_sync()
     assert {"bug", "perf"} <= label_names(fake_github.issues[number])
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+def _blocked_by_on_github(fake: FakeGitHub, blocked: int, blocking: int, *, method: str = "POST") -> None:
+    """A person adds (or, with DELETE, removes) "blocked by" on github.com."""
+    base = f"https://api.github.com/repos/{fake.owner}/{fake.repo}/issues/{blocked}/dependencies/blocked_by"
+    blocking_id = fake.issues[blocking]["id"]
+    request = httpx.Request(
+        method,
+        base if method == "POST" else f"{base}/{blocking_id}",
+        json={"issue_id": blocking_id} if method == "POST" else None,
+        headers={"Authorization": "Bearer someone-else", "Accept": "application/vnd.github+json"},
+    )
+    assert fake.handle(request).status_code in (200, 201)
+
+
+def test_dependencies_become_blocked_by_links_both_ways(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    fake_github.clock = ManualClock(step=timedelta(seconds=1))  # an edit and its undo differ in updated_at
+    ids = plan(orch)  # "tests" depends on "impl"
+    orch.git_sync()
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    assert fake_github.blocked_by.get(tests) == [impl]
+    orch.update_task(ids["tests"], {"depends_on": []})
+    orch.git_sync()
+    assert fake_github.blocked_by.get(tests) == []
+    # A person adds one on github.com: the task takes it.
+    _blocked_by_on_github(fake_github, tests, impl)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.conflicts == [] and ids["tests"] in result.sync.pulled
+    assert orch.get_task(ids["tests"]).depends_on == [ids["impl"]]
+    # ... and removes it again.
+    _blocked_by_on_github(fake_github, tests, impl, method="DELETE")
+    orch.git_sync()
+    assert orch.get_task(ids["tests"]).depends_on == []
+    assert fake_github.blocked_by.get(tests) == []
+    events = [r for r in fake_github.mutations() if "/dependencies/" in r.path]
+    assert [(r.method, r.status) for r in events] == [("POST", 201), ("DELETE", 200), ("POST", 201), ("DELETE", 200)]
+
+
+def test_a_dependency_that_would_close_a_cycle_is_a_conflict(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    _blocked_by_on_github(fake_github, impl, tests)  # impl blocked by tests: tests already waits for impl
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == []
+    [conflict] = result.sync.conflicts
+    assert conflict.field == "dependencies" and "cycle" in conflict.detail
+    assert orch.get_task(ids["impl"]).depends_on == []
+    resolved = orch.git_resolve_conflict(conflict.id, "local")
+    assert "keeps its dependencies" in resolved.detail
+    orch.git_sync()
+    assert fake_github.blocked_by.get(impl) == []  # the local answer went to GitHub
+    assert orch.get_task(ids["impl"]).depends_on == []
+    assert orch.git_conflicts().conflicts == []
+
+
+def test_a_failed_dependency_link_is_retried_until_done(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    fake_github.inject("500", method="POST", path=r"/dependencies/blocked_by$", times=10)
+    orch.git_sync()
+    orch.git_sync()
+    assert fake_github.pending_faults() == 0
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    assert fake_github.blocked_by.get(tests) == [impl]
+
+
+def test_a_lost_dependency_answer_is_not_a_failure(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    fake_github.inject("drop_after", method="POST", path=r"/dependencies/blocked_by$", times=1)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == []
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    assert fake_github.blocked_by.get(tests) == [impl]
+    assert orch.git_sync().sync.failed == []  # type: ignore[union-attr]
+
+
+def test_a_platform_without_dependencies_says_so(
+    fake_github: FakeGitHub, database_url: str, project: Path, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace as replace_fields
+
+    monkeypatch.setenv("GH_TEST_TOKEN", TOKEN)
+
+    def factory(config: Any) -> GitHubPlatform:
+        platform = GitHubPlatform.connect(TOKEN, config["repository_url"], transport=fake_github.transport())
+        platform.capabilities = replace_fields(platform.capabilities, issue_dependencies=False)
+        return platform
+
+    settings = Settings(database_url=database_url, git_integration="basic", mutation_spacing=0.0)
+    orch = Orchestrator(settings, platform_factory=factory, sleep=sleeps)
+    try:
+        orch.initialize_session(str(project))
+        orch.git_connect("octo-org/shop", api_token_name="GH_TEST_TOKEN", auto_sync_enabled=True)
+        plan(orch)
+        result = orch.git_sync()
+        assert "has no issue dependencies" in result.detail and "stay in taskorch" in result.detail
+        assert result.sync is not None and result.sync.notes and fake_github.blocked_by == {}
+        assert not any("/dependencies/" in r.path for r in fake_github.requests)
+    finally:
+        orch.close()

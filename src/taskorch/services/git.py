@@ -29,6 +29,7 @@ from taskorch.services.models import (
     SyncResult,
 )
 from taskorch.store import repository as repo
+from taskorch.store import sync_repository as sync_store
 from taskorch.store.db import Database
 from taskorch.store.tables import (
     feature_issue_links,
@@ -97,6 +98,7 @@ def sync_result(report: SyncReport) -> SyncResult:
         duration_seconds=report.duration_seconds,
         rate_limit=report.rate_limit,
         stopped=report.stopped,
+        notes=report.notes,
     )
 
 
@@ -431,6 +433,7 @@ class GitService:
             parts.append(f"{len(result.failed)} failed")
         if result.pending:
             parts.append(f"{result.pending} still pending")
+        parts.extend(result.notes)
         return GitResult(
             action="sync_status",
             sync=result,
@@ -510,6 +513,12 @@ class GitService:
             else:
                 base[field] = row["remote_value"]  # the local value now differs from base only: it is pushed
                 enqueue(conn, session_id, row["task_id"], "update_issue", {}, at)
+                if field == "dependencies":  # each dependency is an entry of its own
+                    blocking = sync_store.task_ids_of_issues(
+                        conn, session_id, link["repository"], [*row["remote_value"], *row["local_value"]]
+                    )
+                    for blocking_id in sorted(set(blocking.values())):
+                        enqueue(conn, session_id, row["task_id"], "dependency", {"on": blocking_id}, at)
                 detail = f"task {number} keeps its {field}; the next sync pushes it"
             conn.execute(
                 update(sync_conflicts)

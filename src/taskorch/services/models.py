@@ -482,6 +482,9 @@ class SyncResult(BaseModel):
     duration_seconds: float
     rate_limit: dict[str, Any]
     stopped: str | None = Field(default=None, description="Why the run stopped early, if it did.")
+    notes: list[str] = Field(
+        default_factory=list, description="What the platform could not do as asked (e.g. no issue dependencies)."
+    )
 
 
 class GitConfigView(BaseModel):

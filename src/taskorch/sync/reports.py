@@ -69,6 +69,9 @@ class SyncReport:
     duration_seconds: float
     rate_limit: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
+    #: What the platform could not do as asked, in plain sentences ("github (o/r) has no issue
+    #: dependencies in taskorch; ..."), each once.
+    notes: list[str] = field(default_factory=list)
 
 
 def link_report(row: Mapping[Any, Any], number: int) -> LinkReport:
