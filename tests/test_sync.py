@@ -732,3 +732,80 @@ def test_a_platform_without_dependencies_says_so(
         assert not any("/dependencies/" in r.path for r in fake_github.requests)
     finally:
         orch.close()
+
+
+# -- import policy -----------------------------------------------------------------------------
+
+
+def test_issues_opened_on_github_are_not_imported_by_default(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    create_on_github(fake_github, title="Login is slow", body="Takes 9 s.")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.imported == []
+    assert orch.git_config().config.import_policy == "off"  # type: ignore[union-attr]
+
+
+def test_the_import_policy_makes_tasks_of_issues_opened_by_a_person(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    orch.git_create_milestone("v1.0", "First", None)
+    milestone = next(iter(fake_github.milestones))
+    before = create_on_github(fake_github, title="Opened before the policy", body="Old.", labels=["triage"])
+    orch.git_sync()  # the policy is off: nothing imported, the watermark moves past it
+    with pytest.raises(InvalidInput, match="import_policy"):
+        orch.git_set_import_policy("some")
+    assert orch.git_set_import_policy("label:Triage").config.import_policy == "label:Triage"  # type: ignore[union-attr]
+    chosen = create_on_github(
+        fake_github,
+        title="Login is slow",
+        body="Takes 9 s.\n\n<!-- an HTML comment from the template -->",
+        labels=["triage", "perf"],
+        assignees=["octocat"],
+        milestone=milestone,
+    )
+    ignored = create_on_github(fake_github, title="Not for taskorch", body="x")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == [] and len(result.sync.imported) == 2
+    assert "2 imported" in result.detail
+    tasks = {orch.get_task(n).title: orch.get_task(n) for n in result.sync.imported}
+    assert set(tasks) == {"Login is slow", "Opened before the policy"}  # the policy reset the watermark
+    task = tasks["Login is slow"]
+    assert task.description.startswith("Takes 9 s.")
+    assert set(task.labels) == {"triage", "perf"} and task.assignees == ["octocat"] and task.milestone == "v1.0"
+    assert {"title", "description"} <= set(task.remote_fields)
+    trail = orch.audit_trail(task_id=task.id).entries
+    assert [(e.tool, e.action) for e in trail][:2] == [("sync", "created"), ("sync", "import")]
+    # Linked: never imported twice, and it now carries taskorch's labels.
+    again = orch.git_sync()
+    assert again.sync is not None and again.sync.imported == []
+    assert "type: feature" in label_names(fake_github.issues[chosen])
+    assert fake_github.issues[chosen]["title"] == "Login is slow" and ignored not in _linked_numbers(orch)
+    assert before in _linked_numbers(orch)
+    # Edits on either side keep flowing.
+    fake_github.edit_issue(chosen, title="Login takes 9 s")
+    orch.git_sync()
+    assert orch.get_task(task.id).title == "Login takes 9 s"
+
+
+def test_import_all_skips_closed_issues_and_issues_of_taskorch(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    orch.git_sync()
+    orch.git_set_import_policy("all")
+    opened = create_on_github(fake_github, title="Open one")
+    closed = create_on_github(fake_github, title="Closed one")
+    fake_github.edit_issue(closed, state="closed")
+    result = orch.git_sync()
+    assert result.sync is not None and len(result.sync.imported) == 1
+    assert orch.get_task(result.sync.imported[0]).title == "Open one"
+    assert sorted(_linked_numbers(orch)) == sorted([opened, issue_of(orch, fake_github, task)["number"]])
+    orch.git_set_import_policy("off")
+    create_on_github(fake_github, title="After off")
+    assert orch.git_sync().sync.imported == []  # type: ignore[union-attr]
+
+
+def _linked_numbers(orch: Orchestrator) -> list[int]:
+    from sqlalchemy import select
+
+    from taskorch.store.tables import feature_issue_links
+
+    with orch.db.transaction(write=False) as conn:
+        return [int(r[0]) for r in conn.execute(select(feature_issue_links.c.issue_number)) if r[0] is not None]

@@ -485,6 +485,9 @@ class SyncResult(BaseModel):
     notes: list[str] = Field(
         default_factory=list, description="What the platform could not do as asked (e.g. no issue dependencies)."
     )
+    imported: list[int] = Field(
+        default_factory=list, description="Numbers of the tasks made from issues opened on the platform."
+    )
 
 
 class GitConfigView(BaseModel):
@@ -499,6 +502,9 @@ class GitConfigView(BaseModel):
     status_mapping: dict[str, str]
     board_number: int | None
     custom_template: bool
+    import_policy: str = Field(
+        default="off", description="Which issues opened on the platform become tasks: off, all or label:NAME."
+    )
 
 
 class GitResult(BaseModel):

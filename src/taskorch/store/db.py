@@ -52,7 +52,7 @@ __all__ = ["HEAD_REVISION", "Database"]
 log = logging.getLogger(__name__)
 
 #: The newest Alembic revision. A test checks it against the migration scripts.
-HEAD_REVISION = "0006_sync_in_flight"
+HEAD_REVISION = "0007_import_policy"
 
 #: Seconds a writer waits for another process's write transaction before giving up (the
 #: default of the URL's ``timeout`` option).

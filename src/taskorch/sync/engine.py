@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
 
-from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
+from taskorch.domain.model import TERMINAL_STATUSES, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import (
     InvalidTransition,
     PlatformError,
@@ -98,6 +98,7 @@ def new_idempotency_key() -> str:
 class _Run:
     # updated, pulled and failed hold internal task ids until the result turns them into numbers.
     created: list[LinkReport] = field(default_factory=list)
+    imported: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     pulled: list[int] = field(default_factory=list)
     conflicts: list[ConflictReport] = field(default_factory=list)
@@ -190,7 +191,7 @@ class SyncEngine:
         self._log_finish(
             log_id,
             status,
-            records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled),
+            records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled) + len(self._run.imported),
             errors=len(self._run.failed),
             requests=self.remote.requests,
             duration=duration,
@@ -207,7 +208,13 @@ class SyncEngine:
             conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(rate_limit=rate))
             # The run collected internal ids; the result names tasks by their numbers.
             numbers = repo.numbers_of(
-                conn, [*self._run.updated, *self._run.pulled, *(f.task_id for f in self._run.failed if f.task_id)]
+                conn,
+                [
+                    *self._run.updated,
+                    *self._run.pulled,
+                    *self._run.imported,
+                    *(f.task_id for f in self._run.failed if f.task_id),
+                ],
             )
         failed = [replace(f, task_id=numbers.get(f.task_id)) if f.task_id is not None else f for f in self._run.failed]
         return SyncReport(
@@ -215,6 +222,7 @@ class SyncEngine:
             created=self._run.created,
             updated=sorted({numbers[i] for i in self._run.updated if i in numbers}),
             pulled=sorted({numbers[i] for i in self._run.pulled if i in numbers}),
+            imported=sorted({numbers[i] for i in self._run.imported if i in numbers}),
             conflicts=self._run.conflicts,
             failed=failed,
             pending=pending,
@@ -873,6 +881,11 @@ class SyncEngine:
                     self._run.unlinked[key] = issue
                     if hold is None or issue.updated_at < hold:
                         hold = issue.updated_at
+                elif key is None and self._imports(issue):
+                    try:
+                        self._import(issue)
+                    except PlatformError as exc:
+                        self._run.failed.append(FailureReport(task_id=None, operation="import", error=str(exc)))
                 continue
             try:
                 self.merge_remote(link, self._with_dependencies(link, issue))
@@ -898,6 +911,83 @@ class SyncEngine:
                 requests=self.remote.requests - requests_before,
                 duration=time.perf_counter() - t0,
             )
+
+    def _imports(self, issue: RemoteIssue) -> bool:
+        """Whether the connection's ``import_policy`` makes this unlinked, open issue a task:
+        ``all``, or ``label:NAME`` with the label on the issue (without case); ``off`` never."""
+        policy = str(self.config.get("import_policy") or "off")
+        if issue.state != "open" or policy == "off":
+            return False
+        if policy == "all":
+            return True
+        wanted = mapping.label_key(policy.removeprefix("label:"))
+        return policy.startswith("label:") and any(mapping.label_key(label) == wanted for label in issue.labels)
+
+    def _import(self, issue: RemoteIssue) -> None:
+        """Make a task of an issue opened on the platform, linked to it in the same transaction
+        (so it is never imported twice): title, body as description (kept verbatim), labels,
+        assignees and milestone; title and description marked as platform text; audited as tool
+        ``sync``, action ``import``. The issue is then merged like any linked issue (taskorch's
+        managed labels are queued for it)."""
+        remote = self._remote(issue)
+        at = self.clock()
+        with self.db.transaction() as conn:
+            if sync_store.task_ids_of_issues(conn, self.session_id, self.repository, [issue.number]):
+                return
+            labels = [str(label)[:50] for label in remote["labels"] if str(label).strip()][:20]
+            task_id = repo.insert_task(
+                conn,
+                session_id=self.session_id,
+                parent_id=None,
+                fields={
+                    "title": issue.title[:300] or f"Issue #{issue.number}",
+                    "description": str(remote["body"]),
+                    "task_type": TaskType.FEATURE.value,
+                    "complexity": Complexity.MODERATE.value,
+                    "priority": Priority.MEDIUM.value,
+                    "specialist_type": "implementer",
+                    "routing_reason": f"imported from issue #{issue.number}",
+                    "acceptance_criteria": [],
+                    "context": "",
+                    "labels": labels,
+                    "assignees": list(remote["assignees"]),
+                    "milestone": remote["milestone"],
+                },
+                depends_on=[],
+                tool="sync",
+                at=at,
+            )
+            _mark_remote(conn, task_id, "title")
+            _mark_remote(conn, task_id, "description")
+            conn.execute(
+                insert(feature_issue_links).values(
+                    task_id=task_id,
+                    platform=self.platform.name,
+                    repository=self.repository,
+                    issue_number=issue.number,
+                    issue_url=issue.url,
+                    issue_id=issue.id,
+                    issue_node_id=issue.node_id,
+                    sync_status="pending",
+                    idempotency_key=new_idempotency_key(),
+                    intent_at=at,
+                    base={"_verbatim": True},
+                    remote={},
+                )
+            )
+            repo.record_event(
+                conn,
+                session_id=self.session_id,
+                task_id=task_id,
+                tool="sync",
+                action="import",
+                changes={"issue_number": issue.number, "issue_url": issue.url, "repository": self.repository},
+                at=at,
+            )
+            link = sync_store.link_of(conn, task_id)
+        assert link is not None
+        self._run.imported.append(task_id)
+        self.merge_remote(link, self._with_dependencies(link, issue))
 
     def _with_dependencies(self, link: Mapping[Any, Any], issue: RemoteIssue) -> RemoteIssue:
         """``issue`` with the numbers of the issues blocking it, when the platform has dependencies
