@@ -809,3 +809,40 @@ def _linked_numbers(orch: Orchestrator) -> list[int]:
 
     with orch.db.transaction(write=False) as conn:
         return [int(r[0]) for r in conn.execute(select(feature_issue_links.c.issue_number)) if r[0] is not None]
+
+
+# -- milestone entries -------------------------------------------------------------------------
+
+
+def test_the_milestone_is_an_outbox_entry_of_its_own(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    orch.update_task(task, {"title": "Limit logins per account", "milestone": "v9"})  # v9 is not on GitHub
+    result = orch.git_sync()
+    assert result.sync is not None
+    assert fake_github.issues[number]["title"] == "Limit logins per account"  # the update went out alone
+    assert [f.operation for f in result.sync.failed] == ["milestone"] and "v9" in result.sync.failed[0].error
+    orch.git_create_milestone("v9", "", None)
+    orch.update_task(task, {"milestone": "v9"})
+    before = len(fake_github.requests)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == [] and result.sync.pending == 0
+    assert fake_github.issues[number]["milestone"]["title"] == "v9"
+    [patch] = [r for r in fake_github.requests[before:] if r.method == "PATCH"]
+    assert set(patch.json or {}) == {"milestone"}
+
+
+def test_a_failed_milestone_update_is_retried_until_done(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    orch.git_create_milestone("v1.0", "", None)
+    task = _one_task(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    orch.update_task(task, {"milestone": "v1.0"})
+    fake_github.inject("500", method="PATCH", path=rf"/issues/{number}$", times=10)
+    first = orch.git_sync()
+    assert first.sync is not None and {f.operation for f in first.sync.failed} == {"milestone"}
+    assert first.sync.pending == 1
+    orch.git_sync()
+    assert fake_github.pending_faults() == 0
+    assert fake_github.issues[number]["milestone"]["title"] == "v1.0"

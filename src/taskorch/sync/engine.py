@@ -87,7 +87,7 @@ IN_FLIGHT_KEPT = 5
 #: (a ``dependency`` entry removes only a dependency both sides agreed on).
 CREATION_OPERATIONS = ("create_issue", "add_sub_issue", "board_card", "dependency")
 #: Operations of which one pending entry per task is enough (a later one is reused).
-COALESCED_OPERATIONS = ("update_issue", "board_card", "add_sub_issue")
+COALESCED_OPERATIONS = ("update_issue", "milestone", "board_card", "add_sub_issue")
 
 
 def new_idempotency_key() -> str:
@@ -300,6 +300,8 @@ class SyncEngine:
                 return self._push_create(entry)
             if op == "update_issue":
                 return self._push_update(entry)
+            if op == "milestone":
+                return self._push_milestone(entry)
             if op == "comment":
                 return self._push_comment(entry)
             if op == "add_sub_issue":
@@ -704,6 +706,16 @@ class SyncEngine:
             )
 
     def _push_update(self, entry: RowMapping) -> bool:
+        """Push the task's changed fields (all but the milestone, which is an entry of its own:
+        queued here when it changed) in one update."""
+        return self._push_fields(entry, milestone=False)
+
+    def _push_milestone(self, entry: RowMapping) -> bool:
+        """Push the task's milestone alone (one update); a milestone the platform does not have
+        fails this entry only."""
+        return self._push_fields(entry, milestone=True)
+
+    def _push_fields(self, entry: RowMapping, *, milestone: bool) -> bool:
         with self.db.transaction(write=False) as conn:
             task, link, labels = self._task_and_link(conn, entry["task_id"])
             open_fields = {
@@ -722,8 +734,14 @@ class SyncEngine:
         values = self._local(task, labels, link)
         base = link["base"] or {}
         changed = [f for f in mapping.FIELDS if not mapping.same(f, values[f], base.get(f)) and f not in open_fields]
+        if milestone:
+            changed = [f for f in changed if f == "milestone"]
+        elif "milestone" in changed:
+            changed.remove("milestone")
+            with self.db.transaction() as conn:
+                enqueue(conn, self.session_id, task["id"], "milestone", {}, self.clock())
         if not changed:
-            self._complete_updates(task["id"], entry["id"])
+            self._complete_updates(task["id"], entry["id"], entry["operation"])
             return True
         numbers = self._milestone_numbers(values["milestone"]) if "milestone" in changed else {}
         changes = mapping.changes_for(
@@ -774,19 +792,20 @@ class SyncEngine:
             )
             if "status" in changed and self._board_configured():
                 enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
-        self._complete_updates(task["id"], entry["id"])
+        self._complete_updates(task["id"], entry["id"], entry["operation"])
         self._run.updated.append(task["id"])
         return True
 
-    def _complete_updates(self, task_id: int, up_to: int) -> None:
-        """Mark every pending update of the task up to ``up_to`` done (they are coalesced)."""
+    def _complete_updates(self, task_id: int, up_to: int, operation: str = "update_issue") -> None:
+        """Mark every pending ``operation`` entry of the task up to ``up_to`` done (they are
+        coalesced)."""
         with self.db.transaction() as conn:
             conn.execute(
                 update(sync_outbox)
                 .where(
                     sync_outbox.c.task_id == task_id,
                     sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == "update_issue",
+                    sync_outbox.c.operation == operation,
                     sync_outbox.c.id <= up_to,
                 )
                 .values(status="done", done_at=self.clock())
