@@ -9,6 +9,8 @@ What it models, following GitHub's documentation:
 
 * issues (create, read, update, list with ``state`` / ``since`` / ``sort`` / ``direction`` /
   ``labels`` / ``milestone`` / ``assignee`` filters and ``Link`` pagination), comments, sub-issues,
+  issue dependencies ("blocked by": add, remove, list; at most 50 per issue; both issues' ``updated_at``
+  move, as a sub-issue's do),
   labels (unknown labels named on an issue are created, colour ``ededed``), milestones (duplicate
   titles are ``already_exists``), releases and tags, ``/search/issues``, ``/rate_limit``, ``/user``;
 * conditional requests: every ``GET`` answered 200 carries an ``ETag``; a matching
@@ -366,6 +368,9 @@ _REPO_ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", r"/issues/(?P<number>\d+)/sub_issues", "add_sub_issue"),
     ("DELETE", r"/issues/(?P<number>\d+)/sub_issue", "remove_sub_issue"),
     ("GET", r"/issues/(?P<number>\d+)/parent", "get_parent"),
+    ("GET", r"/issues/(?P<number>\d+)/dependencies/blocked_by", "list_blocked_by"),
+    ("POST", r"/issues/(?P<number>\d+)/dependencies/blocked_by", "add_blocked_by"),
+    ("DELETE", r"/issues/(?P<number>\d+)/dependencies/blocked_by/(?P<issue_id>\d+)", "remove_blocked_by"),
     ("GET", r"/labels", "list_labels"),
     ("POST", r"/labels", "create_label"),
     ("GET", r"/labels/(?P<name>[^/]+)", "get_label"),
@@ -404,6 +409,7 @@ class FakeGitHub:
     * ``milestones: dict[int, dict]`` — number -> milestone object;
     * ``labels: dict[str, dict]`` — name -> label object;
     * ``sub_issues: dict[int, list[int]]`` — parent number -> child numbers, in order;
+    * ``blocked_by: dict[int, list[int]]`` — issue number -> the numbers of the issues blocking it;
     * ``releases: dict[int, dict]`` — id -> release object; ``tags: dict[str, str]`` — tag -> sha;
     * ``projects: dict[str, Project]`` — project node id -> :class:`Project` (with its items);
     * ``requests: list[Recorded]`` — every request received, in order;
@@ -446,6 +452,7 @@ class FakeGitHub:
         self.milestones: dict[int, Json] = {}
         self.labels: dict[str, Json] = {}
         self.sub_issues: dict[int, list[int]] = {}
+        self.blocked_by: dict[int, list[int]] = {}
         self.releases: dict[int, Json] = {}
         self.tags: dict[str, str] = {}
         self.projects: dict[str, Project] = {}
@@ -1085,6 +1092,14 @@ class FakeGitHub:
             "completed": done,
             "percent_completed": (done * 100 // len(children)) if children else 0,
         }
+        blockers = [self.issues[b] for b in self.blocked_by.get(number, []) if b in self.issues]
+        blocking = [n for n, kids in self.blocked_by.items() if number in kids and n in self.issues]
+        issue["issue_dependencies_summary"] = {
+            "blocked_by": sum(1 for b in blockers if b["state"] == "open"),
+            "blocking": len(blocking) if issue["state"] == "open" else 0,
+            "total_blocked_by": len(blockers),
+            "total_blocking": len(blocking),
+        }
         parent = self._parent_of(number)
         issue["parent_issue_url"] = f"{self._repo_api}/issues/{parent}" if parent is not None else None
         return issue
@@ -1466,6 +1481,51 @@ class FakeGitHub:
         if parent is None:
             raise _not_found()
         return _Reply(200, self._render_issue(self.issues[parent]))
+
+    # -- issue dependencies -------------------------------------------------------------------
+
+    def add_blocked_by(self, req: _Req, params: dict[str, str]) -> _Reply:
+        blocked = self._issue_for_api(params["number"])
+        body = req.body if isinstance(req.body, dict) else {}
+        blocking_id = body.get("issue_id")
+        if not isinstance(blocking_id, int) or isinstance(blocking_id, bool):
+            raise _invalid("Invalid request.\n\nFor 'properties/issue_id', the value is not an integer.")
+        blocking = next(
+            (i for n, i in self.issues.items() if i["id"] == blocking_id and n not in self.deleted_issues), None
+        )
+        if blocking is None:
+            raise _not_found()
+        docs = DOCS + "/issues/issue-dependencies#add-a-dependency-an-issue-is-blocked-by"
+
+        def refuse(message: str) -> ApiError:
+            return _validation_failed("IssueDependency", "issue_id", "custom", docs, message=message)
+
+        blockers = self.blocked_by.setdefault(blocked["number"], [])
+        if blocking["number"] == blocked["number"]:
+            raise refuse("An issue cannot be blocked by itself")
+        if blocking["number"] in blockers:
+            raise refuse("Issue is already blocked by this issue")
+        if len(blockers) >= 50:
+            raise refuse("An issue cannot be blocked by more than 50 issues")
+        blockers.append(blocking["number"])
+        blocked["updated_at"] = blocking["updated_at"] = self._stamp()
+        return _Reply(201, self._render_issue(blocking), {"location": blocking["url"]})
+
+    def remove_blocked_by(self, req: _Req, params: dict[str, str]) -> _Reply:
+        blocked = self._issue_for_api(params["number"])
+        blockers = self.blocked_by.get(blocked["number"], [])
+        blocking = next((self.issues[n] for n in blockers if self.issues[n]["id"] == int(params["issue_id"])), None)
+        if blocking is None:
+            raise _not_found()
+        blockers.remove(blocking["number"])
+        blocked["updated_at"] = blocking["updated_at"] = self._stamp()
+        return _Reply(200, self._render_issue(blocking))
+
+    def list_blocked_by(self, req: _Req, params: dict[str, str]) -> _Reply:
+        blocked = self._issue_for_api(params["number"])
+        numbers = [n for n in self.blocked_by.get(blocked["number"], []) if n not in self.deleted_issues]
+        page, headers = self._paginate(req, [self.issues[n] for n in numbers])
+        return _Reply(200, [self._render_issue(i) for i in page], headers)
 
     # -- labels -------------------------------------------------------------------------------
 

@@ -515,6 +515,7 @@ class FakeGitLab:
             ("POST", ("issues", "*", "notes"), self._create_note),
             ("GET", ("issues", "*", "links"), self._list_links),
             ("POST", ("issues", "*", "links"), self._create_link),
+            ("DELETE", ("issues", "*", "links", "*"), self._delete_link),
             ("POST", ("issues", "*", "time_estimate"), self._time_estimate),
             ("POST", ("issues", "*", "add_spent_time"), self._add_spent_time),
             ("GET", ("issues", "*", "time_stats"), self._time_stats),
@@ -928,6 +929,28 @@ class FakeGitLab:
         )
         return _Reply(
             201, {"source_issue": self._render(source), "target_issue": self._render(target), "link_type": link_type}
+        )
+
+    def _delete_link(self, req: _Req, iid: str, link_id: str) -> _Reply:
+        issue = self._issue(iid)
+        link = next(
+            (
+                link
+                for link in self.links
+                if str(link["id"]) == link_id and issue["iid"] in (link["source"], link["target"])
+            ),
+            None,
+        )
+        if link is None:
+            raise _not_found("Not found")
+        self.links.remove(link)
+        return _Reply(
+            200,
+            {
+                "source_issue": self._render(self.issues[link["source"]]),
+                "target_issue": self._render(self.issues[link["target"]]),
+                "link_type": link["link_type"],
+            },
         )
 
     def _duration(self, req: _Req) -> int:

@@ -91,3 +91,12 @@ def test_cli_git_errors_are_clear(git_cli: Any, project: Path) -> None:
     assert missing.exit_code == 0  # connecting needs no network and no token yet
     result = git_cli("sync", "--project", str(project))
     assert result.exit_code == 6 and "NO_SUCH_TOKEN_VAR" in result.stderr and "keyring" in result.stderr
+
+
+def test_the_import_policy_is_set_from_the_cli(git_cli: Any, project: Path, fake_github: FakeGitHub) -> None:
+    where = ["--project", str(project)]
+    ok(git_cli("git", "connect", "octo-org/shop", "--token-name", "CLI_GITHUB_TOKEN", *where))
+    bad = git_cli("git", "import-policy", "everything", *where)
+    assert bad.exit_code != 0 and "label:NAME" in bad.output + bad.stderr
+    shown = json.loads(ok(git_cli("git", "import-policy", "label:taskorch", "--json", *where)).stdout)
+    assert shown["config"]["import_policy"] == "label:taskorch"

@@ -203,6 +203,21 @@ OPERATIONS: list[tuple[str, Operation, tuple[str, str]]] = [
         ("POST", r"/repos/octo-org/shop/issues/7/comments"),
     ),
     ("add_sub_issue", lambda gh: gh.add_sub_issue(7, CHILD), ("POST", r"/repos/octo-org/shop/issues/7/sub_issues")),
+    (
+        "add_dependency",
+        lambda gh: gh.add_dependency(7, CHILD),
+        ("POST", r"/repos/octo-org/shop/issues/7/dependencies/blocked_by"),
+    ),
+    (
+        "remove_dependency",
+        lambda gh: gh.remove_dependency(7, CHILD),
+        ("DELETE", r"/repos/octo-org/shop/issues/7/dependencies/blocked_by/42"),
+    ),
+    (
+        "list_dependencies",
+        lambda gh: gh.list_dependencies(7),
+        ("GET", r"/repos/octo-org/shop/issues/7/dependencies/blocked_by"),
+    ),
     ("list_milestones", lambda gh: gh.list_milestones(), ("GET", r"/repos/octo-org/shop/milestones")),
     (
         "create_milestone_due",

@@ -462,6 +462,27 @@ def test_blocking_links_on_premium(fake: FakeGitLab, gl: GitLabPlatform) -> None
     assert fake.issues and gl.get_issue(2).number == 2
 
 
+def test_dependencies_are_blocks_links_on_premium(fake: FakeGitLab, gl: GitLabPlatform) -> None:
+    fake.tier = "premium"
+    blocking, blocked = (gl.create_issue(IssueChanges(title=title)) for title in ("a", "b"))
+    assert gl.add_dependency(blocked.number, blocking) is None
+    assert gl.add_dependency(blocked.number, blocking) is None  # 409: the link exists
+    assert gl.list_dependencies(blocked.number) == [blocking.number]
+    assert gl.list_dependencies(blocking.number) == []  # it blocks, it is not blocked
+    gl.remove_dependency(blocked.number, blocking)
+    gl.remove_dependency(blocked.number, blocking)  # gone already: nothing to do
+    assert gl.list_dependencies(blocked.number) == [] and fake.links == []
+
+
+def test_a_dependency_on_free_is_a_relates_to_link_and_says_so(fake: FakeGitLab, gl: GitLabPlatform) -> None:
+    blocking, blocked = (gl.create_issue(IssueChanges(title=title)) for title in ("a", "b"))
+    note = gl.add_dependency(blocked.number, blocking)
+    assert note is not None and "relates_to" in note and "paid tier" in note
+    assert gl.list_dependencies(blocked.number) == []
+    gl.remove_dependency(blocked.number, blocking)  # a relates_to link is not a dependency: left alone
+    assert [link["link_type"] for link in fake.links] == ["relates_to"]
+
+
 # -- milestones --------------------------------------------------------------------------------
 
 

@@ -8,14 +8,14 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from standins.github import FakeGitHub
+from standins.github import FakeGitHub, ManualClock
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
 from taskorch.platforms.github import GitHubPlatform
@@ -629,3 +629,220 @@ def test_label_names_are_compared_without_case(orch: Orchestrator, fake_github: 
     orch.update_task(task, {"title": "Limit logins per account"})
     orch.git_sync()
     assert {"bug", "perf"} <= label_names(fake_github.issues[number])
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+def _blocked_by_on_github(fake: FakeGitHub, blocked: int, blocking: int, *, method: str = "POST") -> None:
+    """A person adds (or, with DELETE, removes) "blocked by" on github.com."""
+    base = f"https://api.github.com/repos/{fake.owner}/{fake.repo}/issues/{blocked}/dependencies/blocked_by"
+    blocking_id = fake.issues[blocking]["id"]
+    request = httpx.Request(
+        method,
+        base if method == "POST" else f"{base}/{blocking_id}",
+        json={"issue_id": blocking_id} if method == "POST" else None,
+        headers={"Authorization": "Bearer someone-else", "Accept": "application/vnd.github+json"},
+    )
+    assert fake.handle(request).status_code in (200, 201)
+
+
+def test_dependencies_become_blocked_by_links_both_ways(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    fake_github.clock = ManualClock(step=timedelta(seconds=1))  # an edit and its undo differ in updated_at
+    ids = plan(orch)  # "tests" depends on "impl"
+    orch.git_sync()
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    assert fake_github.blocked_by.get(tests) == [impl]
+    orch.update_task(ids["tests"], {"depends_on": []})
+    orch.git_sync()
+    assert fake_github.blocked_by.get(tests) == []
+    # A person adds one on github.com: the task takes it.
+    _blocked_by_on_github(fake_github, tests, impl)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.conflicts == [] and ids["tests"] in result.sync.pulled
+    assert orch.get_task(ids["tests"]).depends_on == [ids["impl"]]
+    # ... and removes it again.
+    _blocked_by_on_github(fake_github, tests, impl, method="DELETE")
+    orch.git_sync()
+    assert orch.get_task(ids["tests"]).depends_on == []
+    assert fake_github.blocked_by.get(tests) == []
+    events = [r for r in fake_github.mutations() if "/dependencies/" in r.path]
+    assert [(r.method, r.status) for r in events] == [("POST", 201), ("DELETE", 200), ("POST", 201), ("DELETE", 200)]
+
+
+def test_a_dependency_that_would_close_a_cycle_is_a_conflict(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    _blocked_by_on_github(fake_github, impl, tests)  # impl blocked by tests: tests already waits for impl
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == []
+    [conflict] = result.sync.conflicts
+    assert conflict.field == "dependencies" and "cycle" in conflict.detail
+    assert orch.get_task(ids["impl"]).depends_on == []
+    resolved = orch.git_resolve_conflict(conflict.id, "local")
+    assert "keeps its dependencies" in resolved.detail
+    orch.git_sync()
+    assert fake_github.blocked_by.get(impl) == []  # the local answer went to GitHub
+    assert orch.get_task(ids["impl"]).depends_on == []
+    assert orch.git_conflicts().conflicts == []
+
+
+def test_a_failed_dependency_link_is_retried_until_done(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    fake_github.inject("500", method="POST", path=r"/dependencies/blocked_by$", times=10)
+    orch.git_sync()
+    orch.git_sync()
+    assert fake_github.pending_faults() == 0
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    assert fake_github.blocked_by.get(tests) == [impl]
+
+
+def test_a_lost_dependency_answer_is_not_a_failure(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    fake_github.inject("drop_after", method="POST", path=r"/dependencies/blocked_by$", times=1)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == []
+    impl, tests = (issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests"))
+    assert fake_github.blocked_by.get(tests) == [impl]
+    assert orch.git_sync().sync.failed == []  # type: ignore[union-attr]
+
+
+def test_a_platform_without_dependencies_says_so(
+    fake_github: FakeGitHub, database_url: str, project: Path, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace as replace_fields
+
+    monkeypatch.setenv("GH_TEST_TOKEN", TOKEN)
+
+    def factory(config: Any) -> GitHubPlatform:
+        platform = GitHubPlatform.connect(TOKEN, config["repository_url"], transport=fake_github.transport())
+        platform.capabilities = replace_fields(platform.capabilities, issue_dependencies=False)
+        return platform
+
+    settings = Settings(database_url=database_url, git_integration="basic", mutation_spacing=0.0)
+    orch = Orchestrator(settings, platform_factory=factory, sleep=sleeps)
+    try:
+        orch.initialize_session(str(project))
+        orch.git_connect("octo-org/shop", api_token_name="GH_TEST_TOKEN", auto_sync_enabled=True)
+        plan(orch)
+        result = orch.git_sync()
+        assert "has no issue dependencies" in result.detail and "stay in taskorch" in result.detail
+        assert result.sync is not None and result.sync.notes and fake_github.blocked_by == {}
+        assert not any("/dependencies/" in r.path for r in fake_github.requests)
+    finally:
+        orch.close()
+
+
+# -- import policy -----------------------------------------------------------------------------
+
+
+def test_issues_opened_on_github_are_not_imported_by_default(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    create_on_github(fake_github, title="Login is slow", body="Takes 9 s.")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.imported == []
+    assert orch.git_config().config.import_policy == "off"  # type: ignore[union-attr]
+
+
+def test_the_import_policy_makes_tasks_of_issues_opened_by_a_person(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    orch.git_create_milestone("v1.0", "First", None)
+    milestone = next(iter(fake_github.milestones))
+    before = create_on_github(fake_github, title="Opened before the policy", body="Old.", labels=["triage"])
+    orch.git_sync()  # the policy is off: nothing imported, the watermark moves past it
+    with pytest.raises(InvalidInput, match="import_policy"):
+        orch.git_set_import_policy("some")
+    assert orch.git_set_import_policy("label:Triage").config.import_policy == "label:Triage"  # type: ignore[union-attr]
+    chosen = create_on_github(
+        fake_github,
+        title="Login is slow",
+        body="Takes 9 s.\n\n<!-- an HTML comment from the template -->",
+        labels=["triage", "perf"],
+        assignees=["octocat"],
+        milestone=milestone,
+    )
+    ignored = create_on_github(fake_github, title="Not for taskorch", body="x")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == [] and len(result.sync.imported) == 2
+    assert "2 imported" in result.detail
+    tasks = {orch.get_task(n).title: orch.get_task(n) for n in result.sync.imported}
+    assert set(tasks) == {"Login is slow", "Opened before the policy"}  # the policy reset the watermark
+    task = tasks["Login is slow"]
+    assert task.description.startswith("Takes 9 s.")
+    assert set(task.labels) == {"triage", "perf"} and task.assignees == ["octocat"] and task.milestone == "v1.0"
+    assert {"title", "description"} <= set(task.remote_fields)
+    trail = orch.audit_trail(task_id=task.id).entries
+    assert [(e.tool, e.action) for e in trail][:2] == [("sync", "created"), ("sync", "import")]
+    # Linked: never imported twice, and it now carries taskorch's labels.
+    again = orch.git_sync()
+    assert again.sync is not None and again.sync.imported == []
+    assert "type: feature" in label_names(fake_github.issues[chosen])
+    assert fake_github.issues[chosen]["title"] == "Login is slow" and ignored not in _linked_numbers(orch)
+    assert before in _linked_numbers(orch)
+    # Edits on either side keep flowing.
+    fake_github.edit_issue(chosen, title="Login takes 9 s")
+    orch.git_sync()
+    assert orch.get_task(task.id).title == "Login takes 9 s"
+
+
+def test_import_all_skips_closed_issues_and_issues_of_taskorch(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    orch.git_sync()
+    orch.git_set_import_policy("all")
+    opened = create_on_github(fake_github, title="Open one")
+    closed = create_on_github(fake_github, title="Closed one")
+    fake_github.edit_issue(closed, state="closed")
+    result = orch.git_sync()
+    assert result.sync is not None and len(result.sync.imported) == 1
+    assert orch.get_task(result.sync.imported[0]).title == "Open one"
+    assert sorted(_linked_numbers(orch)) == sorted([opened, issue_of(orch, fake_github, task)["number"]])
+    orch.git_set_import_policy("off")
+    create_on_github(fake_github, title="After off")
+    assert orch.git_sync().sync.imported == []  # type: ignore[union-attr]
+
+
+def _linked_numbers(orch: Orchestrator) -> list[int]:
+    from sqlalchemy import select
+
+    from taskorch.store.tables import feature_issue_links
+
+    with orch.db.transaction(write=False) as conn:
+        return [int(r[0]) for r in conn.execute(select(feature_issue_links.c.issue_number)) if r[0] is not None]
+
+
+# -- milestone entries -------------------------------------------------------------------------
+
+
+def test_the_milestone_is_an_outbox_entry_of_its_own(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    orch.update_task(task, {"title": "Limit logins per account", "milestone": "v9"})  # v9 is not on GitHub
+    result = orch.git_sync()
+    assert result.sync is not None
+    assert fake_github.issues[number]["title"] == "Limit logins per account"  # the update went out alone
+    assert [f.operation for f in result.sync.failed] == ["milestone"] and "v9" in result.sync.failed[0].error
+    orch.git_create_milestone("v9", "", None)
+    orch.update_task(task, {"milestone": "v9"})
+    before = len(fake_github.requests)
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == [] and result.sync.pending == 0
+    assert fake_github.issues[number]["milestone"]["title"] == "v9"
+    [patch] = [r for r in fake_github.requests[before:] if r.method == "PATCH"]
+    assert set(patch.json or {}) == {"milestone"}
+
+
+def test_a_failed_milestone_update_is_retried_until_done(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    orch.git_create_milestone("v1.0", "", None)
+    task = _one_task(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    orch.update_task(task, {"milestone": "v1.0"})
+    fake_github.inject("500", method="PATCH", path=rf"/issues/{number}$", times=10)
+    first = orch.git_sync()
+    assert first.sync is not None and {f.operation for f in first.sync.failed} == {"milestone"}
+    assert first.sync.pending == 1
+    orch.git_sync()
+    assert fake_github.pending_faults() == 0
+    assert fake_github.issues[number]["milestone"]["title"] == "v1.0"

@@ -899,6 +899,16 @@ def git_connect(
     )
 
 
+@git_app.command("import-policy")
+def git_import_policy(
+    policy: Annotated[str, typer.Argument(help="off, all, or label:NAME.")],
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Which issues opened on the platform become tasks at the next sync (default: off)."""
+    _run(lambda o: o.git_set_import_policy(policy), as_json=as_json, summary=summaries.git, project=project)
+
+
 @git_app.command("status")
 def git_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """The connection, links by sync status, pending outbox, open conflicts, rate limit (no network)."""

@@ -712,7 +712,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         "auto_sync_enabled, issue_template, conflict_policy); create_issue / update_issue (task_id); "
         "link_task (task_id, issue_number); sync_status (pull remote changes, push local ones; reports "
         "moved, failed, conflicts, rate limit); status (no network); create_milestone (milestone); "
-        "list_conflicts; resolve_conflict (conflict_id, resolution local|remote).",
+        "list_conflicts; resolve_conflict (conflict_id, resolution local|remote); set_import_policy "
+        "(import_policy off|all|label:NAME: which issues opened on the platform become tasks).",
         open_world=True,
     )
     async def git_integration(
@@ -726,6 +727,7 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             "create_milestone",
             "list_conflicts",
             "resolve_conflict",
+            "set_import_policy",
         ],
         platform: Literal["github"] = "github",
         repository: Annotated[str | None, Field(max_length=300, description="owner/name or its URL.")] = None,
@@ -735,6 +737,9 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         milestone: MilestoneSpec | None = None,
         conflict_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
         resolution: Literal["local", "remote"] | None = None,
+        import_policy: Annotated[
+            str | None, Field(max_length=60, description="off, all or label:NAME (for set_import_policy).")
+        ] = None,
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, GitResult]:
         def need(value: T | None, field: str, fix: str) -> T:
@@ -781,6 +786,9 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             )
         if action == "list_conflicts":
             return await call(lambda o: o.git_conflicts(session_id), summaries.git)
+        if action == "set_import_policy":
+            policy = need(import_policy, "import_policy", "pass off, all or label:NAME.")
+            return await call(lambda o: o.git_set_import_policy(policy, session_id), summaries.git)
         cid = need(conflict_id, "conflict_id", "pass an id from action=list_conflicts.")
         choice = need(resolution, "resolution", "pass local (keep the task's value) or remote (take the issue's).")
         return await call(lambda o: o.git_resolve_conflict(cid, choice, session_id), summaries.git)

@@ -79,6 +79,12 @@ class RemoteIssue:
     assignees: tuple[str, ...]
     milestone: int | None
     updated_at: datetime
+    #: How many issues block this one, when the listing says (GitHub's
+    #: ``issue_dependencies_summary.total_blocked_by``); ``None`` when unknown.
+    blocked_by_count: int | None = None
+    #: The numbers of the issues blocking this one, when fetched (``list_dependencies``); ``None``
+    #: when not known, and then the merge leaves the task's dependencies alone.
+    blocked_by: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,9 @@ class Capabilities:
     assuming, and say plainly in their result what a platform cannot do.
 
     * ``sub_issues``: :meth:`Platform.add_sub_issue` works (GitHub sub-issues; GitLab child items);
-    * ``issue_dependencies``: native "blocked by" links between issues;
+    * ``issue_dependencies``: native "blocked by" links between issues
+      (:meth:`Platform.add_dependency`, :meth:`Platform.remove_dependency`,
+      :meth:`Platform.list_dependencies`);
     * ``scoped_labels``: ``scope::value`` labels, one per scope (GitLab paid tiers);
     * ``boards``: :meth:`Platform.create_board`, :meth:`Platform.add_to_board`, ...;
     * ``iterations``, ``time_tracking``: sprints / iterations, estimates and spent time;
@@ -234,6 +242,24 @@ class Platform(Protocol):
 
     def add_sub_issue(self, parent_number: int, child: RemoteIssue) -> None:
         """Make ``child`` a sub-issue of ``parent_number``. One mutation."""
+        ...
+
+    def add_dependency(self, blocked_number: int, blocking: RemoteIssue) -> str | None:
+        """Record that issue ``blocked_number`` is blocked by ``blocking`` (needs its ``number`` and
+        ``id``). Returns ``None``, or a sentence saying how the platform stored it instead when it
+        could not store a dependency (GitLab Free: a ``relates_to`` link). A dependency that exists
+        already is not an error. One or two mutations; only when ``capabilities.issue_dependencies``.
+        """
+        ...
+
+    def remove_dependency(self, blocked_number: int, blocking: RemoteIssue) -> None:
+        """Remove the dependency of ``blocked_number`` on ``blocking``; one that does not exist is
+        not an error. Only when ``capabilities.issue_dependencies``."""
+        ...
+
+    def list_dependencies(self, number: int) -> list[int]:
+        """The numbers of the issues of this repository blocking issue ``number``, in the
+        platform's order. Only when ``capabilities.issue_dependencies``."""
         ...
 
     def list_milestones(self) -> list[RemoteMilestone]: ...

@@ -18,6 +18,7 @@ GitHub documentation followed:
 * issues: https://docs.github.com/en/rest/issues/issues
 * comments: https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
 * sub-issues: https://docs.github.com/en/rest/issues/sub-issues#add-sub-issue
+* issue dependencies: https://docs.github.com/en/rest/issues/issue-dependencies
 * milestones: https://docs.github.com/en/rest/issues/milestones
 * pagination: https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
 * conditional requests: https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api
@@ -314,6 +315,8 @@ def issue_from_json(data: Mapping[str, Any]) -> RemoteIssue:
     labels = [label["name"] if isinstance(label, dict) else str(label) for label in data.get("labels") or []]
     assignees = [person["login"] for person in data.get("assignees") or [] if isinstance(person, dict)]
     milestone = data.get("milestone")
+    summary = data.get("issue_dependencies_summary")
+    blocked_by_count = summary.get("total_blocked_by") if isinstance(summary, dict) else None
     state = data["state"]
     if state not in ("open", "closed"):
         raise ValueError(f"unknown issue state {state!r}")
@@ -333,6 +336,7 @@ def issue_from_json(data: Mapping[str, Any]) -> RemoteIssue:
         assignees=labels_tuple(assignees),
         milestone=int(milestone["number"]) if isinstance(milestone, dict) else None,
         updated_at=updated_at,
+        blocked_by_count=int(blocked_by_count) if isinstance(blocked_by_count, int) else None,
     )
 
 
@@ -482,9 +486,15 @@ class GitHubPlatform:
     """
 
     name = "github"
-    #: Issue dependencies exist on GitHub ("blocked by") but this adapter does not write them yet;
-    #: iterations and time tracking are not GitHub issue features.
-    capabilities = Capabilities(sub_issues=True, boards=True, releases=True, conditional_requests=True, milestones=True)
+    #: Iterations and time tracking are not GitHub issue features.
+    capabilities = Capabilities(
+        sub_issues=True,
+        issue_dependencies=True,
+        boards=True,
+        releases=True,
+        conditional_requests=True,
+        milestones=True,
+    )
 
     def __init__(
         self, client: GitHub[Any], owner: str, repo: str, *, per_page: int = 100, host: str = "github.com"
@@ -620,6 +630,41 @@ class GitHubPlatform:
         """
         path = self._repo_path(f"issues/{int(parent_number)}/sub_issues")
         self._send("POST", path, json={"sub_issue_id": child.id})
+
+    # -- issue dependencies ---------------------------------------------------------------------
+
+    def add_dependency(self, blocked_number: int, blocking: RemoteIssue) -> str | None:
+        """POST /repos/{owner}/{repo}/issues/{blocked}/dependencies/blocked_by ``{"issue_id": blocking.id}``
+        ("Add a dependency an issue is blocked by"); ``blocking.id`` is the database id, not the
+        number. One mutation; a dependency that exists already is answered 422
+        (:class:`PlatformRejected`, ``status`` 422), which the caller takes as done. Returns ``None``.
+        """
+        path = self._repo_path(f"issues/{int(blocked_number)}/dependencies/blocked_by")
+        self._send("POST", path, json={"issue_id": int(blocking.id)})
+        return None
+
+    def remove_dependency(self, blocked_number: int, blocking: RemoteIssue) -> None:
+        """DELETE /repos/{owner}/{repo}/issues/{blocked}/dependencies/blocked_by/{blocking.id}
+        ("Remove dependency an issue is blocked by"). One mutation; a dependency that does not exist
+        is answered 404 (:class:`PlatformRejected`, ``status`` 404), which the caller takes as done."""
+        path = self._repo_path(f"issues/{int(blocked_number)}/dependencies/blocked_by/{int(blocking.id)}")
+        self._send("DELETE", path)
+
+    def list_dependencies(self, number: int) -> list[int]:
+        """GET /repos/{owner}/{repo}/issues/{number}/dependencies/blocked_by?per_page=N ("List
+        dependencies an issue is blocked by"), every page -> the blocking issues' numbers (issues of
+        other repositories are left out)."""
+        path = self._repo_path(f"issues/{int(number)}/dependencies/blocked_by")
+        response = self._send("GET", path, params={"per_page": self.per_page})
+        numbers: list[int] = []
+        own = f"/repos/{self.owner}/{self.repo}".casefold()
+        for page in self._pages("GET", path, response):
+            for item in self._items(page, "GET", path):
+                repository_url = str(item.get("repository_url") or "")
+                if repository_url and not repository_url.casefold().endswith(own):
+                    continue
+                numbers.append(self._issue(item, "GET", path).number)
+        return numbers
 
     # -- milestones -----------------------------------------------------------------------------
 

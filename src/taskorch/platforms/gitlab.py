@@ -33,6 +33,10 @@ add_comment           ``POST /projects/:id/issues/:iid/notes``
 add_sub_issue         fallback for child items: ``POST /projects/:id/issues/:iid/links``
                       (``relates_to``) plus a task list block in the parent's description
 add_blocking_link     ``POST .../links`` with ``link_type=blocks`` (falls back to ``relates_to``)
+add_dependency        ``add_blocking_link(blocking, blocked)``
+remove_dependency     ``GET .../links`` then ``DELETE .../links/:issue_link_id`` of the
+                      ``is_blocked_by`` link
+list_dependencies     ``GET .../links``, the ``is_blocked_by`` ones
 list/create/update    ``GET/POST/PUT /projects/:id/milestones[/:milestone_id]``
 _milestone            (``state_event`` close/activate; ``due_date`` is a date)
 get_release_by_tag    ``GET /projects/:id/releases/:tag_name``
@@ -492,7 +496,13 @@ class GitLabPlatform:
     #: per scope by the adapter itself (so Free behaves as the paid tiers), boards of label lists.
     #: Issue lists carry no ETag: a quiet pull is one ``updated_after`` request instead.
     capabilities = Capabilities(
-        sub_issues=True, scoped_labels=True, boards=True, time_tracking=True, releases=True, milestones=True
+        sub_issues=True,
+        issue_dependencies=True,
+        scoped_labels=True,
+        boards=True,
+        time_tracking=True,
+        releases=True,
+        milestones=True,
     )
     SUB_ISSUES: ClassVar[str] = SUB_ISSUE_FALLBACK
     """How :meth:`add_sub_issue` makes a child: always the fallback (see the module docstring)."""
@@ -702,6 +712,34 @@ class GitLabPlatform:
             self._link(blocking, blocked, "relates_to")
             return "relates_to"
         return "blocks"
+
+    def add_dependency(self, blocked_number: int, blocking: RemoteIssue) -> str | None:
+        """Issue ``blocking`` blocks ``blocked_number``: :meth:`add_blocking_link`. Returns ``None``
+        for a ``blocks`` link, or the sentence saying the link was stored as ``relates_to`` (Free)."""
+        stored = self.add_blocking_link(blocking.number, blocked_number)
+        if stored == "blocks":
+            return None
+        return (
+            f"GitLab stored #{blocking.number} -> #{blocked_number} as a relates_to link: blocking links need a paid "
+            "tier, so the dependency is kept by taskorch only"
+        )
+
+    def remove_dependency(self, blocked_number: int, blocking: RemoteIssue) -> None:
+        """GET /projects/:id/issues/:blocked/links, then DELETE /projects/:id/issues/:blocked/links/:issue_link_id
+        ("Delete an issue link") of the ``is_blocked_by`` link to ``blocking`` when there is one.
+        A ``relates_to`` link (the Free fallback, or a sub-issue's) is left alone."""
+        path = self._project_path(f"issues/{int(blocked_number)}/links")
+        for item in self._items(self._json("GET", path), "GET", path):
+            if item.get("link_type") == "is_blocked_by" and item.get("iid") == blocking.number:
+                try:
+                    self._send("DELETE", f"{path}/{int(item['issue_link_id'])}")
+                except PlatformRejected as error:
+                    if error.status != 404:
+                        raise
+
+    def list_dependencies(self, number: int) -> list[int]:
+        """The iids of the issues linked to ``number`` as ``is_blocked_by`` (:meth:`list_links`)."""
+        return [iid for iid, kind in self.list_links(number) if kind == "is_blocked_by"]
 
     def list_links(self, number: int) -> list[tuple[int, str]]:
         """GET /projects/:id/issues/:iid/links ("List issue relations") -> ``[(iid, link_type)]`` of

@@ -653,6 +653,20 @@ class Orchestrator:
             ).first()
         return None if row is None else str(row[0])
 
+    def git_set_import_policy(self, policy: str, session_id: int | None = None) -> GitResult:
+        """Set which issues opened on the platform become tasks at the next pull: ``off``, ``all``
+        or ``label:NAME``. Raises :class:`InvalidInput`, :class:`Conflict` (nothing connected)."""
+        from taskorch.services.models import GitResult
+
+        with self.db.transaction() as conn:
+            session = self._session(conn, session_id)
+            view = self.git.set_import_policy(conn, session["id"], policy)
+        detail = {
+            "off": "issues opened on the platform are not imported",
+            "all": "every open issue not linked to a task becomes a task at the next sync",
+        }.get(view.import_policy, f"open issues labelled '{view.import_policy[6:]}' become tasks at the next sync")
+        return GitResult(action="set_import_policy", config=view, detail=detail)
+
     def git_config(self, session_id: int | None = None) -> GitResult:
         from taskorch.services.git import config_view
         from taskorch.services.models import GitResult

@@ -30,6 +30,7 @@ from taskorch.services.models import (
     SyncResult,
 )
 from taskorch.store import repository as repo
+from taskorch.store import sync_repository as sync_store
 from taskorch.store.db import Database
 from taskorch.store.tables import (
     feature_issue_links,
@@ -98,6 +99,8 @@ def sync_result(report: SyncReport) -> SyncResult:
         duration_seconds=report.duration_seconds,
         rate_limit=report.rate_limit,
         stopped=report.stopped,
+        notes=report.notes,
+        imported=report.imported,
     )
 
 
@@ -114,6 +117,24 @@ def config_view(row: Mapping[Any, Any]) -> GitConfigView:
         status_mapping={**DEFAULT_STATUS_MAPPING, **(row["status_mapping"] or {})},
         board_number=row["board_number"],
         custom_template=row["issue_template"] is not None,
+        import_policy=row["import_policy"],
+    )
+
+
+def check_import_policy(policy: str) -> str:
+    """``off``, ``all`` or ``label:NAME`` (NAME: 1 to 50 characters), trimmed; else
+    :class:`InvalidInput` naming ``import_policy``."""
+    text = policy.strip()
+    if text in ("off", "all"):
+        return text
+    if text.startswith("label:"):
+        name = text.removeprefix("label:").strip()
+        if 0 < len(name) <= 50:
+            return f"label:{name}"
+    raise InvalidInput(
+        "import_policy",
+        f"{policy[:80]!r} is not an import policy.",
+        "use off, all, or label:NAME (e.g. label:taskorch) to import the open issues carrying that label.",
     )
 
 
@@ -264,6 +285,32 @@ class GitService:
                 "tier": values["tier"],
                 "api_token_name": values["api_token_name"],
             },
+            at=self.clock(),
+        )
+        return config_view(self.config_row(conn, session_id))
+
+    def set_import_policy(self, conn: Connection, session_id: int, policy: str) -> GitConfigView:
+        """Set which issues opened on the platform the pull turns into tasks: ``off`` (none),
+        ``all`` (every open issue not linked to a task) or ``label:NAME`` (the open ones carrying
+        label NAME, compared without case). The watermark is reset, so the next pull lists every
+        issue once. Raises :class:`InvalidInput` naming ``import_policy``,
+        :class:`Conflict` when no repository is connected."""
+        checked = check_import_policy(policy)
+        self.config_row(conn, session_id)
+        conn.execute(
+            update(git_integration_config)
+            .where(git_integration_config.c.session_id == session_id)
+            .values(import_policy=checked, updated_at=self.clock())
+        )
+        # The next pull lists every issue once, so issues opened before the policy are imported too.
+        conn.execute(update(sync_state).where(sync_state.c.session_id == session_id).values(since=None, etag=None))
+        repo.record_event(
+            conn,
+            session_id=session_id,
+            task_id=None,
+            tool="git_integration",
+            action="import_policy",
+            changes={"import_policy": checked},
             at=self.clock(),
         )
         return config_view(self.config_row(conn, session_id))
@@ -440,12 +487,15 @@ class GitService:
         with self.connected(session_id) as engine:
             result = sync_result(engine.run(pull=pull, push=push, progress=progress))
         parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.pulled)} pulled"]
+        if result.imported:
+            parts.append(f"{len(result.imported)} imported")
         if result.conflicts:
             parts.append(f"{len(result.conflicts)} conflict(s)")
         if result.failed:
             parts.append(f"{len(result.failed)} failed")
         if result.pending:
             parts.append(f"{result.pending} still pending")
+        parts.extend(result.notes)
         return GitResult(
             action="sync_status",
             sync=result,
@@ -531,6 +581,12 @@ class GitService:
             else:
                 base[field] = row["remote_value"]  # the local value now differs from base only: it is pushed
                 enqueue(conn, session_id, row["task_id"], "update_issue", {}, at)
+                if field == "dependencies":  # each dependency is an entry of its own
+                    blocking = sync_store.task_ids_of_issues(
+                        conn, session_id, link["repository"], [*row["remote_value"], *row["local_value"]]
+                    )
+                    for blocking_id in sorted(set(blocking.values())):
+                        enqueue(conn, session_id, row["task_id"], "dependency", {"on": blocking_id}, at)
                 detail = f"task {number} keeps its {field}; the next sync pushes it"
             conn.execute(
                 update(sync_conflicts)

@@ -496,6 +496,12 @@ class SyncResult(BaseModel):
     duration_seconds: float
     rate_limit: dict[str, Any]
     stopped: str | None = Field(default=None, description="Why the run stopped early, if it did.")
+    notes: list[str] = Field(
+        default_factory=list, description="What the platform could not do as asked (e.g. no issue dependencies)."
+    )
+    imported: list[int] = Field(
+        default_factory=list, description="Numbers of the tasks made from issues opened on the platform."
+    )
 
 
 class GitConfigView(BaseModel):
@@ -510,6 +516,9 @@ class GitConfigView(BaseModel):
     status_mapping: dict[str, str]
     board_number: int | None
     custom_template: bool
+    import_policy: str = Field(
+        default="off", description="Which issues opened on the platform become tasks: off, all or label:NAME."
+    )
 
 
 class GitResult(BaseModel):

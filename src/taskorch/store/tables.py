@@ -288,6 +288,8 @@ git_integration_config = Table(
     Column("board_number", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Revision 0007: which issues opened on the platform become tasks: off | all | label:<name>.
+    Column("import_policy", String(64), nullable=False, default="off", server_default=text("'off'")),
 )
 
 feature_issue_links = Table(

@@ -32,15 +32,16 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
 
-from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
+from taskorch.domain.model import TERMINAL_STATUSES, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import (
     InvalidTransition,
     PlatformError,
     PlatformRejected,
     TaskorchError,
 )
-from taskorch.platforms.base import Platform, RemoteIssue
+from taskorch.platforms.base import Platform, RemoteIssue, lacks
 from taskorch.store import repository as repo
+from taskorch.store import sync_repository as sync_store
 from taskorch.store.db import Database
 from taskorch.store.tables import (
     feature_issue_links,
@@ -82,10 +83,11 @@ MARKER_SEARCH_SLACK_SECONDS = 300
 IN_FLIGHT_KEPT = 5
 
 
-#: Outbox operations that never overwrite a field, so they may go out without a fresh pull.
-CREATION_OPERATIONS = ("create_issue", "add_sub_issue", "board_card")
+#: Outbox operations that never overwrite a field, so they may go out without a fresh pull
+#: (a ``dependency`` entry removes only a dependency both sides agreed on).
+CREATION_OPERATIONS = ("create_issue", "add_sub_issue", "board_card", "dependency")
 #: Operations of which one pending entry per task is enough (a later one is reused).
-COALESCED_OPERATIONS = ("update_issue", "board_card", "add_sub_issue")
+COALESCED_OPERATIONS = ("update_issue", "milestone", "board_card", "add_sub_issue")
 
 
 def new_idempotency_key() -> str:
@@ -96,6 +98,7 @@ def new_idempotency_key() -> str:
 class _Run:
     # updated, pulled and failed hold internal task ids until the result turns them into numbers.
     created: list[LinkReport] = field(default_factory=list)
+    imported: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     pulled: list[int] = field(default_factory=list)
     conflicts: list[ConflictReport] = field(default_factory=list)
@@ -104,6 +107,11 @@ class _Run:
     stopped: str | None = None
     #: Issues the pull met carrying the marker of a link not completed yet, by idempotency key.
     unlinked: dict[str, RemoteIssue] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 class SyncEngine:
@@ -183,7 +191,7 @@ class SyncEngine:
         self._log_finish(
             log_id,
             status,
-            records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled),
+            records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled) + len(self._run.imported),
             errors=len(self._run.failed),
             requests=self.remote.requests,
             duration=duration,
@@ -200,7 +208,13 @@ class SyncEngine:
             conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(rate_limit=rate))
             # The run collected internal ids; the result names tasks by their numbers.
             numbers = repo.numbers_of(
-                conn, [*self._run.updated, *self._run.pulled, *(f.task_id for f in self._run.failed if f.task_id)]
+                conn,
+                [
+                    *self._run.updated,
+                    *self._run.pulled,
+                    *self._run.imported,
+                    *(f.task_id for f in self._run.failed if f.task_id),
+                ],
             )
         failed = [replace(f, task_id=numbers.get(f.task_id)) if f.task_id is not None else f for f in self._run.failed]
         return SyncReport(
@@ -208,6 +222,7 @@ class SyncEngine:
             created=self._run.created,
             updated=sorted({numbers[i] for i in self._run.updated if i in numbers}),
             pulled=sorted({numbers[i] for i in self._run.pulled if i in numbers}),
+            imported=sorted({numbers[i] for i in self._run.imported if i in numbers}),
             conflicts=self._run.conflicts,
             failed=failed,
             pending=pending,
@@ -216,6 +231,7 @@ class SyncEngine:
             duration_seconds=round(duration, 4),
             rate_limit=rate,
             stopped=self._run.stopped,
+            notes=list(self._run.notes),
         )
 
     # -- platform calls with retry -----------------------------------------------------------
@@ -284,12 +300,16 @@ class SyncEngine:
                 return self._push_create(entry)
             if op == "update_issue":
                 return self._push_update(entry)
+            if op == "milestone":
+                return self._push_milestone(entry)
             if op == "comment":
                 return self._push_comment(entry)
             if op == "add_sub_issue":
                 return self._push_sub_issue(entry)
             if op == "board_card":
                 return self._push_board_card(entry)
+            if op == "dependency":
+                return self._push_dependency(entry)
             self._finish_entry(entry["id"], "failed", f"unknown operation {op!r}")
             return True
         except SyncStopped:
@@ -482,6 +502,105 @@ class SyncEngine:
             enqueue(conn, self.session_id, task["id"], "add_sub_issue", {}, at)
         if self._board_configured():
             enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
+        # Dependencies in both directions, now that this end of them has an issue.
+        for blocking in repo.dependencies_of(conn, [task["id"]])[task["id"]]:
+            enqueue(conn, self.session_id, task["id"], "dependency", {"on": blocking}, at)
+        for blocked in repo.dependents_of(conn, [task["id"]]):
+            if sync_store.link_of(conn, blocked) is not None:
+                enqueue(conn, self.session_id, blocked, "dependency", {"on": task["id"]}, at)
+
+    def _push_dependency(self, entry: RowMapping) -> bool:
+        """Make the platform agree with the task about one dependency (``payload["on"]``, the
+        blocking task's id): add it when the task has it and the link's agreed set does not, remove
+        it when the agreed set has it and the task no longer does. Waits until both issues exist."""
+        blocking_id = int(entry["payload"].get("on") or 0)
+        with self.db.transaction(write=False) as conn:
+            task, link, _labels = self._task_and_link(conn, entry["task_id"])
+            other = sync_store.link_of(conn, blocking_id)
+            want = blocking_id in repo.dependencies_of(conn, [task["id"]])[task["id"]]
+            blocking_number = repo.numbers_of(conn, [blocking_id]).get(blocking_id)
+        if link is None or other is None:
+            self._finish_entry(entry["id"], "done")  # an end without an issue: nothing to link
+            return True
+        if link["issue_number"] is None or other["issue_number"] is None:
+            return False  # one of the issues is not created yet
+        missing = lacks(self.platform, "issue_dependencies")
+        if missing is not None:
+            self._run.note(f"{missing}; dependencies between tasks stay in taskorch only")
+            self._finish_entry(entry["id"], "done")
+            return True
+        number, other_number = int(link["issue_number"]), int(other["issue_number"])
+        agreed = set((link["base"] or {}).get("dependencies") or [])
+        related = set((link["base"] or {}).get("_dependencies_related") or [])
+        blocking = self._issue_ref({"title": ""}, other)
+        if want and other_number not in agreed | related:
+            note = self._add_dependency(task["id"], number, blocking)
+            if note is not None:
+                self._run.note(note)
+                related.add(other_number)
+            else:
+                agreed.add(other_number)
+            action = "dependency_added"
+        elif not want and other_number in agreed | related:
+            if other_number in agreed:
+                try:
+                    self.call(
+                        "remove_dependency",
+                        lambda: self.platform.remove_dependency(number, blocking),
+                        mutation=True,
+                        task_id=task["id"],
+                    )
+                except PlatformRejected as exc:
+                    if exc.status != 404:  # not there (a retry after a lost answer) is what we wanted
+                        raise
+            agreed.discard(other_number)
+            related.discard(other_number)
+            action = "dependency_removed"
+        else:
+            self._finish_entry(entry["id"], "done")
+            return True
+        at = self.clock()
+        with self.db.transaction() as conn:
+            current = sync_store.link_of(conn, task["id"])
+            if current is not None:
+                base = dict(current["base"] or {})
+                base["dependencies"] = sorted(agreed)
+                base["_dependencies_related"] = sorted(related)
+                conn.execute(
+                    update(feature_issue_links).where(feature_issue_links.c.id == current["id"]).values(base=base)
+                )
+            conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(status="done", done_at=at))
+            self._record_remote(
+                conn,
+                "issue_sync",
+                action,
+                task_id=task["id"],
+                issue_number=number,
+                action=action,
+                changes={"issue_number": number, "blocked_by": other_number, "task": blocking_number},
+                at=at,
+            )
+        return True
+
+    def _add_dependency(self, task_id: int, number: int, blocking: RemoteIssue) -> str | None:
+        """Add the dependency; a refusal because it exists already (a retry after a lost answer)
+        counts as done, checked by listing the issue's dependencies."""
+        try:
+            return self.call(
+                "add_dependency",
+                lambda: self.platform.add_dependency(number, blocking),
+                mutation=True,
+                task_id=task_id,
+            )
+        except PlatformRejected as exc:
+            if exc.status != 422:
+                raise
+            present = self.call(
+                "list_dependencies", lambda: self.platform.list_dependencies(number), mutation=False, task_id=task_id
+            )
+            if blocking.number not in present:
+                raise
+            return None
 
     def _board_configured(self) -> bool:
         return (
@@ -587,6 +706,16 @@ class SyncEngine:
             )
 
     def _push_update(self, entry: RowMapping) -> bool:
+        """Push the task's changed fields (all but the milestone, which is an entry of its own:
+        queued here when it changed) in one update."""
+        return self._push_fields(entry, milestone=False)
+
+    def _push_milestone(self, entry: RowMapping) -> bool:
+        """Push the task's milestone alone (one update); a milestone the platform does not have
+        fails this entry only."""
+        return self._push_fields(entry, milestone=True)
+
+    def _push_fields(self, entry: RowMapping, *, milestone: bool) -> bool:
         with self.db.transaction(write=False) as conn:
             task, link, labels = self._task_and_link(conn, entry["task_id"])
             open_fields = {
@@ -605,8 +734,14 @@ class SyncEngine:
         values = self._local(task, labels, link)
         base = link["base"] or {}
         changed = [f for f in mapping.FIELDS if not mapping.same(f, values[f], base.get(f)) and f not in open_fields]
+        if milestone:
+            changed = [f for f in changed if f == "milestone"]
+        elif "milestone" in changed:
+            changed.remove("milestone")
+            with self.db.transaction() as conn:
+                enqueue(conn, self.session_id, task["id"], "milestone", {}, self.clock())
         if not changed:
-            self._complete_updates(task["id"], entry["id"])
+            self._complete_updates(task["id"], entry["id"], entry["operation"])
             return True
         numbers = self._milestone_numbers(values["milestone"]) if "milestone" in changed else {}
         changes = mapping.changes_for(
@@ -657,19 +792,20 @@ class SyncEngine:
             )
             if "status" in changed and self._board_configured():
                 enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
-        self._complete_updates(task["id"], entry["id"])
+        self._complete_updates(task["id"], entry["id"], entry["operation"])
         self._run.updated.append(task["id"])
         return True
 
-    def _complete_updates(self, task_id: int, up_to: int) -> None:
-        """Mark every pending update of the task up to ``up_to`` done (they are coalesced)."""
+    def _complete_updates(self, task_id: int, up_to: int, operation: str = "update_issue") -> None:
+        """Mark every pending ``operation`` entry of the task up to ``up_to`` done (they are
+        coalesced)."""
         with self.db.transaction() as conn:
             conn.execute(
                 update(sync_outbox)
                 .where(
                     sync_outbox.c.task_id == task_id,
                     sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == "update_issue",
+                    sync_outbox.c.operation == operation,
                     sync_outbox.c.id <= up_to,
                 )
                 .values(status="done", done_at=self.clock())
@@ -764,9 +900,14 @@ class SyncEngine:
                     self._run.unlinked[key] = issue
                     if hold is None or issue.updated_at < hold:
                         hold = issue.updated_at
+                elif key is None and self._imports(issue):
+                    try:
+                        self._import(issue)
+                    except PlatformError as exc:
+                        self._run.failed.append(FailureReport(task_id=None, operation="import", error=str(exc)))
                 continue
             try:
-                self.merge_remote(link, issue)
+                self.merge_remote(link, self._with_dependencies(link, issue))
             except PlatformError as exc:
                 self._run.failed.append(FailureReport(task_id=link["task_id"], operation="pull", error=str(exc)))
         clean = len(self._run.failed) == failures_before
@@ -789,6 +930,100 @@ class SyncEngine:
                 requests=self.remote.requests - requests_before,
                 duration=time.perf_counter() - t0,
             )
+
+    def _imports(self, issue: RemoteIssue) -> bool:
+        """Whether the connection's ``import_policy`` makes this unlinked, open issue a task:
+        ``all``, or ``label:NAME`` with the label on the issue (without case); ``off`` never."""
+        policy = str(self.config.get("import_policy") or "off")
+        if issue.state != "open" or policy == "off":
+            return False
+        if policy == "all":
+            return True
+        wanted = mapping.label_key(policy.removeprefix("label:"))
+        return policy.startswith("label:") and any(mapping.label_key(label) == wanted for label in issue.labels)
+
+    def _import(self, issue: RemoteIssue) -> None:
+        """Make a task of an issue opened on the platform, linked to it in the same transaction
+        (so it is never imported twice): title, body as description (kept verbatim), labels,
+        assignees and milestone; title and description marked as platform text; audited as tool
+        ``sync``, action ``import``. The issue is then merged like any linked issue (taskorch's
+        managed labels are queued for it)."""
+        remote = self._remote(issue)
+        at = self.clock()
+        with self.db.transaction() as conn:
+            if sync_store.task_ids_of_issues(conn, self.session_id, self.repository, [issue.number]):
+                return
+            labels = [str(label)[:50] for label in remote["labels"] if str(label).strip()][:20]
+            task_id = repo.insert_task(
+                conn,
+                session_id=self.session_id,
+                parent_id=None,
+                fields={
+                    "title": issue.title[:300] or f"Issue #{issue.number}",
+                    "description": str(remote["body"]),
+                    "task_type": TaskType.FEATURE.value,
+                    "complexity": Complexity.MODERATE.value,
+                    "priority": Priority.MEDIUM.value,
+                    "specialist_type": "implementer",
+                    "routing_reason": f"imported from issue #{issue.number}",
+                    "acceptance_criteria": [],
+                    "context": "",
+                    "labels": labels,
+                    "assignees": list(remote["assignees"]),
+                    "milestone": remote["milestone"],
+                },
+                depends_on=[],
+                tool="sync",
+                at=at,
+            )
+            _mark_remote(conn, task_id, "title")
+            _mark_remote(conn, task_id, "description")
+            conn.execute(
+                insert(feature_issue_links).values(
+                    task_id=task_id,
+                    platform=self.platform.name,
+                    repository=self.repository,
+                    issue_number=issue.number,
+                    issue_url=issue.url,
+                    issue_id=issue.id,
+                    issue_node_id=issue.node_id,
+                    sync_status="pending",
+                    idempotency_key=new_idempotency_key(),
+                    intent_at=at,
+                    base={"_verbatim": True},
+                    remote={},
+                )
+            )
+            repo.record_event(
+                conn,
+                session_id=self.session_id,
+                task_id=task_id,
+                tool="sync",
+                action="import",
+                changes={"issue_number": issue.number, "issue_url": issue.url, "repository": self.repository},
+                at=at,
+            )
+            link = sync_store.link_of(conn, task_id)
+        assert link is not None
+        self._run.imported.append(task_id)
+        self.merge_remote(link, self._with_dependencies(link, issue))
+
+    def _with_dependencies(self, link: Mapping[Any, Any], issue: RemoteIssue) -> RemoteIssue:
+        """``issue`` with the numbers of the issues blocking it, when the platform has dependencies
+        and there may be some (one request; none when the listing says no issue blocks it and the
+        link knows of none)."""
+        if not self.platform.capabilities.issue_dependencies or issue.blocked_by is not None:
+            return issue
+        base = link["base"] or {}
+        if issue.blocked_by_count == 0 and not base.get("dependencies"):
+            return replace(issue, blocked_by=())
+        numbers = self.call(
+            "list_dependencies",
+            lambda: self.platform.list_dependencies(issue.number),
+            mutation=False,
+            task_id=link["task_id"],
+        )
+        return replace(issue, blocked_by=tuple(numbers))
 
     def _remote(self, issue: RemoteIssue) -> dict[str, Any]:
         titles = self._milestone_titles(issue.milestone)
@@ -875,6 +1110,11 @@ class SyncEngine:
                         f"{f} changed both here and on the platform since they last agreed",
                     )
                     status_line = "manual"
+            if issue.blocked_by is not None:
+                took, conflicted = self._merge_dependencies(conn, task, link_now, issue.blocked_by, base, at)
+                took_remote = took_remote or took
+                if conflicted:
+                    status_line = "manual"
             if needs_push:
                 self._enqueue_update(conn, task["id"], at)
                 if status_line == "synced":
@@ -886,6 +1126,67 @@ class SyncEngine:
             )
         if took_remote:
             self._run.pulled.append(link["task_id"])
+
+    def _merge_dependencies(
+        self,
+        conn: Connection,
+        task: Mapping[Any, Any],
+        link: Mapping[Any, Any],
+        blocked_by: Sequence[int],
+        base: dict[str, Any],
+        at: datetime,
+    ) -> tuple[bool, bool]:
+        """The three-way merge of the task's dependencies, one dependency at a time (issue
+        numbers; dependencies on issues not linked to a task of the project are left out): one
+        added or removed on one side only is taken from it. A dependency taken from the platform
+        that would close a cycle is a conflict, never applied. Changes the platform lacks are queued
+        as ``dependency`` entries. Returns (took something from the platform, opened a conflict);
+        updates ``base["dependencies"]``."""
+        current = repo.dependencies_of(conn, [task["id"]])[task["id"]]
+        number_of = sync_store.issue_numbers_of(conn, current)
+        task_of = {n: t for t, n in number_of.items()}
+        task_of.update(sync_store.task_ids_of_issues(conn, self.session_id, self.repository, blocked_by))
+        related = set(base.get("_dependencies_related") or [])
+        local = set(number_of.values())
+        remote = {n for n in blocked_by if n in task_of} | (related & local)
+        agreed = set(base.get("dependencies") or [])
+
+        def kept(n: int) -> bool:
+            in_local, in_remote = n in local, n in remote
+            if in_local == in_remote:
+                return in_local
+            return in_local if in_local != (n in agreed) else in_remote
+
+        result = {n for n in local | remote if kept(n)}
+        wanted = [d for d in current if number_of.get(d) is None or number_of[d] in result]
+        conflicted = False
+        for n in sorted(result - local):
+            cycle = sync_store.dependency_cycle(conn, task["id"], [*wanted, task_of[n]])
+            if cycle is None:
+                wanted.append(task_of[n])
+                continue
+            result.discard(n)
+            numbers = repo.numbers_of(conn, cycle)
+            shown = " -> ".join(f"task {numbers[i]}" for i in cycle)
+            self._open_conflict(
+                conn,
+                link,
+                "dependencies",
+                sorted(agreed),
+                sorted(local),
+                sorted(remote),
+                f"issue #{link['issue_number']} is blocked by #{n} on the platform, but that dependency would close "
+                f"the cycle {shown}; remove it on the platform, or resolve with local to remove it there",
+            )
+            conflicted = True
+        took = result != local
+        if took:
+            repo.replace_dependencies(conn, repo.get_task(conn, task["id"]), wanted, tool="sync", at=at)
+        for n in sorted(result ^ remote):
+            if n not in related:
+                enqueue(conn, self.session_id, task["id"], "dependency", {"on": task_of[n]}, at)
+        base["dependencies"] = sorted(remote & (result | agreed) - related)
+        return took, conflicted
 
     def _decide(self, policy: str, task: Mapping[Any, Any], issue: RemoteIssue) -> str | None:
         if policy == "local_wins":
@@ -1110,7 +1411,18 @@ def enqueue(
     conn: Connection, session_id: int, task_id: int, operation: str, payload: Mapping[Any, Any], at: datetime
 ) -> None:
     """Add an outbox entry in the caller's transaction; a pending entry of the same task and
-    operation is reused for the operations of :data:`COALESCED_OPERATIONS`."""
+    operation is reused for the operations of :data:`COALESCED_OPERATIONS`, and a pending
+    ``dependency`` entry of the same task and payload (``{"on": blocking task id}``)."""
+    if operation == "dependency":
+        pending = conn.execute(
+            select(sync_outbox.c.payload).where(
+                sync_outbox.c.task_id == task_id,
+                sync_outbox.c.status == "pending",
+                sync_outbox.c.operation == operation,
+            )
+        )
+        if any(dict(row[0] or {}) == dict(payload) for row in pending):
+            return
     if operation in COALESCED_OPERATIONS:
         exists = conn.execute(
             select(sync_outbox.c.id).where(
@@ -1187,6 +1499,7 @@ def take_remote_value(
     base: dict[str, Any],
 ) -> str | None:
     """Write the platform's value of a linked ``field`` into the task, as ``tool`` (audited).
+    ``dependencies`` is the numbers of the issues blocking the task's issue.
 
     Title and body are marked in ``remote_fields`` (untrusted text), a body taken from the platform
     is kept verbatim from then on (``base["_verbatim"]``). Returns ``None`` when done, or why the task
@@ -1207,6 +1520,33 @@ def take_remote_value(
         repo.update_fields(conn, task, {field: list(value) if field == "assignees" else value}, tool=tool, at=at)
     elif field == "status":
         return _take_remote_status(conn, task, TaskStatus(str(value)), tool=tool, at=at)
+    elif field == "dependencies":
+        return _take_remote_dependencies(conn, link, task, [int(n) for n in value], tool=tool, at=at, base=base)
+    return None
+
+
+def _take_remote_dependencies(
+    conn: Connection,
+    link: Mapping[Any, Any],
+    task: RowMapping,
+    numbers: Sequence[int],
+    *,
+    tool: str,
+    at: datetime,
+    base: dict[str, Any],
+) -> str | None:
+    """Give the task the dependencies the platform has (issue numbers; those of issues linked to
+    no task are left out), unless that closes a cycle."""
+    task_of = sync_store.task_ids_of_issues(conn, task["session_id"], link["repository"], numbers)
+    current = repo.dependencies_of(conn, [task["id"]])[task["id"]]
+    linked = sync_store.issue_numbers_of(conn, current)
+    wanted = [d for d in current if d not in linked] + [task_of[n] for n in numbers if n in task_of]
+    cycle = sync_store.dependency_cycle(conn, task["id"], wanted)
+    if cycle is not None:
+        shown = " -> ".join(f"task {n}" for n in repo.numbers_of(conn, cycle).values())
+        return f"the platform's dependencies would close the cycle {shown}"
+    repo.replace_dependencies(conn, task, wanted, tool=tool, at=at)
+    base["dependencies"] = sorted(n for n in numbers if n in task_of)
     return None
 
 

@@ -3,7 +3,8 @@
 Every service writes an audit row (``task_events``) for each change. Before a write transaction
 of a session with an integration commits, :func:`capture` reads the audit rows that transaction
 wrote and turns them into outbox entries: a link intent plus ``create_issue`` for a task planned
-with auto sync on, ``update_issue`` for a linked task whose synced fields changed, and a progress
+with auto sync on, ``update_issue`` for a linked task whose synced fields changed, a
+``dependency`` entry per dependency added or removed (``{"on": blocking task id}``), and a progress
 comment when configured. The sync engine's own changes (tool ``sync``) are never echoed back.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from taskorch.store import sync_repository as sync_store
 from taskorch.store.tables import feature_issue_links, task_events
 from taskorch.sync.engine import enqueue, new_idempotency_key
 
@@ -95,6 +97,17 @@ def capture(conn: Connection, *, after_event_id: int, config: Mapping[Any, Any],
         if any(e.action in ("updated", "status") and SYNCED_FIELDS & set(e.changes) for e in mine):
             enqueue(conn, config["session_id"], task_id, "update_issue", {}, at)
             written += 1
+        moved: set[int] = set()
+        for e in mine:
+            if e.action == "updated" and "depends_on" in e.changes:
+                old, new = e.changes["depends_on"]
+                moved ^= set(old) ^ set(new)
+        if moved:
+            ids = sync_store.task_ids_of_numbers(conn, config["session_id"], moved)
+            for number in sorted(moved):
+                if number in ids:
+                    enqueue(conn, config["session_id"], task_id, "dependency", {"on": ids[number]}, at)
+                    written += 1
         if config["progress_comments"]:
             for e in mine:
                 if e.action == "status":

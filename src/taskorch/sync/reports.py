@@ -69,6 +69,11 @@ class SyncReport:
     duration_seconds: float
     rate_limit: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
+    #: Numbers of the tasks made from issues opened on the platform (the import policy).
+    imported: list[int] = field(default_factory=list)
+    #: What the platform could not do as asked, in plain sentences ("github (o/r) has no issue
+    #: dependencies in taskorch; ..."), each once.
+    notes: list[str] = field(default_factory=list)
 
 
 def link_report(row: Mapping[Any, Any], number: int) -> LinkReport:
