@@ -291,6 +291,13 @@ class FakeGitLab:
             compiled = re.compile(path) if path else None
             self._faults.append(_Fault(fault, method.upper() if method else None, compiled, times, retry_after))
 
+    def clear_faults(self) -> int:
+        """Drop the faults not triggered yet; returns how many requests they would have hit."""
+        with self._lock:
+            left = sum(f.times for f in self._faults)
+            self._faults = []
+            return left
+
     def pending_faults(self) -> int:
         with self._lock:
             return sum(f.times for f in self._faults)
