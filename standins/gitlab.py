@@ -327,9 +327,9 @@ class FakeGitLab:
             return sorted(name for name in self.issues[iid]["labels"] if scope_of(name) == "status")
 
     @contextmanager
-    def serve(self) -> Iterator[str]:
-        """Serve on 127.0.0.1 (a free port) from a background thread; yields the base URL
-        (``http://127.0.0.1:PORT``; the API is under ``/api/v4``)."""
+    def serve(self, port: int = 0) -> Iterator[str]:
+        """Serve on 127.0.0.1, on ``port`` (0: a free one), from a background thread; yields the
+        base URL (``http://127.0.0.1:PORT``; the API is under ``/api/v4``)."""
         fake = self
         stopping = threading.Event()
 
@@ -363,7 +363,7 @@ class FakeGitLab:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True
         server.block_on_close = False
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
