@@ -1,8 +1,8 @@
-"""Benchmark of the GitHub sync against the local stand-in: requests and time.
+"""Benchmark of the sync against the local GitHub and GitLab stand-ins: requests and time.
 
-    .venv/bin/python bench/bench_sync.py [--quick] [--tasks N] [--latency SECONDS]
+    .venv/bin/python bench/bench_sync.py [--quick] [--tasks N] [--latency SECONDS] [--platform P]
 
-Prints three tables:
+Prints three tables, one row per platform (``--platform github`` or ``gitlab``: that one only):
 
 1. the requests a no-op pull spends over N linked issues (aim: at most 2), after the pulls that
    read the new issues once (``since`` is inclusive and to the second, so the issues updated in
@@ -12,7 +12,10 @@ Prints three tables:
    against the floor that latency and the mutation spacing allow (the engine sends mutations one
    at a time, so the floor is requests x max(latency, spacing)).
 
-Everything runs in this process against standins.github; no network is used.
+Everything runs in this process against standins.github (in process, through an httpx transport)
+and standins.gitlab (served on 127.0.0.1, as python-gitlab speaks ``requests``); no other network
+is used. GitLab answers no 304: its no-op pull is one ``updated_after`` request listing the issues
+of the watermark's millisecond.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +41,57 @@ from taskorch.services.models import TaskFields
 # The stand-ins live at the repository's root, outside the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from standins.github import FakeGitHub
+from standins.gitlab import FakeGitLab
 
 GITHUB_DOCUMENTED_SPACING = 1.0  # seconds between mutations, GitHub's best practice
+PLATFORMS = ("github", "gitlab")
+Fake = FakeGitHub | FakeGitLab
 
 
-def orchestrator(workdir: Path, fake: FakeGitHub, spacing: float) -> Orchestrator:
+class LatentGitLab(FakeGitLab):
+    """The GitLab stand-in, sleeping ``latency`` seconds before answering each request."""
+
+    latency = 0.0
+
+    def _process(self, method: str, raw_path: str, headers: Any, content: bytes) -> Any:
+        if self.latency > 0:
+            time.sleep(self.latency)
+        return super()._process(method, raw_path, headers, content)
+
+
+@contextmanager
+def stand_in(platform: str) -> Iterator[tuple[Fake, str | None]]:
+    """A fresh stand-in and its base URL (``None``: reached in process)."""
+    if platform == "github":
+        yield FakeGitHub(), None
+        return
+    lab = LatentGitLab("group/sub/project")
+    lab.rate_limit = lab.rate_remaining = 1_000_000_000
+    lab.rate_reset = 4_102_444_800
+    with lab.serve() as url:
+        yield lab, url
+
+
+def orchestrator(workdir: Path, fake: Fake, url: str | None, spacing: float) -> Orchestrator:
     project = workdir / "project"
     (project / ".git").mkdir(parents=True, exist_ok=True)
-    os.environ["BENCH_GITHUB_TOKEN"] = "bench-token-for-the-stand-in"
-    orch = Orchestrator(
-        Settings(database_url=f"sqlite:///{workdir / 'bench.db'}", mutation_spacing=spacing),
-        platform_factory=lambda config: GitHubPlatform.connect(
-            "bench-token-for-the-stand-in", str(config["repository_url"]), transport=fake.transport()
-        ),
-    )
+    os.environ["BENCH_TOKEN"] = "bench-token-for-the-stand-in"
+    settings = Settings(database_url=f"sqlite:///{workdir / 'bench.db'}", mutation_spacing=spacing)
+    if isinstance(fake, FakeGitHub):
+        github = fake
+        orch = Orchestrator(
+            settings,
+            platform_factory=lambda config: GitHubPlatform.connect(
+                "bench-token-for-the-stand-in", str(config["repository_url"]), transport=github.transport()
+            ),
+        )
+        repository = "octo-org/shop"
+    else:
+        assert url is not None
+        orch = Orchestrator(Settings(**{**settings.__dict__, "gitlab_url": url}))  # the registry's own factory
+        repository = "gitlab:group/sub/project"
     orch.initialize_session(str(project))
-    orch.git_connect("octo-org/shop", api_token_name="BENCH_GITHUB_TOKEN", auto_sync_enabled=True)
+    orch.git_connect(repository, api_token_name="BENCH_TOKEN", auto_sync_enabled=True)
     return orch
 
 
@@ -60,7 +100,7 @@ def plan_flat(orch: Orchestrator, count: int) -> list[int]:
     return [orch.plan_task(TaskFields(title=f"Task {i}", labels=["bench"])).task.id for i in range(count)]
 
 
-def spent(fake: FakeGitHub, since: int) -> dict[str, int]:
+def spent(fake: Fake, since: int) -> dict[str, int]:
     new = fake.requests[since:]
     return {
         "requests": len(new),
@@ -70,10 +110,9 @@ def spent(fake: FakeGitHub, since: int) -> dict[str, int]:
     }
 
 
-def no_op_pull(tasks: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeGitHub()
-        orch = orchestrator(Path(tmp), fake, 0.0)
+def no_op_pull(platform: str, tasks: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, stand_in(platform) as (fake, url):
+        orch = orchestrator(Path(tmp), fake, url, 0.0)
         plan_flat(orch, tasks)
         orch.git_sync()  # creates the issues
         mark = len(fake.requests)
@@ -87,6 +126,7 @@ def no_op_pull(tasks: int) -> dict[str, Any]:
         orch.close()
         assert result is not None
         return {
+            "platform": platform,
             "linked": tasks,
             "first pull (all issues)": first,
             "next pull (watermark second)": settle,
@@ -95,10 +135,9 @@ def no_op_pull(tasks: int) -> dict[str, Any]:
         }
 
 
-def per_change(tasks: int, changes: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeGitHub()
-        orch = orchestrator(Path(tmp), fake, 0.0)
+def per_change(platform: str, tasks: int, changes: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, stand_in(platform) as (fake, url):
+        orch = orchestrator(Path(tmp), fake, url, 0.0)
         ids = plan_flat(orch, tasks)
         orch.git_sync()
         for task_id in ids[:changes]:
@@ -108,6 +147,7 @@ def per_change(tasks: int, changes: int) -> dict[str, Any]:
         orch.close()
         cost = spent(fake, mark)
         return {
+            "platform": platform,
             "changes": changes,
             **cost,
             "mutations per change": cost["mutations"] / changes,
@@ -115,10 +155,9 @@ def per_change(tasks: int, changes: int) -> dict[str, Any]:
         }
 
 
-def bulk(tasks: int, latency: float, spacing: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeGitHub()
-        orch = orchestrator(Path(tmp), fake, spacing)
+def bulk(platform: str, tasks: int, latency: float, spacing: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, stand_in(platform) as (fake, url):
+        orch = orchestrator(Path(tmp), fake, url, spacing)
         plan_flat(orch, tasks)
         fake.latency = latency
         mark = len(fake.requests)
@@ -130,6 +169,7 @@ def bulk(tasks: int, latency: float, spacing: float) -> dict[str, Any]:
         cost = spent(fake, mark)
         floor = cost["mutations"] * max(latency, spacing) + cost["reads"] * latency
         return {
+            "platform": platform,
             "tasks": tasks,
             "latency ms": latency * 1000,
             "spacing s": spacing,
@@ -137,7 +177,7 @@ def bulk(tasks: int, latency: float, spacing: float) -> dict[str, Any]:
             "seconds": elapsed,
             "floor s": floor,
             "of floor": elapsed / floor if floor else float("nan"),
-            "at GitHub's 1 s spacing": cost["mutations"] * GITHUB_DOCUMENTED_SPACING,
+            "at a 1 s spacing": cost["mutations"] * GITHUB_DOCUMENTED_SPACING,
         }
 
 
@@ -155,12 +195,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 tasks instead of 1,000")
     parser.add_argument("--tasks", type=int, default=None)
     parser.add_argument("--latency", type=float, default=0.020, help="seconds added to every request")
+    parser.add_argument("--platform", choices=PLATFORMS, default=None, help="one platform only (default: both)")
     args = parser.parse_args()
     tasks = args.tasks or (200 if args.quick else 1000)
-    console = Console(width=160)
-    console.print(table("No-op pull (aim: at most 2 requests)", [no_op_pull(tasks)]))
-    console.print(table("Pushed changes, pull excluded (aim: 1 mutation, 0 reads each)", [per_change(tasks, 100)]))
-    console.print(table("Bulk sync creating issues, serial mutations", [bulk(tasks, args.latency, 0.0)]))
+    platforms = [args.platform] if args.platform else list(PLATFORMS)
+    console = Console(width=180)
+    console.print(table("No-op pull (aim: at most 2 requests)", [no_op_pull(p, tasks) for p in platforms]))
+    console.print(
+        table(
+            "Pushed changes, pull excluded (aim: 1 mutation, 0 reads each)",
+            [per_change(p, tasks, min(100, tasks)) for p in platforms],
+        )
+    )
+    console.print(
+        table("Bulk sync creating issues, serial mutations", [bulk(p, tasks, args.latency, 0.0) for p in platforms])
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 python -m standins github [--port N] [--repository OWNER/REPO]
     serve the GitHub stand-in on 127.0.0.1 until Ctrl-C, printing its URL and the settings
     that point `taskorch sync` at it;
-python -m standins demo [--keep]
-    the demo: a real MCP client driving `taskorch serve` against the GitHub stand-in.
+python -m standins gitlab [--port N] [--repository GROUP/SUB/PROJECT]
+    the same for the GitLab stand-in;
+python -m standins demo [--keep] [--platform github|gitlab]
+    the demo: a real MCP client driving `taskorch serve` against a stand-in.
 """
 
 from __future__ import annotations
@@ -18,18 +20,24 @@ from typing import TextIO
 
 #: The environment variable the printed instructions name for the stand-in's (any) token.
 TOKEN_NAME = "STANDIN_GITHUB_TOKEN"
+GITLAB_TOKEN_NAME = "STANDIN_GITLAB_TOKEN"
 
 
-def instructions(url: str, repository: str) -> str:
-    """How to point ``taskorch sync`` at a stand-in serving ``repository`` at ``url``."""
+def instructions(url: str, repository: str, *, platform: str = "github") -> str:
+    """How to point ``taskorch sync`` at a stand-in of ``platform`` serving ``repository`` at ``url``."""
+    variable, token, reference = (
+        ("TASKORCH_GITHUB_API_URL", TOKEN_NAME, repository)
+        if platform == "github"
+        else ("TASKORCH_GITLAB_URL", GITLAB_TOKEN_NAME, f"gitlab:{repository}")
+    )
     return f"""\
 Try taskorch against it from another shell, in a throwaway Git repository and database:
   cd "$(mktemp -d)" && git init -q
   export TASKORCH_DATABASE_URL="sqlite:///$PWD/taskorch.db"
-  export TASKORCH_GITHUB_API_URL={url}
+  export {variable}={url}
   export TASKORCH_MUTATION_SPACING=0
-  export {TOKEN_NAME}=any-value   # the stand-in accepts any token
-  taskorch git connect {repository} --token-name {TOKEN_NAME} --auto-sync
+  export {token}=any-value   # the stand-in accepts any token
+  taskorch git connect {reference} --token-name {token} --auto-sync
   taskorch plan-task "Try the stand-in"
   taskorch sync
 Ctrl-C stops it; its state lives in memory only."""
@@ -51,6 +59,28 @@ def serve_github(repository: str, port: int, out: TextIO) -> int:
     return 0
 
 
+def serve_gitlab(repository: str, port: int, out: TextIO) -> int:
+    """Serve the GitLab stand-in until interrupted; the first line printed is its URL."""
+    from standins.gitlab import FakeGitLab
+
+    gitlab = FakeGitLab(repository)
+    gitlab.rate_limit = gitlab.rate_remaining = 1_000_000
+    with gitlab.serve(port) as url:
+        print(f"GitLab stand-in for {repository} at {url}", file=out)
+        print(instructions(url, repository, platform="gitlab"), file=out, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=out, flush=True)
+    return 0
+
+
+def _project(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+", value):
+        raise argparse.ArgumentTypeError(f"expected GROUP/PROJECT or GROUP/SUB/PROJECT, got {value!r}")
+    return value
+
+
 def _repository(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", value):
         raise argparse.ArgumentTypeError(f"expected OWNER/REPO, got {value!r}")
@@ -67,14 +97,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     github.add_argument(
         "--repository", type=_repository, default="octo-org/shop", help="the one repository it holds (OWNER/REPO)"
     )
+    gitlab = commands.add_parser("gitlab", help="serve the GitLab stand-in on 127.0.0.1 until Ctrl-C")
+    gitlab.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
+    gitlab.add_argument(
+        "--repository", type=_project, default="group/sub/project", help="the one project it holds (GROUP/.../PROJECT)"
+    )
     demo = commands.add_parser("demo", help="drive `taskorch serve` with the MCP client in a throwaway repository")
     demo.add_argument("--keep", action="store_true", help="keep the throwaway repository and database afterwards")
+    demo.add_argument("--platform", choices=("github", "gitlab"), default="github", help="the stand-in to run against")
     args = parser.parse_args(argv)
     if args.command == "github":
         return serve_github(args.repository, args.port, sys.stdout)
+    if args.command == "gitlab":
+        return serve_gitlab(args.repository, args.port, sys.stdout)
     from standins.demo import run_demo
 
-    return run_demo(keep=args.keep)
+    return run_demo(keep=args.keep, platform=args.platform)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,28 @@
 """The demo: a real MCP client session against ``taskorch serve`` over stdio.
 
 It creates a throwaway Git repository and a fresh SQLite database beside it, serves the GitHub
-stand-in (:mod:`standins.github`) on 127.0.0.1, starts the server as a subprocess
+stand-in (:mod:`standins.github`), or with ``platform="gitlab"`` the GitLab stand-in
+(:mod:`standins.gitlab`), on 127.0.0.1, starts the server as a subprocess
 with the official MCP client, and walks through a whole feature: initialize a session, connect the
 repository, plan a parent with dependent subtasks (they become issues and sub-issues), try to start
 a task too early, execute and complete every task in dependency order (writing the files the
 "assistant" produces into the repository), let a teammate rename an issue on "GitHub" and watch it
 flow back, synthesize, release (plan with readiness, milestone, changelog, dry run, annotated tag
 and the release on the stand-in), and show the status and the audit trail. Every line after ``<-`` is the
-server's answer; ``gh`` lines are read from the stand-in's state, ``git`` lines from the repository.
+server's answer; ``gh`` (``gl``) lines are read from the stand-in's state, ``git`` lines from the
+repository.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +33,10 @@ from rich.text import Text
 from rich.tree import Tree
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from standins.github import FakeGitHub
+    from standins.gitlab import FakeGitLab
 
 __all__ = ["run_demo"]
 
@@ -224,8 +231,9 @@ def _synthesis_tree(title: str, result: dict[str, Any], tasks: list[dict[str, An
 
 
 class _Transcript:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, tag: str = "gh") -> None:
         self.console = console
+        self.tag = tag
 
     def call(self, name: str, args: dict[str, Any]) -> None:
         shown = ", ".join(f"{k}={_argument(v)}" for k, v in args.items())
@@ -242,26 +250,119 @@ class _Transcript:
         self.console.print(f"[yellow]git[/] {escape(text)}", highlight=False, soft_wrap=True)
 
     def github(self, text: str) -> None:
-        self.console.print(f"[magenta]gh[/] {escape(text)}", highlight=False, soft_wrap=True)
+        self.console.print(f"[magenta]{self.tag}[/] {escape(text)}", highlight=False, soft_wrap=True)
 
     def heading(self, text: str) -> None:
         self.console.rule(f"[bold]{text}")
 
 
-def _show_github(out: _Transcript, github: FakeGitHub) -> None:
-    """What the GitHub stand-in holds now (read from its state, as a person would see the repo)."""
-    for number, issue in sorted(github.issues.items()):
-        labels = ", ".join(sorted(label["name"] for label in issue["labels"]))
-        state = issue["state"] + (f" ({issue['state_reason']})" if issue.get("state_reason") else "")
-        parent = next((p for p, kids in github.sub_issues.items() if number in kids), None)
-        out.github(
-            f"#{number} {issue['title']}: {state}; labels: {labels}"
-            + (f"; sub-issue of #{parent}" if parent else "")
-            + f"; {issue['html_url']}"
-        )
+class _Forge:
+    """The platform stand-in the demo runs against: how to serve it, point the server at it, show
+    its state, and edit an issue as a teammate would."""
+
+    title = "GitHub"
+    tag = "gh"
+    repository = "octo-org/shop"
+
+    def __init__(self) -> None:
+        from standins.github import FakeGitHub
+
+        self.fake: FakeGitHub = FakeGitHub(owner="octo-org", repo="shop")
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        with self.fake.serve() as url:
+            yield url
+
+    def banner(self, url: str) -> str:
+        return f"GitHub stand-in: {url} (octo-org/shop; its issues: {url}/octo-org/shop)"
+
+    def environment(self, url: str) -> dict[str, str]:
+        return {"TASKORCH_GITHUB_API_URL": url}
+
+    def show(self, out: _Transcript) -> None:
+        """What the stand-in holds now (read from its state, as a person would see the repo)."""
+        github = self.fake
+        for number, issue in sorted(github.issues.items()):
+            labels = ", ".join(sorted(label["name"] for label in issue["labels"]))
+            state = issue["state"] + (f" ({issue['state_reason']})" if issue.get("state_reason") else "")
+            parent = next((p for p, kids in github.sub_issues.items() if number in kids), None)
+            out.github(
+                f"#{number} {issue['title']}: {state}; labels: {labels}"
+                + (f"; sub-issue of #{parent}" if parent else "")
+                + f"; {issue['html_url']}"
+            )
+
+    def rename(self, number: int, title: str, labels: list[str]) -> None:
+        self.fake.edit_issue(number, title=title, labels=labels)
+
+    def releases(self) -> list[str]:
+        lines = []
+        for release in self.fake.releases.values():
+            count = len((release.get("body") or "").splitlines())
+            lines.append(f"release {release['tag_name']}: {release['html_url']} ({count} lines of notes)")
+        lines += [f"milestone {m['title']}: {m['state']}" for m in self.fake.milestones.values()]
+        return lines
 
 
-async def _release(call: Any, out: _Transcript, repo: Path, github: FakeGitHub) -> None:
+class _GitLabForge(_Forge):
+    title = "GitLab"
+    tag = "gl"
+    repository = "gitlab:group/shop"
+
+    def __init__(self) -> None:
+        from standins.gitlab import FakeGitLab
+
+        self.lab: FakeGitLab = FakeGitLab("group/shop")
+        self.lab.rate_limit = self.lab.rate_remaining = 1_000_000
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        with self.lab.serve() as url:
+            yield url
+
+    def banner(self, url: str) -> str:
+        return f"GitLab stand-in: {url} (group/shop; API under {url}/api/v4)"
+
+    def environment(self, url: str) -> dict[str, str]:
+        return {"TASKORCH_GITLAB_URL": url}
+
+    def show(self, out: _Transcript) -> None:
+        from standins.gitlab import scope_of
+
+        lab = self.lab
+        listed = {
+            iid: [int(n) for n in re.findall(r"^- \[[ xX]\] #(\d+)", raw["description"] or "", re.M)]
+            for iid, raw in lab.issues.items()
+        }
+        parent_of = {child: iid for iid, children in listed.items() for child in children}
+        for iid, issue in sorted(lab.issues.items()):
+            labels = ", ".join(issue["labels"])
+            scoped = [name for name in issue["labels"] if scope_of(name) == "status"]
+            out.github(
+                f"#{iid} {issue['title']}: {issue['state']}; labels: {labels}"
+                + (f"; board list: {scoped[0].partition('::')[2]}" if scoped and issue["state"] == "opened" else "")
+                + (f"; subtask of #{parent_of[iid]} (linked, in its task list)" if iid in parent_of else "")
+                + f"; {lab.web_url}/-/issues/{iid}"
+            )
+
+    def rename(self, number: int, title: str, labels: list[str]) -> None:
+        current = [name for name in self.lab.issues[number]["labels"] if name not in ("auth", "security")]
+        self.lab.edit_issue(number, title=title, labels=",".join([*current, *labels]))
+
+    def releases(self) -> list[str]:
+        lines = []
+        for tag, release in self.lab.releases.items():
+            count = len((release.get("description") or "").splitlines())
+            lines.append(f"release {tag}: {self.lab.web_url}/-/releases/{tag} ({count} lines of notes)")
+        lines += [f"milestone {m['title']}: {m['state']}" for m in self.lab.milestones.values()]
+        return lines
+
+
+FORGES: dict[str, type[_Forge]] = {"github": _Forge, "gitlab": _GitLabForge}
+
+
+async def _release(call: Any, out: _Transcript, repo: Path, forge: _Forge) -> None:
     """Plan the release, put it on a milestone, write the changelog, tag and publish it."""
     out.heading("Release")
     plan = await call("orchestrator_release_coordinator", {"action": "plan_release"})
@@ -277,16 +378,11 @@ async def _release(call: Any, out: _Transcript, repo: Path, github: FakeGitHub) 
     await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name, "dry_run": True})
     await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name})
     out.git(_git(repo, "tag", "-n1", "--list", name))
-    for release in github.releases.values():
-        lines = len((release.get("body") or "").splitlines())
-        out.github(f"release {release['tag_name']}: {release['html_url']} ({lines} lines of notes)")
-    for milestone in github.milestones.values():
-        out.github(f"milestone {milestone['title']}: {milestone['state']}")
+    for line in forge.releases():
+        out.github(line)
 
 
-async def _session(
-    repo: Path, db_url: str, console: Console, github: FakeGitHub, github_url: str, has_git: bool
-) -> int:
+async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url: str, has_git: bool) -> int:
     from mcp import Client, StdioServerParameters
 
     command, args = _server_command()
@@ -295,13 +391,13 @@ async def _session(
         "TASKORCH_DATABASE_URL": db_url,
         "TASKORCH_GIT_INTEGRATION": "full",
         **DEMO_IDENTITY,
-        "TASKORCH_GITHUB_API_URL": github_url,
+        **forge.environment(url),
         "TASKORCH_MUTATION_SPACING": "0",  # the stand-in needs no spacing; GitHub gets 1 s by default
         DEMO_TOKEN_NAME: "demo-token-for-the-local-stand-in",
     }
     env.pop("TASKORCH_TOOLSETS", None)
     params = StdioServerParameters(command=command, args=args, env=env, cwd=str(repo))
-    out = _Transcript(console)
+    out = _Transcript(console, forge.tag)
     async with Client(params, mode="legacy") as client:
 
         async def call(name: str, args: dict[str, Any], *, expect_error: bool = False) -> dict[str, Any]:
@@ -323,7 +419,7 @@ async def _session(
             "orchestrator_git_integration",
             {
                 "action": "connect",
-                "repository": f"{github.owner}/{github.repo}",
+                "repository": forge.repository,
                 "issue_config": {"api_token_name": DEMO_TOKEN_NAME, "auto_sync_enabled": True},
             },
         )
@@ -332,11 +428,11 @@ async def _session(
             out.answer(f"routed task {decision['task_id']} to {decision['specialist_type']}: {decision['reason']}")
         ids = {key: brief["id"] for key, brief in plan["subtasks"].items()}
 
-        out.heading("Tasks become issues on GitHub (a local stand-in)")
+        out.heading(f"Tasks become issues on {forge.title} (a local stand-in)")
         first_sync = await call("orchestrator_git_integration", {"action": "sync_status"})
         issue_of_task = {link["task_id"]: link["issue_number"] for link in first_sync["sync"]["created"]}
         numbers = {key: issue_of_task[task_id] for key, task_id in ids.items()}
-        _show_github(out, github)
+        forge.show(out)
 
         out.heading("Dependencies are enforced")
         await call("orchestrator_execute_task", {"task_id": ids["tests"]}, expect_error=True)
@@ -352,11 +448,9 @@ async def _session(
             key = next(k for k, v in ids.items() if v == task_id)
             if key == "docs" and not changed_on_github:
                 changed_on_github = True
-                out.heading("A change made on GitHub flows back")
-                issue = github.edit_issue(
-                    numbers[key], title="Document the login limits for operators", labels=["docs", "ops"]
-                )
-                out.github(f"a teammate renamed #{issue['number']} and labelled it docs, ops")
+                out.heading(f"A change made on {forge.title} flows back")
+                forge.rename(numbers[key], "Document the login limits for operators", ["docs", "ops"])
+                out.github(f"a teammate renamed #{numbers[key]} and labelled it docs, ops")
                 await call("orchestrator_git_integration", {"action": "sync_status"})
                 renamed = await call("orchestrator_query_tasks", {"task_ids": [task_id]})
                 task = renamed["tasks"][0]
@@ -386,9 +480,9 @@ async def _session(
                 },
             )
 
-        out.heading("Progress reached GitHub")
+        out.heading(f"Progress reached {forge.title}")
         await call("orchestrator_git_integration", {"action": "sync_status"})
-        _show_github(out, github)
+        forge.show(out)
 
         out.heading("Synthesis")
         synthesis = await call("orchestrator_synthesize_results", {"parent_task_id": plan["task"]["id"]})
@@ -401,7 +495,7 @@ async def _session(
         console.print(_synthesis_tree(plan["task"]["title"], synthesis, subtasks), highlight=False)
 
         if has_git:
-            await _release(call, out, repo, github)
+            await _release(call, out, repo, forge)
         else:
             out.answer("git is not installed: the release part of the demo is skipped")
 
@@ -422,8 +516,9 @@ async def _session(
         return int(session["session_id"])
 
 
-def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
-    """Run the demo; return the process exit code (0 on success)."""
+def run_demo(*, keep: bool = False, console: Console | None = None, platform: str = "github") -> int:
+    """Run the demo against the ``platform`` stand-in (github or gitlab); return the process exit
+    code (0 on success)."""
     console = console or Console()
     workdir = Path(tempfile.mkdtemp(prefix="taskorch-demo-"))
     repo = workdir / "shop"
@@ -431,16 +526,11 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     has_git = _git_init(repo)
     db_url = f"sqlite:///{workdir / 'taskorch.db'}"
     console.print(f"Throwaway repository: {repo}\nDatabase: {db_url}", highlight=False)
-    from standins.github import FakeGitHub
-
-    github = FakeGitHub(owner="octo-org", repo="shop")
+    forge = FORGES[platform]()
     try:
-        with github.serve() as github_url:
-            console.print(
-                f"GitHub stand-in: {github_url} (octo-org/shop; its issues: {github_url}/octo-org/shop)",
-                highlight=False,
-            )
-            anyio.run(_session, repo, db_url, console, github, github_url, has_git)
+        with forge.serve() as url:
+            console.print(forge.banner(url), highlight=False)
+            anyio.run(_session, repo, db_url, console, forge, url, has_git)
     except Exception as exc:
         console.print(f"[red]demo failed:[/] {exc}", highlight=False)
         return 1

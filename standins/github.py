@@ -659,6 +659,13 @@ class FakeGitHub:
                 )
             )
 
+    def clear_faults(self) -> int:
+        """Drop the faults not triggered yet; returns how many requests they would have hit."""
+        with self._lock:
+            left = sum(f.times for f in self._faults)
+            self._faults = []
+            return left
+
     def pending_faults(self) -> int:
         """How many injected fault hits are still to happen."""
         with self._lock:

@@ -291,6 +291,13 @@ class FakeGitLab:
             compiled = re.compile(path) if path else None
             self._faults.append(_Fault(fault, method.upper() if method else None, compiled, times, retry_after))
 
+    def clear_faults(self) -> int:
+        """Drop the faults not triggered yet; returns how many requests they would have hit."""
+        with self._lock:
+            left = sum(f.times for f in self._faults)
+            self._faults = []
+            return left
+
     def pending_faults(self) -> int:
         with self._lock:
             return sum(f.times for f in self._faults)
@@ -320,9 +327,9 @@ class FakeGitLab:
             return sorted(name for name in self.issues[iid]["labels"] if scope_of(name) == "status")
 
     @contextmanager
-    def serve(self) -> Iterator[str]:
-        """Serve on 127.0.0.1 (a free port) from a background thread; yields the base URL
-        (``http://127.0.0.1:PORT``; the API is under ``/api/v4``)."""
+    def serve(self, port: int = 0) -> Iterator[str]:
+        """Serve on 127.0.0.1, on ``port`` (0: a free one), from a background thread; yields the
+        base URL (``http://127.0.0.1:PORT``; the API is under ``/api/v4``)."""
         fake = self
         stopping = threading.Event()
 
@@ -356,7 +363,7 @@ class FakeGitLab:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True
         server.block_on_close = False
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -141,3 +141,29 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     # The synthesis in sections, not the stored Markdown pasted.
     assert "├── task 2 Design the rate limiter (architect)" in completed.stdout.splitlines()
     assert not any(line.startswith("# Synthesis") for line in completed.stdout.splitlines())
+
+
+def test_demo_runs_against_the_gitlab_standin(tmp_path: Path) -> None:
+    env = {**os.environ}
+    for name in ("TASKORCH_DATABASE_URL", "TASKORCH_TOOLSETS", "FORCE_COLOR"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = str(REPOSITORY)
+    completed = subprocess.run(
+        [sys.executable, "-m", "standins", "demo", "--platform", "gitlab"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    assert "Demo complete." in completed.stdout and "demo failed" not in completed.stdout
+    # Scoped status labels, subtasks in the parent's task list, the rename made on GitLab came back,
+    # and the release published through GitLab's Releases API.
+    assert any(line.startswith("gl #2 Design the rate limiter") and "status::to do" in line for line in lines)
+    assert any("subtask of #1" in line for line in lines)
+    assert any("Document the login limits for operators" in line for line in lines if line.startswith("<-"))
+    assert any(line.startswith("gl release v0.1.0") for line in lines)
+    assert any("on gitlab:" in line for line in lines if line.startswith("<-"))

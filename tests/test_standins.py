@@ -29,9 +29,19 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 @pytest.fixture
 def standin() -> Iterator[tuple[str, list[str]]]:
     """The stand-in as a user starts it; yields its URL and the lines printed up to the URL's."""
+    yield from _started("github", "--repository", "octo-org/shop")
+
+
+@pytest.fixture
+def gitlab_standin() -> Iterator[tuple[str, list[str]]]:
+    """The GitLab stand-in as a user starts it (``python -m standins gitlab``)."""
+    yield from _started("gitlab")
+
+
+def _started(*arguments: str) -> Iterator[tuple[str, list[str]]]:
     env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "standins", "github", "--repository", "octo-org/shop"],
+        [sys.executable, "-m", "standins", *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -160,3 +170,36 @@ def test_the_demo_lays_the_synthesis_out_in_sections() -> None:
     ):
         assert line in shown.splitlines(), shown
     assert "A heading inside the work" not in shown
+
+
+@pytest.mark.slow
+def test_taskorch_syncs_with_the_gitlab_standin_as_printed(
+    gitlab_standin: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch, project: Path, database_url: str
+) -> None:
+    """``python -m standins gitlab`` prints settings that work: the CLI connects by
+    ``gitlab:group/sub/project``, plans and syncs, and the issue is on the stand-in."""
+    url, lines = gitlab_standin
+    assert lines[0] == f"GitLab stand-in for group/sub/project at {url}"
+    assert f"  export TASKORCH_GITLAB_URL={url}" in lines
+    for line in lines:
+        exported = re.match(r"\s*export (\w+)=(\S+)", line)
+        if exported and exported.group(1) != "TASKORCH_DATABASE_URL":
+            monkeypatch.setenv(exported.group(1), exported.group(2).strip('"'))
+    monkeypatch.setenv("TASKORCH_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def cli(*args: str) -> Result:
+        result = runner.invoke(app, [*args, "--project", str(project)])
+        assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    connect = next(line.split() for line in lines if "taskorch git connect" in line)
+    assert "gitlab:group/sub/project" in connect
+    assert "on gitlab" in cli(*connect[1:]).output
+    cli("plan-task", "Try the stand-in")
+    cli("sync")
+    listed = httpx.get(
+        f"{url}/api/v4/projects/group%2Fsub%2Fproject/issues", headers={"PRIVATE-TOKEN": "any-value"}
+    ).json()
+    assert [issue["title"] for issue in listed] == ["Try the stand-in"]
+    assert "status::to do" in listed[0]["labels"]

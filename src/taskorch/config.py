@@ -12,6 +12,8 @@ TASKORCH_GIT_INTEGRATION       disabled (default), basic (issue sync), project (
                                milestones, assignment) or full (releases)
 TASKORCH_GITHUB_API_URL        GitHub's REST base URL (default https://api.github.com;
                                GitHub Enterprise: https://HOST/api/v3)
+TASKORCH_GITLAB_URL            GitLab's base URL (default https://gitlab.com; a self-managed
+                               instance: https://gitlab.example.com)
 TASKORCH_MUTATION_SPACING      seconds between two mutating requests (default 1.0, as
                                GitHub's best practices ask)
 TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a rate limit
@@ -110,6 +112,7 @@ class Settings:
     log_level: str = "WARNING"
     git_integration: str = "disabled"
     github_api_url: str = "https://api.github.com"
+    gitlab_url: str = "https://gitlab.com"
     mutation_spacing: float = 1.0
     max_retry_wait: float = 120.0
     sync_interval: float = 60.0
@@ -150,6 +153,7 @@ class Settings:
             log_level=level,
             git_integration=tier,
             github_api_url=env.get("TASKORCH_GITHUB_API_URL", "").strip() or "https://api.github.com",
+            gitlab_url=env.get("TASKORCH_GITLAB_URL", "").strip().rstrip("/") or "https://gitlab.com",
             mutation_spacing=_seconds(env, "TASKORCH_MUTATION_SPACING", 1.0),
             max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
             sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),

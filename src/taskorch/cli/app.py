@@ -845,22 +845,34 @@ def restart_status(limit: Annotated[int, typer.Option(min=1, max=200)] = 20, as_
 
 # -- Git platform integration --------------------------------------------------------------
 
-git_app = _typer("Keep tasks in step with GitHub issues.")
-board_app = _typer("The project's GitHub Projects (v2) board.")
+git_app = _typer("Keep tasks in step with GitHub or GitLab issues.")
+board_app = _typer("The project's board (GitHub Projects v2, or a GitLab issue board of status:: lists).")
 app.add_typer(git_app, name="git")
 app.add_typer(board_app, name="board")
 
 
 @git_app.command("connect")
 def git_connect(
-    repository: Annotated[str, typer.Argument(help="owner/name, or the repository's URL.")],
-    token_name: Annotated[
-        str,
+    repository: Annotated[
+        str, typer.Argument(help="owner/name, group/sub/project, gitlab:group/sub/project, or the repository's URL.")
+    ],
+    platform: Annotated[
+        str | None, typer.Option(help="github or gitlab (default: from the repository, else github).")
+    ] = None,
+    url: Annotated[
+        str | None,
         typer.Option(
-            help="NAME of the environment variable or keyring entry holding the token (any name: the "
-            "allow-list TASKORCH_ALLOWED_TOKEN_NAMES binds assistants connecting over MCP, not the CLI)."
+            help="The instance, e.g. https://gitlab.example.com (default: TASKORCH_GITLAB_URL or gitlab.com)."
         ),
-    ] = "GITHUB_TOKEN",
+    ] = None,
+    token_name: Annotated[
+        str | None,
+        typer.Option(
+            help="NAME of the environment variable or keyring entry holding the token (default GITHUB_TOKEN or "
+            "GITLAB_TOKEN; any name: the allow-list TASKORCH_ALLOWED_TOKEN_NAMES binds assistants connecting over "
+            "MCP, not the CLI)."
+        ),
+    ] = None,
     tier: Annotated[str, typer.Option(help="basic, project or full.")] = "basic",
     label: Annotated[list[str] | None, typer.Option(help="A label every issue gets (repeatable).")] = None,
     auto_sync: Annotated[
@@ -881,18 +893,22 @@ def git_connect(
         raise _fail(
             InvalidInput("--template-file", f"cannot read it: {exc.strerror}.", "give a readable file.")
         ) from None
+    from taskorch.services.connection import ConnectionConfig
+
+    config = ConnectionConfig(
+        repository=repository,
+        platform=platform,
+        base_url=url,
+        api_token_name=token_name,
+        tier=tier,
+        default_labels=tuple(label or ()),
+        auto_sync_enabled=auto_sync,
+        issue_template=template,
+        conflict_policy=conflict_policy,
+        progress_comments=progress_comments,
+    )
     _run(
-        lambda o: o.git_connect(
-            repository,
-            api_token_name=token_name,
-            tier=tier,
-            default_labels=label or [],
-            auto_sync_enabled=auto_sync,
-            issue_template=template,
-            conflict_policy=conflict_policy,
-            progress_comments=progress_comments,
-            trusted=True,  # the user: any variable or keyring entry they name
-        ),
+        lambda o: o.git_connect(config, trusted=True),  # the user: any variable, keyring entry or host
         as_json=as_json,
         summary=summaries.git,
         project=project,

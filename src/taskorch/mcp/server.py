@@ -88,9 +88,10 @@ class IssueConfig(BaseModel):
     # Checked by the service (taskorch.sync.secrets.check_token_name), not by pydantic here: a
     # pydantic error would carry the rejected value, which may be a token pasted by mistake. The
     # schema still tells clients the shape.
-    api_token_name: str = Field(
-        default="GITHUB_TOKEN",
-        description="NAME of the environment variable or keyring entry holding the token; never the token. "
+    api_token_name: str | None = Field(
+        default=None,
+        description="NAME of the environment variable or keyring entry holding the token; never the token "
+        "(default GITHUB_TOKEN or GITLAB_TOKEN, by platform). "
         "Limited to the names the user allows (TASKORCH_ALLOWED_TOKEN_NAMES; default GITHUB_TOKEN, "
         "GITLAB_TOKEN, JIRA_API_TOKEN, BITBUCKET_TOKEN, or TASKORCH_*_TOKEN).",
         json_schema_extra={"pattern": TOKEN_NAME_PATTERN, "maxLength": 128},
@@ -707,7 +708,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "git_integration",
-        "Keep tasks in step with GitHub issues. Actions: connect (repository='owner/name', issue_config "
+        "Keep tasks in step with GitHub or GitLab issues. Actions: connect (repository='owner/name', "
+        "'group/sub/project' or 'gitlab:group/sub/project'; platform; issue_config "
         "with api_token_name = the NAME of the env var or keyring entry holding the token, tier, labels, "
         "auto_sync_enabled, issue_template, conflict_policy); create_issue / update_issue (task_id); "
         "link_task (task_id, issue_number); sync_status (pull remote changes, push local ones; reports "
@@ -729,8 +731,13 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             "resolve_conflict",
             "set_import_policy",
         ],
-        platform: Literal["github"] = "github",
-        repository: Annotated[str | None, Field(max_length=300, description="owner/name or its URL.")] = None,
+        platform: Annotated[
+            Literal["github", "gitlab"] | None,
+            Field(description="Omit to infer it from the repository (a gitlab: prefix or its host), else github."),
+        ] = None,
+        repository: Annotated[
+            str | None, Field(max_length=300, description="owner/name, group/sub/project, or its URL.")
+        ] = None,
         issue_config: IssueConfig | None = None,
         task_id: OptionalTaskArg = None,
         issue_number: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
@@ -748,25 +755,28 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             return value
 
         if action == "connect":
-            repo_name = need(repository, "repository", "pass 'owner/name'.")
+            repo_name = need(repository, "repository", "pass 'owner/name' or 'gitlab:group/sub/project'.")
             cfg = issue_config or IssueConfig()
-            return await call(
-                lambda o: o.git_connect(
-                    repo_name,
-                    api_token_name=cfg.api_token_name,
+
+            def connect(o: Orchestrator) -> GitResult:
+                from taskorch.services.connection import ConnectionConfig
+
+                config = ConnectionConfig(
+                    repository=repo_name,
                     platform=platform,
+                    api_token_name=cfg.api_token_name,
                     tier=cfg.tier,
-                    default_labels=cfg.default_labels,
+                    default_labels=tuple(cfg.default_labels),
                     auto_sync_enabled=cfg.auto_sync_enabled,
                     issue_template=cfg.issue_template,
                     conflict_policy=cfg.conflict_policy,
                     progress_comments=cfg.progress_comments,
-                    status_mapping=cfg.status_mapping,
-                    session_id=session_id,
-                    trusted=False,  # an assistant: token names limited to the user's allow-list
-                ),
-                summaries.git,
-            )
+                    status_mapping=dict(cfg.status_mapping or {}),
+                )
+                # An assistant: token names limited to the user's allow-list, the address to the settings.
+                return o.git_connect(config, session_id=session_id, trusted=False)
+
+            return await call(connect, summaries.git)
         if action == "status":
             return await call(lambda o: o.git_config(session_id), summaries.git)
         if action in ("create_issue", "update_issue", "link_task"):
@@ -795,7 +805,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "project_board_manager",
-        "GitHub Projects (v2) board for the project's issues. Actions: create_board (title, "
+        "The project's board (GitHub Projects v2; GitLab issue board whose lists are status:: labels, so "
+        "move_card is a label change). Actions: create_board (title, "
         "status_mapping: proposed/approved/in_progress/blocked/completed/cancelled -> column); add_to_board "
         "and move_card (feature_id = task number in this project; column optional, else from its status); "
         "update_progress "
@@ -804,7 +815,7 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
     )
     async def project_board_manager(
         action: Literal["create_board", "add_to_board", "move_card", "update_progress", "sync_milestones"],
-        board_type: Literal["github_projects_v2"] = "github_projects_v2",
+        board_type: Literal["github_projects_v2", "gitlab_issue_board"] | None = None,
         feature_id: OptionalTaskArg = None,
         title: Annotated[str | None, Field(max_length=200)] = None,
         column: Annotated[str | None, Field(max_length=100)] = None,

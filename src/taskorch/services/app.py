@@ -79,6 +79,7 @@ from taskorch.store.db import HEAD_REVISION, Database
 from taskorch.store.tables import server_restarts, task_events
 
 if TYPE_CHECKING:
+    from taskorch.services.connection import ConnectionConfig
     from taskorch.services.git import GitService, PlatformFactory
     from taskorch.services.models import BoardResult, GitResult, ReleaseResult, ReopenResult, ShowResult, TreeResult
     from taskorch.services.release import ReleaseService
@@ -576,67 +577,47 @@ class Orchestrator:
         with self.db.transaction(write=False) as conn:
             return int(self._session(conn, session_id)["id"])
 
-    @text_arguments(
-        lines=(
-            "repository",
-            "api_token_name",
-            "platform",
-            "tier",
-            "default_labels",
-            "conflict_policy",
-            "status_mapping",
-        ),
-        texts=("issue_template",),
-    )
     def git_connect(
         self,
-        repository: str,
+        config: ConnectionConfig | str,
         *,
-        api_token_name: str,
-        platform: str = "github",
-        tier: str = "basic",
-        default_labels: Sequence[str] = (),
-        auto_sync_enabled: bool = False,
-        issue_template: str | None = None,
-        conflict_policy: str = "manual",
-        progress_comments: bool = False,
-        status_mapping: dict[str, str] | None = None,
         session_id: int | None = None,
         trusted: bool = True,
+        **options: Any,
     ) -> GitResult:
         """Connect the project to a repository (one call; no network until the first sync).
 
-        ``trusted=False`` is for a caller other than the user (the MCP face): ``api_token_name``
-        must then be allowed by ``settings.allowed_token_names`` (``TASKORCH_ALLOWED_TOKEN_NAMES``).
-        Everything, the issue template's trial render included, is checked before the write
-        transaction opens. Raises :class:`InvalidInput`, :class:`NotFound` (no session).
+        ``config`` is a :class:`~taskorch.services.connection.ConnectionConfig`, or a repository
+        reference with the config's other fields as keyword ``options``. ``trusted=False`` is for a
+        caller other than the user (the MCP face): ``api_token_name`` must then be allowed by
+        ``settings.allowed_token_names`` (``TASKORCH_ALLOWED_TOKEN_NAMES``), and the platform's
+        address comes from the settings only. Everything, the issue template's trial render
+        included, is checked before the write transaction opens. Raises :class:`InvalidInput`,
+        :class:`NotFound` (no session).
         """
+        from taskorch.services.connection import ConnectionConfig
         from taskorch.services.models import GitResult
 
+        if isinstance(config, str):
+            config = ConnectionConfig.of(config, **options)
+        elif options:
+            raise TypeError("pass the options inside the ConnectionConfig")
         allowed: Callable[[str], bool] | None = None
         if not trusted:
             from taskorch.sync.secrets import token_name_allowed
 
             allowed = partial(token_name_allowed, allowed=self.settings.allowed_token_names)
 
-        checked = self.git.check_connect(
-            platform=platform,
-            repository=repository,
-            api_token_name=api_token_name,
-            tier=tier,
-            default_labels=default_labels,
-            auto_sync_enabled=auto_sync_enabled,
-            issue_template=issue_template,
-            conflict_policy=conflict_policy,
-            progress_comments=progress_comments,
-            status_mapping=status_mapping,
-            token_name_allowed=allowed,
-        )
+        checked = self.git.check_connect(config, token_name_allowed=allowed, trusted=trusted)
         with self.db.transaction() as conn:
             session = self._session(conn, session_id)
             view = self.git.connect(conn, session["id"], checked)
         self._git_configured = True
-        return GitResult(action="connect", config=view, detail=f"connected to {view.repository} ({view.tier} tier)")
+        return GitResult(
+            action="connect",
+            config=view,
+            detail=f"connected to {view.repository} on {view.platform} ({view.tier} tier)" + self.git.lacking(view),
+        )
 
     def project_git_tier(self, session_id: int | None = None) -> str | None:
         """The integration tier of the session's project, or None when it has none."""

@@ -20,6 +20,15 @@ from taskorch.config import GIT_TIERS, Settings
 from taskorch.errors import Conflict, InvalidInput, NotFound
 from taskorch.hints import REQUIRED, Hint
 from taskorch.platforms.base import Platform, RemoteRelease, lacks, parse_repository
+from taskorch.platforms.registry import (
+    BOARD_KEYS,
+    LABEL_KEY_PREFIX,
+    TASK_STATUSES,
+    platform_spec,
+    resolve_repository,
+    split_overrides,
+)
+from taskorch.services.connection import ConnectionConfig
 from taskorch.services.models import (
     BoardResult,
     ConflictView,
@@ -42,7 +51,6 @@ from taskorch.store.tables import (
 )
 from taskorch.sync import mapping, outbox
 from taskorch.sync.engine import (
-    DEFAULT_STATUS_MAPPING,
     SyncEngine,
     board_column,
     enqueue,
@@ -54,24 +62,30 @@ from taskorch.sync.template import check_template
 
 __all__ = ["GitService", "PlatformFactory", "default_platform_factory"]
 
-PLATFORMS = ("github",)
 POLICIES = ("manual", "local_wins", "remote_wins", "newest_wins")
-BOARD_KEYS = tuple(DEFAULT_STATUS_MAPPING)
 
 PlatformFactory = Callable[[Mapping[Any, Any]], Platform]
 
 
 def default_platform_factory(settings: Settings) -> PlatformFactory:
-    """Build the adapter for a config row, with the token looked up by its name."""
+    """Build the adapter for a config row through the platform registry, with the token looked
+    up by its name and the base URL from the settings (or the repository's own host)."""
 
     def build(config: Mapping[Any, Any]) -> Platform:
-        from taskorch.platforms.github import GitHubPlatform
         from taskorch.sync.secrets import resolve_token
 
+        spec = platform_spec(str(config["platform"]))
+        ref = parse_repository(str(config["repository_url"]), platform=spec.name)
         token = resolve_token(str(config["api_token_name"]))
-        return GitHubPlatform.connect(token, str(config["repository_url"]), base_url=settings.github_api_url)
+        return spec.build(token, ref, spec.api_url(ref, spec.configured_url(settings)))
 
     return build
+
+
+def columns_of(config: Mapping[Any, Any]) -> dict[str, str]:
+    """The board column of each board key for a config row: the platform's defaults with the
+    repository's overrides."""
+    return platform_spec(str(config["platform"])).columns(config["status_mapping"] or {})
 
 
 def link_view(row: Mapping[Any, Any], number: int) -> IssueLinkView:
@@ -114,7 +128,7 @@ def config_view(row: Mapping[Any, Any]) -> GitConfigView:
         conflict_policy=row["conflict_policy"],
         progress_comments=row["progress_comments"],
         default_labels=list(row["default_labels"] or []),
-        status_mapping={**DEFAULT_STATUS_MAPPING, **(row["status_mapping"] or {})},
+        status_mapping={**columns_of(row), **_label_keys(row)},
         board_number=row["board_number"],
         custom_template=row["issue_template"] is not None,
         import_policy=row["import_policy"],
@@ -138,12 +152,23 @@ def check_import_policy(policy: str) -> str:
     )
 
 
+def _label_keys(row: Mapping[Any, Any]) -> dict[str, str]:
+    """The ``label:<status>`` entries of a config row's mapping: the platform's status labels
+    with the repository's overrides."""
+    conventions = platform_spec(str(row["platform"])).label_conventions(row["status_mapping"] or {})
+    return {f"{LABEL_KEY_PREFIX}{status}": label for status, label in conventions.status_labels.items()}
+
+
 def _check_mapping(status_mapping: Mapping[str, str] | None) -> dict[str, str]:
     out = dict(status_mapping or {})
-    unknown = [k for k in out if k not in BOARD_KEYS]
+    columns, labels = split_overrides(out)
+    unknown = [k for k in out if k not in columns and not (k.startswith(LABEL_KEY_PREFIX) and k[6:] in labels)]
     if unknown:
         raise InvalidInput(
-            "status_mapping", f"unknown key(s): {', '.join(unknown)}.", f"use keys among: {', '.join(BOARD_KEYS)}."
+            "status_mapping",
+            f"unknown key(s): {', '.join(unknown)}.",
+            f"use keys among: {', '.join(BOARD_KEYS)} (board columns), or label:<status> for the label carrying a "
+            f"status ({', '.join(TASK_STATUSES)}).",
         )
     if any(not isinstance(v, str) or not v.strip() for v in out.values()):
         raise InvalidInput(
@@ -193,40 +218,43 @@ class GitService:
 
     def check_connect(
         self,
+        config: ConnectionConfig,
         *,
-        platform: str,
-        repository: str,
-        api_token_name: str,
-        tier: str,
-        default_labels: Sequence[str],
-        auto_sync_enabled: bool,
-        issue_template: str | None,
-        conflict_policy: str,
-        progress_comments: bool,
-        status_mapping: Mapping[str, str] | None,
         token_name_allowed: Callable[[str], bool] | None = None,
+        trusted: bool = True,
     ) -> dict[str, Any]:
         """Validate a connect request without touching the database, trial-rendering the issue
         template under its bounds; returns the values :meth:`connect` stores.
 
+        The platform comes from the registry (:func:`~taskorch.platforms.registry.resolve_repository`).
         ``token_name_allowed`` restricts the token names a caller other than the user may use
-        (``None``: any name). Raises :class:`InvalidInput` naming the field; a value that looks
-        like a token is never repeated.
+        (``None``: any name); such a caller (``trusted=False``) may not name a base URL nor a host
+        other than the one the settings name (``TASKORCH_GITHUB_API_URL``, ``TASKORCH_GITLAB_URL``),
+        so a token is only ever sent where the user said. Raises :class:`InvalidInput` naming the
+        field; a value that looks like a token is never repeated.
         """
-        if platform not in PLATFORMS:
+        config = config.checked_text()
+        if not trusted and config.base_url is not None:
             raise InvalidInput(
-                "platform", f"{platform!r} is not supported yet.", f"use one of: {', '.join(PLATFORMS)}."
+                "base_url",
+                "is not accepted from a tool: the platform's address comes from the server's settings.",
+                "ask the user to set TASKORCH_GITLAB_URL (or TASKORCH_GITHUB_API_URL), or to connect from the CLI "
+                "with --url.",
             )
-        ref = parse_repository(repository, platform=platform)
-        if ref.platform != platform:
+        spec, ref = resolve_repository(
+            config.repository, platform=config.platform, settings=self.settings, url=config.base_url
+        )
+        configured_host = spec.default_host(spec.configured_url(self.settings))
+        if not trusted and ref.host != configured_host:
             raise InvalidInput(
-                "platform", f"{repository!r} names {ref.platform}, not {platform}.", f"pass platform={ref.platform}."
+                "repository",
+                f"{ref.host} is not the {spec.title} host this server is set up for ({configured_host}).",
+                f"ask the user to set {spec.url_variable} for {ref.host}, or to connect from the CLI: "
+                f"taskorch git connect {ref} --platform {spec.name}",
             )
-        if platform == "github" and len(ref.segments) != 2:
-            raise InvalidInput("repository", f"{ref.path!r} is not owner/name.", "pass e.g. 'octo-org/shop'.")
         from taskorch.sync.secrets import check_token_name
 
-        token_name = check_token_name(api_token_name)
+        token_name = check_token_name(config.api_token_name or spec.token_variable)
         if token_name_allowed is not None and not token_name_allowed(token_name):
             listed = ", ".join(self.settings.allowed_token_names) or "(none)"
             raise InvalidInput(
@@ -237,26 +265,35 @@ class GitService:
                 "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
                 f"taskorch git connect {ref} --token-name {token_name}",
             )
-        if tier not in GIT_TIERS[1:]:
-            raise InvalidInput("tier", f"{tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
-        if conflict_policy not in POLICIES:
+        if config.tier not in GIT_TIERS[1:]:
+            raise InvalidInput("tier", f"{config.tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
+        if config.conflict_policy not in POLICIES:
             raise InvalidInput(
-                "conflict_policy", f"{conflict_policy!r} is not a policy.", f"use one of: {', '.join(POLICIES)}."
+                "conflict_policy",
+                f"{config.conflict_policy!r} is not a policy.",
+                f"use one of: {', '.join(POLICIES)}.",
             )
-        if issue_template is not None:
-            check_template(issue_template)
+        if config.issue_template is not None:
+            check_template(config.issue_template)
         return {
-            "platform": platform,
+            "platform": spec.name,
             "repository_url": str(ref),
             "api_token_name": token_name,
-            "default_labels": list(dict.fromkeys(label.strip() for label in default_labels if label.strip())),
-            "auto_sync_enabled": auto_sync_enabled,
-            "issue_template": issue_template,
-            "tier": tier,
-            "conflict_policy": conflict_policy,
-            "progress_comments": progress_comments,
-            "status_mapping": _check_mapping(status_mapping),
+            "default_labels": list(dict.fromkeys(label.strip() for label in config.default_labels if label.strip())),
+            "auto_sync_enabled": config.auto_sync_enabled,
+            "issue_template": config.issue_template,
+            "tier": config.tier,
+            "conflict_policy": config.conflict_policy,
+            "progress_comments": config.progress_comments,
+            "status_mapping": _check_mapping(config.status_mapping),
         }
+
+    @staticmethod
+    def lacking(view: GitConfigView) -> str:
+        """What the connected platform cannot do for the view's tier, said plainly ("" if nothing):
+        "; on gitlab: no conditional requests; subtasks are linked issues ..."."""
+        said = platform_spec(view.platform).lacking(view.tier)
+        return f"; on {view.platform}: {'; '.join(said)}" if said else ""
 
     def connect(self, conn: Connection, session_id: int, checked: Mapping[str, Any]) -> GitConfigView:
         """Create or replace the project's integration settings (no network call) from the values
@@ -331,11 +368,14 @@ class GitService:
         kwargs: dict[str, Any] = {}
         if self.sleep is not None:
             kwargs["sleep"] = self.sleep
+        spec = platform_spec(str(config["platform"]))
+        conventions = spec.label_conventions(config["status_mapping"] or {})
         return SyncEngine(
             self.db,
             session_id,
-            config,
+            {**config, "status_mapping": columns_of(config)},
             platform,
+            conventions=conventions,
             mutation_spacing=self.settings.mutation_spacing,
             max_retry_wait=self.settings.max_retry_wait,
             clock=self.clock,
@@ -704,8 +744,8 @@ class GitService:
         return engine, config
 
     def create_board(self, session_id: int, title: str, status_mapping: Mapping[str, str] | None) -> BoardResult:
-        engine, _config = self._board_engine(session_id)
-        mapping_checked = _check_mapping(status_mapping)
+        engine, config = self._board_engine(session_id)
+        mapping_checked = {**(config["status_mapping"] or {}), **_check_mapping(status_mapping)}
         try:
             board = engine.call("create_board", lambda: engine.platform.create_board(title), mutation=True)
         finally:
@@ -716,14 +756,11 @@ class GitService:
                 .where(git_integration_config.c.session_id == session_id)
                 .values(board_number=board.number, status_mapping=mapping_checked, updated_at=self.clock())
             )
-        missing = [
-            c
-            for c in {**DEFAULT_STATUS_MAPPING, **mapping_checked}.values()
-            if c.lower() not in {o.lower() for o in board.status_options}
-        ]
+        columns = columns_of({"platform": config["platform"], "status_mapping": mapping_checked})
+        missing = [c for c in columns.values() if c.lower() not in {o.lower() for o in board.status_options}]
         detail = f"board #{board.number} '{board.title}' created: {board.url}"
         if missing:
-            detail += f"; its Status field lacks column(s) {', '.join(sorted(set(missing)))}: add them on the platform"
+            detail += f"; the board lacks column(s) {', '.join(sorted(set(missing)))}: add them on the platform"
         return BoardResult(
             action="create_board",
             board={
@@ -816,7 +853,7 @@ class GitService:
         """Add the issue's card to the board and, unless only adding, move it to its column."""
         issue = engine.call("get_issue", lambda: engine.platform.get_issue(issue_number), mutation=False)
         item: str = engine.call("add_to_board", lambda: engine.platform.add_to_board(board, issue), mutation=True)
-        target = column or board_column(task, config["status_mapping"] or {})
+        target = column or board_column(task, columns_of(config))
         if action != "add_to_board" and target:
             engine.call("move_card", lambda: engine.platform.set_board_status(board, item, target), mutation=True)
         return item, target
@@ -851,9 +888,10 @@ class GitService:
                 return platform.create_release(tag, name=tag, body=notes, target_commitish=sha, prerelease=prerelease)
 
             # The answer may be lost after the platform made the release, or another run made it
-            # first (422 "already_exists"): the loop looks it up again instead of creating a second.
+            # first: the platform then refuses a second one (GitHub answers 422, GitLab 409), and
+            # whatever the refusal, the tag decides: a release found by it is the one to update.
             release = engine.remote.create(
-                "create_release", create, lookup=lookup, exists=lambda exc: exc.status == 422
+                "create_release", create, lookup=lookup, exists=lambda exc: lookup() is not None
             )
             if made:
                 return self._update_release(engine, release.id, tag, notes), "updated"

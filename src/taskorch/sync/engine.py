@@ -40,6 +40,7 @@ from taskorch.errors import (
     TaskorchError,
 )
 from taskorch.platforms.base import Platform, RemoteIssue, lacks
+from taskorch.platforms.registry import DEFAULT_CONVENTIONS, LabelConventions
 from taskorch.store import repository as repo
 from taskorch.store import sync_repository as sync_store
 from taskorch.store.db import Database
@@ -117,8 +118,10 @@ class _Run:
 class SyncEngine:
     """Syncs one session's tasks with one repository.
 
-    ``config`` is the session's ``git_integration_config`` row. ``sleep`` and ``monotonic`` are
-    injectable so tests do not wait; ``clock`` gives UTC now.
+    ``config`` is the session's ``git_integration_config`` row (its ``status_mapping`` the board
+    column of each board key); ``conventions`` how the platform's labels carry a status (the
+    repository's, from the platform registry). ``sleep`` and ``monotonic`` are injectable so tests
+    do not wait; ``clock`` gives UTC now.
     """
 
     def __init__(
@@ -133,8 +136,10 @@ class SyncEngine:
         clock: Callable[[], datetime] = repo.utcnow,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        conventions: LabelConventions = DEFAULT_CONVENTIONS,
     ) -> None:
         self.db = db
+        self.conventions = conventions
         self.session_id = session_id
         self.config = dict(config)
         self.platform = platform
@@ -387,6 +392,7 @@ class SyncEngine:
             marker_text=marker(link["idempotency_key"]),
             default_labels=self.default_labels,
             milestone_numbers=numbers,
+            conventions=self.conventions,
         )
         entry_id = entry["id"]
 
@@ -751,6 +757,7 @@ class SyncEngine:
             default_labels=self.default_labels,
             milestone_numbers=numbers,
             remote=link["remote"] or None,
+            conventions=self.conventions,
         )
         number = int(link["issue_number"])
         with self.db.transaction() as conn:
@@ -1027,7 +1034,9 @@ class SyncEngine:
 
     def _remote(self, issue: RemoteIssue) -> dict[str, Any]:
         titles = self._milestone_titles(issue.milestone)
-        return mapping.remote_values(issue, default_labels=self.default_labels, milestone_titles=titles)
+        return mapping.remote_values(
+            issue, default_labels=self.default_labels, milestone_titles=titles, conventions=self.conventions
+        )
 
     def merge_remote(self, link: RowMapping, issue: RemoteIssue) -> None:
         """The three-way merge of one linked issue into its task (one transaction): fields changed

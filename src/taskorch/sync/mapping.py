@@ -15,10 +15,12 @@ assignees     assignees                              assignee logins
 milestone     milestone title                        milestone number, named through the cache
 ============  =====================================  ============================================
 
-Status follows the brief's table (GitHub): pending -> open; in_progress -> open + "status: in
-progress"; blocked -> open + "status: blocked"; completed -> closed (completed); cancelled ->
-closed (not_planned). Managed labels ("type: …", "role: …", "complexity: …", "status: …" and
-the configured default labels) are written by taskorch and never read back as the task's labels.
+Status follows the platform's :class:`~taskorch.platforms.registry.LabelConventions` (the brief's
+table; by default pending -> open; in_progress -> open + "status: in progress"; blocked -> open +
+"status: blocked"; completed -> closed (completed); cancelled -> closed (not_planned); with scoped
+labels, open + "status::to do" for pending and closed + "status::cancelled" for cancelled).
+Managed labels ("type: …", "role: …", "complexity: …" and the configured default labels) are
+written by taskorch and never read back as the task's labels.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from taskorch.platforms.base import IssueChanges, RemoteIssue, labels_tuple
+from taskorch.platforms.registry import DEFAULT_CONVENTIONS, LabelConventions
 from taskorch.sync.template import render_body, strip_marker
 
 __all__ = [
@@ -48,9 +51,9 @@ LABEL_FIELDS = ("status", "labels", "managed")
 #: Fields only taskorch writes: a platform value that differs is put back, never taken.
 LOCAL_ONLY = frozenset({"managed"})
 
-STATUS_LABELS = {"in_progress": "status: in progress", "blocked": "status: blocked"}
-_STATUS_PREFIX = "status: "
-_MANAGED_PREFIXES = ("type: ", "role: ", "complexity: ", _STATUS_PREFIX)
+#: The status labels of the default conventions.
+STATUS_LABELS = dict(DEFAULT_CONVENTIONS.status_labels)
+_MANAGED_PREFIXES = ("type: ", "role: ", "complexity: ")
 
 
 def managed_labels(task: Mapping[Any, Any], default_labels: Sequence[str]) -> list[str]:
@@ -64,9 +67,9 @@ def managed_labels(task: Mapping[Any, Any], default_labels: Sequence[str]) -> li
     ]
 
 
-def status_labels(status: str) -> list[str]:
-    """The labels that carry ``status`` on an open issue (none for pending or closed)."""
-    label = STATUS_LABELS.get(status)
+def status_labels(status: str, conventions: LabelConventions = DEFAULT_CONVENTIONS) -> list[str]:
+    """The labels that carry ``status`` on the issue (by default none for pending or closed)."""
+    label = conventions.label_for(status)
     return [label] if label else []
 
 
@@ -101,9 +104,9 @@ def _is_managed(label: str, default_labels: Sequence[str]) -> bool:
     return key.startswith(_MANAGED_PREFIXES) or key in labels_key(default_labels)
 
 
-def label_kind(label: str, default_labels: Sequence[str]) -> str:
+def label_kind(label: str, default_labels: Sequence[str], conventions: LabelConventions = DEFAULT_CONVENTIONS) -> str:
     """Which linked field a label on the issue belongs to: ``status``, ``managed`` or ``labels``."""
-    if label_key(label).startswith(_STATUS_PREFIX):
+    if conventions.is_status_label(label):
         return "status"
     return "managed" if _is_managed(label, default_labels) else "labels"
 
@@ -116,14 +119,21 @@ def unique_labels(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(kept.values()))
 
 
-def remote_status(issue: RemoteIssue) -> str:
+def remote_status(issue: RemoteIssue, conventions: LabelConventions = DEFAULT_CONVENTIONS) -> str:
     """The task status an issue's state and labels stand for."""
-    if issue.state == "closed":
-        return "cancelled" if issue.state_reason == "not_planned" else "completed"
     keys = labels_key(issue.labels)
-    if STATUS_LABELS["blocked"] in keys:
+
+    def carries(status: str) -> bool:
+        label = conventions.label_for(status)
+        return label is not None and label_key(label) in keys
+
+    if issue.state == "closed":
+        if conventions.cancelled_by_reason:
+            return "cancelled" if issue.state_reason == "not_planned" else "completed"
+        return "cancelled" if carries("cancelled") else "completed"
+    if carries("blocked"):
         return "blocked"
-    if STATUS_LABELS["in_progress"] in keys:
+    if carries("in_progress"):
         return "in_progress"
     return "pending"
 
@@ -156,7 +166,11 @@ def local_values(
 
 
 def remote_values(
-    issue: RemoteIssue, *, default_labels: Sequence[str], milestone_titles: Mapping[str, str]
+    issue: RemoteIssue,
+    *,
+    default_labels: Sequence[str],
+    milestone_titles: Mapping[str, str],
+    conventions: LabelConventions = DEFAULT_CONVENTIONS,
 ) -> dict[str, Any]:
     """The issue's side of every linked field. ``milestone_titles`` maps str(number) -> title.
     ``_labels`` holds the issue's whole label set, so a push can keep the labels of fields it
@@ -164,10 +178,14 @@ def remote_values(
     return {
         "title": issue.title,
         "body": strip_marker(issue.body),
-        "status": remote_status(issue),
-        "labels": [label for label in labels_tuple(issue.labels) if label_kind(label, default_labels) == "labels"],
+        "status": remote_status(issue, conventions),
+        "labels": [
+            label for label in labels_tuple(issue.labels) if label_kind(label, default_labels, conventions) == "labels"
+        ],
         "managed": list(
-            unique_labels([label for label in issue.labels if label_kind(label, default_labels) == "managed"])
+            unique_labels(
+                [label for label in issue.labels if label_kind(label, default_labels, conventions) == "managed"]
+            )
         ),
         "assignees": sorted(issue.assignees),
         "milestone": None if issue.milestone is None else milestone_titles.get(str(issue.milestone)),
@@ -181,6 +199,7 @@ def label_set(
     remote: Mapping[Any, Any] | None,
     *,
     default_labels: Sequence[str],
+    conventions: LabelConventions = DEFAULT_CONVENTIONS,
 ) -> tuple[str, ...]:
     """The issue's whole label set when ``fields`` are pushed with ``values``: each label-carried
     field (status, labels, managed) contributes its local labels if it is pushed, else the labels
@@ -193,14 +212,14 @@ def label_set(
             platform_labels = [
                 *(remote.get("labels") or []),
                 *(remote.get("managed") or []),
-                *status_labels(str(remote.get("status"))),
+                *status_labels(str(remote.get("status")), conventions),
             ]
     out: list[str] = []
     for f in LABEL_FIELDS:
         if platform_labels is None or f in fields:
-            out += status_labels(values["status"]) if f == "status" else list(values[f])
+            out += status_labels(values["status"], conventions) if f == "status" else list(values[f])
         else:
-            out += [label for label in platform_labels if label_kind(label, default_labels) == f]
+            out += [label for label in platform_labels if label_kind(label, default_labels, conventions) == f]
     return unique_labels(out)
 
 
@@ -220,6 +239,7 @@ def changes_for(
     default_labels: Sequence[str],
     milestone_numbers: Mapping[str, int],
     remote: Mapping[Any, Any] | None = None,
+    conventions: LabelConventions = DEFAULT_CONVENTIONS,
 ) -> IssueChanges:
     """The issue changes that carry ``values`` for the given ``fields`` to the platform.
 
@@ -238,7 +258,7 @@ def changes_for(
         if state == "closed":
             kwargs["state_reason"] = reason
     if any(f in fields for f in LABEL_FIELDS):
-        kwargs["labels"] = label_set(fields, values, remote, default_labels=default_labels)
+        kwargs["labels"] = label_set(fields, values, remote, default_labels=default_labels, conventions=conventions)
     if "assignees" in fields:
         kwargs["assignees"] = tuple(values["assignees"])
     if "milestone" in fields:

@@ -1,0 +1,372 @@
+"""The Git platforms taskorch can connect to, by name, and what differs between them.
+
+Everything outside the adapters that depends on the platform comes from here: the services and
+the sync engine look a platform up by its name (``"github"``, ``"gitlab"``) and never name one
+themselves. A :class:`PlatformSpec` holds
+
+* how to build the adapter (``build(token, ref, base_url)``; the adapter modules are imported
+  only then, so a project without an integration never imports a platform library);
+* where the platform is: its default host, the setting naming its base URL
+  (``TASKORCH_GITHUB_API_URL``, ``TASKORCH_GITLAB_URL``) and how a host becomes a base URL;
+* which repository paths it accepts (GitHub ``owner/name``; GitLab ``group/sub/project``);
+* the token variable connect uses by default (``GITHUB_TOKEN``, ``GITLAB_TOKEN``);
+* its label conventions (:class:`LabelConventions`) and default board columns, both overridable
+  per repository through the connection's ``status_mapping`` (see :func:`split_overrides`).
+
+The default status mapping follows the brief's table:
+
+===========  ==================================  ==================================
+task         GitHub                              GitLab
+===========  ==================================  ==================================
+pending      open                                opened + ``status::to do``
+in_progress  open + ``status: in progress``      opened + ``status::in progress``
+blocked      open + ``status: blocked``          opened + ``status::blocked``
+completed    closed (reason completed)           closed
+cancelled    closed (reason not_planned)         closed + ``status::cancelled``
+===========  ==================================  ==================================
+
+GitLab's scoped labels (``scope::value``) and issue boards: https://docs.gitlab.com/user/project/labels/#scoped-labels
+and https://docs.gitlab.com/user/project/issue_board/ ; GitHub's close reasons:
+https://docs.github.com/en/rest/issues/issues#update-an-issue
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from taskorch.errors import InvalidInput
+from taskorch.platforms.base import Capabilities, RepositoryRef, parse_repository
+
+if TYPE_CHECKING:
+    from taskorch.config import Settings
+    from taskorch.platforms.base import Platform
+
+__all__ = [
+    "BOARD_KEYS",
+    "DEFAULT_CONVENTIONS",
+    "LABEL_KEY_PREFIX",
+    "PLATFORMS",
+    "TASK_STATUSES",
+    "LabelConventions",
+    "PlatformSpec",
+    "platform_spec",
+    "resolve_repository",
+    "split_overrides",
+]
+
+#: The board column keys of a status mapping (the spec's vocabulary): ``proposed`` is a pending
+#: task waiting on dependencies, ``approved`` a pending task that is ready.
+BOARD_KEYS = ("proposed", "approved", "in_progress", "blocked", "completed", "cancelled")
+#: Task statuses, in the order of the brief's table.
+TASK_STATUSES = ("pending", "in_progress", "blocked", "completed", "cancelled")
+#: A status mapping key ``label:<status>`` overrides the label that carries ``<status>``.
+LABEL_KEY_PREFIX = "label:"
+
+
+@dataclass(frozen=True)
+class LabelConventions:
+    """How an issue's state and labels carry a task's status on one platform.
+
+    ``status_labels`` maps a task status to the label it puts on the issue (a status without
+    one has no label: the open or closed state says it all); ``status_prefix`` marks, compared
+    without case, the labels that belong to the status (``"status: "``, GitLab's scope
+    ``"status::"``); ``cancelled_by_reason`` says a cancelled task is a closed issue whose close
+    reason is ``not_planned`` (GitHub), otherwise it is told by its ``cancelled`` label.
+    """
+
+    status_labels: Mapping[str, str]
+    status_prefix: str
+    cancelled_by_reason: bool
+
+    def label_for(self, status: str) -> str | None:
+        """The label that carries ``status``, or ``None``."""
+        return self.status_labels.get(status)
+
+    def is_status_label(self, label: str) -> bool:
+        """Whether ``label`` belongs to the status field (by prefix or as one of its labels)."""
+        key = label.casefold()
+        return key.startswith(self.status_prefix.casefold()) or key in {
+            value.casefold() for value in self.status_labels.values()
+        }
+
+    def with_labels(self, overrides: Mapping[str, str]) -> LabelConventions:
+        """These conventions with some statuses carried by other labels."""
+        if not overrides:
+            return self
+        return replace(self, status_labels=MappingProxyType({**self.status_labels, **overrides}))
+
+
+def _frozen(values: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(values))
+
+
+#: Open or closed with a close reason, plus a ``status: …`` label for in progress and blocked
+#: (GitHub's, and the form the sync layer assumes when handed no conventions).
+DEFAULT_CONVENTIONS = LabelConventions(
+    status_labels=_frozen({"in_progress": "status: in progress", "blocked": "status: blocked"}),
+    status_prefix="status: ",
+    cancelled_by_reason=True,
+)
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """One platform: how to reach it, what it accepts, how it carries a task's status.
+
+    ``build(token, ref, base_url)`` makes the adapter (a :class:`~taskorch.platforms.base.Platform`);
+    ``api_url(ref, configured)`` is the base URL of the repository's host given the configured
+    one (``settings_field`` of :class:`~taskorch.config.Settings`, set by ``url_variable``);
+    ``default_host(configured)`` is the host of a reference that names none. ``min_segments`` /
+    ``max_segments`` bound the repository path (``None``: no upper bound).
+    """
+
+    name: str
+    title: str
+    token_variable: str
+    url_variable: str
+    settings_field: str
+    min_segments: int
+    max_segments: int | None
+    path_example: str
+    conventions: LabelConventions
+    board_columns: Mapping[str, str]
+    build: Callable[[str, RepositoryRef, str], Platform]
+    api_url: Callable[[RepositoryRef, str], str]
+    default_host: Callable[[str], str]
+    capabilities: Callable[[], Capabilities]
+    notes: tuple[str, ...] = field(default=())
+
+    def lacking(self, tier: str) -> list[str]:
+        """What the platform cannot do that the ``tier`` would use, in words, then its notes."""
+        wanted = ["sub_issues", "milestones", "conditional_requests"]
+        if tier in ("project", "full"):
+            wanted += ["boards", "issue_dependencies", "iterations", "time_tracking"]
+        if tier == "full":
+            wanted.append("releases")
+        have = self.capabilities()
+        missing = [name.replace("_", " ") for name in wanted if not getattr(have, name)]
+        return ([f"no {', '.join(missing)}"] if missing else []) + list(self.notes)
+
+    def configured_url(self, settings: Settings) -> str:
+        """The base URL the settings name for this platform."""
+        return str(getattr(settings, self.settings_field))
+
+    def check_path(self, ref: RepositoryRef) -> None:
+        """Raise :class:`InvalidInput` naming ``repository`` when the platform has no such path."""
+        count = len(ref.segments)
+        if count < self.min_segments or (self.max_segments is not None and count > self.max_segments):
+            raise InvalidInput(
+                "repository",
+                f"{ref.path!r} is not a {self.title} repository path.",
+                f"pass e.g. '{self.path_example}'.",
+            )
+
+    def columns(self, overrides: Mapping[str, str]) -> dict[str, str]:
+        """The board column of each board key, with the repository's overrides."""
+        return {**self.board_columns, **{k: v for k, v in overrides.items() if k in BOARD_KEYS}}
+
+    def label_conventions(self, overrides: Mapping[str, str]) -> LabelConventions:
+        """The label conventions with the repository's ``label:<status>`` overrides."""
+        _columns, labels = split_overrides(overrides)
+        return self.conventions.with_labels(labels)
+
+
+def split_overrides(mapping: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A connection's ``status_mapping`` -> (board column overrides by board key, status label
+    overrides by task status). Keys are board keys (:data:`BOARD_KEYS`) or ``label:<status>``."""
+    columns = {k: v for k, v in mapping.items() if k in BOARD_KEYS}
+    labels = {
+        k[len(LABEL_KEY_PREFIX) :]: v
+        for k, v in mapping.items()
+        if k.startswith(LABEL_KEY_PREFIX) and k[len(LABEL_KEY_PREFIX) :] in TASK_STATUSES
+    }
+    return columns, labels
+
+
+def _netloc(url: str) -> str:
+    return urlsplit(url.strip()).netloc.lower()
+
+
+# -- GitHub ---------------------------------------------------------------------------------------
+
+
+def _build_github(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+    from taskorch.platforms.github import GitHubPlatform
+
+    return GitHubPlatform.connect(token, f"https://{ref.host}/{ref.path}", base_url=base_url)
+
+
+def _github_capabilities() -> Capabilities:
+    from taskorch.platforms.github import GitHubPlatform
+
+    return GitHubPlatform.capabilities
+
+
+def _github_api_url(ref: RepositoryRef, configured: str) -> str:
+    # The setting names where github.com's API is served (api.github.com, or a stand-in); a
+    # GitHub Enterprise Server host serves it under /api/v3.
+    if ref.host in ("github.com", _netloc(configured)):
+        return configured
+    return f"https://{ref.host}/api/v3"
+
+
+_GITHUB = PlatformSpec(
+    name="github",
+    title="GitHub",
+    token_variable="GITHUB_TOKEN",
+    url_variable="TASKORCH_GITHUB_API_URL",
+    settings_field="github_api_url",
+    min_segments=2,
+    max_segments=2,
+    path_example="octo-org/shop",
+    conventions=DEFAULT_CONVENTIONS,
+    board_columns=_frozen(
+        {
+            "proposed": "Backlog",
+            "approved": "To Do",
+            "in_progress": "In Progress",
+            "blocked": "Backlog",
+            "completed": "Done",
+            "cancelled": "Done",
+        }
+    ),
+    build=_build_github,
+    api_url=_github_api_url,
+    default_host=lambda configured: "github.com",
+    capabilities=_github_capabilities,
+)
+
+
+# -- GitLab ---------------------------------------------------------------------------------------
+
+
+def _build_gitlab(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+    from taskorch.platforms.gitlab import GitLabPlatform
+
+    return GitLabPlatform.connect(token, ref.path, url=base_url)
+
+
+def _gitlab_capabilities() -> Capabilities:
+    from taskorch.platforms.gitlab import GitLabPlatform
+
+    return GitLabPlatform.capabilities
+
+
+def _gitlab_api_url(ref: RepositoryRef, configured: str) -> str:
+    # The setting names the instance (https://gitlab.com, a self-managed one, or a stand-in);
+    # another host is reached over https at its root (python-gitlab adds /api/v4).
+    if ref.host == _netloc(configured):
+        return configured.rstrip("/")
+    return f"https://{ref.host}"
+
+
+_GITLAB = PlatformSpec(
+    name="gitlab",
+    title="GitLab",
+    token_variable="GITLAB_TOKEN",
+    url_variable="TASKORCH_GITLAB_URL",
+    settings_field="gitlab_url",
+    min_segments=2,
+    max_segments=None,
+    path_example="group/sub/project",
+    conventions=LabelConventions(
+        status_labels=_frozen(
+            {
+                "pending": "status::to do",
+                "in_progress": "status::in progress",
+                "blocked": "status::blocked",
+                "cancelled": "status::cancelled",
+            }
+        ),
+        status_prefix="status::",
+        cancelled_by_reason=False,
+    ),
+    # A GitLab board's lists are the status labels; completed and cancelled issues are closed.
+    board_columns=_frozen(
+        {
+            "proposed": "to do",
+            "approved": "to do",
+            "in_progress": "in progress",
+            "blocked": "blocked",
+            "completed": "Closed",
+            "cancelled": "Closed",
+        }
+    ),
+    build=_build_gitlab,
+    api_url=_gitlab_api_url,
+    default_host=lambda configured: _netloc(configured) or "gitlab.com",
+    capabilities=_gitlab_capabilities,
+    notes=(
+        "a quiet pull is one updated_after request (GitLab answers no 304)",
+        "subtasks are linked issues (relates_to) plus a task list in the parent's description "
+        "(GitLab has no issue-to-issue child items over REST)",
+        "several assignees are a paid feature: on Free a push naming two is refused, never faked",
+        "dependencies are `blocks` links, a paid feature: on Free they are stored as relates_to and the sync says so",
+    ),
+)
+
+#: Every platform taskorch can connect to, by name.
+PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType({spec.name: spec for spec in (_GITHUB, _GITLAB)})
+
+
+def platform_spec(name: str) -> PlatformSpec:
+    """The platform called ``name``; raises :class:`InvalidInput` naming ``platform``."""
+    spec = PLATFORMS.get(name)
+    if spec is None:
+        raise InvalidInput("platform", f"{name!r} is not supported.", f"use one of: {', '.join(PLATFORMS)}.")
+    return spec
+
+
+def resolve_repository(
+    repository: str, *, platform: str | None, settings: Settings, url: str | None = None
+) -> tuple[PlatformSpec, RepositoryRef]:
+    """A repository reference -> its platform and :class:`RepositoryRef`.
+
+    The platform is ``platform`` when given, else the reference's prefix (``gitlab:group/p``),
+    else the platform whose host the reference or ``url`` names (``https://gitlab.com/...``, a host
+    called ``gitlab.*``), else GitHub. A path
+    without a host is on ``url``'s host when given (the CLI's ``--url``), else on the platform's
+    default host (GitLab: the host of ``TASKORCH_GITLAB_URL``). Raises :class:`InvalidInput`
+    naming ``repository``, ``platform`` or ``url``.
+    """
+    text = repository.strip()
+    prefixed = next((name for name in PLATFORMS if text.startswith(f"{name}:") and "://" not in text[:12]), None)
+    if platform is None:
+        platform = prefixed
+    if platform is None:
+        if "://" in text:
+            host = _netloc(text)
+        elif text.startswith("git@"):
+            host = text[4:].partition(":")[0].lower()
+        else:
+            host = _netloc(url) if url else ""
+        platform = next(
+            (
+                spec.name
+                for spec in PLATFORMS.values()
+                if host and host == spec.default_host(spec.configured_url(settings))
+            ),
+            None,
+        ) or next((name for name in PLATFORMS if host.startswith(f"{name}.")), None)
+    spec = platform_spec(platform or "github")
+    if prefixed is not None and prefixed != spec.name:
+        raise InvalidInput(
+            "platform", f"{repository!r} names {prefixed}, not {spec.name}.", f"pass platform={prefixed}."
+        )
+    ref = parse_repository(text, platform=spec.name)
+    default_host = spec.default_host(spec.configured_url(settings))
+    if url is not None:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path.strip("/"):
+            raise InvalidInput("url", f"{url!r} is not an instance URL.", "pass e.g. https://gitlab.example.com.")
+        default_host = parts.netloc.lower()
+        if ("://" in text or text.startswith("git@")) and ref.host != default_host:
+            raise InvalidInput("url", f"{url!r} is not the host of {repository!r}.", "pass one of them.")
+    if "://" not in text and not text.startswith("git@"):
+        ref = RepositoryRef(platform=spec.name, host=default_host, path=ref.path)
+    spec.check_path(ref)
+    return spec, ref
