@@ -57,7 +57,7 @@ SOURCE_ROOTS = (
     str(Path(anyio.__file__).resolve().parent.parent),  # site-packages, where the SDK's frames live
 )
 MASKED = re.compile(r"Error executing tool \S*")
-REFUSAL_KIND = re.compile(r"^Error executing tool \S+: (?:(\w+): |\d+ (validation) errors? for)")
+REFUSAL_KIND = re.compile(r"^(?:(\w+): |\d+ (validation) errors? for)")
 
 HOSTILE_STRINGS = [
     "",

@@ -173,7 +173,7 @@ def test_tool_list_is_complete_prefixed_described_and_compact(run_mcp: Runner) -
         assert plan.input_schema["properties"]["title"]["type"] == "string"
         assert plan.input_schema["properties"]["title"]["minLength"] == 1
         assert "title" in plan.input_schema["required"]
-        assert "title" in plan.input_schema["$defs"]["SubtaskSpec"]["properties"]
+        assert "title" in plan.input_schema["properties"]["subtasks"]["items"]["properties"]
         assert "task" in (plan.output_schema or {})["properties"]
         annotations = {name: tool.annotations or ToolAnnotations() for name, tool in by_name.items()}
         assert annotations[PREFIX + "get_status"].read_only_hint is True

@@ -234,7 +234,7 @@ def test_a_killed_connection_reaches_the_mcp_client_as_a_named_error(
         text_, again_failed = anyio.run(main)
     finally:
         event.remove(Engine, "before_cursor_execute", before_execute)
-    assert text_.startswith(f"Error executing tool {PREFIX}plan_task: store_connection_lost: ")
+    assert text_.startswith("store_connection_lost: ")
     assert_named_lost(text_)
     assert again_failed is False
     assert tasks_in(admin, schema) == 1

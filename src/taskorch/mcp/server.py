@@ -31,6 +31,7 @@ from taskorch.config import TOKEN_NAME_PATTERN, Settings, git_tool_names
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.domain.text import parse_id, printable
 from taskorch.errors import InvalidInput, NotFound, TaskorchError
+from taskorch.mcp.schemas import compact_schema, flat_input_schema, flat_output_schema
 from taskorch.services.fields import MultiLine, OneLine, input_error
 from taskorch.services.models import (
     MAX_ID,
@@ -59,7 +60,7 @@ from taskorch.services.models import (
 if TYPE_CHECKING:
     from taskorch.services.app import Orchestrator
 
-__all__ = ["PREFIX", "build_server"]
+__all__ = ["PREFIX", "TaskorchServer", "build_server", "compact_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -153,34 +154,33 @@ class _Lazy:
             self._orchestrator.close()
 
 
-def compact_schema(schema: Any) -> Any:
-    """Drop the ``title`` keywords pydantic adds to every schema and property.
-
-    They repeat the property names and cost an assistant context on every session; nothing
-    reads them. A property *named* ``title`` is kept.
-    """
-    if isinstance(schema, list):
-        return [compact_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key == "title" and isinstance(value, str):
-            continue
-        if key in ("properties", "$defs") and isinstance(value, dict):
-            out[key] = {name: compact_schema(sub) for name, sub in value.items()}
-        else:
-            out[key] = compact_schema(value)
-    return out
-
-
 class TaskorchServer(MCPServer[Any]):
-    """The SDK's server, serving a compacted tool list (computed once per change of the list)."""
+    """The SDK's server, serving a compact tool list and refusals without the SDK's prefix.
+
+    The tools are registered as unstructured for the SDK (so it does not validate each answer
+    against the result model a second time: the services built it from that model) and their
+    flat output schemas (:func:`~taskorch.mcp.schemas.flat_output_schema`) are published here,
+    computed once per change of the list.
+    """
 
     _tools_cache: list[MCPTool] | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Published output schema of each tool, by its full name: a result model, or a schema.
+        self.output_schemas: dict[str, type[BaseModel] | dict[str, Any]] = {}
+        self._flat: dict[str, dict[str, Any]] = {}
+
     def invalidate_tools(self) -> None:
         self._tools_cache = None
+
+    def _output_schema(self, name: str) -> dict[str, Any] | None:
+        source = self.output_schemas.get(name)
+        if source is None:
+            return None
+        if name not in self._flat:
+            self._flat[name] = source if isinstance(source, dict) else flat_output_schema(source)
+        return self._flat[name]
 
     async def list_tools(self) -> list[MCPTool]:
         if self._tools_cache is None:
@@ -188,8 +188,8 @@ class TaskorchServer(MCPServer[Any]):
             self._tools_cache = [
                 tool.model_copy(
                     update={
-                        "input_schema": compact_schema(tool.input_schema),
-                        "output_schema": compact_schema(tool.output_schema),
+                        "input_schema": flat_input_schema(tool.input_schema),
+                        "output_schema": self._output_schema(tool.name),
                     }
                 )
                 for tool in tools
@@ -199,15 +199,40 @@ class TaskorchServer(MCPServer[Any]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        """The SDK's call; arguments its validation rejects get the message of every other
-        invalid input (``invalid_input: subtasks.2.title: ...``), without echoing the value."""
+        """The SDK's call, with refusals worded as taskorch's own errors.
+
+        Arguments the SDK's validation rejects get the message of every other invalid input
+        (``invalid_input: subtasks.2.title: ...``, without echoing the value), and a refusal a
+        tool raised (``<kind>: <message>``) reaches the client as it was written: an ``isError``
+        result without the SDK's "Error executing tool NAME: " prefix. A crash stays masked by
+        the SDK ("Error executing tool NAME", the traceback on stderr only).
+        """
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
-            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+            if isinstance(exc, UnexpectedToolError):
                 raise
-            error = input_error(exc.__cause__)
-            raise ToolError(f"Error executing tool {name}: {error.kind}: {error}") from exc.__cause__
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                error = input_error(cause)
+                text = f"{error.kind}: {error}"
+                log.info("tool %r rejected arguments: %s", name, error.field)
+            elif isinstance(cause, ToolError) and not isinstance(cause, UnexpectedToolError):
+                text = str(cause)
+                log.info("tool %r refused: %r", name, text)
+            else:
+                raise
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _result_model(fn: Callable[..., Any]) -> type[BaseModel]:
+    """The result model of a tool from its return annotation ``Annotated[CallToolResult, Model]``."""
+    annotation = str(fn.__annotations__["return"])
+    name = annotation.removeprefix("Annotated[CallToolResult, ").removesuffix("]")
+    model = globals().get(name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{fn.__qualname__}: return annotation {annotation!r} names no result model")
+    return model
 
 
 def _validated(model: type[M], data: dict[str, Any]) -> M:
@@ -289,7 +314,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         for name in names:
             if name in catalog and name not in registered:
                 fn, description, annotations = catalog[name]
-                server.add_tool(fn, name=PREFIX + name, description=description, annotations=annotations)
+                server.add_tool(
+                    fn, name=PREFIX + name, description=description, annotations=annotations, structured_output=False
+                )
+                server.output_schemas[PREFIX + name] = output_schemas.get(name) or _result_model(fn)
                 registered.add(name)
                 added.append(name)
         if added:
@@ -297,6 +325,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         return added
 
     registered: set[str] = set()
+    #: Hand-built output schemas (a tool whose answer has more than one shape).
+    output_schemas: dict[str, dict[str, Any]] = {}
 
     def tool(
         name: str,
