@@ -167,8 +167,9 @@ class TaskorchServer(MCPServer[Any]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: Published output schema of each tool, by its full name: a result model, or a schema.
-        self.output_schemas: dict[str, type[BaseModel] | dict[str, Any]] = {}
+        #: Published output schema of each tool, by its full name: a result model, or a function
+        #: building the schema (called when the list is first served).
+        self.output_schemas: dict[str, type[BaseModel] | Callable[[], dict[str, Any]]] = {}
         self._flat: dict[str, dict[str, Any]] = {}
 
     def invalidate_tools(self) -> None:
@@ -179,7 +180,10 @@ class TaskorchServer(MCPServer[Any]):
         if source is None:
             return None
         if name not in self._flat:
-            self._flat[name] = source if isinstance(source, dict) else flat_output_schema(source)
+            if isinstance(source, type):
+                self._flat[name] = flat_output_schema(source)
+            else:
+                self._flat[name] = source()
         return self._flat[name]
 
     async def list_tools(self) -> list[MCPTool]:
@@ -233,6 +237,16 @@ def _result_model(fn: Callable[..., Any]) -> type[BaseModel]:
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise TypeError(f"{fn.__qualname__}: return annotation {annotation!r} names no result model")
     return model
+
+
+def _query_schema() -> dict[str, Any]:
+    """query_tasks answers rows (detail=brief) or whole tasks (full): the schema of whole tasks,
+    requiring only the fields of a row."""
+    from taskorch.services.models import TaskRow
+
+    schema = flat_output_schema(QueryResult)
+    schema["properties"]["tasks"]["items"]["required"] = list(TaskRow.model_fields)
+    return schema
 
 
 def _validated(model: type[M], data: dict[str, Any]) -> M:
@@ -326,7 +340,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     registered: set[str] = set()
     #: Hand-built output schemas (a tool whose answer has more than one shape).
-    output_schemas: dict[str, dict[str, Any]] = {}
+    output_schemas: dict[str, Callable[[], dict[str, Any]]] = {"query_tasks": _query_schema}
 
     def tool(
         name: str,
@@ -484,7 +498,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         "query_tasks",
         "Find tasks: filter by status, type, specialist, complexity, priority, parent, labels (all "
         "required), created/updated ranges and full-text 'text' over titles, descriptions and artifacts. "
-        "Sorted and paged; 'total' counts all matches.",
+        "Sorted and paged; 'total' counts all matches. detail=brief (default) gives one row per task; "
+        "full (or include_children/include_artifacts) whole tasks.",
         read_only=True,
     )
     async def query_tasks(
@@ -513,6 +528,13 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0,
         include_children: bool = False,
         include_artifacts: bool = False,
+        detail: Annotated[
+            Literal["brief", "full"],
+            Field(
+                description="brief: one row per task (id, title, status, priority, type, specialist, parent, "
+                "labels, depends_on, version); full: whole tasks (description, context, dates, children, artifacts)."
+            ),
+        ] = "brief",
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, QueryResult]:
         filters = {
@@ -538,6 +560,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             "include_children": include_children,
             "include_artifacts": include_artifacts,
         }
+        if detail == "brief" and not (include_children or include_artifacts):
+            return await call(lambda o: o.query_briefs(session_id, **filters), summaries.query)
         return await call(lambda o: o.query_tasks(session_id, **filters), summaries.query)
 
     @tool(

@@ -44,6 +44,7 @@ from taskorch.services.models import (
     HealthResult,
     MaintenanceResult,
     PlanResult,
+    QueryBrief,
     QueryResult,
     ReconnectResult,
     RestartRecord,
@@ -337,6 +338,13 @@ class Orchestrator:
         with self.db.transaction(write=False) as conn:
             session = self._session(conn, session_id)
             return query.query_tasks(conn, session_id=session["id"], **filters)
+
+    def query_briefs(self, session_id: int | None = None, **filters: Any) -> QueryBrief:
+        """:meth:`query_tasks` with one row per task (number, title, status, priority, type,
+        specialist, parent, labels, dependencies, version) instead of whole tasks."""
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return query.query_briefs(conn, session_id=session["id"], **filters)
 
     def update_task(
         self,

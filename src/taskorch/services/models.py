@@ -44,6 +44,7 @@ __all__ = [
     "IssueLinkView",
     "MaintenanceResult",
     "PlanResult",
+    "QueryBrief",
     "QueryResult",
     "Readiness",
     "ReconnectResult",
@@ -65,6 +66,7 @@ __all__ = [
     "TaskBrief",
     "TaskChanges",
     "TaskFields",
+    "TaskRow",
     "TaskView",
     "UpdateResult",
 ]
@@ -301,6 +303,30 @@ class CompleteResult(BaseModel):
     open_sibling_count: int = Field(description="How many subtasks of the parent are still open.")
     unblocked: list[TaskBrief] = Field(description="Tasks this completion made ready.")
     next_step: str
+
+
+class TaskRow(BaseModel):
+    """A task in a list (query_tasks with detail=brief): enough to choose, plan and update."""
+
+    id: int
+    title: str
+    status: TaskStatus
+    priority: Priority
+    task_type: TaskType
+    specialist_type: str
+    parent_id: int | None
+    labels: list[str]
+    depends_on: list[int]
+    version: int = Field(description="Pass as expected_version to update_task.")
+
+
+class QueryBrief(BaseModel):
+    """query_tasks with detail=brief: one row per task (detail=full gives whole tasks)."""
+
+    total: int = Field(description="Tasks matching the filters, before limit and offset.")
+    limit: int
+    offset: int
+    tasks: list[TaskRow]
 
 
 class QueryResult(BaseModel):

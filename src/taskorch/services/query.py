@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select, text
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, select, text
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.services import views
-from taskorch.services.models import BlockedTask, QueryResult, StatusResult, TaskBrief
+from taskorch.services.models import BlockedTask, QueryBrief, QueryResult, StatusResult, TaskBrief, TaskRow
 from taskorch.store import repository as repo
 from taskorch.store import search
 from taskorch.store.tables import WAITING_SQL, task_dependencies, task_labels, tasks
 
-__all__ = ["SORT_KEYS", "get_status", "query_tasks"]
+__all__ = ["SORT_KEYS", "get_status", "query_briefs", "query_tasks"]
 
 SortKey = Literal["created_at", "updated_at", "priority", "due_date", "title", "id"]
 SORT_KEYS: dict[str, Any] = {
@@ -68,6 +68,86 @@ def query_tasks(
     present. ``text`` is a full-text search over titles, descriptions, labels and artifacts.
     ``total`` counts every match before ``limit``/``offset``.
     """
+    total, rows = _matching(conn, session_id, filters=locals(), columns=(tasks,))
+    return QueryResult(
+        total=total,
+        limit=limit,
+        offset=offset,
+        tasks=views.task_views(conn, rows, include_children=include_children, include_artifacts=include_artifacts),
+    )
+
+
+_ROW_COLUMNS = (
+    tasks.c.id,
+    tasks.c.number,
+    tasks.c.title,
+    tasks.c.status,
+    tasks.c.priority,
+    tasks.c.task_type,
+    tasks.c.specialist_type,
+    tasks.c.parent_number,
+    tasks.c.version,
+)
+
+
+def query_briefs(conn: Connection, *, session_id: int, **filters: Any) -> QueryBrief:
+    """:func:`query_tasks` with one :class:`TaskRow` per task (``include_children`` and
+    ``include_artifacts`` are ignored): the same filters, total, order and paging."""
+    filters.pop("include_children", None)
+    filters.pop("include_artifacts", None)
+    limit, offset = int(filters.get("limit", 20)), int(filters.get("offset", 0))
+    total, rows = _matching(
+        conn, session_id, filters={"limit": limit, "offset": offset, **filters}, columns=_ROW_COLUMNS
+    )
+    ids = [row["id"] for row in rows]
+    labels = repo.labels_of(conn, ids)
+    deps = repo.dependency_numbers_of(conn, ids)
+    return QueryBrief(
+        total=total,
+        limit=limit,
+        offset=offset,
+        tasks=[
+            TaskRow(
+                id=row["number"],
+                title=row["title"],
+                status=row["status"],
+                priority=row["priority"],
+                task_type=row["task_type"],
+                specialist_type=row["specialist_type"],
+                parent_id=row["parent_number"],
+                labels=labels[row["id"]],
+                depends_on=deps[row["id"]],
+                version=row["version"],
+            )
+            for row in rows
+        ],
+    )
+
+
+def _matching(
+    conn: Connection, session_id: int, *, filters: dict[str, Any], columns: Sequence[Any]
+) -> tuple[int, list[RowMapping]]:
+    """The total of tasks matching ``filters`` (the arguments of :func:`query_tasks`) and the
+    page of them, as rows of ``columns``."""
+    status: Sequence[str] = filters.get("status", ())
+    task_type: Sequence[str] = filters.get("task_type", ())
+    specialist_type: Sequence[str] = filters.get("specialist_type", ())
+    complexity: Sequence[str] = filters.get("complexity", ())
+    priority: Sequence[str] = filters.get("priority", ())
+    parent_id: int | None = filters.get("parent_id")
+    roots_only: bool = filters.get("roots_only", False)
+    labels: Sequence[str] = filters.get("labels", ())
+    created_after: datetime | None = filters.get("created_after")
+    created_before: datetime | None = filters.get("created_before")
+    updated_after: datetime | None = filters.get("updated_after")
+    updated_before: datetime | None = filters.get("updated_before")
+    text: str | None = filters.get("text")
+    task_ids: Sequence[int] = filters.get("task_ids", ())
+    include_archived: bool = filters.get("include_archived", False)
+    sort: SortKey = filters.get("sort", "created_at")
+    order: Literal["asc", "desc"] = filters.get("order", "desc")
+    limit: int = filters.get("limit", 20)
+    offset: int = filters.get("offset", 0)
     where: list[ColumnElement[bool]] = [tasks.c.session_id == session_id]
     if not include_archived:
         where.append(tasks.c.archived.is_(False))
@@ -134,13 +214,10 @@ def query_tasks(
     ordering = [key.asc() if order == "asc" else key.desc()]
     if sort != "id":
         ordering.append(tasks.c.id.asc() if order == "asc" else tasks.c.id.desc())
-    rows = list(conn.execute(select(tasks).where(condition).order_by(*ordering).limit(limit).offset(offset)).mappings())
-    return QueryResult(
-        total=total,
-        limit=limit,
-        offset=offset,
-        tasks=views.task_views(conn, rows, include_children=include_children, include_artifacts=include_artifacts),
+    rows = list(
+        conn.execute(select(*columns).where(condition).order_by(*ordering).limit(limit).offset(offset)).mappings()
     )
+    return total, rows
 
 
 def _live(session_id: int, status: TaskStatus) -> ColumnElement[bool]:
