@@ -233,7 +233,8 @@ def test_full_flow_plan_execute_complete_synthesize(run_mcp: Runner, project: Pa
         assert set(ids) == {"design", "build", "test"}
         assert plan["session_id"] == t.session["session_id"]
         assert plan["ready"] == [ids["design"]]
-        assert sorted(child["id"] for child in plan["task"]["children"]) == sorted(ids.values())
+        assert plan["task"]["children"] is None  # the subtasks are in plan["subtasks"]
+        assert sorted(ids.values()) == list(range(parent + 1, parent + 4))
         assert (await t.task(ids["build"]))["depends_on"] == [ids["design"]]
         assert (await t.task(ids["test"]))["depends_on"] == [ids["build"]]
 

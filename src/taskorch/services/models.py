@@ -260,7 +260,9 @@ class RoutingDecision(BaseModel):
 
 class PlanResult(BaseModel):
     session_id: int
-    task: TaskView = Field(description="The task planned (the parent when subtasks were given).")
+    task: TaskView = Field(
+        description="The task planned (the parent when subtasks were given; they are listed in subtasks, not here)."
+    )
     subtasks: dict[str, TaskBrief] = Field(description="Subtasks created, by their local key.")
     routing: list[RoutingDecision] = Field(description="Where the router picked the specialist, and why.")
     ready: list[int] = Field(description="Numbers of the planned tasks that can start now.")

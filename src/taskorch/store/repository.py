@@ -15,6 +15,7 @@ owns the transaction (one tool call, one transaction). The invariants kept here,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ from taskorch.store.tables import (
 )
 
 __all__ = [
+    "NewTask",
     "archive_tasks",
     "change_status",
     "delete_tasks",
@@ -49,6 +51,7 @@ __all__ = [
     "get_task",
     "get_tasks",
     "insert_task",
+    "insert_tasks",
     "labels_of",
     "numbers_of",
     "record_event",
@@ -343,6 +346,125 @@ def insert_task(
     )
     reindex(conn, task_id)
     return task_id
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """One task of :func:`insert_tasks`: its columns (as ``insert_task``'s ``fields``), the
+    internal ids of existing tasks it depends on, and the positions of earlier tasks of the same
+    batch it depends on."""
+
+    fields: Mapping[str, Any]
+    depends_on: Sequence[int] = ()
+    after: Sequence[int] = field(default_factory=tuple)
+
+
+def insert_tasks(
+    conn: Connection, *, session_id: int, parent_id: int | None, new: Sequence[NewTask], tool: str, at: datetime
+) -> list[int]:
+    """Insert pending tasks under ``parent_id`` in a few set-based statements; return their
+    internal ids, in order.
+
+    The same rows as :func:`insert_task` called once per task, in order: consecutive numbers
+    from the session's counter (one block, one ``UPDATE ... RETURNING``), labels, dependencies,
+    counters, one ``created`` audit row each and the search documents. ``NewTask.after`` holds
+    positions of earlier tasks of ``new`` (the caller orders them topologically); the caller has
+    checked ids and cycles.
+    """
+    count = len(new)
+    if not count:
+        return []
+    last = conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(next_task_number=sessions.c.next_task_number + count)
+        .returning(sessions.c.next_task_number)
+    ).scalar_one()
+    first = int(last) - count
+    parent_number = (
+        None if parent_id is None else conn.execute(select(tasks.c.number).where(tasks.c.id == parent_id)).scalar_one()
+    )
+    external = list(dict.fromkeys(d for task in new for d in task.depends_on))
+    known: dict[int, tuple[int, str]] = {}
+    if external:
+        query = select(tasks.c.id, tasks.c.number, tasks.c.status).where(tasks.c.id.in_(external))
+        known = {int(i): (int(n), s) for i, n, s in conn.execute(query)}
+    rows: list[dict[str, Any]] = []
+    snapshots: list[tuple[dict[str, Any], list[str]]] = []
+    for index, task in enumerate(new):
+        values = dict(task.fields)
+        labels = list(values.pop("labels", []))
+        assignees = values.pop("assignees", [])
+        deps = list(dict.fromkeys(task.depends_on))
+        unmet = len(set(task.after)) + sum(1 for d in deps if known[d][1] != TaskStatus.COMPLETED.value)
+        snapshots.append((dict(values), labels))
+        rows.append(
+            {
+                **values,
+                "priority_rank": Priority(values["priority"]).rank,
+                "session_id": session_id,
+                "number": first + index,
+                "parent_number": parent_number,
+                "parent_id": parent_id,
+                "status": TaskStatus.PENDING.value,
+                "version": 1,
+                "unmet_dependencies": unmet,
+                "open_subtasks": 0,
+                "has_subtasks": False,
+                "archived": False,
+                "assignees": assignees,
+                "remote_fields": [],
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+    ids = [
+        int(i) for i in conn.execute(insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True), rows).scalars()
+    ]
+    labels_rows = [{"task_id": ids[i], "label": label} for i, (_, labels) in enumerate(snapshots) for label in labels]
+    if labels_rows:
+        conn.execute(insert(task_labels), labels_rows)
+    dep_rows: list[dict[str, int]] = []
+    events: list[dict[str, Any]] = []
+    documents: list[tuple[int, str]] = []
+    for index, task in enumerate(new):
+        targets = list(dict.fromkeys([*task.depends_on, *(ids[p] for p in task.after)]))
+        dep_rows += [{"task_id": ids[index], "depends_on_id": d} for d in targets]
+        numbers = sorted(
+            [*(known[d][0] for d in dict.fromkeys(task.depends_on)), *(first + p for p in set(task.after))]
+        )
+        snapshot, labels = snapshots[index]
+        changes = {
+            **snapshot,
+            "status": TaskStatus.PENDING.value,
+            "parent_id": parent_number,
+            "labels": labels,
+            "depends_on": numbers,
+        }
+        events.append(
+            {
+                "session_id": session_id,
+                "task_id": ids[index],
+                "task_number": first + index,
+                "tool": tool,
+                "action": "created",
+                "changes": {
+                    k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v]
+                    for k, v in changes.items()
+                },
+                "created_at": at,
+            }
+        )
+        # As reindex writes it: title, description, the labels sorted.
+        text = "\n".join(p for p in [snapshot["title"], snapshot.get("description") or "", *sorted(labels)] if p)
+        documents.append((ids[index], text))
+    if dep_rows:
+        conn.execute(insert(task_dependencies), dep_rows)
+    _bump_count(conn, session_id, TaskStatus.PENDING.value, count)
+    _bump_open_subtasks(conn, parent_id, count, new_child=True)
+    conn.execute(insert(task_events), events)
+    search.index_new_tasks(conn, documents)
+    return ids
 
 
 def change_status(
