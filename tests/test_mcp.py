@@ -233,7 +233,7 @@ def test_full_flow_plan_execute_complete_synthesize(run_mcp: Runner, project: Pa
         assert set(ids) == {"design", "build", "test"}
         assert plan["session_id"] == t.session["session_id"]
         assert plan["ready"] == [ids["design"]]
-        assert plan["task"]["children"] is None  # the subtasks are in plan["subtasks"]
+        assert "children" not in plan["task"]  # the subtasks are in plan["subtasks"]
         assert sorted(ids.values()) == list(range(parent + 1, parent + 4))
         assert (await t.task(ids["build"]))["depends_on"] == [ids["design"]]
         assert (await t.task(ids["test"]))["depends_on"] == [ids["build"]]
@@ -484,7 +484,7 @@ def test_maintenance_coordinator_actions(run_mcp: Runner, project: Path) -> None
 
         for action in ("scan_cleanup", "validate_structure", "archive_completed"):
             result = await t.ok("maintenance_coordinator", action=action)
-            assert result == {"action": action, "dry_run": True, "findings": [], "changed": 0, "report": None}
+            assert result == {"action": action, "dry_run": True, "findings": [], "changed": 0}  # no report
         applied = await t.ok("maintenance_coordinator", action="validate_structure", dry_run=False)
         assert (applied["findings"], applied["changed"]) == ([], 0)
 

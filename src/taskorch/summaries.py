@@ -9,6 +9,8 @@ task; ``complete_task`` what became ready. The others say what happened in a lin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from taskorch.services.models import (
     BoardResult,
     CancelResult,
@@ -52,27 +54,36 @@ def session(r: SessionResult) -> str:
     return f"{verb} session {r.session_id} for {r.project_root}: {_counts(r.counts)}. {r.next_step}"
 
 
+#: The header of a task table (one row per task: :func:`_row`).
+TABLE_HEADER = "id|status|priority|title|parent"
+
+
 def _row(task: TaskBrief | TaskRow | TaskView) -> str:
-    """One line of a task list: ``#12 [pending] high implementer: Title (parent #3)``."""
-    parent = f" (parent #{task.parent_id})" if task.parent_id is not None else ""
-    return f"#{task.id} [{task.status.value}] {task.priority.value} {task.specialist_type}: {task.title}{parent}"
+    """One row of a task table: ``12|pending|high|Title|3`` (see :data:`TABLE_HEADER`; the
+    specialist shows in execute_task)."""
+    parent = "" if task.parent_id is None else str(task.parent_id)
+    title = task.title.replace("|", "/")
+    return f"{task.id}|{task.status.value}|{task.priority.value}|{title}|{parent}"
+
+
+def _table(tasks: Sequence[TaskBrief | TaskRow | TaskView]) -> list[str]:
+    return [TABLE_HEADER, *(_row(t) for t in tasks)] if tasks else []
 
 
 def status(r: StatusResult) -> str:
     lines = [f"Session {r.session_id} ({r.project_root}): {_counts(r.counts)}; {r.total} in all."]
     for heading, tasks in (
-        ("Ready (execute next)", r.ready),
-        ("Awaiting synthesis (call synthesize_results)", r.awaiting_synthesis),
-        ("In progress", r.in_progress),
+        ("Ready (execute next):", r.ready),
+        ("Awaiting synthesis (call synthesize_results):", r.awaiting_synthesis),
+        ("In progress:", r.in_progress),
     ):
         if tasks:
-            lines.append(f"{heading}:")
-            lines += [f"- {_row(t)}" for t in tasks]
+            lines += [heading, *_table(tasks)]
     if r.blocked:
         lines.append("Blocked:")
         for b in r.blocked:
-            waits = f"; waits for {', '.join(f'#{x.id}' for x in b.blockers)}" if b.blockers else ""
-            lines.append(f"- {_row(b.task)} ({b.reason}{waits})")
+            why = f"waits for {', '.join(f'#{x.id}' for x in b.blockers)}" if b.blockers else b.reason
+            lines.append(f"#{b.task.id} {b.task.title}: {why}")
     if r.recently_completed:
         lines.append("Recently completed: " + ", ".join(f"#{t.id} {t.title}" for t in r.recently_completed))
     return "\n".join(lines)
@@ -142,7 +153,7 @@ def execute(r: ExecuteResult) -> str:
 def complete(r: CompleteResult) -> str:
     lines = [f"Completed task {r.task.id} '{r.task.title}' (artifact {r.artifact_id})."]
     if r.unblocked:
-        lines.append("Now ready: " + "; ".join(_row(t) for t in r.unblocked))
+        lines.append("Now ready: " + "; ".join(f"#{t.id} {t.title} ({t.specialist_type})" for t in r.unblocked))
     if r.parent_id is not None:
         if r.parent_ready_for_synthesis:
             lines.append(f"Every subtask of #{r.parent_id} is finished.")
@@ -157,7 +168,7 @@ def complete(r: CompleteResult) -> str:
 
 def query(r: QueryResult | QueryBrief) -> str:
     head = f"{r.total} task(s) match; showing {len(r.tasks)} from offset {r.offset}."
-    return "\n".join([head, *(f"- {_row(t)}" for t in r.tasks)])
+    return "\n".join([head, *_table(r.tasks)])
 
 
 def update(r: UpdateResult) -> str:

@@ -7,9 +7,10 @@ once, when the tool list is first served:
 
 - :func:`compact_schema` drops pydantic's ``title`` keywords (input and output schemas);
 - :func:`flat_input_schema` and :func:`flat_output_schema` also inline ``$defs``, write nullable
-  fields as type arrays (``{"type": ["string", "null"]}``) and drop what says nothing: a
-  ``default`` of null, the ``maximum`` every id has (the store's 32-bit limit, still checked),
-  and in output schemas every ``default`` (an answer has every field).
+  fields as type arrays (``{"type": ["string", "null"]}``; an optional argument simply as its
+  type) and drop what says nothing: a ``default`` of null, the ``maximum`` every id has (the
+  store's 32-bit limit, still checked), the docstrings of inlined definitions, and in output
+  schemas every ``default``.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ def flatten(schema: Any, defs: dict[str, Any] | None = None, *, output: bool = F
     """``schema`` with every ``$ref`` into ``defs`` inlined and ``anyOf [X, null]`` as a type array.
 
     Dropped: ``title`` and ``$defs`` keywords, a ``maximum`` of :data:`MAX_ID`, a ``default`` of
-    null; in an ``output`` schema every ``default``, and the description of a definition (a
-    model's or an enum's docstring) where it is inlined (those of the properties stay).
+    null or of the empty string, the description of a definition (a model's or an enum's docstring) where it is inlined
+    (those of the properties stay); in an ``output`` schema every ``default``. In an input
+    schema an optional argument (default null) is published without its null: omitting it says
+    the same, and the server still accepts an explicit null.
     Recursive models are not supported (no tool's schema is recursive).
     """
     if defs is None and isinstance(schema, dict):
@@ -79,8 +82,7 @@ def flatten(schema: Any, defs: dict[str, Any] | None = None, *, output: bool = F
         return schema
     if "$ref" in schema:
         target = flatten(defs[str(schema["$ref"]).rsplit("/", 1)[1]], defs, output=output)
-        if output:
-            target.pop("description", None)
+        target.pop("description", None)
         rest = flatten({k: v for k, v in schema.items() if k != "$ref"}, defs, output=output)
         return {**target, **rest}
     out: dict[str, Any] = {}
@@ -88,7 +90,7 @@ def flatten(schema: Any, defs: dict[str, Any] | None = None, *, output: bool = F
         if (
             key == "$defs"
             or (key == "title" and isinstance(value, str))
-            or (key == "default" and (value is None or output))
+            or (key == "default" and (value is None or value == "" or output))
             or (key == "maximum" and value == MAX_ID)
         ):
             continue
@@ -99,6 +101,9 @@ def flatten(schema: Any, defs: dict[str, Any] | None = None, *, output: bool = F
     options = out.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and _NULL in options:
         other = options[0] if options[1] == _NULL else options[1]
+        if not output and schema.get("default", _NULL) is None and isinstance(other, dict):
+            # An optional argument: omitting it is how a caller says "none".
+            return {**other, **{k: v for k, v in out.items() if k != "anyOf"}}
         merged = _nullable(other) if isinstance(other, dict) else None
         if merged is not None:
             rest = {k: v for k, v in out.items() if k != "anyOf"}

@@ -72,8 +72,13 @@ INSTRUCTIONS = (
     "dependencies), then loop: orchestrator_execute_task (gives the specialist context) -> do the work "
     "-> orchestrator_complete_task (records what you produced). When a parent's subtasks are done, "
     "call orchestrator_synthesize_results. orchestrator_get_status shows the ready queue. Tasks are "
-    "named by their number in the project; pass session_id to work on another project's tasks."
+    "named by their number in the project; every tool works on the session initialized last unless "
+    "given session_id (another project's session)."
 )
+
+#: Tasks per list of get_status: detail=brief (the default; fewer blocked ones, each with its
+#: blockers) and detail=full.
+STATUS_BRIEF, STATUS_BRIEF_BLOCKED, STATUS_FULL = 5, 3, 20
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -118,12 +123,10 @@ M = TypeVar("M", bound=BaseModel)
 #: A platform login (GitHub: letters, digits and single hyphens, at most 39 characters).
 Login = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")]
 
-TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task number in this project.")]
-OptionalTaskArg = Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number in this project.")]
-SessionArg = Annotated[
-    int | None,
-    Field(ge=1, le=MAX_ID, description="Session id; omit to use the session this server initialized last."),
-]
+TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task number.")]
+OptionalTaskArg = Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number.")]
+#: Explained once, in the server's instructions (omitted: the session initialized last).
+SessionArg = Annotated[int | None, Field(ge=1, le=MAX_ID)]
 
 
 class _Lazy:
@@ -245,7 +248,9 @@ def _query_schema() -> dict[str, Any]:
     from taskorch.services.models import TaskRow
 
     schema = flat_output_schema(QueryResult)
-    schema["properties"]["tasks"]["items"]["required"] = list(TaskRow.model_fields)
+    schema["properties"]["tasks"]["items"]["required"] = [
+        name for name, info in TaskRow.model_fields.items() if info.is_required()
+    ]
     return schema
 
 
@@ -258,12 +263,15 @@ def _validated(model: type[M], data: dict[str, Any]) -> M:
         raise ToolError(f"{error.kind}: {error}") from None
 
 
+def _dump(model: BaseModel) -> dict[str, Any]:
+    """A result as JSON, without the fields that hold their default (a null parent, an empty
+    list of children): the output schemas do not require them, and they cost every answer."""
+    return model.model_dump(mode="json", exclude_defaults=True)
+
+
 def _result(model: BaseModel, summary: str) -> CallToolResult:
     """The result as structuredContent, with its summary as text (control characters escaped)."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=printable(summary))],
-        structured_content=model.model_dump(mode="json"),
-    )
+    return CallToolResult(content=[TextContent(type="text", text=printable(summary))], structured_content=_dump(model))
 
 
 def _resource_id(text: str) -> int:
@@ -401,18 +409,28 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         "progress and recent completions. Call to decide what to do next.",
         read_only=True,
     )
-    async def get_status(session_id: SessionArg = None) -> Annotated[CallToolResult, StatusResult]:
-        return await call(lambda o: o.get_status(session_id), summaries.status)
+    async def get_status(
+        detail: Annotated[
+            Literal["brief", "full"],
+            Field(
+                description=f"brief: {STATUS_BRIEF} tasks per list ({STATUS_BRIEF_BLOCKED} blocked); full: "
+                f"{STATUS_FULL}. query_tasks lists more."
+            ),
+        ] = "brief",
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, StatusResult]:
+        if detail == "brief":
+            return await call(lambda o: o.get_status(session_id, STATUS_BRIEF, STATUS_BRIEF_BLOCKED), summaries.status)
+        return await call(lambda o: o.get_status(session_id, STATUS_FULL), summaries.status)
 
     # -- tasks ------------------------------------------------------------------------------
 
     @tool(
         "plan_task",
-        "Create one task, or a parent plus subtasks in one atomic call. Subtasks name each other by "
-        "'key' in depends_on_keys; depends_on takes existing task numbers of this project. Omit "
-        "specialist_type to let the "
-        "router choose (the reason is returned). Any invalid value rejects the whole plan. Next: "
-        "orchestrator_execute_task on a ready task.",
+        "Create a task, or a parent with subtasks, in one atomic call (any invalid value rejects it all). "
+        "Subtasks name each other by 'key' in depends_on_keys; depends_on takes existing task numbers. "
+        "Without specialist_type the router picks one and says why. Next: orchestrator_execute_task on a "
+        "ready task.",
     )
     async def plan_task(
         title: Annotated[str, Field(min_length=1, max_length=300, description="Short imperative title.")],
@@ -497,9 +515,9 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
     @tool(
         "query_tasks",
         "Find tasks: filter by status, type, specialist, complexity, priority, parent, labels (all "
-        "required), created/updated ranges and full-text 'text' over titles, descriptions and artifacts. "
-        "Sorted and paged; 'total' counts all matches. detail=brief (default) gives one row per task; "
-        "full (or include_children/include_artifacts) whole tasks.",
+        "required), created/updated ranges and full-text 'text' (titles, descriptions, artifacts). Sorted "
+        "and paged; 'total' counts all matches. detail=full (or include_children/include_artifacts) gives "
+        "whole tasks.",
         read_only=True,
     )
     async def query_tasks(
@@ -531,8 +549,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         detail: Annotated[
             Literal["brief", "full"],
             Field(
-                description="brief: one row per task (id, title, status, priority, type, specialist, parent, "
-                "labels, depends_on, version); full: whole tasks (description, context, dates, children, artifacts)."
+                description="brief: rows (id, title, status, priority, parent, labels, depends_on, version); "
+                "full: whole tasks."
             ),
         ] = "brief",
         session_id: SessionArg = None,
@@ -566,10 +584,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "update_task",
-        "Change only the fields given. status may be set to pending or blocked (with status_reason); "
-        "depends_on replaces the dependencies (cycles refused); assignees and milestone travel to the "
-        "linked issue. Pass expected_version from your last read to refuse the update if someone changed "
-        "the task since. 'clear' empties due_date, estimated_effort or milestone.",
+        "Change only the fields given. status: pending or blocked (with status_reason); depends_on "
+        "replaces the dependencies (cycles refused); assignees and milestone travel to the linked issue. "
+        "expected_version (from your last read) refuses the update if the task changed since. 'clear' "
+        "empties due_date, estimated_effort or milestone.",
     )
     async def update_task(
         task_id: TaskIdArg,
@@ -909,7 +927,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             raise ResourceNotFoundError(str(exc)) from None
         except TaskorchError as exc:
             raise ResourceError(str(exc)) from None
-        return json.dumps(result.model_dump(mode="json"), indent=1)
+        return json.dumps(_dump(result), indent=1)
 
     @server.resource(
         "taskorch://status",

@@ -32,7 +32,7 @@ SORT_KEYS: dict[str, Any] = {
     "id": tasks.c.id,
 }
 
-#: How many tasks each list of get_status shows.
+#: How many tasks each list of get_status shows (by default; ``limit`` changes it).
 STATUS_LIST_LIMIT = 10
 
 
@@ -83,8 +83,6 @@ _ROW_COLUMNS = (
     tasks.c.title,
     tasks.c.status,
     tasks.c.priority,
-    tasks.c.task_type,
-    tasks.c.specialist_type,
     tasks.c.parent_number,
     tasks.c.version,
 )
@@ -112,8 +110,6 @@ def query_briefs(conn: Connection, *, session_id: int, **filters: Any) -> QueryB
                 title=row["title"],
                 status=row["status"],
                 priority=row["priority"],
-                task_type=row["task_type"],
-                specialist_type=row["specialist_type"],
                 parent_id=row["parent_number"],
                 labels=labels[row["id"]],
                 depends_on=deps[row["id"]],
@@ -300,27 +296,35 @@ def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LI
     return out
 
 
-def get_status(conn: Connection, *, session_id: int, project_root: str) -> StatusResult:
-    """Counts by status, the ready queue, blocked, in-progress and recently completed tasks."""
+def get_status(
+    conn: Connection,
+    *,
+    session_id: int,
+    project_root: str,
+    limit: int = STATUS_LIST_LIMIT,
+    blocked_limit: int | None = None,
+) -> StatusResult:
+    """Counts by status, the ready queue, blocked, in-progress and recently completed tasks
+    (at most ``limit`` tasks in each list; ``blocked_limit``, default ``limit``, blocked ones)."""
     counts = repo.stored_counts(conn, session_id)
     return StatusResult(
         session_id=session_id,
         project_root=project_root,
         counts=counts,
         total=sum(counts.values()),
-        ready=ready_queue(conn, session_id),
-        awaiting_synthesis=awaiting_synthesis(conn, session_id),
-        blocked=blocked_tasks(conn, session_id),
+        ready=ready_queue(conn, session_id, limit),
+        awaiting_synthesis=awaiting_synthesis(conn, session_id, limit),
+        blocked=blocked_tasks(conn, session_id, limit if blocked_limit is None else blocked_limit),
         in_progress=views.briefs(
             conn,
             _live(session_id, TaskStatus.IN_PROGRESS),
             order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
-            limit=STATUS_LIST_LIMIT,
+            limit=limit,
         ),
         recently_completed=views.briefs(
             conn,
             _live(session_id, TaskStatus.COMPLETED),
             order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
-            limit=STATUS_LIST_LIMIT,
+            limit=limit,
         ),
     )
