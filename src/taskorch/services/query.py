@@ -7,11 +7,12 @@ takes its total from the counters when the filters allow it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, select, text
+from sqlalchemy import BindParameter, ColumnElement, Connection, RowMapping, and_, bindparam, func, select, text
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.services import views
@@ -120,6 +121,26 @@ def query_briefs(conn: Connection, *, session_id: int, **filters: Any) -> QueryB
     )
 
 
+@functools.cache
+def _plain_page(sort: str, order: str, columns: tuple[Any, ...]) -> Any:
+    """The page of a session's live tasks in ``sort`` ``order`` (bound: sid, lim, off)."""
+    return (
+        select(*columns)
+        .where(tasks.c.session_id == bindparam("sid"), tasks.c.archived.is_(False))
+        .order_by(*_ordering(sort, order))
+        .limit(bindparam("lim"))
+        .offset(bindparam("off"))
+    )
+
+
+def _ordering(sort: str, order: str) -> list[Any]:
+    key = SORT_KEYS[sort]
+    ordering = [key.asc() if order == "asc" else key.desc()]
+    if sort != "id":
+        ordering.append(tasks.c.id.asc() if order == "asc" else tasks.c.id.desc())
+    return ordering
+
+
 def _matching(
     conn: Connection, session_id: int, *, filters: dict[str, Any], columns: Sequence[Any]
 ) -> tuple[int, list[RowMapping]]:
@@ -144,6 +165,34 @@ def _matching(
     order: Literal["asc", "desc"] = filters.get("order", "desc")
     limit: int = filters.get("limit", 20)
     offset: int = filters.get("offset", 0)
+    plain = (
+        not any(
+            filters.get(name)
+            for name in (
+                "status",
+                "task_type",
+                "specialist_type",
+                "complexity",
+                "priority",
+                "parent_id",
+                "roots_only",
+                "labels",
+                "created_after",
+                "created_before",
+                "updated_after",
+                "updated_before",
+                "task_ids",
+                "include_archived",
+            )
+        )
+        and filters.get("text") is None
+    )
+    if plain:
+        # The common call (no filter): a statement built once per sort, order and columns.
+        counts = repo.stored_counts(conn, session_id)
+        statement = _plain_page(sort, order, tuple(columns))
+        page = {"sid": session_id, "lim": limit, "off": offset}
+        return sum(counts.values()), list(conn.execute(statement, page).mappings())
     where: list[ColumnElement[bool]] = [tasks.c.session_id == session_id]
     if not include_archived:
         where.append(tasks.c.archived.is_(False))
@@ -206,85 +255,90 @@ def _matching(
     else:
         total = int(conn.execute(select(func.count()).select_from(tasks).where(condition)).scalar_one())
 
-    key = SORT_KEYS[sort]
-    ordering = [key.asc() if order == "asc" else key.desc()]
-    if sort != "id":
-        ordering.append(tasks.c.id.asc() if order == "asc" else tasks.c.id.desc())
+    ordering = _ordering(sort, order)
     rows = list(
         conn.execute(select(*columns).where(condition).order_by(*ordering).limit(limit).offset(offset)).mappings()
     )
     return total, rows
 
 
-def _live(session_id: int, status: TaskStatus) -> ColumnElement[bool]:
-    return and_(tasks.c.session_id == session_id, tasks.c.archived.is_(False), tasks.c.status == status.value)
+# The statements of get_status, built once (building them costs more than running them).
+_SID: BindParameter[int] = bindparam("sid")
+_LIMIT: BindParameter[int] = bindparam("lim")
+_LIVE = and_(tasks.c.session_id == _SID, tasks.c.archived.is_(False))
+_READY = (
+    select(*views.BRIEF_COLUMNS)
+    .where(
+        _LIVE,
+        tasks.c.status == TaskStatus.PENDING.value,
+        tasks.c.unmet_dependencies == 0,
+        tasks.c.open_subtasks == 0,
+        tasks.c.has_subtasks.is_(False),
+    )
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+    .limit(_LIMIT)
+)
+_AWAITING = (
+    select(*views.BRIEF_COLUMNS)
+    .where(
+        _LIVE,
+        tasks.c.has_subtasks.is_(True),
+        tasks.c.open_subtasks == 0,
+        tasks.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+    )
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+    .limit(_LIMIT)
+)
+_LATEST = {
+    status: select(*views.BRIEF_COLUMNS)
+    .where(_LIVE, tasks.c.status == status.value)
+    .order_by(tasks.c.updated_at.desc(), tasks.c.id.desc())
+    .limit(_LIMIT)
+    for status in (TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED)
+}
+_WAITING_COLUMNS = (
+    *views.BRIEF_COLUMNS,
+    tasks.c.status_reason,
+    tasks.c.unmet_dependencies,
+)
+#: Per dialect: the same words as ix_tasks_waiting's condition, so the planner reads that index in order.
+_WAITING = {
+    dialect: select(*_WAITING_COLUMNS)
+    .where(tasks.c.session_id == _SID, text(condition))
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+    .limit(_LIMIT)
+    for dialect, condition in WAITING_SQL.items()
+}
+_BLOCKERS = (
+    select(task_dependencies.c.task_id.label("waiting_id"), *views.BRIEF_COLUMNS)
+    .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
+    .where(
+        task_dependencies.c.task_id.in_(bindparam("ids", expanding=True)),
+        tasks.c.status != TaskStatus.COMPLETED.value,
+    )
+    .order_by(tasks.c.id)
+)
 
 
 def ready_queue(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
     """Pending tasks without subtasks whose dependencies are all completed, by priority then age."""
-    return views.briefs(
-        conn,
-        and_(
-            _live(session_id, TaskStatus.PENDING),
-            tasks.c.unmet_dependencies == 0,
-            tasks.c.open_subtasks == 0,
-            tasks.c.has_subtasks.is_(False),
-        ),
-        order_by=[tasks.c.priority_rank, tasks.c.id],
-        limit=limit,
-    )
+    return views.briefs_of(conn, _READY, {"sid": session_id, "lim": limit})
 
 
 def awaiting_synthesis(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
     """Unfinished parents whose subtasks are all finished: call synthesize_results on them."""
-    return views.briefs(
-        conn,
-        and_(
-            tasks.c.session_id == session_id,
-            tasks.c.has_subtasks.is_(True),
-            tasks.c.open_subtasks == 0,
-            tasks.c.archived.is_(False),
-            tasks.c.status.in_([s.value for s in ACTIVE_STATUSES]),
-        ),
-        order_by=[tasks.c.priority_rank, tasks.c.id],
-        limit=limit,
-    )
-
-
-_WAITING_COLUMNS = (
-    tasks.c.id,
-    tasks.c.number,
-    tasks.c.title,
-    tasks.c.status,
-    tasks.c.priority,
-    tasks.c.specialist_type,
-    tasks.c.parent_id,
-    tasks.c.parent_number,
-    tasks.c.status_reason,
-    tasks.c.unmet_dependencies,
-)
+    return views.briefs_of(conn, _AWAITING, {"sid": session_id, "lim": limit})
 
 
 def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[BlockedTask]:
     """Tasks marked blocked, and pending tasks waiting on unfinished dependencies, with blockers."""
-    # The same words as ix_tasks_waiting's condition, so the planner reads that index in order.
-    waiting = and_(tasks.c.session_id == session_id, text(WAITING_SQL.get(conn.dialect.name, WAITING_SQL["sqlite"])))
-    rows = list(
-        conn.execute(
-            select(*_WAITING_COLUMNS).where(waiting).order_by(tasks.c.priority_rank, tasks.c.id).limit(limit)
-        ).mappings()
-    )
+    waiting = _WAITING.get(conn.dialect.name, _WAITING["sqlite"])
+    rows = list(conn.execute(waiting, {"sid": session_id, "lim": limit}).mappings())
     ids = [r["id"] for r in rows]
     blockers: dict[int, list[TaskBrief]] = {i: [] for i in ids}
     if ids:
-        query = (
-            select(task_dependencies.c.task_id, tasks)
-            .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
-            .where(task_dependencies.c.task_id.in_(ids), tasks.c.status != TaskStatus.COMPLETED.value)
-            .order_by(tasks.c.id)
-        )
-        for row in conn.execute(query).mappings():
-            blockers[row["task_id"]].append(views.brief(row))
+        for row in conn.execute(_BLOCKERS, {"ids": ids}).mappings():
+            blockers[row["waiting_id"]].append(views.brief(row))
     out = []
     for row in rows:
         if row["status"] == TaskStatus.BLOCKED.value:
@@ -315,16 +369,6 @@ def get_status(
         ready=ready_queue(conn, session_id, limit),
         awaiting_synthesis=awaiting_synthesis(conn, session_id, limit),
         blocked=blocked_tasks(conn, session_id, limit if blocked_limit is None else blocked_limit),
-        in_progress=views.briefs(
-            conn,
-            _live(session_id, TaskStatus.IN_PROGRESS),
-            order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
-            limit=limit,
-        ),
-        recently_completed=views.briefs(
-            conn,
-            _live(session_id, TaskStatus.COMPLETED),
-            order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
-            limit=limit,
-        ),
+        in_progress=views.briefs_of(conn, _LATEST[TaskStatus.IN_PROGRESS], {"sid": session_id, "lim": limit}),
+        recently_completed=views.briefs_of(conn, _LATEST[TaskStatus.COMPLETED], {"sid": session_id, "lim": limit}),
     )

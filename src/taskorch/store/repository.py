@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import BindParameter, Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
 
 from taskorch.domain.model import (
     ACTIVE_STATUSES,
@@ -64,6 +64,61 @@ __all__ = [
 ]
 
 
+# Statements of the hot paths, built once: building SQLAlchemy statement objects costs more than
+# running them. Values arrive as bound parameters.
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+_TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("id"))
+_TASK_BY_ID_FOR_UPDATE = _TASK_BY_ID.with_for_update()
+_TASKS_BY_IDS = select(tasks).where(tasks.c.id.in_(_IDS))
+_NUMBERS_BY_IDS = select(tasks.c.id, tasks.c.number).where(tasks.c.id.in_(_IDS))
+_LABELS_BY_IDS = (
+    select(task_labels.c.task_id, task_labels.c.label)
+    .where(task_labels.c.task_id.in_(_IDS))
+    .order_by(task_labels.c.task_id, task_labels.c.label)
+)
+_DEPENDENCIES_BY_IDS = (
+    select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
+    .where(task_dependencies.c.task_id.in_(_IDS))
+    .order_by(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
+)
+_DEPENDENCY_NUMBERS_BY_IDS = (
+    select(task_dependencies.c.task_id, tasks.c.number)
+    .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
+    .where(task_dependencies.c.task_id.in_(_IDS))
+    .order_by(task_dependencies.c.task_id, tasks.c.number)
+)
+_INSERT_EVENT = insert(task_events).values(
+    task_number=select(tasks.c.number).where(tasks.c.id == bindparam("tid")).scalar_subquery()
+)
+_TITLE_AND_DESCRIPTION = select(tasks.c.title, tasks.c.description).where(tasks.c.id == bindparam("id"))
+_ARTIFACT_TEXTS = select(artifacts.c.summary, artifacts.c.detailed_work, artifacts.c.file_paths).where(
+    artifacts.c.task_id == bindparam("id")
+)
+_BUMP_COUNT = (
+    update(status_counts)
+    .where(status_counts.c.session_id == bindparam("sid"), status_counts.c.status == bindparam("st"))
+    .values(count=status_counts.c.count + bindparam("delta"))
+)
+_BUMP_OPEN = (
+    update(tasks).where(tasks.c.id == bindparam("pid")).values(open_subtasks=tasks.c.open_subtasks + bindparam("delta"))
+)
+_BUMP_OPEN_NEW_CHILD = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("pid"))
+    .values(open_subtasks=tasks.c.open_subtasks + bindparam("delta"), has_subtasks=True)
+)
+_BUMP_UNMET = (
+    update(tasks)
+    .where(
+        tasks.c.id.in_(select(task_dependencies.c.task_id).where(task_dependencies.c.depends_on_id == bindparam("tid")))
+    )
+    .values(unmet_dependencies=tasks.c.unmet_dependencies + bindparam("delta"))
+)
+_STORED_COUNTS = select(status_counts.c.status, status_counts.c.count).where(
+    status_counts.c.session_id == bindparam("sid")
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -79,10 +134,8 @@ def _jsonable(value: Any) -> Any:
 
 def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> RowMapping:
     """The task row; raises :class:`NotFound`. ``for_update`` locks it on PostgreSQL."""
-    query = select(tasks).where(tasks.c.id == task_id)
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _TASK_BY_ID_FOR_UPDATE if for_update else _TASK_BY_ID
+    row = conn.execute(query, {"id": task_id}).mappings().first()
     if row is None:
         # Callers resolve numbers first, so this is a task deleted meanwhile; the internal id is
         # never shown.
@@ -94,7 +147,7 @@ def get_tasks(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping
     ids = list(dict.fromkeys(task_ids))
     if not ids:
         return {}
-    rows = conn.execute(select(tasks).where(tasks.c.id.in_(ids))).mappings()
+    rows = conn.execute(_TASKS_BY_IDS, {"ids": ids}).mappings()
     return {row["id"]: row for row in rows}
 
 
@@ -103,40 +156,29 @@ def numbers_of(conn: Connection, task_ids: Iterable[int]) -> dict[int, int]:
     ids = list(dict.fromkeys(task_ids))
     if not ids:
         return {}
-    return {int(i): int(n) for i, n in conn.execute(select(tasks.c.id, tasks.c.number).where(tasks.c.id.in_(ids)))}
+    return {int(i): int(n) for i, n in conn.execute(_NUMBERS_BY_IDS, {"ids": ids})}
 
 
 def labels_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each task's labels, sorted (every id present, ``[]`` when it has none)."""
-    return _grouped(conn, task_labels.c.task_id, task_labels.c.label, task_ids)
+    return _grouped(conn, _LABELS_BY_IDS, task_ids)
 
 
 def dependencies_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
     """Each task's dependency ids, sorted (every id present, ``[]`` when it has none)."""
-    return _grouped(conn, task_dependencies.c.task_id, task_dependencies.c.depends_on_id, task_ids)
+    return _grouped(conn, _DEPENDENCIES_BY_IDS, task_ids)
 
 
 def dependency_numbers_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
     """Each task's dependencies as task numbers, sorted (every id present), in one query."""
-    out: dict[int, list[int]] = {i: [] for i in task_ids}
-    if task_ids:
-        query = (
-            select(task_dependencies.c.task_id, tasks.c.number)
-            .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
-            .where(task_dependencies.c.task_id.in_(list(task_ids)))
-            .order_by(task_dependencies.c.task_id, tasks.c.number)
-        )
-        for task_id, number in conn.execute(query):
-            out[task_id].append(number)
-    return out
+    return _grouped(conn, _DEPENDENCY_NUMBERS_BY_IDS, task_ids)
 
 
-def _grouped(conn: Connection, key: Any, value: Any, task_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """``value`` column grouped by ``key`` column for ``task_ids``, in one ordered query."""
+def _grouped(conn: Connection, query: Any, task_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The (task id, value) rows of ``query`` for ``task_ids``, grouped by task (every id present)."""
     out: dict[int, list[Any]] = {i: [] for i in task_ids}
     if task_ids:
-        query = select(key, value).where(key.in_(list(task_ids))).order_by(key, value)
-        for task_id, item in conn.execute(query):
+        for task_id, item in conn.execute(query, {"ids": list(task_ids)}):
             out[task_id].append(item)
     return out
 
@@ -187,34 +229,30 @@ def record_event(
     The task's number is stored with it (read in the same statement), so the trail names the task
     by its number even after a hard delete.
     """
-    number = None if task_id is None else select(tasks.c.number).where(tasks.c.id == task_id).scalar_subquery()
     conn.execute(
-        insert(task_events).values(
-            session_id=session_id,
-            task_id=task_id,
-            task_number=number,
-            tool=tool,
-            action=action,
-            changes={
+        _INSERT_EVENT,
+        {
+            "session_id": session_id,
+            "task_id": task_id,
+            "tid": task_id,
+            "tool": tool,
+            "action": action,
+            "changes": {
                 k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
             },
-            created_at=at or utcnow(),
-        )
+            "created_at": at or utcnow(),
+        },
     )
 
 
 def reindex(conn: Connection, task_id: int) -> None:
     """Rewrite the search document of a task from its title, description, labels and artifacts."""
-    row = conn.execute(select(tasks.c.title, tasks.c.description).where(tasks.c.id == task_id)).first()
+    row = conn.execute(_TITLE_AND_DESCRIPTION, {"id": task_id}).first()
     if row is None:
         return
     parts = [row.title, row.description]
     parts.extend(labels_of(conn, [task_id])[task_id])
-    for summary, detail, paths in conn.execute(
-        select(artifacts.c.summary, artifacts.c.detailed_work, artifacts.c.file_paths).where(
-            artifacts.c.task_id == task_id
-        )
-    ):
+    for summary, detail, paths in conn.execute(_ARTIFACT_TEXTS, {"id": task_id}):
         parts.extend([summary, detail, " ".join(paths)])
     search.index_task(conn, task_id, "\n".join(p for p in parts if p))
 
@@ -224,26 +262,16 @@ def reindex(conn: Connection, task_id: int) -> None:
 
 def _bump_count(conn: Connection, session_id: int, status: str, delta: int) -> None:
     if delta:
-        conn.execute(
-            update(status_counts)
-            .where(status_counts.c.session_id == session_id, status_counts.c.status == status)
-            .values(count=status_counts.c.count + delta)
-        )
+        conn.execute(_BUMP_COUNT, {"sid": session_id, "st": status, "delta": delta})
 
 
 def _bump_open_subtasks(conn: Connection, parent_id: int | None, delta: int, *, new_child: bool = False) -> None:
     if parent_id is not None and delta:
-        values: dict[str, Any] = {"open_subtasks": tasks.c.open_subtasks + delta}
-        if new_child:
-            values["has_subtasks"] = True
-        conn.execute(update(tasks).where(tasks.c.id == parent_id).values(**values))
+        conn.execute(_BUMP_OPEN_NEW_CHILD if new_child else _BUMP_OPEN, {"pid": parent_id, "delta": delta})
 
 
 def _bump_unmet_of_dependents(conn: Connection, task_id: int, delta: int) -> None:
-    dependents = select(task_dependencies.c.task_id).where(task_dependencies.c.depends_on_id == task_id)
-    conn.execute(
-        update(tasks).where(tasks.c.id.in_(dependents)).values(unmet_dependencies=tasks.c.unmet_dependencies + delta)
-    )
+    conn.execute(_BUMP_UNMET, {"tid": task_id, "delta": delta})
 
 
 def _count_unmet(conn: Connection, dependency_ids: Sequence[int]) -> int:
@@ -692,9 +720,7 @@ def recount(conn: Connection, session_id: int) -> dict[str, int]:
 
 
 def stored_counts(conn: Connection, session_id: int) -> dict[str, int]:
-    rows = conn.execute(
-        select(status_counts.c.status, status_counts.c.count).where(status_counts.c.session_id == session_id)
-    )
+    rows = conn.execute(_STORED_COUNTS, {"sid": session_id})
     counts = {s.value: 0 for s in TaskStatus}
     counts.update({status: int(n) for status, n in rows})
     return counts
