@@ -38,7 +38,7 @@ SIBLINGS_SHOWN = 10
 # The statements of execute_task and complete_task, built once (building them costs more than
 # running them).
 _OPEN_SUBTASKS = (
-    select(tasks)
+    select(*views.BRIEF_COLUMNS)
     .where(
         tasks.c.parent_id == bindparam("tid"),
         tasks.c.archived.is_(False),

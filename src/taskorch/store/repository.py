@@ -58,7 +58,9 @@ __all__ = [
     "reindex",
     "replace_dependencies",
     "replace_labels",
+    "session_row",
     "subtree_ids",
+    "task_id_of",
     "update_fields",
     "utcnow",
 ]
@@ -114,6 +116,10 @@ _BUMP_UNMET = (
     )
     .values(unmet_dependencies=tasks.c.unmet_dependencies + bindparam("delta"))
 )
+#: Executed with the new values as parameters: the SET clause names the keys given.
+_UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("tid"))
+_SESSION_BY_ID = select(sessions).where(sessions.c.id == bindparam("id"))
+_TASK_ID_BY_NUMBER = select(tasks.c.id).where(tasks.c.session_id == bindparam("sid"), tasks.c.number == bindparam("n"))
 _STORED_COUNTS = select(status_counts.c.status, status_counts.c.count).where(
     status_counts.c.session_id == bindparam("sid")
 )
@@ -130,6 +136,17 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- reads ---------------------------------------------------------------------------------
+
+
+def session_row(conn: Connection, session_id: int) -> RowMapping | None:
+    """The sessions row, or None."""
+    return conn.execute(_SESSION_BY_ID, {"id": session_id}).mappings().first()
+
+
+def task_id_of(conn: Connection, session_id: int, number: int) -> int | None:
+    """The internal id of task ``number`` of the session, or None."""
+    found = conn.execute(_TASK_ID_BY_NUMBER, {"sid": session_id, "n": number}).scalar()
+    return None if found is None else int(found)
 
 
 def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> RowMapping:
@@ -517,7 +534,7 @@ def change_status(
     if target in TERMINAL_STATUSES:
         values["completed_at"] = at
     values.update(extra or {})
-    conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(**values))
+    conn.execute(_UPDATE_TASK, {"tid": task["id"], **values})
     if not task["archived"]:
         _bump_count(conn, task["session_id"], current.value, -1)
         _bump_count(conn, task["session_id"], target.value, 1)
