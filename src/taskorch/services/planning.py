@@ -207,12 +207,12 @@ def plan_task(
     routing += [(ids[key], resolved[keys[key]][0], resolved[keys[key]][1]) for key in order if resolved[keys[key]][2]]
 
     created = [root_id, *ids.values()]
-    rows = repo.get_tasks(conn, created)
+    rows = repo.summary_rows(conn, created)
     ready = [i for i in created if rows[i]["unmet_dependencies"] == 0 and rows[i]["open_subtasks"] == 0]
     by_id = {row_id: key for key, row_id in ids.items()}
     subtask_briefs = {by_id[i]: views.brief(rows[i]) for i in ids.values()}
     # The subtasks are listed in ``subtasks``: the parent's view does not repeat them.
-    root_view = views.task_views(conn, [rows[root_id]])[0]
+    root_view = views.task_views(conn, [repo.get_task(conn, root_id)])[0]
     if ready:
         first = rows[min(ready, key=lambda i: (rows[i]["priority_rank"], i))]
         next_step = (

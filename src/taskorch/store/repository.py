@@ -60,6 +60,7 @@ __all__ = [
     "replace_labels",
     "session_row",
     "subtree_ids",
+    "summary_rows",
     "task_id_of",
     "update_fields",
     "utcnow",
@@ -118,6 +119,19 @@ _BUMP_UNMET = (
 )
 #: Executed with the new values as parameters: the SET clause names the keys given.
 _UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("tid"))
+_SUMMARY_ROWS = select(
+    tasks.c.id,
+    tasks.c.number,
+    tasks.c.title,
+    tasks.c.status,
+    tasks.c.priority,
+    tasks.c.priority_rank,
+    tasks.c.specialist_type,
+    tasks.c.parent_id,
+    tasks.c.parent_number,
+    tasks.c.unmet_dependencies,
+    tasks.c.open_subtasks,
+).where(tasks.c.id.in_(_IDS))
 _SESSION_BY_ID = select(sessions).where(sessions.c.id == bindparam("id"))
 _TASK_ID_BY_NUMBER = select(tasks.c.id).where(tasks.c.session_id == bindparam("sid"), tasks.c.number == bindparam("n"))
 _STORED_COUNTS = select(status_counts.c.status, status_counts.c.count).where(
@@ -166,6 +180,15 @@ def get_tasks(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping
         return {}
     rows = conn.execute(_TASKS_BY_IDS, {"ids": ids}).mappings()
     return {row["id"]: row for row in rows}
+
+
+def summary_rows(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping]:
+    """Id -> the columns of a brief plus ``priority_rank``, ``unmet_dependencies`` and
+    ``open_subtasks`` of each of ``task_ids`` (a plan's answer: no texts loaded)."""
+    ids = list(dict.fromkeys(task_ids))
+    if not ids:
+        return {}
+    return {row["id"]: row for row in conn.execute(_SUMMARY_ROWS, {"ids": ids}).mappings()}
 
 
 def numbers_of(conn: Connection, task_ids: Iterable[int]) -> dict[int, int]:
