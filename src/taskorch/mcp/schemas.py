@@ -9,8 +9,7 @@ once, when the tool list is first served:
 - :func:`flat_input_schema` and :func:`flat_output_schema` also inline ``$defs``, write nullable
   fields as type arrays (``{"type": ["string", "null"]}``; an optional argument simply as its
   type) and drop what says nothing: a ``default`` of null, the ``maximum`` every id has (the
-  store's 32-bit limit, still checked), the docstrings of inlined definitions, and in output
-  schemas every ``default``.
+  store's 32-bit limit, still checked) and the docstrings of inlined definitions.
 """
 
 from __future__ import annotations
@@ -67,11 +66,12 @@ def flatten(schema: Any, defs: dict[str, Any] | None = None, *, output: bool = F
     """``schema`` with every ``$ref`` into ``defs`` inlined and ``anyOf [X, null]`` as a type array.
 
     Dropped: ``title`` and ``$defs`` keywords, a ``maximum`` of :data:`MAX_ID`, a ``default`` of
-    null or of the empty string, the description of a definition (a model's or an enum's docstring) where it is inlined
-    (those of the properties stay); in an ``output`` schema every ``default``. In an input
-    schema an optional argument (default null) is published without its null: omitting it says
-    the same, and the server still accepts an explicit null.
-    Recursive models are not supported (no tool's schema is recursive).
+    null, of the empty string or of an empty list, and the description of a definition (a
+    model's or an enum's docstring) where it is inlined (those of the properties stay). An
+    answer leaves out a field holding its default, so the other defaults stay in output schemas.
+    In an input schema an optional argument (default null) is published without its null:
+    omitting it says the same, and the server still accepts an explicit null. Recursive models
+    are not supported (no tool's schema is recursive).
     """
     if defs is None and isinstance(schema, dict):
         defs = schema.get("$defs", {})
@@ -90,7 +90,7 @@ def flatten(schema: Any, defs: dict[str, Any] | None = None, *, output: bool = F
         if (
             key == "$defs"
             or (key == "title" and isinstance(value, str))
-            or (key == "default" and (value is None or value == "" or output))
+            or (key == "default" and value in (None, "", []))
             or (key == "maximum" and value == MAX_ID)
         ):
             continue

@@ -310,13 +310,14 @@ class TaskRow(BaseModel):
     """A task in a list (query_tasks with detail=brief): enough to choose, plan and update; the
     specialist and the texts are in detail=full and execute_task.
 
-    Answers leave out a field holding its default (no parent, no labels, no dependencies)."""
+    Answers leave out a field holding its default (priority medium, version 1, no parent, no
+    labels, no dependencies)."""
 
     id: int
     title: str
     status: TaskStatus
-    priority: Priority
-    version: int = Field(description="Pass as expected_version to update_task.")
+    priority: Priority = Priority.MEDIUM
+    version: int = Field(default=1, description="Pass as expected_version to update_task.")
     parent_id: int | None = None
     labels: list[str] = Field(default_factory=list)
     depends_on: list[int] = Field(default_factory=list)
