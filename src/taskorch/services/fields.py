@@ -69,7 +69,7 @@ def _worded(error: Any) -> tuple[str, str | None] | None:
     if kind == "missing":
         return "is required.", "pass it."
     if kind == "extra_forbidden":
-        return "is not an accepted field here.", "remove it, or check its spelling against the tool's schema."
+        return "is not an accepted field here.", "remove it, or check its spelling."
     if kind in ("string_too_short", "too_short") and "min_length" in ctx:
         problem = "is empty." if not value else f"has fewer than {_plural(ctx['min_length'], unit)}."
         return problem, f"give at least {_plural(ctx['min_length'], unit)}."
