@@ -12,13 +12,14 @@ Prints three tables:
    against the floor that latency and the mutation spacing allow (the engine sends mutations one
    at a time, so the floor is requests x max(latency, spacing)).
 
-Everything runs in this process against taskorch.testing.fake_github; no network is used.
+Everything runs in this process against standins.github; no network is used.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,10 @@ from taskorch.config import Settings
 from taskorch.platforms.github import GitHubPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import TaskFields
-from taskorch.testing.fake_github import FakeGitHub
+
+# The stand-ins live at the repository's root, outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from standins.github import FakeGitHub
 
 GITHUB_DOCUMENTED_SPACING = 1.0  # seconds between mutations, GitHub's best practice
 

@@ -11,7 +11,7 @@ import pytest
 from taskorch.config import Settings
 from taskorch.services.app import Orchestrator
 
-pytest_plugins = ["fakes.fixtures"]
+pytest_plugins = ["fakes.fixtures", "postgres_server"]
 
 
 @pytest.fixture

@@ -107,7 +107,9 @@ def test_get_status_table_and_json(cli: Invoke, project: Path, planned: dict[str
     table = ok(cli("get-status", "--project", project)).stdout
     assert "Design the widget" in table
     assert "Build the widget" in table
-    assert "Ready" in table and "Blocked" in table
+    # Build waits on design: pending, so counted as pending and listed as waiting, not as blocked.
+    assert "Ready" in table and "Waiting on dependencies (status pending): 1" in table
+    assert "Blocked" not in table
 
     status = as_json(cli("get-status", "--project", project, "--json"))
     assert status["counts"] == {"pending": 3, "in_progress": 0, "blocked": 0, "completed": 0, "cancelled": 0}
@@ -124,7 +126,8 @@ def test_execute_and_complete_with_file_paths(cli: Invoke, project: Path, planne
     ids = ids_of(planned)
     started = ok(cli("execute-task", ids["design"]))
     assert f"task {ids['design']}: Design the widget" in started.stdout
-    assert "orchestrator_complete_task" in started.stdout
+    assert f"taskorch complete-task {ids['design']} --summary SUMMARY" in " ".join(started.stdout.split())
+    assert "orchestrator_" not in started.stdout
 
     done = as_json(
         cli(
@@ -349,7 +352,9 @@ def test_every_tool_has_a_command_of_the_same_name() -> None:
     commands = set(_commands())
     tools = {name.replace("_", "-") for names in TOOLSETS.values() for name in names}
     assert tools <= commands, sorted(tools - commands)
-    assert {"serve", "demo"} <= commands
+    assert "serve" in commands
+    # The demo drives the stand-ins, which are not installed: it runs from the repository.
+    assert "demo" not in commands
 
 
 def test_help_lists_the_commands(cli: Invoke) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from standins.github import FakeGitHub
 from taskorch.cli.app import app
-from taskorch.testing.fake_github import FakeGitHub
 
 
 @pytest.fixture

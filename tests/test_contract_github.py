@@ -9,6 +9,7 @@ GraphQL (Projects v2) is not covered: the description has no schema for it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -76,11 +77,33 @@ def _free_port() -> int:
         return port
 
 
+def _private_cache(root: Path) -> dict[str, str]:
+    """The environment for prism.sh with a work directory of this run's own.
+
+    prism.sh rebuilds its trimmed description in its cache on every start, and a running Prism
+    reloads (refusing connections meanwhile) when that file changes: two test runs sharing the
+    cache would disturb each other. The npm install and the downloaded description are shared
+    through links, so a private cache costs nothing after the first run.
+    """
+    shared = Path(os.environ.get("CONTRACT_CACHE") or Path.home() / ".cache" / "contract-mocks")
+    (shared / "node").mkdir(parents=True, exist_ok=True)
+    (root / "node").symlink_to(shared / "node", target_is_directory=True)
+    described = shared / "api.github.com.json"
+    if described.is_file():
+        (root / described.name).symlink_to(described)
+    return {**os.environ, "CONTRACT_CACHE": str(root)}
+
+
 @pytest.fixture(scope="module")
-def prism_url() -> Iterator[str]:
+def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not PRISM.is_file():
         pytest.skip(f"GitHub contract mock not available: {PRISM} is missing (../shared is not beside the project).")
+    env = _private_cache(tmp_path_factory.mktemp("contract-cache"))
     port = str(_free_port())
+
+    def stop() -> None:
+        subprocess.run(["bash", str(PRISM), "stop", "github", port], capture_output=True, check=False, env=env)
+
     try:
         started = subprocess.run(
             ["bash", str(PRISM), "start", "github", port],
@@ -88,19 +111,20 @@ def prism_url() -> Iterator[str]:
             text=True,
             timeout=START_TIMEOUT,
             check=False,
+            env=env,
         )
     except subprocess.TimeoutExpired:
-        subprocess.run(["bash", str(PRISM), "stop", "github", port], capture_output=True, check=False)
+        stop()
         pytest.skip(f"Prism did not install or start within {START_TIMEOUT} s.")
     lines = started.stdout.strip().splitlines()
     if started.returncode != 0 or not lines or not lines[-1].startswith("http://127.0.0.1:"):
-        subprocess.run(["bash", str(PRISM), "stop", "github", port], capture_output=True, check=False)
+        stop()
         detail = (started.stderr.strip().splitlines() or ["no output"])[-1]
         pytest.skip(f"Prism could not be installed or started for the GitHub description: {detail}")
     try:
         yield lines[-1]
     finally:
-        subprocess.run(["bash", str(PRISM), "stop", "github", port], capture_output=True, check=False)
+        stop()
 
 
 @pytest.fixture(scope="module")

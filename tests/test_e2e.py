@@ -16,6 +16,7 @@ from mcp import Client, StdioServerParameters
 pytestmark = pytest.mark.slow
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "taskorch"
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def _environment(database_url: str) -> dict[str, str]:
@@ -107,8 +108,9 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     env = {**os.environ}
     for name in ("TASKORCH_DATABASE_URL", "TASKORCH_TOOLSETS", "FORCE_COLOR"):
         env.pop(name, None)
+    env["PYTHONPATH"] = str(REPOSITORY)  # the stand-ins and the demo are not installed: scripts/demo sets it too
     completed = subprocess.run(
-        [sys.executable, "-m", "taskorch", "demo"],
+        [sys.executable, "-m", "standins", "demo"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -129,3 +131,13 @@ def test_demo_runs_to_completion(tmp_path: Path) -> None:
     assert any(line.startswith("git v0.1.0") for line in completed.stdout.splitlines())
     assert any(line.startswith("gh release v0.1.0") for line in completed.stdout.splitlines())
     assert "demo failed" not in completed.stdout
+    # The stand-in's own links, never github.com's; shortened arguments end with an ellipsis.
+    assert "github.com" not in completed.stdout
+    assert any(
+        line.startswith("gh #2 Design the rate limiter") and line.endswith("/octo-org/shop/issues/2")
+        for line in completed.stdout.splitlines()
+    )
+    assert any(line.startswith("->") and "…" in line for line in completed.stdout.splitlines())
+    # The synthesis in sections, not the stored Markdown pasted.
+    assert "├── task 2 Design the rate limiter (architect)" in completed.stdout.splitlines()
+    assert not any(line.startswith("# Synthesis") for line in completed.stdout.splitlines())

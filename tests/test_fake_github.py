@@ -22,7 +22,7 @@ from githubkit.exception import (
 )
 
 from fakes.openapi import SpecValidator
-from taskorch.testing.fake_github import FakeGitHub, ManualClock, iso
+from standins.github import FakeGitHub, ManualClock, iso
 
 pytest_plugins = ["fakes.fixtures"]
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import respx
 
+from standins.github import FakeGitHub
 from taskorch.errors import (
     AuthenticationFailed,
     InvalidInput,
@@ -728,19 +729,18 @@ def test_the_token_never_shows(api: respx.MockRouter, gh: GitHubPlatform) -> Non
 
 
 @pytest.fixture
-def fake() -> Any:
-    module = pytest.importorskip("taskorch.testing.fake_github", reason="the GitHub stand-in is not installed")
-    return module.FakeGitHub("octo-org", "shop")
+def fake() -> FakeGitHub:
+    return FakeGitHub("octo-org", "shop")
 
 
 @pytest.fixture
-def on_fake(fake: Any) -> Iterator[GitHubPlatform]:
+def on_fake(fake: FakeGitHub) -> Iterator[GitHubPlatform]:
     platform = GitHubPlatform.connect(TOKEN, "octo-org/shop", transport=fake.transport())
     yield platform
     platform.close()
 
 
-def test_round_trip_against_the_fake(fake: Any, on_fake: GitHubPlatform) -> None:
+def test_round_trip_against_the_fake(fake: FakeGitHub, on_fake: GitHubPlatform) -> None:
     gh = on_fake
     milestone = gh.create_milestone("v1", "First", datetime(2030, 1, 1, tzinfo=UTC))
     created = gh.create_issue(
@@ -787,7 +787,7 @@ def test_round_trip_against_the_fake(fake: Any, on_fake: GitHubPlatform) -> None
     assert budget.remaining < budget.limit
 
 
-def test_pagination_against_the_fake(fake: Any) -> None:
+def test_pagination_against_the_fake(fake: FakeGitHub) -> None:
     from githubkit import GitHub
 
     client: GitHub[Any] = GitHub(TOKEN, transport=fake.transport(), http_cache=False, auto_retry=False)
@@ -811,7 +811,9 @@ def test_pagination_against_the_fake(fake: Any) -> None:
         ("drop_before", PlatformUnavailable),
     ],
 )
-def test_faults_of_the_fake(fake: Any, on_fake: GitHubPlatform, fault: str, expected: type[PlatformError]) -> None:
+def test_faults_of_the_fake(
+    fake: FakeGitHub, on_fake: GitHubPlatform, fault: str, expected: type[PlatformError]
+) -> None:
     fake.inject(fault, method="POST", retry_after=30)
     with pytest.raises(PlatformError) as caught:
         on_fake.create_issue(IssueChanges(title="x"))
@@ -821,7 +823,7 @@ def test_faults_of_the_fake(fake: Any, on_fake: GitHubPlatform, fault: str, expe
     assert TOKEN not in str(caught.value)
 
 
-def test_bad_credentials_on_the_fake(fake: Any, on_fake: GitHubPlatform) -> None:
+def test_bad_credentials_on_the_fake(fake: FakeGitHub, on_fake: GitHubPlatform) -> None:
     fake.credentials_valid = False
     with pytest.raises(AuthenticationFailed, match="Bad credentials"):
         on_fake.get_issue(1)

@@ -273,7 +273,7 @@ def test_cli_prints_stored_control_characters_and_markup_literally(
     assert "Esc \\x1b[31mred\\x1b[0m [bold]x[/bold] \\x9b2J :rocket: [waiting]" in status
     assert "[waiting] on [bold]review[/bold]" in status
     assert "[red]" in outputs["query-tasks"].stdout
-    assert '"status_reason": [null, "[waiting] on [bold]review[/bold]"]' in outputs["audit"].stdout
+    assert "status_reason: (none) -> [waiting] on [bold]review[/bold]" in " ".join(outputs["audit"].stdout.split())
     listed = json.loads(outputs["query-tasks --json"].stdout)
     assert listed["tasks"][0]["title"] == ESC_TITLE
 

@@ -24,6 +24,7 @@ from taskorch import __version__
 from taskorch.config import TOOLSETS, Settings
 from taskorch.errors import NotFound, TaskorchError
 from taskorch.mcp.server import PREFIX, build_server
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.services.app import Orchestrator
 
 MODES = ("legacy", "auto")
@@ -607,7 +608,7 @@ def test_taskorch_errors_become_kind_and_message(
             orchestrator.execute_task(999)
     finally:
         orchestrator.close()
-    assert messages["not_found"] == f"not_found: {raised.value}"
+    assert messages["not_found"] == f"not_found: {raised.value.render(MCP_WORDS)}"
     assert messages["conflict"].startswith("conflict: task ")
     assert "never started" in messages["conflict"]
     assert messages["role"].startswith("invalid_input: specialist_type: unknown role 'wizard'.")
@@ -741,3 +742,26 @@ def test_resources_serve_json(run_mcp: Runner, project: Path) -> None:
             await t.client.read_resource("taskorch://tasks/abc")
 
     run_mcp(scenario)
+
+
+def test_hints_read_as_tools_and_arguments(run_mcp: Runner, project: Path) -> None:
+    """Errors and next steps name the tool and its arguments; missing files are said in the text."""
+    seen: dict[str, str] = {}
+
+    async def scenario(t: Tools) -> None:
+        first = (await t.ok("plan_task", title="First"))["task"]["id"]
+        second = (await t.ok("plan_task", title="Second", depends_on=[first]))["task"]["id"]
+        seen["refused"] = await t.error("execute_task", task_id=second)
+        started = await t.ok("execute_task", task_id=first)
+        seen["next"] = started["next_step"]
+        result = await t.call("complete_task", task_id=first, summary="done", file_paths=["docs/missing.md"])
+        seen["complete"] = tool_text(result)
+        assert result.structured_content is not None
+        assert result.structured_content["missing_files"] == ["docs/missing.md"]
+
+    run_mcp(scenario)
+    assert f"orchestrator_update_task with task_id={2}, depends_on=[]" in seen["refused"]
+    assert "orchestrator_complete_task with task_id=1, summary, detailed_work, file_paths" in seen["next"]
+    assert "not found in the project: docs/missing.md" in seen["complete"]
+    assert "orchestrator_execute_task with task_id=2" in seen["complete"]
+    assert "taskorch " not in "".join(seen.values())

@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
+from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.mcp.server import build_server
-from taskorch.testing.fake_github import FakeGitHub
 
 TOKEN_NAME = "TASKORCH_MCP_GIT_TEST_TOKEN"  # allowed over MCP: TASKORCH_*_TOKEN
 

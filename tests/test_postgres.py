@@ -1,17 +1,9 @@
-"""The core services on PostgreSQL, when a server is reachable.
-
-The server is ``TASKORCH_TEST_POSTGRES_URL`` if set, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``;
-the module is skipped when it cannot be reached, and fails instead when ``TASKORCH_TEST_POSTGRES_REQUIRED``
-is set (CI sets it after ``scripts/start-postgres``). Each test works in a schema of its own, created
-empty and dropped afterwards (the URL's ``options=-csearch_path=<schema>`` points every connection
-at it), so runs never see each other's data.
-"""
+"""The core services on PostgreSQL, when a server is reachable (see ``postgres_server`` for which
+server, and when the module is skipped). Each test works in a schema of its own."""
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +12,9 @@ import anyio
 import pytest
 from mcp import Client
 from pydantic import ValidationError
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, text
 
+from postgres_server import schema_url
 from taskorch.config import Settings
 from taskorch.errors import (
     Conflict,
@@ -39,50 +31,10 @@ from taskorch.store.db import HEAD_REVISION, Database
 # Every test needs the server: all are skipped, with the reason, when it cannot be reached.
 pytestmark = pytest.mark.usefixtures("admin")
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BASE_URL = os.environ.get("TASKORCH_TEST_POSTGRES_URL", "").strip() or DEFAULT_URL
-
-
-@pytest.fixture(scope="module")
-def admin() -> Iterator[Engine]:
-    """An engine on the server's default schema, to create and drop the test schemas."""
-    shown = make_url(BASE_URL).render_as_string(hide_password=True)
-    engine = create_engine(BASE_URL, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        engine.dispose()
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        message = f"PostgreSQL is not reachable at {shown} ({reason}); set TASKORCH_TEST_POSTGRES_URL"
-        if os.environ.get("TASKORCH_TEST_POSTGRES_REQUIRED"):
-            pytest.fail(message + " (required: TASKORCH_TEST_POSTGRES_REQUIRED is set)")
-        pytest.skip(message)
-    yield engine
-    engine.dispose()
-
-
-def schema_url(schema: str) -> str:
-    url = make_url(BASE_URL)
-    options = " ".join(filter(None, [url.query.get("options", ""), f"-csearch_path={schema}"]))
-    return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def schema(admin: Engine) -> Iterator[str]:
-    name = f"taskorch_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield name
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-
 
 @pytest.fixture
 def pg_url(schema: str) -> str:
-    return schema_url(schema)
+    return schema_url(schema).render_as_string(hide_password=False)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ Each test works in a schema of its own, as in test_postgres.py.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +16,9 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, event, text
 
+from postgres_server import schema_url
 from taskorch.config import Settings
 from taskorch.errors import StoreConnectionLost
 from taskorch.mcp.server import PREFIX, build_server
@@ -29,46 +27,14 @@ from taskorch.services.models import SubtaskSpec, TaskFields
 
 pytestmark = pytest.mark.usefixtures("admin")
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BASE_URL = os.environ.get("TASKORCH_TEST_POSTGRES_URL", "").strip() or DEFAULT_URL
 #: A password the server (trust authentication) never asks for: it must appear in no message.
 PASSWORD = "s3cret-pw"
-
-
-@pytest.fixture(scope="module")
-def admin() -> Iterator[Engine]:
-    """An engine on the server's default schema: creates and drops schemas, ends connections."""
-    shown = make_url(BASE_URL).render_as_string(hide_password=True)
-    engine = create_engine(BASE_URL, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        engine.dispose()
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL is not reachable at {shown} ({reason}); set TASKORCH_TEST_POSTGRES_URL")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def schema(admin: Engine) -> Iterator[str]:
-    name = f"taskorch_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield name
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
 
 
 @pytest.fixture
 def pg_url(schema: str) -> str:
     """The schema's URL, with a password and an application_name naming the schema."""
-    url = make_url(BASE_URL)
-    options = " ".join(filter(None, [url.query.get("options", ""), f"-csearch_path={schema}"]))
-    url = url.update_query_dict({"options": options, "application_name": schema})
+    url = schema_url(schema).update_query_dict({"application_name": schema}, append=False)
     if url.password is None:
         url = url.set(password=PASSWORD)
     return url.render_as_string(hide_password=False)

@@ -13,42 +13,23 @@ from typing import Any
 
 import pytest
 
+from git_repo import IDENTITY, commit, git, init_repository
+from standins.github import FakeGitHub
+from taskorch.cli.words import CLI_WORDS
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.platforms.github import GitHubPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
-from taskorch.testing.fake_github import FakeGitHub
 
 TOKEN_NAME = "RELEASE_TEST_TOKEN"
-
-
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, **IDENTITY}
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True)
-    return done.stdout.strip()
-
-
-def commit(repo: Path, message: str, name: str) -> None:
-    (repo / name).write_text(message + "\n")
-    git(repo, "add", name)
-    git(repo, "commit", "-q", "-m", message)
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A project with history: v0.1.0 tagged, then Conventional Commits, and a bare remote."""
-    root = tmp_path / "shop"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
+    root = init_repository(tmp_path / "shop", remote=tmp_path / "remote.git")
     commit(root, "feat: first endpoint", "a.txt")
     git(root, "tag", "-a", "v0.1.0", "-m", "Release v0.1.0")
     commit(root, "feat(login): rate limit failed logins", "b.txt")
@@ -56,9 +37,6 @@ def repo(tmp_path: Path) -> Path:
     commit(root, "docs: explain the limits", "d.txt")
     commit(root, "Tidy the imports", "e.txt")
     commit(root, "feat(api)!: drop the v1 endpoints\n\nBREAKING CHANGE: v1 is gone", "f.txt")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    git(root, "remote", "add", "origin", str(remote))
     return root
 
 
@@ -204,7 +182,8 @@ def test_tag_release_refuses_a_dirty_tree_and_open_work(orch: Orchestrator, repo
     (repo / "scratch.txt").unlink()
     with pytest.raises(Conflict, match=f"task {blocker} 'Security review' is pending") as info:
         orch.release_tag("0.2.0")
-    assert "force=true" in str(info.value)
+    assert "force=true" in info.value.render(MCP_WORDS)
+    assert "--force" in info.value.render(CLI_WORDS)
     assert git(repo, "tag", "--list", "v0.2.0") == ""
 
 

@@ -4,13 +4,13 @@ commit or remote from a caller be read by git as an option."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from git_repo import IDENTITY, commit, git, init_repository
 from taskorch.cli.app import app
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
@@ -18,38 +18,15 @@ from taskorch.release.git import GitRepo, check_remote_name
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import TaskFields
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **IDENTITY}, check=True
-    )
-    return done.stdout.strip()
-
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in IDENTITY.items():
         monkeypatch.setenv(name, value)
-    root = tmp_path / "shop"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "a.txt").write_text("a\n")
-    git(root, "add", "a.txt")
-    git(root, "commit", "-q", "-m", "feat: first endpoint")
+    root = init_repository(tmp_path / "shop", remote=tmp_path / "remote.git")
+    commit(root, "feat: first endpoint", "a.txt")
     git(root, "tag", "-a", "v0.1.0", "-m", "Release v0.1.0")
-    (root / "b.txt").write_text("b\n")
-    git(root, "add", "b.txt")
-    git(root, "commit", "-q", "-m", "fix: second")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    git(root, "remote", "add", "origin", str(remote))
+    commit(root, "fix: second", "b.txt")
     return root
 
 

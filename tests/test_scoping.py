@@ -25,9 +25,11 @@ from typer.testing import CliRunner
 
 from taskorch import summaries
 from taskorch.cli.app import app
+from taskorch.cli.words import CLI_WORDS
 from taskorch.config import Settings
 from taskorch.errors import NotFound
 from taskorch.mcp.server import PREFIX, build_server
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
 from taskorch.store.db import Database
@@ -121,7 +123,7 @@ def test_a_number_of_another_project_is_refused_and_changes_nothing(
     assert message.startswith(f"task 3 not found in project {proj_b.resolve()}.")
     # The project that has a task 3 is named, with how to address it; nothing of its task is shown.
     assert f"a task 3 exists in {proj_a.resolve()}" in message
-    assert "session_id" in message and "--project" in message
+    assert "session_id" in raised.value.render(MCP_WORDS) and "--project" in raised.value.render(CLI_WORDS)
     assert "A build" not in message
     assert (snapshot(orch, a), snapshot(orch, b)) == before
 

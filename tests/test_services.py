@@ -221,7 +221,7 @@ def test_complete_refuses_paths_outside_the_project_and_changes_nothing(orch: Or
 
 def test_complete_refuses_a_task_never_started(orch: Orchestrator) -> None:
     ids = plan_feature(orch)
-    with pytest.raises(Conflict, match="execute_task first"):
+    with pytest.raises(Conflict, match="execute_task with task_id=2 first"):
         orch.complete_task(ids["design"], "done")
 
 

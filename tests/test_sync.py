@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.errors import Conflict, InvalidInput
 from taskorch.platforms.github import GitHubPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
 from taskorch.sync.template import find_marker
-from taskorch.testing.fake_github import FakeGitHub
 
 TOKEN = "ghp_SECRETtoken0123456789abcdefSECRET"
 
@@ -147,7 +147,7 @@ def test_planned_tasks_become_issues_with_sub_issues(orch: Orchestrator, fake_gi
     children = set(fake_github.sub_issues.get(parent["number"], []))
     assert children == {issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests")}
     status = orch.git_config()
-    assert "'synced': 3" in status.detail
+    assert "Issues linked: 3 synced." in status.detail
 
 
 def test_progress_moves_the_issue_with_one_mutation_per_change(orch: Orchestrator, fake_github: FakeGitHub) -> None:
@@ -479,3 +479,153 @@ def test_progress_comments_follow_the_work(make_orch: Any, fake_github: FakeGitH
         "taskorch: status in_progress -> completed.",
         "taskorch: work recorded (code; src/limiter.py).",
     ]
+
+
+# -- defects: each of these failed before its fix ----------------------------------------------
+
+
+def _one_task(orch: Orchestrator, **fields: Any) -> int:
+    return orch.plan_task(TaskFields(title="Limit logins", description="Per account.", **fields)).task.id
+
+
+def test_managed_labels_follow_the_task(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    orch.git_sync()
+    orch.update_task(task, {"task_type": "bugfix", "complexity": "complex", "specialist_type": "debugger"})
+    orch.git_sync()
+    names = label_names(issue_of(orch, fake_github, task))
+    assert {"type: bugfix", "complexity: complex", "role: debugger"} <= names
+    assert not {"type: feature", "complexity: simple"} & names
+
+
+def test_an_applied_update_whose_answer_was_lost_is_recognised(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    orch.update_task(task, {"title": "Limit logins per account"})
+    # Every attempt is applied on GitHub, every answer lost.
+    fake_github.inject("drop_after", method="PATCH", path=rf"/issues/{number}$", times=5)
+    first = orch.git_sync()
+    assert first.sync is not None and first.sync.failed
+    assert fake_github.issues[number]["title"] == "Limit logins per account"
+    orch.update_task(task, {"title": "Limit logins per account and address"})
+    second = orch.git_sync()
+    assert second.sync is not None and second.sync.conflicts == []
+    assert fake_github.issues[number]["title"] == "Limit logins per account and address"
+    assert orch.get_task(task).title == "Limit logins per account and address"
+
+
+def test_a_field_in_conflict_is_never_written_by_the_push_of_another(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    task = _one_task(orch, labels=["auth"])
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    managed = sorted(n for n in label_names(fake_github.issues[number]) if ": " in n)
+    # Status changed on both sides: a conflict.
+    orch.execute_task(task)
+    fake_github.edit_issue(number, labels=[*managed, "auth", "status: blocked"])
+    result = orch.git_sync()
+    assert result.sync is not None and [c.field for c in result.sync.conflicts] == ["status"]
+    # A label change pushed now must leave the platform's status label alone.
+    orch.update_task(task, {"labels": ["auth", "perf"]})
+    orch.git_sync()
+    names = label_names(fake_github.issues[number])
+    assert "perf" in names and "status: blocked" in names and "status: in progress" not in names
+    # And the other way round: labels in conflict, a status push leaves the platform's labels alone.
+    [conflict] = orch.git_conflicts().conflicts or []
+    orch.git_resolve_conflict(conflict.id, "local")
+    orch.git_sync()
+    orch.update_task(task, {"labels": ["auth", "perf", "api"]})
+    current = label_names(fake_github.issues[number])
+    fake_github.edit_issue(number, labels=[*(current - {"perf"}), "ops"])
+    result = orch.git_sync()
+    assert result.sync is not None and [c.field for c in result.sync.conflicts] == ["labels"]
+    orch.complete_task(task, "done")
+    orch.git_sync()
+    issue = fake_github.issues[number]
+    assert issue["state"] == "closed"
+    assert "ops" in label_names(issue) and "api" not in label_names(issue) and "perf" not in label_names(issue)
+
+
+def _lose_the_create_answer(orch: Orchestrator, fake_github: FakeGitHub) -> int:
+    """The issue is created but its answer lost, and the search for its marker fails: the run
+    ends with the issue on GitHub and the task not yet linked. Returns the issue's number."""
+    before = set(fake_github.issues)
+    fake_github.inject("drop_after", method="POST", path=r"/issues$", times=1)
+    fake_github.inject("500", method="GET", path=r"/issues$", times=5)
+    result = orch.git_sync(pull=False)
+    assert result.sync is not None and result.sync.failed and result.sync.created == []
+    [number] = set(fake_github.issues) - before
+    return number
+
+
+def test_an_adopted_issue_keeps_the_edit_made_after_the_lost_create(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    task = _one_task(orch)
+    number = _lose_the_create_answer(orch, fake_github)
+    fake_github.edit_issue(number, title="Limit logins (per account, per address)")
+    orch.git_sync()
+    assert len(fake_github.issues) == 1
+    assert orch.get_task(task).title == "Limit logins (per account, per address)"
+    orch.update_task(task, {"labels": ["auth"]})
+    orch.git_sync()
+    assert fake_github.issues[number]["title"] == "Limit logins (per account, per address)"
+
+
+def test_the_pull_keeps_its_watermark_before_issues_not_yet_linked(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from standins.github import ManualClock
+    from taskorch.store.tables import sync_state
+
+    fake_github.clock = ManualClock(datetime.now(UTC), step=timedelta(seconds=1))
+    linked = _one_task(orch)
+    orch.git_sync()
+    _one_task(orch)
+    unlinked = _lose_the_create_answer(orch, fake_github)
+    fake_github.edit_issue(issue_of(orch, fake_github, linked)["number"], title="Edited later")
+    orch.git_sync(push=False)  # sees the unlinked issue, cannot adopt it (no push)
+    with orch.db.transaction(write=False) as conn:
+        since, etag = conn.execute(select(sync_state.c.since, sync_state.c.etag)).one()
+    assert since is not None and since.strftime("%Y-%m-%dT%H:%M:%SZ") <= fake_github.issues[unlinked]["updated_at"]
+    assert etag is None  # the next pull lists it again instead of answering 304
+
+
+def test_a_lost_sub_issue_link_is_retried_until_done(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    ids = plan(orch)
+    fake_github.inject("500", method="POST", path=r"/sub_issues$", times=10)
+    orch.git_sync()
+    orch.git_sync()
+    assert len(fake_github.issues) == 3 and fake_github.pending_faults() == 0
+    parent = issue_of(orch, fake_github, ids["parent"])["number"]
+    children = {issue_of(orch, fake_github, ids[k])["number"] for k in ("impl", "tests")}
+    assert set(fake_github.sub_issues.get(parent, [])) == children
+
+
+def test_the_marker_is_found_anywhere_in_the_body(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch)
+    number = _lose_the_create_answer(orch, fake_github)
+    body = fake_github.issues[number]["body"]
+    fake_github.edit_issue(number, body=body + "\n\nSeen on staging too.")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.failed == []
+    assert list(fake_github.issues) == [number]
+    issue_of(orch, fake_github, task)
+
+
+def test_label_names_are_compared_without_case(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    task = _one_task(orch, labels=["Bug"])
+    orch.git_sync()
+    number = issue_of(orch, fake_github, task)["number"]
+    assert "bug" in label_names(fake_github.issues[number])  # GitHub kept its own label's spelling
+    fake_github.edit_issue(number, labels=[*label_names(fake_github.issues[number]), "perf"])
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.conflicts == []
+    assert {label.casefold() for label in orch.get_task(task).labels} == {"bug", "perf"}
+    orch.update_task(task, {"title": "Limit logins per account"})
+    orch.git_sync()
+    assert {"bug", "perf"} <= label_names(fake_github.issues[number])

@@ -27,12 +27,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
 from taskorch.store.tables import feature_issue_links, sync_outbox
 from taskorch.sync.template import find_marker
-from taskorch.testing.fake_github import FakeGitHub
 
 TASKS = 200
 ROUNDS = 12  # workers started and killed mid-sync

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from standins.github import FakeGitHub
 from taskorch.cli.app import SYNC_INCOMPLETE, app
 from taskorch.errors import PlatformError
-from taskorch.testing.fake_github import FakeGitHub
 
 
 @pytest.fixture

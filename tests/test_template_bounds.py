@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from standins.github import FakeGitHub
 from taskorch.config import Settings
 from taskorch.errors import InvalidInput
 from taskorch.platforms.github import GitHubPlatform
@@ -21,7 +22,6 @@ from taskorch.services.models import TaskFields
 from taskorch.store.tables import git_integration_config
 from taskorch.sync import mapping, template
 from taskorch.sync.template import DEFAULT_TEMPLATE, RenderLimits, check_template, render_body
-from taskorch.testing.fake_github import FakeGitHub
 
 NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}"
 #: Time is never what stops these: the clock of the limits below does not move.

@@ -11,11 +11,24 @@ The package is layered; dependencies point inward::
 
 from __future__ import annotations
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("taskorch")
-except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+from typing import TYPE_CHECKING
 
 __all__ = ["__version__"]
+
+if TYPE_CHECKING:
+    __version__: str
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata on first use (importlib.metadata costs
+    tens of milliseconds, which a command that never prints the version should not pay)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'taskorch' has no attribute {name!r}")
+    from importlib import metadata
+
+    try:
+        version = metadata.version("taskorch")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        version = "0+unknown"
+    globals()["__version__"] = version
+    return version

@@ -18,6 +18,9 @@ TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a r
                                before it stops and leaves the rest for the next run (120)
 TASKORCH_SYNC_INTERVAL         seconds between background syncs of ``taskorch serve`` for
                                projects with auto sync on (default 60; 0 turns it off)
+TASKORCH_CLAIM_TTL             seconds a claim of ``execute_task`` lasts before another actor
+                               may take the task over (default 1800); renewed by the holder's
+                               later calls on the task
 TASKORCH_ALLOWED_TOKEN_NAMES   comma-separated token names (``fnmatch`` patterns allowed, e.g.
                                ``MYORG_*``) an assistant may name in a connect over MCP
                                (default GITHUB_TOKEN,GITLAB_TOKEN,JIRA_API_TOKEN,
@@ -110,6 +113,7 @@ class Settings:
     mutation_spacing: float = 1.0
     max_retry_wait: float = 120.0
     sync_interval: float = 60.0
+    claim_ttl: float = 1800.0
     allowed_token_names: tuple[str, ...] = DEFAULT_ALLOWED_TOKEN_NAMES
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -149,6 +153,7 @@ class Settings:
             mutation_spacing=_seconds(env, "TASKORCH_MUTATION_SPACING", 1.0),
             max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
             sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),
+            claim_ttl=_seconds(env, "TASKORCH_CLAIM_TTL", 1800.0),
             allowed_token_names=_token_names(env.get("TASKORCH_ALLOWED_TOKEN_NAMES", "")),
         )
 

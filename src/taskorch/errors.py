@@ -14,7 +14,10 @@ message says otherwise: a connection lost while committing leaves the outcome un
     ├── Conflict                  the request is valid but the current state forbids it; exit code 4
     │   ├── InvalidTransition     the status transition table forbids the move
     │   ├── DependenciesUnfinished execute_task while dependencies are still open
-    │   └── VersionMismatch       optimistic concurrency: expected_version is stale
+    │   ├── VersionMismatch       optimistic concurrency: expected_version is stale
+    │   └── ClaimedByOther        another actor holds the task's claim (execute_task, complete_task)
+    ├── Unauthorized              no valid API token (HTTP 401); exit code 12
+    ├── Forbidden                 the token's scope does not allow the call (HTTP 403); exit code 13
     ├── StoreUnavailable          the database cannot be opened, reached or migrated; exit code 5
     │   ├── StoreBusy             another writer held the lock past the busy timeout; exit code 7
     │   ├── StoreConnectionLost   the server connection dropped during the call; exit code 8
@@ -32,11 +35,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from taskorch.hints import PLAIN, Message, Param, Words, render
+
 __all__ = [
     "AuthenticationFailed",
+    "ClaimedByOther",
     "Conflict",
     "DependenciesUnfinished",
     "DependencyCycle",
+    "Forbidden",
     "InvalidInput",
     "InvalidTransition",
     "NotFound",
@@ -51,33 +58,50 @@ __all__ = [
     "StoreReplaced",
     "StoreUnavailable",
     "TaskorchError",
+    "Unauthorized",
     "VersionMismatch",
 ]
 
 
 class TaskorchError(Exception):
-    """Base of every error taskorch raises on purpose; ``str(error)`` is safe to show a client."""
+    """Base of every error taskorch raises on purpose; ``str(error)`` is safe to show a client.
+
+    The message is text, or a :data:`~taskorch.hints.Message` whose hints (the call to make, the
+    argument to change) each face words in its own terms with :meth:`render`; ``str(error)`` is
+    the neutral wording (:data:`~taskorch.hints.PLAIN`).
+    """
 
     exit_code = 1
     kind = "error"
+
+    def __init__(self, message: str | Message = "") -> None:
+        self.message: Message = (message,) if isinstance(message, str) else tuple(message)
+        super().__init__(render(self.message))
+
+    def render(self, words: Words = PLAIN) -> str:
+        """The message in ``words`` (e.g. the CLI's commands and flags, the MCP tools and arguments)."""
+        return render(self.message, words)
 
 
 class InvalidInput(TaskorchError):
     """An argument has a value taskorch cannot accept.
 
-    ``field`` names the argument (dotted for nested values, e.g. ``subtasks.2.depends_on``).
+    ``field`` names the argument (dotted for nested values, e.g. ``subtasks.2.depends_on``);
+    ``fix`` says how to fix it, as text or a :data:`~taskorch.hints.Message` (e.g. naming the
+    call to make instead). Each face words the field and the fix in its own terms.
     """
 
     exit_code = 2
     kind = "invalid_input"
 
-    def __init__(self, field: str, problem: str, fix: str | None = None) -> None:
+    def __init__(self, field: str, problem: str, fix: str | Message | None = None) -> None:
         self.field = field
         self.problem = problem
-        self.fix = fix
-        message = f"{field}: {problem}"
+        self.fix_message: Message = () if not fix else (fix,) if isinstance(fix, str) else tuple(fix)
+        self.fix = render(self.fix_message) if fix else None
+        message: Message = (Param(field), f": {problem}")
         if fix:
-            message += f" Fix: {fix}"
+            message += (" Fix: ", *self.fix_message)
         super().__init__(message)
 
 
@@ -120,7 +144,7 @@ class DependenciesUnfinished(Conflict):
 
     kind = "dependencies_unfinished"
 
-    def __init__(self, message: str, blockers: Sequence[int]) -> None:
+    def __init__(self, message: str | Message, blockers: Sequence[int]) -> None:
         self.blockers = list(blockers)
         super().__init__(message)
 
@@ -129,6 +153,31 @@ class VersionMismatch(Conflict):
     """Optimistic concurrency: the caller's ``expected_version`` is not the stored version."""
 
     kind = "version_mismatch"
+
+
+class ClaimedByOther(Conflict):
+    """Another actor holds the task's claim: ``holder`` until ``expires_at`` (an aware UTC datetime)."""
+
+    kind = "claimed_by_other"
+
+    def __init__(self, message: str | Message, *, holder: str, expires_at: object) -> None:
+        self.holder = holder
+        self.expires_at = expires_at
+        super().__init__(message)
+
+
+class Unauthorized(TaskorchError):
+    """No API token, or one that is unknown or revoked (the HTTP server answers 401)."""
+
+    exit_code = 12
+    kind = "unauthorized"
+
+
+class Forbidden(TaskorchError):
+    """The API token's scope does not allow the call (the HTTP server answers 403)."""
+
+    exit_code = 13
+    kind = "forbidden"
 
 
 class StoreUnavailable(TaskorchError):
@@ -190,7 +239,7 @@ class PlatformError(TaskorchError):
     kind = "platform_error"
     retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str | Message, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
 
@@ -206,7 +255,7 @@ class RateLimited(PlatformError):
     kind = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
+    def __init__(self, message: str | Message, *, retry_after: float, status: int | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status)
 

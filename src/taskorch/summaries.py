@@ -5,37 +5,49 @@ text of the working tools is enough on its own, and compact: ``execute_task`` gi
 instructions, the task, the acceptance criteria, the dependencies' results and what to call
 next; ``plan_task`` the numbers and keys created; ``get_status`` and ``query_tasks`` one line per
 task; ``complete_task`` what became ready. The others say what happened in a line or a few.
+
+A summary that names a call to make returns a :data:`~taskorch.hints.Message`, which each face
+words (:func:`taskorch.hints.render`); a result's ``next_step`` is already worded by the face
+(:func:`taskorch.hints.finish`).
+
+Importing this module costs nothing beyond :mod:`taskorch.hints`: the result models are named for
+type checking only, so the CLI can import it before it needs pydantic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from taskorch.services.models import (
-    BoardResult,
-    CancelResult,
-    CompleteResult,
-    DeleteResult,
-    ExecuteResult,
-    GitResult,
-    HealthResult,
-    MaintenanceResult,
-    PlanResult,
-    QueryBrief,
-    QueryResult,
-    ReconnectResult,
-    ReleaseResult,
-    RestartResult,
-    RestartStatusResult,
-    SessionResult,
-    ShutdownResult,
-    StatusResult,
-    SynthesisResult,
-    TaskBrief,
-    TaskRow,
-    TaskView,
-    UpdateResult,
-)
+from taskorch.hints import REQUIRED, Hint, Message, Part
+
+if TYPE_CHECKING:
+    from taskorch.services.models import (
+        BoardResult,
+        CancelResult,
+        CompleteResult,
+        DeleteResult,
+        ExecuteResult,
+        GitResult,
+        HealthResult,
+        MaintenanceResult,
+        PlanResult,
+        QueryBrief,
+        QueryResult,
+        ReconnectResult,
+        ReleaseResult,
+        ReopenResult,
+        RestartResult,
+        RestartStatusResult,
+        SessionResult,
+        ShutdownResult,
+        StatusResult,
+        SynthesisResult,
+        TaskBrief,
+        TaskRow,
+        TaskView,
+        UpdateResult,
+    )
 
 #: Characters of a dependency's detailed work shown in execute_task's text (the rest is cut).
 DETAIL_SHOWN = 2000
@@ -71,7 +83,7 @@ def _table(tasks: Sequence[TaskBrief | TaskRow | TaskView]) -> list[str]:
 
 
 def status(r: StatusResult) -> str:
-    lines = [f"Session {r.session_id} ({r.project_root}): {_counts(r.counts)}; {r.total} in all."]
+    lines = [f"Session {r.session_id}: {_counts(r.counts)}; {r.total} in all."]
     for heading, tasks in (
         ("Ready (execute next):", r.ready),
         ("Awaiting synthesis (call synthesize_results):", r.awaiting_synthesis),
@@ -162,8 +174,17 @@ def complete(r: CompleteResult) -> str:
             lines.append(
                 f"{r.open_sibling_count} subtask(s) of #{r.parent_id} still open" + (f": {shown}." if shown else ".")
             )
+    if r.missing_files:
+        lines.append(f"Warning: recorded but not found in the project: {', '.join(r.missing_files)}.")
     lines.append(r.next_step)
     return "\n".join(lines)
+
+
+def reopen(r: ReopenResult) -> str:
+    text = f"Reopened task {r.task.id} ({r.reason})."
+    if r.waiting_again:
+        text += f" Task(s) {', '.join(map(str, r.waiting_again))} wait for it again."
+    return f"{text} {r.next_step}"
 
 
 def query(r: QueryResult | QueryBrief) -> str:
@@ -236,22 +257,23 @@ def restart_status(r: RestartStatusResult) -> str:
     )
 
 
-def git(r: GitResult) -> str:
-    lines = [r.detail]
+def git(r: GitResult) -> Message:
+    parts: list[Part] = [r.detail]
     if r.sync is not None:
         for link in r.sync.created:
-            lines.append(f"- task {link.task_id} -> issue #{link.issue_number} {link.issue_url}")
+            parts.append(f"\n- task {link.task_id} -> issue #{link.issue_number} {link.issue_url}")
         for failure in r.sync.failed:
-            lines.append(f"- failed: task {failure.task_id} {failure.operation}: {failure.error}")
+            parts.append(f"\n- failed: task {failure.task_id} {failure.operation}: {failure.error}")
         remaining = r.sync.rate_limit.get("remaining")
         if remaining is not None:
-            lines.append(f"Rate limit remaining: {remaining}.")
+            parts.append(f"\nRate limit remaining: {remaining}.")
     for conflict in r.conflicts or (r.sync.conflicts if r.sync else []):
-        lines.append(
-            f"- conflict {conflict.id} on task {conflict.task_id} ({conflict.field}): {conflict.detail}; "
-            "resolve with action=resolve_conflict"
-        )
-    return "\n".join(lines)
+        parts += [
+            f"\n- conflict {conflict.id} on task {conflict.task_id} ({conflict.field}): {conflict.detail}; "
+            "resolve with ",
+            Hint("git_integration", {"action": "resolve_conflict", "conflict_id": conflict.id, "resolution": REQUIRED}),
+        ]
+    return tuple(parts)
 
 
 def board(r: BoardResult) -> str:

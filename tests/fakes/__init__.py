@@ -1,7 +1,7 @@
 """Stateful fakes of the Git platforms' APIs for the test suite, checked against the platforms'
 official OpenAPI descriptions. Fixtures are in :mod:`fakes.fixtures`."""
 
-from taskorch.testing.fake_github import FAULTS, FakeGitHub, ManualClock, Project, ProjectField, ProjectItem, Recorded
+from standins.github import FAULTS, FakeGitHub, ManualClock, Project, ProjectField, ProjectItem, Recorded
 
 from .openapi import SpecValidator, Violation
 

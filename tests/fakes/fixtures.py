@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from taskorch.testing.fake_github import FakeGitHub
+from standins.github import FakeGitHub
 
 from .openapi import SpecValidator
 

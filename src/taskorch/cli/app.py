@@ -1,11 +1,18 @@
-"""The ``taskorch`` command: the MCP tools' verbs for people, plus ``serve`` and ``demo``.
+"""The ``taskorch`` command: the MCP tools' verbs for people, plus ``serve``.
 
 Each command parses its options, calls the same :class:`~taskorch.services.app.Orchestrator`
 method as the MCP tool of the same name, and prints Rich tables (or JSON with ``--json``). A
 :class:`~taskorch.errors.TaskorchError` becomes ``error: <message>`` on stderr and its exit code.
 
 The session is the project of ``--project`` (default: the current directory), created on first
-use, as ``orchestrator_initialize_session`` would.
+use, as the MCP face's initialize_session would.
+
+Messages and next steps are worded for the command line (:mod:`taskorch.cli.words`): commands
+and flags, never MCP tool names.
+
+Start-up is kept short: the module imports Typer, Rich's console and table, and the enums of
+the options; pydantic, SQLAlchemy and the services load when a command needs them
+(``tests/test_cli_display.py`` checks which modules ``--help`` and ``--version`` import).
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -28,31 +34,75 @@ from rich.text import Text
 from taskorch import summaries
 from taskorch.cli.ids import ConflictIdArg, IssueNumberArg, TaskArg, task_id_parser
 from taskorch.cli.terminal import cells, print_json, safe, safe_markdown
+from taskorch.cli.words import CLI_WORDS
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import InvalidInput, PlatformError, TaskorchError
-from taskorch.services.fields import input_error
+from taskorch.hints import Message, finish, render
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from taskorch.services.app import Orchestrator
     from taskorch.services.maintenance import Action
     from taskorch.services.models import GitResult, TaskBrief, TaskView
+
+#: Every command (and group) answers -h as well as --help.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _typer(help_text: str) -> typer.Typer:
+    """A command group with plain help: flags shown as flags, never cut off at 80 columns."""
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        context_settings=CONTEXT,
+        pretty_exceptions_enable=False,
+    )
+
 
 app = typer.Typer(
     name="taskorch",
     help="Task orchestrator for AI coding assistants: plan, execute, complete and synthesize work.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings=CONTEXT,
     pretty_exceptions_enable=False,
 )
 
 out = Console()
 err = Console(stderr=True)
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 ProjectOpt = Annotated[
-    Path, typer.Option("--project", "-C", help="A directory inside the project (default: current directory).")
+    Path,
+    typer.Option(
+        "--project", "-C", help="A directory inside the project (default: the current directory).", show_default=False
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from taskorch import __version__
+
+        out.print(f"taskorch {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Task orchestrator for AI coding assistants: plan, execute, complete and synthesize work.
+
+    Shell completion: taskorch --install-completion (then open a new shell).
+    """
 
 
 def _enum_values(enum: type[Enum]) -> str:
@@ -71,7 +121,8 @@ def _orchestrator() -> Iterator[Orchestrator]:
 
 
 def _fail(exc: TaskorchError) -> typer.Exit:
-    err.print(Text.assemble(("error", "bold red"), ": ", safe(exc)), soft_wrap=True)
+    """Print ``error: <message>`` (worded for the command line) on stderr; the exit to raise."""
+    err.print(Text.assemble(("error", "bold red"), ": ", safe(exc.render(CLI_WORDS))), soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -80,10 +131,14 @@ def _run(
     *,
     as_json: bool,
     render: Callable[[M], None] | None = None,
-    summary: Callable[[M], str] | None = None,
+    summary: Callable[[M], str | Message] | None = None,
     project: Path | None = None,
 ) -> M:
     """Call one service method; print the result; map errors to exit codes."""
+    from pydantic import ValidationError
+
+    from taskorch.services.fields import input_error
+
     try:
         with _orchestrator() as orchestrator:
             try:
@@ -101,14 +156,20 @@ def _run(
         raise _fail(exc) from None
     except ValidationError as exc:
         raise _fail(input_error(exc)) from None
+    finish(result, CLI_WORDS)
     if as_json:
         print_json(out, result.model_dump_json())
     else:
         if render is not None:
             render(result)
         if summary is not None:
-            out.print(safe(summary(result)))
+            out.print(safe(_words(summary(result))))
     return result
+
+
+def _words(message: str | Message) -> str:
+    """A message worded for the command line."""
+    return render(message, CLI_WORDS)
 
 
 def _project_path(project: Path) -> str:
@@ -116,21 +177,28 @@ def _project_path(project: Path) -> str:
     return str(project.expanduser().absolute())
 
 
+def _table(title: str, *columns: str) -> Table:
+    """A table whose number and status columns never wrap or shrink; titles wrap instead."""
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        if col in ("id", "task", "parent", "v", "status", "priority", "at"):
+            table.add_column(col, no_wrap=True, min_width=len(col), overflow="fold")
+        else:
+            table.add_column(col, overflow="fold")
+    return table
+
+
 def _brief_table(title: str, tasks: list[TaskBrief]) -> None:
     if not tasks:
         return
-    table = Table(title=title, title_justify="left")
-    for col in ("id", "title", "status", "priority", "specialist", "parent"):
-        table.add_column(col)
+    table = _table(title, "id", "title", "status", "priority", "specialist", "parent")
     for t in tasks:
         table.add_row(*cells(t.id, t.title, t.status.value, t.priority.value, t.specialist_type, t.parent_id or ""))
     out.print(table)
 
 
 def _task_table(title: str, tasks: list[TaskView]) -> None:
-    table = Table(title=title, title_justify="left")
-    for col in ("id", "title", "status", "type", "priority", "specialist", "labels", "depends on", "v"):
-        table.add_column(col)
+    table = _table(title, "id", "title", "status", "type", "priority", "specialist", "labels", "depends on", "v")
     for t in tasks:
         table.add_row(
             *cells(
@@ -148,7 +216,7 @@ def _task_table(title: str, tasks: list[TaskView]) -> None:
     out.print(table)
 
 
-# -- serve and demo ------------------------------------------------------------------------
+# -- serve --------------------------------------------------------------------------------
 
 
 @app.command()
@@ -157,21 +225,15 @@ def serve(
         str | None,
         typer.Option(help="Comma-separated toolsets to expose: core, maintenance, lifecycle (default all)."),
     ] = None,
+    transport: Annotated[str, typer.Option(help="stdio (default), or http for a team server at /mcp.")] = "stdio",
+    host: Annotated[str, typer.Option(help="http: the address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="http: the TCP port.")] = 8765,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="http: no tokens (loopback addresses only).")] = False,
 ) -> None:
-    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch)."""
-    from taskorch.mcp.stdio import serve as serve_stdio
+    """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch), or over HTTP."""
+    from taskorch.cli.team import serve_transport
 
-    raise typer.Exit(serve_stdio(toolsets))
-
-
-@app.command()
-def demo(
-    keep: Annotated[bool, typer.Option(help="Keep the throwaway repository and database afterwards.")] = False,
-) -> None:
-    """Drive `taskorch serve` with the official MCP client in a throwaway Git repository."""
-    from taskorch.demo import run_demo
-
-    raise typer.Exit(run_demo(keep=keep, console=out))
+    raise typer.Exit(serve_transport(transport, toolsets, host, port, no_auth))
 
 
 # -- sessions and status -------------------------------------------------------------------
@@ -190,22 +252,33 @@ def initialize_session(
 
 @app.command("get-status")
 def get_status(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Counts, the ready queue, blocked tasks, work in progress and recent completions."""
+    """Counts by status, the ready queue, blocked and waiting tasks, work in progress and recent
+    completions.
+
+    The counts are by status. "Blocked" lists the tasks whose status is blocked; "Waiting on
+    dependencies" the pending tasks whose dependencies are unfinished (their status is pending,
+    so the counts show them as pending).
+    """
 
     def render(r: Any) -> None:
-        counts = Table(title=safe(f"Session {r.session_id}: {r.project_root}"), title_justify="left")
+        counts = Table(title=safe(f"Tasks by status, session {r.session_id}: {r.project_root}"), title_justify="left")
         for status in r.counts:
-            counts.add_column(status)
+            counts.add_column(status, no_wrap=True, justify="right")
         counts.add_row(*(str(n) for n in r.counts.values()))
         out.print(counts)
         _brief_table("Ready", r.ready)
-        _brief_table("Awaiting synthesis (run synthesize-results)", r.awaiting_synthesis)
+        _brief_table("Awaiting synthesis (run taskorch synthesize-results TASK)", r.awaiting_synthesis)
         _brief_table("In progress", r.in_progress)
-        if r.blocked:
-            table = Table(title="Blocked", title_justify="left")
-            for col in ("id", "title", "reason", "blockers"):
-                table.add_column(col)
-            for b in r.blocked:
+        marked = [b for b in r.blocked if b.task.status.value == "blocked"]
+        waiting = [b for b in r.blocked if b.task.status.value != "blocked"]
+        for title, rows in (
+            (f"Blocked (status blocked): {r.counts.get('blocked', len(marked))}", marked),
+            (f"Waiting on dependencies (status pending): {len(waiting)}", waiting),
+        ):
+            if not rows:
+                continue
+            table = _table(title, "id", "title", "reason", "blockers")
+            for b in rows:
                 table.add_row(*cells(b.task.id, b.task.title, b.reason, ", ".join(str(x.id) for x in b.blockers)))
             out.print(table)
         _brief_table("Recently completed", r.recently_completed)
@@ -244,6 +317,9 @@ def plan_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Create one task, or a parent plus subtasks, in one atomic call."""
+    from pydantic import ValidationError
+
+    from taskorch.services.fields import input_error
     from taskorch.services.models import TaskFields
 
     try:
@@ -284,6 +360,9 @@ def plan_task(
 def _read_subtasks(source: str) -> list[Any]:
     """The subtasks of ``--subtasks-json`` (``SubtaskSpec``); a rejected one names its place in
     the list, as the MCP tool does (``subtasks.2.title: is empty. Fix: ...``)."""
+    from pydantic import ValidationError
+
+    from taskorch.services.fields import input_error
     from taskorch.services.models import SubtaskSpec
 
     specs = []
@@ -316,25 +395,186 @@ def _read_json_list(source: str) -> list[Any]:
 
 
 @app.command("execute-task")
-def execute_task(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Start a task and print its specialist context."""
-
-    def render(r: Any) -> None:
-        out.print(Text.assemble(safe(r.specialist.title, "bold"), safe(f" — task {r.task.id}: {r.task.title}")))
-        out.print(safe_markdown(r.specialist.instructions))
-        for dep in r.dependency_results:
-            for art in dep.artifacts:
-                out.print(safe(f"from task {dep.task_id} ({dep.specialist_type}): {art.summary}"))
-        for criterion in r.acceptance_criteria:
-            out.print(safe(f"- [ ] {criterion}"))
-
+def execute_task(
+    task_id: TaskArg,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take the task over even while another actor's claim on it runs.")
+    ] = False,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a task and print its specialist context (taskorch show reads it without starting)."""
     _run(
-        lambda o: o.execute_task(task_id),
+        lambda o: o.execute_task(task_id, force=force),
         as_json=as_json,
-        render=render,
+        render=_print_context,
         summary=lambda r: r.next_step,
         project=project,
     )
+
+
+def _print_context(r: Any) -> None:
+    """The specialist context of a task (execute-task and show)."""
+    out.print(Text.assemble(safe(r.specialist.title, "bold"), safe(f" — task {r.task.id}: {r.task.title}")))
+    for parent in r.ancestry:
+        out.print(safe(f"  part of task {parent.id}: {parent.title} ({parent.status.value})"))
+    out.print(safe_markdown(r.specialist.instructions))
+    for dep in r.dependency_results:
+        if not dep.artifacts:
+            out.print(safe(f"from task {dep.task_id} ({dep.specialist_type}): nothing recorded yet"))
+        for art in dep.artifacts:
+            out.print(safe(f"from task {dep.task_id} ({dep.specialist_type}): {art.summary}"))
+    if r.acceptance_criteria:
+        out.print(Text("Acceptance criteria", style="bold"))
+    for criterion in r.acceptance_criteria:
+        out.print(safe(f"- [ ] {criterion}"))
+
+
+def _changes_text(changes: dict[str, Any]) -> str:
+    """An audit entry's changes in words: ``status: pending -> in_progress; labels: ui``."""
+
+    def value(v: Any) -> str:
+        if v is None or v in ("", []):
+            return "(none)"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, list):
+            return ", ".join(value(x) for x in v)
+        if isinstance(v, dict):
+            return ", ".join(f"{k}={value(x)}" for k, x in v.items())
+        return str(v)
+
+    parts = []
+    for name, change in changes.items():
+        if isinstance(change, list) and len(change) == 2 and name not in ("labels", "depends_on", "file_paths"):
+            parts.append(f"{name}: {value(change[0])} -> {value(change[1])}")
+        else:
+            parts.append(f"{name}: {value(change)}")
+    return "; ".join(parts)
+
+
+@app.command("show")
+def show(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """One task as execute-task would present it, without starting it: the role's instructions,
+    its parents, what its dependencies produced, its acceptance criteria, its own work, its
+    history and its linked issue."""
+
+    def render(r: Any) -> None:
+        t = r.task
+        _print_context(r)
+        facts = _table(f"Task {t.id}", "field", "value")
+        rows: list[tuple[str, object]] = [
+            ("status", t.status.value + (f" ({t.status_reason})" if t.status_reason else "")),
+            ("type, priority, complexity", f"{t.task_type.value}, {t.priority.value}, {t.complexity.value}"),
+            ("parent", t.parent_id or "(none)"),
+            ("depends on", ", ".join(map(str, t.depends_on)) or "(none)"),
+            ("subtasks", ", ".join(f"{c.id} ({c.status.value})" for c in t.children or []) or "(none)"),
+            ("labels", ", ".join(t.labels) or "(none)"),
+            ("version", t.version),
+        ]
+        if r.issue is not None:
+            number = f"#{r.issue.issue_number}" if r.issue.issue_number else "(not created yet)"
+            rows.append(("issue", f"{r.issue.repository} {number} {r.issue.issue_url or ''} ({r.issue.sync_status})"))
+        for name, value in rows:
+            facts.add_row(*cells(name, value))
+        out.print(facts)
+        if t.description:
+            out.print(Text("Description", style="bold"))
+            out.print(safe_markdown(t.description))
+        for art in t.artifacts or []:
+            files = f" files: {', '.join(art.file_paths)}" if art.file_paths else ""
+            out.print(safe(f"work recorded ({art.artifact_type.value}): {art.summary}{files}"))
+        trail = _table("History", "at", "by", "action", "changes")
+        for e in r.audit:
+            trail.add_row(*cells(e.at.isoformat(timespec="seconds"), e.tool, e.action, _changes_text(e.changes)))
+        out.print(trail)
+
+    _run(lambda o: o.show_task(task_id), as_json=as_json, render=render, project=project)
+
+
+@app.command("next")
+def next_task(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """The next ready task of the project (highest priority first) and the command to start it.
+
+    Exits 0 with a line saying so when nothing is ready. With --json: the task, or null.
+    """
+    try:
+        with _orchestrator() as orchestrator:
+            orchestrator.initialize_session(_project_path(project))
+            status = orchestrator.get_status()
+    except TaskorchError as exc:
+        raise _fail(exc) from None
+    task = status.ready[0] if status.ready else None
+    if as_json:
+        print_json(out, "null" if task is None else task.model_dump_json())
+        return
+    if task is None:
+        waiting = len(status.blocked)
+        line = "Nothing is ready"
+        if status.in_progress:
+            line += f"; {len(status.in_progress)} task(s) in progress"
+        if waiting:
+            line += f"; {waiting} blocked or waiting on dependencies (taskorch get-status shows them)"
+        elif not status.total:
+            line += "; no tasks yet (plan one with taskorch plan-task TITLE)"
+        out.print(safe(line + "."))
+        return
+    out.print(Text.assemble(("next: ", "bold"), safe(f"task {task.id}: {task.title}")))
+    out.print(safe(f"role: {task.specialist_type}, priority: {task.priority.value}"))
+    out.print(safe(f"start it with: taskorch execute-task {task.id}"))
+
+
+@app.command("tree")
+def tree(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """The plan as a tree: every live task under its parent, with its number and status."""
+    from rich.tree import Tree
+
+    def render(r: Any) -> None:
+        children: dict[int | None, list[Any]] = {}
+        for t in r.tasks:
+            children.setdefault(t.parent_id, []).append(t)
+        known = {t.id for t in r.tasks}
+        root = Tree(safe(f"{r.project_root} ({len(r.tasks)} task(s))", "bold"))
+
+        def label(t: Any) -> Text:
+            return Text.assemble(
+                safe(f"{t.id} ", "bold"),
+                safe(f"[{t.status.value}] ", _STATUS_STYLE.get(t.status.value, "")),
+                safe(t.title),
+            )
+
+        def add(node: Tree, parent: int | None) -> None:
+            for t in children.get(parent, []):
+                add(node.add(label(t)), t.id)
+
+        add(root, None)
+        for parent, orphans in children.items():  # a parent archived while its subtasks live
+            if parent is not None and parent not in known:
+                for t in orphans:
+                    add(root.add(label(t)), t.id)
+        if not r.tasks:
+            root.add(Text("no tasks yet: plan one with taskorch plan-task TITLE"))
+        out.print(root)
+
+    _run(lambda o: o.task_tree(), as_json=as_json, render=render, project=project)
+
+
+_STATUS_STYLE = {"completed": "green", "in_progress": "yellow", "blocked": "red", "cancelled": "dim"}
+
+
+@app.command("reopen-task")
+def reopen_task(
+    task_id: TaskArg,
+    reason: Annotated[str, typer.Option(help="Why the task is reopened (kept in its history).")],
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a task completed by mistake back to pending (its recorded work and history stay).
+
+    Pending tasks that depend on it wait for it again; its parent counts it as open; a linked
+    issue reopens with the next sync.
+    """
+    _run(lambda o: o.reopen_task(task_id, reason), as_json=as_json, summary=summaries.reopen, project=project)
 
 
 @app.command("complete-task")
@@ -348,13 +588,22 @@ def complete_task(
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
-    """Record the work of an in-progress task and complete it."""
-    _run(
+    """Record the work of an in-progress task and complete it.
+
+    File paths that do not exist in the project are recorded all the same (the work may have
+    deleted a file), with a warning on stderr.
+    """
+    result = _run(
         lambda o: o.complete_task(task_id, summary, detailed_work, file_path or [], artifact_type, next_action),
         as_json=as_json,
         summary=summaries.complete,
         project=project,
     )
+    if result.missing_files and not as_json:
+        err.print(
+            safe(f"warning: not found in the project (recorded anyway): {', '.join(result.missing_files)}"),
+            soft_wrap=True,
+        )
 
 
 @app.command("query-tasks")
@@ -365,19 +614,19 @@ def query_tasks(
     complexity: Annotated[list[Complexity] | None, typer.Option()] = None,
     priority: Annotated[list[Priority] | None, typer.Option()] = None,
     parent_id: Annotated[int | None, typer.Option(parser=task_id_parser)] = None,
-    roots_only: Annotated[bool, typer.Option(help="Only tasks without a parent.")] = False,
+    roots_only: Annotated[bool, typer.Option("--roots-only", help="Only tasks without a parent.")] = False,
     label: Annotated[list[str] | None, typer.Option(help="Required label (repeatable).")] = None,
     created_after: Annotated[datetime | None, typer.Option()] = None,
     created_before: Annotated[datetime | None, typer.Option()] = None,
     updated_after: Annotated[datetime | None, typer.Option()] = None,
     updated_before: Annotated[datetime | None, typer.Option()] = None,
     text: Annotated[str | None, typer.Option(help="Full-text search.")] = None,
-    include_archived: Annotated[bool, typer.Option()] = False,
+    include_archived: Annotated[bool, typer.Option("--include-archived")] = False,
     sort: Annotated[str, typer.Option(help="created_at, updated_at, priority, due_date, title or id.")] = "created_at",
     order: Annotated[str, typer.Option(help="asc or desc.")] = "desc",
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
-    include_artifacts: Annotated[bool, typer.Option()] = False,
+    include_artifacts: Annotated[bool, typer.Option("--include-artifacts")] = False,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -439,7 +688,7 @@ def update_task(
     depends_on: Annotated[
         list[int] | None, typer.Option(parser=task_id_parser, help="Replaces the dependencies (repeatable).")
     ] = None,
-    no_dependencies: Annotated[bool, typer.Option(help="Remove every dependency.")] = False,
+    no_dependencies: Annotated[bool, typer.Option("--no-dependencies", help="Remove every dependency.")] = False,
     status: Annotated[str | None, typer.Option(help="pending or blocked.")] = None,
     status_reason: Annotated[str | None, typer.Option()] = None,
     assignee: Annotated[list[str] | None, typer.Option(help="Replaces the assignees (repeatable login).")] = None,
@@ -484,7 +733,7 @@ def update_task(
 def cancel_task(
     task_id: TaskArg,
     reason: Annotated[str, typer.Option(help="Why the task is cancelled.")],
-    cascade: Annotated[bool, typer.Option(help="Cancel open subtasks too.")] = False,
+    cascade: Annotated[bool, typer.Option("--cascade", help="Cancel open subtasks too.")] = False,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -495,8 +744,8 @@ def cancel_task(
 @app.command("delete-task")
 def delete_task(
     task_id: TaskArg,
-    hard: Annotated[bool, typer.Option(help="Delete for good instead of archiving.")] = False,
-    cascade: Annotated[bool, typer.Option(help="Confirm a hard delete of subtasks too.")] = False,
+    hard: Annotated[bool, typer.Option("--hard", help="Delete for good instead of archiving.")] = False,
+    cascade: Annotated[bool, typer.Option("--cascade", help="Confirm a hard delete of subtasks too.")] = False,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -535,18 +784,10 @@ def audit(
     if as_json:
         print_json(out, trail.model_dump_json())
         return
-    table = Table(title="Audit trail", title_justify="left")
-    for col in ("at", "task", "tool", "action", "changes"):
-        table.add_column(col)
+    table = _table("Audit trail", "at", "task", "by", "action", "changes")
     for e in trail.entries:
         table.add_row(
-            *cells(
-                e.at.isoformat(timespec="seconds"),
-                e.task_id or "",
-                e.tool,
-                e.action,
-                json.dumps(e.changes, default=str)[:120],
-            )
+            *cells(e.at.isoformat(timespec="seconds"), e.task_id or "", e.tool, e.action, _changes_text(e.changes))
         )
     out.print(table)
 
@@ -560,17 +801,19 @@ def maintenance_coordinator(
         str,
         typer.Argument(help="scan_cleanup, validate_structure, archive_completed, vacuum or prepare_handover."),
     ],
-    apply: Annotated[bool, typer.Option("--apply", help="Make the changes (default is a dry run).")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run/--apply", help="Only report (the default), or make the changes.")
+    ] = True,
     older_than_days: Annotated[int, typer.Option(min=0, max=36500)] = 30,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
-    """Housekeeping of the session's data (dry run unless --apply)."""
+    """Housekeeping of the session's data (a dry run unless --apply)."""
     actions = ("scan_cleanup", "validate_structure", "archive_completed", "vacuum", "prepare_handover")
     if action not in actions:
         raise _fail(InvalidInput("action", f"{action!r} is not an action.", f"use one of: {', '.join(actions)}."))
     _run(
-        lambda o: o.maintenance_coordinator(cast("Action", action), not apply, older_than_days),
+        lambda o: o.maintenance_coordinator(cast("Action", action), dry_run, older_than_days),
         as_json=as_json,
         render=lambda r: out.print(safe_markdown(r.report)) if r.report else None,
         summary=lambda r: "" if r.report else summaries.maintenance(r),
@@ -620,8 +863,8 @@ def restart_status(limit: Annotated[int, typer.Option(min=1, max=200)] = 20, as_
 
 # -- Git platform integration --------------------------------------------------------------
 
-git_app = typer.Typer(help="Keep tasks in step with GitHub issues.", no_args_is_help=True)
-board_app = typer.Typer(help="The project's GitHub Projects (v2) board.", no_args_is_help=True)
+git_app = _typer("Keep tasks in step with GitHub issues.")
+board_app = _typer("The project's GitHub Projects (v2) board.")
 app.add_typer(git_app, name="git")
 app.add_typer(board_app, name="board")
 
@@ -638,10 +881,14 @@ def git_connect(
     ] = "GITHUB_TOKEN",
     tier: Annotated[str, typer.Option(help="basic, project or full.")] = "basic",
     label: Annotated[list[str] | None, typer.Option(help="A label every issue gets (repeatable).")] = None,
-    auto_sync: Annotated[bool, typer.Option(help="Create issues for tasks as they are planned.")] = False,
+    auto_sync: Annotated[
+        bool, typer.Option("--auto-sync", help="Create issues for tasks as they are planned.")
+    ] = False,
     template_file: Annotated[Path | None, typer.Option(help="Jinja2 issue body template.")] = None,
     conflict_policy: Annotated[str, typer.Option(help="manual, local_wins, remote_wins or newest_wins.")] = "manual",
-    progress_comments: Annotated[bool, typer.Option(help="Comment on issues when tasks move.")] = False,
+    progress_comments: Annotated[
+        bool, typer.Option("--progress-comments", help="Comment on issues when tasks move.")
+    ] = False,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -857,7 +1104,7 @@ def board_sync_milestones(project: ProjectOpt = Path(), as_json: JsonOpt = False
     _run(lambda o: o.board_manager("sync_milestones"), as_json=as_json, summary=summaries.board, project=project)
 
 
-release_app = typer.Typer(help="Plan, tag and publish releases from finished work.", no_args_is_help=True)
+release_app = _typer("Plan, tag and publish releases from finished work.")
 app.add_typer(release_app, name="release")
 
 
@@ -895,7 +1142,7 @@ def release_milestone(
 def release_changelog(
     version: Annotated[str | None, typer.Argument()] = None,
     template: Annotated[str, typer.Option(help="automated, manual or hybrid.")] = "automated",
-    write: Annotated[bool, typer.Option(help="Update CHANGELOG.md in the project.")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Update CHANGELOG.md in the project.")] = False,
     notes: Annotated[str | None, typer.Option(help="Hand-written notes (hybrid).")] = None,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
@@ -916,10 +1163,10 @@ def release_changelog(
 def release_tag(
     version: Annotated[str | None, typer.Argument()] = None,
     commit: Annotated[str, typer.Option(help="The commit to tag.")] = "HEAD",
-    push: Annotated[bool, typer.Option(help="Push the tag to the remote.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the tag to the remote.")] = False,
     remote: Annotated[str, typer.Option()] = "origin",
-    dry_run: Annotated[bool, typer.Option(help="Show the steps without doing them.")] = False,
-    force: Annotated[bool, typer.Option(help="Release despite open included tasks.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the steps without doing them.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Release despite open included tasks.")] = False,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -930,6 +1177,11 @@ def release_tag(
         summary=summaries.release,
         project=project,
     )
+
+
+from taskorch.cli.team import token_app  # noqa: E402 (team mode's commands live in their own module)
+
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ import typer
 
 from taskorch.domain.text import parse_id
 from taskorch.errors import InvalidInput
-from taskorch.services.models import MAX_ID
+
+#: Largest id the store holds (as :data:`taskorch.services.models.MAX_ID`, without importing
+#: pydantic at start-up).
+MAX_ID = 2**31 - 1
 
 __all__ = ["ConflictIdArg", "IssueNumberArg", "TaskArg", "id_parser", "task_id_parser"]
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.highlighter import JSONHighlighter
-from rich.markdown import Markdown
 from rich.text import Text
 
 from taskorch.domain.text import printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.markdown import Markdown
 
 __all__ = ["cells", "print_json", "safe", "safe_markdown"]
 
@@ -38,12 +40,16 @@ def cells(*values: object) -> list[Text]:
 
 def safe_markdown(text: str) -> Markdown:
     """Stored Markdown, rendered, with its control characters escaped first."""
+    from rich.markdown import Markdown  # a tenth of a second: only for commands that print Markdown
+
     return Markdown(printable(text))
 
 
 def print_json(console: Console, json_text: str) -> None:
     """Print a JSON document indented and highlighted, as ``Console.print_json`` would, but with
     DEL and C1 escaped too (JSON itself escapes only U+0000 to U+001F)."""
+    from rich.highlighter import JSONHighlighter
+
     indented = json.dumps(json.loads(json_text), indent=2, ensure_ascii=False)
     escaped = _JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", indented)
     console.print(JSONHighlighter()(Text(escaped)), soft_wrap=True)

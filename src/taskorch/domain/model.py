@@ -9,9 +9,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 from taskorch.errors import InvalidTransition
+from taskorch.hints import REQUIRED, Hint
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "REOPENING",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "ArtifactType",
@@ -107,15 +109,23 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.CANCELLED: frozenset(),
 }
 
+#: The one way back from a terminal status: reopen_task, an explicit call with a reason, moves a
+#: task completed by mistake back to pending (its artifacts and audit trail stay).
+REOPENING: dict[TaskStatus, frozenset[TaskStatus]] = {TaskStatus.COMPLETED: frozenset({TaskStatus.PENDING})}
 
-def check_transition(task_id: int, current: TaskStatus, target: TaskStatus) -> None:
-    """Raise :class:`InvalidTransition` unless ``current -> target`` is in :data:`TRANSITIONS`.
+
+def check_transition(task_id: int, current: TaskStatus, target: TaskStatus, *, reopen: bool = False) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> target`` is in :data:`TRANSITIONS`
+    (or, with ``reopen``, in :data:`REOPENING` only).
 
     Moving to the status a task already has is not a transition and is refused too, so a
     caller learns that nothing would change.
     """
-    if target in TRANSITIONS[current]:
+    table = REOPENING if reopen else TRANSITIONS
+    if target in table.get(current, frozenset()):
         return
+    if reopen:
+        raise InvalidTransition(f"task {task_id} is {current.value}: only a completed task can be reopened.")
     allowed = sorted(TRANSITIONS[current])
     if current == target:
         problem = f"task {task_id} is already {current.value}."
@@ -123,6 +133,14 @@ def check_transition(task_id: int, current: TaskStatus, target: TaskStatus) -> N
         problem = f"task {task_id} cannot move from {current.value} to {target.value}."
     if allowed:
         hint = " From " + current.value + " it can move to: " + ", ".join(s.value for s in allowed) + "."
+    elif current is TaskStatus.COMPLETED:
+        raise InvalidTransition(
+            (
+                f"{problem} completed is final; if it was completed by mistake, reopen it with ",
+                Hint("reopen_task", {"task_id": task_id, "reason": REQUIRED}),
+                ", else plan a new task for further work.",
+            )
+        )
     else:
         hint = f" {current.value} is final; plan a new task for further work."
     raise InvalidTransition(problem + hint)

@@ -31,7 +31,9 @@ from taskorch.config import TOKEN_NAME_PATTERN, Settings, git_tool_names
 from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus, TaskType
 from taskorch.domain.text import parse_id, printable
 from taskorch.errors import InvalidInput, NotFound, TaskorchError
+from taskorch.hints import Message, finish, render
 from taskorch.mcp.schemas import compact_schema, flat_input_schema, flat_output_schema
+from taskorch.mcp.words import MCP_WORDS
 from taskorch.services.fields import MultiLine, OneLine, input_error
 from taskorch.services.models import (
     MAX_ID,
@@ -64,7 +66,7 @@ __all__ = ["PREFIX", "TaskorchServer", "build_server", "compact_schema"]
 
 log = logging.getLogger(__name__)
 
-PREFIX = "orchestrator_"
+PREFIX = "orchestrator_"  # the same as taskorch.mcp.words.PREFIX
 
 INSTRUCTIONS = (
     "taskorch orchestrates multi-step software work. Start with orchestrator_initialize_session "
@@ -283,8 +285,11 @@ def _resource_id(text: str) -> int:
         raise ResourceNotFoundError(str(exc)) from None
 
 
-def build_server(settings: Settings | None = None) -> TaskorchServer:
-    """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default)."""
+def build_server(settings: Settings | None = None, **server_options: Any) -> TaskorchServer:
+    """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default).
+
+    ``server_options`` go to the SDK's server (the HTTP face passes ``token_verifier``, ``auth``
+    and ``middleware``; see :mod:`taskorch.mcp.http`)."""
     from_env = settings is None
     settings = settings or Settings.from_env()
     lazy = _Lazy(settings, Settings.from_env if from_env else None)
@@ -304,9 +309,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         lifespan=lifespan,
         warn_on_duplicate_tools=False,
         log_level=cast(Any, settings.log_level),  # checked against LOG_LEVELS by Settings.from_env
+        **server_options,
     )
 
-    async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str]) -> CallToolResult:
+    async def call(fn: Callable[[Orchestrator], M], summarize: Callable[[M], str | Message]) -> CallToolResult:
         """Run one service call in a worker thread and map its result and errors.
 
         A :class:`TaskorchError` becomes ``ToolError("<kind>: <message>")``, and so does a database
@@ -320,13 +326,14 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
             with orchestrator.runtime.call():
                 result = await anyio.to_thread.run_sync(fn, orchestrator)
         except TaskorchError as exc:
-            raise ToolError(f"{exc.kind}: {exc}") from None
+            raise ToolError(f"{exc.kind}: {exc.render(MCP_WORDS)}") from None
         except Exception as exc:
             named = orchestrator.db.named_error(exc) if orchestrator is not None else None
             if named is None:
                 raise
-            raise ToolError(f"{named.kind}: {named}") from None
-        return _result(result, summarize(result))
+            raise ToolError(f"{named.kind}: {named.render(MCP_WORDS)}") from None
+        finish(result, MCP_WORDS)
+        return _result(result, render(summarize(result), MCP_WORDS))
 
     catalog: dict[str, tuple[Callable[..., Awaitable[CallToolResult]], str, ToolAnnotations]] = {}
 
@@ -380,8 +387,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "initialize_session",
-        "Call first. Creates or resumes the session of the project containing working_directory "
-        "(its Git root). Returns the session id, counts, the ready queue and the next step.",
+        "Call first: creates or resumes the session of the project holding working_directory (its Git "
+        "root); returns the session id, counts, the ready queue and the next step.",
         idempotent=True,
     )
     async def initialize_session(
@@ -389,9 +396,16 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         working_directory: Annotated[
             str, Field(min_length=1, max_length=4096, description="Absolute path inside the project.")
         ],
-        name: Annotated[str | None, Field(max_length=200, description="Session name.")] = None,
+        name: Annotated[str | None, Field(max_length=200)] = None,
+        repository: Annotated[
+            str | None,
+            Field(
+                max_length=1000,
+                description="Origin remote URL (git remote get-url origin): names the project on a team server.",
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SessionResult]:
-        result = await call(lambda o: o.initialize_session(working_directory, name), summaries.session)
+        result = await call(lambda o: o.initialize_session(working_directory, name, repository), summaries.session)
         # A project connected to a Git platform brings its tools, even when the server was
         # started without TASKORCH_GIT_INTEGRATION.
         orchestrator = await lazy.get()
@@ -450,9 +464,7 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         ]
         | None = None,
         subtasks: Annotated[list[SubtaskSpec], Field(max_length=1000)] | None = None,
-        parent_id: Annotated[
-            int | None, Field(ge=1, le=MAX_ID, description="Task number in this project to plan under.")
-        ] = None,
+        parent_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number to plan under.")] = None,
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, PlanResult]:
         from taskorch.services.models import TaskFields
@@ -481,20 +493,21 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "execute_task",
-        "Start a task: refused while dependencies are unfinished (the blockers are named). Returns the "
-        "specialist's instructions, the task, its ancestry, results of its dependencies and acceptance "
-        "criteria. Do the work, then call orchestrator_complete_task.",
+        "Start a task (refused, naming the blockers, while dependencies are unfinished). Returns the role's "
+        "instructions, the task, its parents, its dependencies' results and the acceptance criteria. Then "
+        "do the work; call orchestrator_complete_task.",
     )
     async def execute_task(
-        task_id: TaskIdArg, session_id: SessionArg = None
+        task_id: TaskIdArg,
+        session_id: SessionArg = None,
+        force: Annotated[bool, Field(description="Take over another actor's live claim.")] = False,
     ) -> Annotated[CallToolResult, ExecuteResult]:
-        return await call(lambda o: o.execute_task(task_id, session_id), summaries.execute)
+        return await call(lambda o: o.execute_task(task_id, session_id, force), summaries.execute)
 
     @tool(
         "complete_task",
-        "Record the work of an in-progress task and complete it. file_paths must lie inside the project. "
-        "Says which tasks became ready and when the parent's subtasks are all done (then call "
-        "orchestrator_synthesize_results).",
+        "Record an in-progress task's work and complete it (file_paths inside the project). Says which "
+        "tasks became ready, and when the parent's subtasks are all done (then orchestrator_synthesize_results).",
     )
     async def complete_task(
         task_id: TaskIdArg,
@@ -514,10 +527,9 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "query_tasks",
-        "Find tasks: filter by status, type, specialist, complexity, priority, parent, labels (all "
-        "required), created/updated ranges and full-text 'text' (titles, descriptions, artifacts). Sorted "
-        "and paged; 'total' counts all matches. detail=full (or include_children/include_artifacts) gives "
-        "whole tasks.",
+        "Find tasks by status, type, specialist, complexity, priority, parent, labels (all required), "
+        "created/updated ranges or full-text 'text'. Sorted and paged; 'total' counts all matches. "
+        "detail=full (or include_children/include_artifacts) gives whole tasks.",
         read_only=True,
     )
     async def query_tasks(
@@ -584,10 +596,10 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "update_task",
-        "Change only the fields given. status: pending or blocked (with status_reason); depends_on "
-        "replaces the dependencies (cycles refused); assignees and milestone travel to the linked issue. "
-        "expected_version (from your last read) refuses the update if the task changed since. 'clear' "
-        "empties due_date, estimated_effort or milestone.",
+        "Change only the fields given: status pending or blocked (with status_reason); depends_on replaces "
+        "the dependencies; assignees and milestone reach the linked issue; 'clear' empties due_date, "
+        "estimated_effort or milestone. expected_version (from your last read) refuses the update if the "
+        "task changed since.",
     )
     async def update_task(
         task_id: TaskIdArg,
@@ -668,9 +680,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "delete_task",
-        "Archive a task and its subtasks (hidden from queries and counts, history kept). hard=true deletes "
-        "for good and needs cascade=true when the task has subtasks. Refused while a remaining task "
-        "depends on an unfinished one.",
+        "Archive a task and its subtasks (hidden from queries and counts, history kept); hard=true deletes "
+        "for good (cascade=true with subtasks). Refused while a remaining task depends on an unfinished one.",
         destructive=True,
     )
     async def delete_task(
@@ -680,8 +691,8 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
 
     @tool(
         "synthesize_results",
-        "Combine the completed subtasks' summaries and artifacts into one Markdown synthesis stored on "
-        "the parent; completes the parent when no subtask is open. Lists what is still open.",
+        "Combine the completed subtasks' summaries and artifacts into a Markdown synthesis on the parent; "
+        "completes the parent when no subtask is open, else lists what is.",
     )
     async def synthesize_results(
         parent_task_id: TaskIdArg, session_id: SessionArg = None
@@ -924,9 +935,9 @@ def build_server(settings: Settings | None = None) -> TaskorchServer:
         try:
             result = await anyio.to_thread.run_sync(fn, orchestrator)
         except NotFound as exc:
-            raise ResourceNotFoundError(str(exc)) from None
+            raise ResourceNotFoundError(exc.render(MCP_WORDS)) from None
         except TaskorchError as exc:
-            raise ResourceError(str(exc)) from None
+            raise ResourceError(exc.render(MCP_WORDS)) from None
         return json.dumps(_dump(result), indent=1)
 
     @server.resource(

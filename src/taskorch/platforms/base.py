@@ -17,8 +17,10 @@ from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
+    "DEFAULT_HOSTS",
     "UNSET",
     "BoardRef",
+    "Capabilities",
     "IssueChanges",
     "IssueListing",
     "Platform",
@@ -26,8 +28,10 @@ __all__ = [
     "RemoteIssue",
     "RemoteMilestone",
     "RemoteRelease",
+    "RepositoryRef",
     "Unset",
     "labels_tuple",
+    "lacks",
     "parse_repository",
 ]
 
@@ -156,17 +160,58 @@ class RateBudget:
     resource: str | None = None
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter can do on its platform; the engine and the tools ask this instead of
+    assuming, and say plainly in their result what a platform cannot do.
+
+    * ``sub_issues``: :meth:`Platform.add_sub_issue` works (GitHub sub-issues; GitLab child items);
+    * ``issue_dependencies``: native "blocked by" links between issues;
+    * ``scoped_labels``: ``scope::value`` labels, one per scope (GitLab paid tiers);
+    * ``boards``: :meth:`Platform.create_board`, :meth:`Platform.add_to_board`, ...;
+    * ``iterations``, ``time_tracking``: sprints / iterations, estimates and spent time;
+    * ``releases``: :meth:`Platform.create_release` and friends;
+    * ``conditional_requests``: :meth:`Platform.list_issues_since` honours its ``etag``
+      (If-None-Match; a 304 answer is cheap);
+    * ``milestones``: the milestone methods work.
+    """
+
+    sub_issues: bool = False
+    issue_dependencies: bool = False
+    scoped_labels: bool = False
+    boards: bool = False
+    iterations: bool = False
+    time_tracking: bool = False
+    releases: bool = False
+    conditional_requests: bool = False
+    milestones: bool = False
+
+
+def lacks(platform: Platform, capability: str) -> str | None:
+    """``None`` when ``platform`` can do ``capability`` (a :class:`Capabilities` field), else the
+    sentence a tool result shows: "gitlab (gitlab.example.com/group/app) has no boards"."""
+    if getattr(platform.capabilities, capability):
+        return None
+    return f"{platform.name} ({platform.repository}) has no {capability.replace('_', ' ')} in taskorch"
+
+
 @runtime_checkable
 class Platform(Protocol):
     """One repository on one Git platform.
 
     Every method may raise :class:`~taskorch.errors.PlatformError` subclasses. Methods that
     change something are *mutations*; the engine spaces them (``mutation_spacing``) and never
-    runs two at once.
+    runs two at once. ``name`` is the platform (``"github"``), ``repository`` the path as shown to
+    people, ``ref`` the full :class:`RepositoryRef`; ``capabilities`` says which of the optional
+    methods (sub-issues, boards, releases, ...) work, and the engine never calls one that does not.
+    An adapter takes its HTTP client from outside and never retries
+    (:class:`~taskorch.sync.remote.RemoteCaller` does).
     """
 
     name: str
     repository: str
+    ref: RepositoryRef
+    capabilities: Capabilities
 
     def create_issue(self, changes: IssueChanges) -> RemoteIssue:
         """Create an issue; ``changes.title`` is required. One mutation."""
@@ -236,26 +281,61 @@ class Platform(Protocol):
     def close(self) -> None: ...
 
 
-def parse_repository(repository: str) -> tuple[str, str]:
-    """``"owner/name"`` -> ``("owner", "name")``; accepts a URL like https://github.com/owner/name(.git).
+#: The host a repository is on when its reference names none, per platform.
+DEFAULT_HOSTS = {"github": "github.com", "gitlab": "gitlab.com"}
 
-    Raises :class:`~taskorch.errors.InvalidInput`.
+
+@dataclass(frozen=True)
+class RepositoryRef:
+    """A repository: its platform (``"github"``, ``"gitlab"``, ...), host (``"github.com"``, a
+    GitHub Enterprise or self-managed GitLab host) and full path (``"owner/name"``, or GitLab's
+    ``"group/sub/project"``: two or more segments)."""
+
+    platform: str
+    host: str
+    path: str
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.path.split("/"))
+
+    def __str__(self) -> str:
+        """The path on the platform's default host, else ``https://HOST/PATH`` (both parse back)."""
+        if self.host == DEFAULT_HOSTS.get(self.platform):
+            return self.path
+        return f"https://{self.host}/{self.path}"
+
+
+def parse_repository(repository: str, *, platform: str = "github") -> RepositoryRef:
+    """A repository reference -> :class:`RepositoryRef`.
+
+    Accepts ``group/sub/project`` (host: the platform's default), ``PLATFORM:path``
+    (``gitlab:group/sub/project``), ``https://HOST/path(.git)`` and ``git@HOST:path(.git)``. Each
+    path segment is letters, digits, ``-``, ``_`` or ``.`` (at most 100 characters); at least two
+    segments. Raises :class:`~taskorch.errors.InvalidInput` naming ``repository``.
     """
     from taskorch.errors import InvalidInput
 
     text = repository.strip()
-    for prefix in ("https://", "http://", "git@"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-            text = text.split("/", 1)[1] if "/" in text and prefix != "git@" else text.split(":", 1)[-1]
+    host: str | None = None
+    for name in DEFAULT_HOSTS:
+        if text.startswith(f"{name}:") and not text.startswith(f"{name}://"):
+            platform, text = name, text[len(name) + 1 :]
             break
+    if text.startswith(("https://", "http://")):
+        rest = text.split("://", 1)[1]
+        host, _, text = rest.partition("/")
+    elif text.startswith("git@"):
+        host, _, text = text[len("git@") :].partition(":")
     text = text.removesuffix(".git").strip("/")
     parts = text.split("/")
-    if len(parts) != 2 or not all(parts) or any(not _valid_name(p) for p in parts):
+    if len(parts) < 2 or not all(parts) or any(not _valid_name(p) for p in parts) or host == "":
         raise InvalidInput(
-            "repository", f"{repository!r} is not owner/name.", "pass e.g. 'octo-org/shop' or its https URL."
+            "repository",
+            f"{repository!r} is not a repository path (owner/name, or group/sub/project).",
+            "pass e.g. 'octo-org/shop', 'gitlab:group/sub/project' or the repository's https URL.",
         )
-    return parts[0], parts[1]
+    return RepositoryRef(platform=platform, host=(host or DEFAULT_HOSTS.get(platform, "")).lower(), path=text)
 
 
 def _valid_name(part: str) -> bool:

@@ -53,12 +53,14 @@ from taskorch.errors import (
 )
 from taskorch.platforms.base import (
     BoardRef,
+    Capabilities,
     IssueChanges,
     IssueListing,
     RateBudget,
     RemoteIssue,
     RemoteMilestone,
     RemoteRelease,
+    RepositoryRef,
     Unset,
     labels_tuple,
     parse_repository,
@@ -73,6 +75,7 @@ __all__ = [
     "issue_from_json",
     "map_github_error",
     "milestone_from_json",
+    "owner_and_name",
 ]
 
 DEFAULT_WAIT_SECONDS = 60.0
@@ -101,6 +104,16 @@ class GraphQLErrors(GitHubException):
 
     def types(self) -> set[str]:
         return {str(error.get("type")) for error in self.errors if error.get("type")}
+
+
+def owner_and_name(ref: RepositoryRef) -> tuple[str, str]:
+    """A GitHub repository path is ``owner/name``: two segments. Raises
+    :class:`~taskorch.errors.InvalidInput` for a longer path (GitLab's nested groups)."""
+    if len(ref.segments) != 2:
+        raise InvalidInput(
+            "repository", f"{ref.path!r} is not owner/name.", "pass e.g. 'octo-org/shop' or its https URL."
+        )
+    return ref.segments[0], ref.segments[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,9 +482,15 @@ class GitHubPlatform:
     """
 
     name = "github"
+    #: Issue dependencies exist on GitHub ("blocked by") but this adapter does not write them yet;
+    #: iterations and time tracking are not GitHub issue features.
+    capabilities = Capabilities(sub_issues=True, boards=True, releases=True, conditional_requests=True, milestones=True)
 
-    def __init__(self, client: GitHub[Any], owner: str, repo: str, *, per_page: int = 100) -> None:
-        self.owner, self.repo = parse_repository(f"{owner}/{repo}")
+    def __init__(
+        self, client: GitHub[Any], owner: str, repo: str, *, per_page: int = 100, host: str = "github.com"
+    ) -> None:
+        self.owner, self.repo = owner_and_name(parse_repository(f"{owner}/{repo}"))
+        self.ref = RepositoryRef(platform="github", host=host, path=f"{self.owner}/{self.repo}")
         if not 1 <= per_page <= 100:
             raise InvalidInput("per_page", f"{per_page} is outside 1..100.", "GitHub pages hold at most 100 items.")
         self.repository = f"{self.owner}/{self.repo}"
@@ -500,7 +519,8 @@ class GitHubPlatform:
         """
         from taskorch import __version__
 
-        owner, repo = parse_repository(repository)
+        ref = parse_repository(repository)
+        owner, repo = owner_and_name(ref)
         if not token or not token.strip():
             raise AuthenticationFailed("No GitHub token was given; set one before enabling GitHub sync.")
         client: GitHub[Any] = GitHub(
@@ -512,7 +532,7 @@ class GitHubPlatform:
             http_cache=False,
             auto_retry=False,
         )
-        platform = cls(client, owner, repo)
+        platform = cls(client, owner, repo, host=ref.host)
         platform._resources.enter_context(client)  # one connection pool for every request, until close()
         return platform
 

@@ -30,9 +30,22 @@ from sqlalchemy.engine import make_url
 
 from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
+from taskorch.domain.caller import current_caller
 from taskorch.domain.model import ArtifactType
 from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
-from taskorch.services import editing, execution, maintenance, planning, query, sessions, synthesis, views
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
+from taskorch.services import (
+    claims,
+    editing,
+    execution,
+    maintenance,
+    planning,
+    projects,
+    query,
+    sessions,
+    synthesis,
+    views,
+)
 from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
     AuditEntry,
@@ -68,7 +81,7 @@ from taskorch.store.tables import server_restarts, task_events
 
 if TYPE_CHECKING:
     from taskorch.services.git import GitService, PlatformFactory
-    from taskorch.services.models import BoardResult, GitResult, ReleaseResult
+    from taskorch.services.models import BoardResult, GitResult, ReleaseResult, ReopenResult, ShowResult, TreeResult
     from taskorch.services.release import ReleaseService
 
 __all__ = ["Orchestrator"]
@@ -103,7 +116,8 @@ class Orchestrator:
         self.db = Database(self.settings.database_url)
         self.clock = clock
         self.runtime = runtime or Runtime()
-        self.current_session_id: int | None = None
+        # The current session of each caller (actor and MCP session; see taskorch.domain.caller).
+        self._current_sessions: dict[tuple[str, str | None], int] = {}
         self._roles: dict[str, tuple[float | None, RoleLibrary]] = {}
         self._platform_factory = platform_factory
         self._sleep = sleep
@@ -112,6 +126,18 @@ class Orchestrator:
         # a database without one pays a single query, and no sync code is imported).
         self._git_configured: bool | None = None
         self._roles_lock = threading.Lock()
+
+    @property
+    def current_session_id(self) -> int | None:
+        """The session the current caller initialized last (per caller, never process-wide)."""
+        return self._current_sessions.get(current_caller().session_key)
+
+    @current_session_id.setter
+    def current_session_id(self, value: int | None) -> None:
+        if value is None:
+            self._current_sessions.pop(current_caller().session_key, None)
+        else:
+            self._current_sessions[current_caller().session_key] = value
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -198,8 +224,18 @@ class Orchestrator:
         if chosen is None:
             raise InvalidInput(
                 "session_id",
-                "no session is active in this server.",
-                "call orchestrator_initialize_session with your project's working_directory first.",
+                "no session is active in this server" + (" for this caller." if current_caller().remote else "."),
+                (
+                    "call ",
+                    Hint("initialize_session", {"working_directory": REQUIRED}),
+                    " first"
+                    + (
+                        "; a client without an MCP session (the stateless protocol revision) passes the "
+                        "session_id it returned on every call."
+                        if current_caller().remote
+                        else "."
+                    ),
+                ),
             )
         return sessions.get_session(conn, chosen)
 
@@ -216,32 +252,35 @@ class Orchestrator:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    @text_arguments(lines=("working_directory", "name"))
-    def initialize_session(self, working_directory: str, name: str | None = None) -> SessionResult:
+    @text_arguments(lines=("working_directory", "name", "repository"))
+    def initialize_session(
+        self, working_directory: str, name: str | None = None, repository: str | None = None
+    ) -> SessionResult:
         """Create or resume the session of the project containing ``working_directory``.
 
         System directories and the home directory itself are refused as projects; when symlinks
         led elsewhere, ``resolved_from`` holds the path given and ``next_step`` says so.
         """
-        location = sessions.locate_project(working_directory)
-        root = location.root
+        identity = projects.identify_project(working_directory, repository)
+        root, location = identity.root, identity.location
         if name is not None and not name.strip():
             raise InvalidInput("name", "is empty.", "omit it, or give a short name.")
         with self.db.transaction() as conn:
-            row, resumed = sessions.open_session(conn, root, name.strip() if name else None, self.clock())
+            row, resumed = sessions.open_session(conn, root, name.strip() if name else None, self.clock(), identity.key)
             counts = repo.stored_counts(conn, row["id"])
             ready = query.ready_queue(conn, row["id"])
             status = query.get_status(conn, session_id=row["id"], project_root=row["project_root"])
         self.current_session_id = row["id"]
+        next_step: Message
         if ready:
-            next_step = f"{len(ready)} task(s) ready: call orchestrator_execute_task with task_id={ready[0].id}."
+            next_step = (f"{len(ready)} task(s) ready: call ", Hint("execute_task", {"task_id": ready[0].id}), ".")
         elif sum(counts.values()) == 0:
-            next_step = "No tasks yet: call orchestrator_plan_task to plan the work."
+            next_step = ("No tasks yet: plan the work with ", Hint("plan_task", {"title": REQUIRED}), ".")
         else:
-            next_step = "Nothing is ready; call orchestrator_get_status to see what blocks the work."
-        if location.resolved_from is not None:
-            next_step = f"{location.note()} {next_step}"
-        return SessionResult(
+            next_step = ("Nothing is ready; see what blocks the work with ", Hint("get_status"), ".")
+        if location is not None and location.resolved_from is not None:
+            next_step = (f"{location.note()} ", *next_step)
+        result = SessionResult(
             session_id=row["id"],
             name=row["name"],
             project_root=row["project_root"],
@@ -249,9 +288,12 @@ class Orchestrator:
             counts=counts,
             ready=ready,
             in_progress=status.in_progress,
-            next_step=next_step,
-            resolved_from=location.resolved_from,
+            next_step=render(next_step),
+            resolved_from=location.resolved_from if location is not None else None,
+            project_key=row["project_key"],
+            project_reason=identity.reason,
         )
+        return attach(result, next_step)
 
     def get_status(
         self, session_id: int | None = None, limit: int = query.STATUS_LIST_LIMIT, blocked_limit: int | None = None
@@ -292,10 +334,13 @@ class Orchestrator:
                 at=self.clock(),
             )
 
-    def execute_task(self, task_id: int, session_id: int | None = None) -> ExecuteResult:
-        """Start task number ``task_id`` of the project; raises :class:`NotFound`, ``DependenciesUnfinished``."""
+    def execute_task(self, task_id: int, session_id: int | None = None, force: bool = False) -> ExecuteResult:
+        """Start task number ``task_id`` of the project and claim it for the caller (see
+        :mod:`taskorch.services.claims`); raises :class:`NotFound`, ``DependenciesUnfinished``,
+        ``ClaimedByOther`` (unless ``force``)."""
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
+            claims.claim(conn, internal, at=self.clock(), ttl=self.settings.claim_ttl, force=force)
             return execution.execute_task(
                 conn, task_id=internal, roles=self.roles_for(session["project_root"]), at=self.clock()
             )
@@ -324,6 +369,8 @@ class Orchestrator:
             ) from None
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
+            claims.check_holder(conn, internal, at=self.clock(), tool="complete_task")
+            claims.release(conn, internal)
             return execution.complete_task(
                 conn,
                 task_id=internal,
@@ -342,6 +389,34 @@ class Orchestrator:
             _session, internal = self._scoped(conn, session_id, task_id)
             row = repo.get_task(conn, internal)
             return views.task_views(conn, [row], include_children=True, include_artifacts=True)[0]
+
+    def show_task(self, task_id: int, session_id: int | None = None) -> ShowResult:
+        """Task number ``task_id`` as execute_task would present it, without starting it, with its
+        artifacts, subtasks, audit trail and linked issue. Raises :class:`NotFound`."""
+        from taskorch.services import showing
+
+        with self.db.transaction(write=False) as conn:
+            session, internal = self._scoped(conn, session_id, task_id)
+            return showing.show_task(conn, task_id=internal, roles=self.roles_for(session["project_root"]))
+
+    def task_tree(self, session_id: int | None = None) -> TreeResult:
+        """The project's live tasks by number, each with its ``parent_id``: the plan as a tree."""
+        from taskorch.services import showing
+
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return showing.task_tree(conn, session_id=session["id"], project_root=session["project_root"])
+
+    @text_arguments(texts=("reason",))
+    def reopen_task(self, task_id: int, reason: str, session_id: int | None = None) -> ReopenResult:
+        """Move completed task number ``task_id`` back to pending, recorded with ``reason``; see
+        :func:`taskorch.services.editing.reopen_task`. Raises :class:`InvalidInput` (empty reason),
+        :class:`NotFound`, :class:`InvalidTransition` (not completed), :class:`Conflict`."""
+        if not reason.strip():
+            raise InvalidInput("reason", "is empty.", "say why the task is reopened.")
+        with self._write() as conn:
+            _session, internal = self._scoped(conn, session_id, task_id)
+            return editing.reopen_task(conn, task_id=internal, reason=reason.strip(), at=self.clock())
 
     def query_tasks(self, session_id: int | None = None, **filters: Any) -> QueryResult:
         """See :func:`taskorch.services.query.query_tasks` for the filters."""
@@ -369,6 +444,7 @@ class Orchestrator:
         changes = TaskChanges.checked(changes)
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
+            claims.renew(conn, internal, at=self.clock(), ttl=self.settings.claim_ttl)
             return editing.update_task(
                 conn,
                 task_id=internal,
@@ -425,6 +501,7 @@ class Orchestrator:
                     action=r["action"],
                     task_id=r["task_number"],
                     changes=r["changes"],
+                    actor=r["actor"],
                 )
                 for r in reversed(rows)
             ]
@@ -602,7 +679,7 @@ class Orchestrator:
             session = self._session(conn, session_id)
             view = config_view(self.git.config_row(conn, session["id"]))
         status = self.git.status(session["id"])
-        return GitResult(action="status", config=view, detail=str(status))
+        return GitResult(action="status", config=view, detail=_git_status_text(view.tier, status))
 
     def git_create_issue(self, task_id: int, session_id: int | None = None) -> GitResult:
         """Create the issue of task number ``task_id`` of the project."""
@@ -1004,6 +1081,29 @@ class Orchestrator:
         return RestartStatusResult(
             restarts=restarts, total=int(total), uptime_seconds=round(self.runtime.uptime_seconds, 3)
         )
+
+
+def _git_status_text(tier: str, status: dict[str, Any]) -> str:
+    """:meth:`GitService.status` in words, one fact per line."""
+    links = status["links"]
+    linked = ", ".join(f"{n} {state}" for state, n in sorted(links.items())) if links else "none yet"
+    budget = status["rate_limit"]
+    if budget.get("remaining") is not None:
+        rate = f"{budget['remaining']} request(s) left" + (f" of {budget['limit']}" if budget.get("limit") else "")
+        if budget.get("reset_at"):
+            rate += f", resets at {budget['reset_at']}"
+    else:
+        rate = "not known before the first sync"
+    return "\n".join(
+        [
+            f"Connected to {status['repository']} ({tier} tier).",
+            f"Issues linked: {linked}.",
+            f"Changes waiting to be pushed: {status['outbox_pending']}.",
+            f"Open conflicts: {status['open_conflicts']}.",
+            f"Last pull: {status['last_pull_at'] or 'never'}.",
+            f"Rate limit: {rate}.",
+        ]
+    )
 
 
 def _store_error(error: TaskorchError, message: str) -> StoreUnavailable:

@@ -11,14 +11,15 @@ from sqlalchemy import Connection, select
 from taskorch.domain.graph import find_cycle
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, DependencyCycle, InvalidInput, VersionMismatch
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import views
-from taskorch.services.models import CancelResult, DeleteResult, UpdateResult
+from taskorch.services.models import CancelResult, DeleteResult, ReopenResult, UpdateResult
 from taskorch.services.planning import ancestors, check_dependencies
 from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
 from taskorch.store.tables import task_dependencies
 
-__all__ = ["PLAIN_FIELDS", "cancel_task", "delete_task", "update_task"]
+__all__ = ["PLAIN_FIELDS", "cancel_task", "delete_task", "reopen_task", "update_task"]
 
 #: Fields of update_task written as plain columns.
 PLAIN_FIELDS = (
@@ -37,10 +38,10 @@ PLAIN_FIELDS = (
 )
 #: Statuses update_task may set; the others have their own tool (and checks).
 _SETTABLE = {TaskStatus.PENDING, TaskStatus.BLOCKED}
-_STATUS_TOOL = {
-    TaskStatus.IN_PROGRESS: "orchestrator_execute_task (it checks dependencies)",
-    TaskStatus.COMPLETED: "orchestrator_complete_task (it records the work)",
-    TaskStatus.CANCELLED: "orchestrator_cancel_task",
+_STATUS_VERB = {
+    TaskStatus.IN_PROGRESS: ("execute_task", " (it checks dependencies)"),
+    TaskStatus.COMPLETED: ("complete_task", " (it records the work)"),
+    TaskStatus.CANCELLED: ("cancel_task", ""),
 }
 
 
@@ -88,8 +89,12 @@ def update_task(
     number = task["number"]
     if expected_version is not None and task["version"] != expected_version:
         raise VersionMismatch(
-            f"task {number} is at version {task['version']}, not {expected_version}: someone changed it "
-            "since you read it. Read it again (orchestrator_query_tasks with task_ids) and retry."
+            (
+                f"task {number} is at version {task['version']}, not {expected_version}: someone changed it "
+                "since you read it. Read it again (",
+                Hint("show_task", {"task_id": number}),
+                ") and retry.",
+            )
         )
     if task["archived"]:
         raise Conflict(f"task {number} is archived; archived tasks cannot be changed.")
@@ -104,10 +109,11 @@ def update_task(
     if target is not None:
         target = TaskStatus(target)
         if target not in _SETTABLE:
+            verb, why = _STATUS_VERB[target]
             raise InvalidInput(
                 "status",
-                f"update_task does not set {target.value}.",
-                f"use {_STATUS_TOOL[target]}; update_task sets only pending or blocked.",
+                f"this update does not set {target.value}.",
+                ("use ", Hint(verb, {"task_id": number}), f"{why}; an update sets only pending or blocked."),
             )
     deps: list[int] = []
     if "depends_on" in changes:
@@ -166,9 +172,12 @@ def cancel_task(conn: Connection, *, task_id: int, reason: str, cascade: bool, a
     open_descendants = [i for i in subtree[1:] if rows[i]["status"] in ACTIVE_STATUSES and not rows[i]["archived"]]
     if open_descendants and not cascade:
         raise Conflict(
-            f"task {task['number']} has {len(open_descendants)} open subtask(s) "
-            f"({', '.join(str(rows[i]['number']) for i in open_descendants[:20])}). "
-            "Pass cascade=true to cancel them too, or finish them first."
+            (
+                f"task {task['number']} has {len(open_descendants)} open subtask(s) "
+                f"({', '.join(str(rows[i]['number']) for i in open_descendants[:20])}). Cancel them too with ",
+                Hint("cancel_task", {"task_id": task["number"], "reason": REQUIRED, "cascade": True}),
+                ", or finish them first.",
+            )
         )
     cancelled: list[int] = []
     skipped = [i for i in subtree[1:] if i not in open_descendants]
@@ -198,13 +207,83 @@ def delete_task(conn: Connection, *, task_id: int, hard: bool, cascade: bool, at
     numbers = repo.numbers_of(conn, subtree)  # read before a hard delete removes them
     if not hard:
         if task["archived"]:
-            raise Conflict(f"task {task['number']} is already archived. Pass hard=true to delete it for good.")
+            raise Conflict(
+                (
+                    f"task {task['number']} is already archived. Delete it for good with ",
+                    Hint("delete_task", {"task_id": task["number"], "hard": True}),
+                    ".",
+                )
+            )
         archived = repo.archive_tasks(conn, subtree, tool="delete_task", at=at)
         return DeleteResult(mode="archived", task_ids=sorted(numbers[i] for i in archived))
     if len(subtree) > 1 and not cascade:
         raise Conflict(
-            f"task {task['number']} has {len(subtree) - 1} subtask(s); a hard delete would remove them too. "
-            "Pass cascade=true to confirm, or archive instead (hard=false)."
+            (
+                f"task {task['number']} has {len(subtree) - 1} subtask(s); a hard delete would remove them too. "
+                "Confirm with ",
+                Hint("delete_task", {"task_id": task["number"], "hard": True, "cascade": True}),
+                ", or archive instead with ",
+                Hint("delete_task", {"task_id": task["number"]}),
+                ".",
+            )
         )
     deleted = repo.delete_tasks(conn, subtree, tool="delete_task", at=at)
     return DeleteResult(mode="deleted", task_ids=sorted(numbers[i] for i in deleted))
+
+
+def reopen_task(conn: Connection, *, task_id: int, reason: str, at: datetime) -> ReopenResult:
+    """Move a task completed by mistake back to pending, recorded with ``reason``.
+
+    Its artifacts and audit trail stay. Its parent counts it as open again; pending dependents
+    that were ready wait for it again (``waiting_again``); dependents already started or
+    completed are left as they are (``started_dependents``: their work may rest on it). A linked
+    issue reopens with the next sync (the status change is in the outbox).
+
+    Raises :class:`InvalidTransition` unless the task is completed, :class:`Conflict` when it is
+    archived or its parent is completed (reopen the parent first).
+    """
+    task = repo.get_task(conn, task_id, for_update=True)
+    number = task["number"]
+    if task["archived"]:
+        raise Conflict(f"task {number} is archived; archived tasks cannot be changed.")
+    if task["parent_id"] is not None and task["status"] == TaskStatus.COMPLETED.value:
+        parent = repo.get_task(conn, task["parent_id"])
+        if parent["status"] == TaskStatus.COMPLETED.value:
+            raise Conflict(
+                (
+                    f"task {number}'s parent, task {parent['number']}, is completed: reopen the parent first (",
+                    Hint("reopen_task", {"task_id": parent["number"], "reason": REQUIRED}),
+                    ").",
+                )
+            )
+    dependents = repo.get_tasks(conn, repo.dependents_of(conn, [task_id]))
+    ready_before = {
+        row["number"]
+        for row in dependents.values()
+        if row["status"] == TaskStatus.PENDING.value and row["unmet_dependencies"] == 0 and not row["archived"]
+    }
+    started = sorted(
+        row["number"]
+        for row in dependents.values()
+        if row["status"] in (TaskStatus.IN_PROGRESS.value, TaskStatus.COMPLETED.value) and not row["archived"]
+    )
+    repo.change_status(
+        conn, task, TaskStatus.PENDING, tool="reopen_task", at=at, extra={"status_reason": reason}, reopen=True
+    )
+    repo.reindex(conn, task_id)
+    message: Message = (
+        f"Task {number} is pending again. Start it with ",
+        Hint("execute_task", {"task_id": number}),
+        " when its work is to be redone.",
+    )
+    if started:
+        message += (f" Task(s) {', '.join(map(str, started))} already started on its result: check them.",)
+    result = ReopenResult(
+        task=views.brief(repo.get_task(conn, task_id)),
+        reason=reason,
+        waiting_again=sorted(ready_before),
+        started_dependents=started,
+        parent_id=task["parent_number"],
+        next_step=render(message),
+    )
+    return attach(result, message)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select
 
 from taskorch.domain.model import ArtifactType, TaskStatus
 from taskorch.errors import Conflict, DependenciesUnfinished, InvalidInput
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import views
 from taskorch.services.models import (
     CompleteResult,
@@ -23,7 +25,7 @@ from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
 from taskorch.store.tables import artifacts, task_dependencies, tasks
 
-__all__ = ["complete_task", "execute_task", "project_relative_paths"]
+__all__ = ["complete_task", "execute_task", "project_relative_paths", "specialist_context"]
 
 
 def _refuse_archived(task: RowMapping) -> None:
@@ -93,33 +95,62 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
         blockers = _unfinished_dependencies(conn, task_id)
         listed = "; ".join(f"task {b['number']} '{b['title']}' is {b['status']}" for b in blockers)
         raise DependenciesUnfinished(
-            f"task {number} cannot start: its dependencies are unfinished ({listed}). "
-            "Execute those first, or remove the dependency with orchestrator_update_task.",
+            (
+                f"task {number} cannot start: its dependencies are unfinished ({listed}). "
+                "Execute those first, or remove the dependencies with ",
+                Hint("update_task", {"task_id": number, "depends_on": []}),
+                ".",
+            ),
             [b["number"] for b in blockers],
         )
     if task["open_subtasks"] > 0:
         open_children = _open_subtasks(conn, task_id)
         listed = ", ".join(str(c["number"]) for c in open_children[:20])
         raise Conflict(
-            f"task {number} is a parent with {len(open_children)} open subtask(s) ({listed}). Execute the "
-            "subtasks, then call orchestrator_synthesize_results on this task to combine their results."
+            (
+                f"task {number} is a parent with {len(open_children)} open subtask(s) ({listed}). Execute the "
+                "subtasks, then combine their results with ",
+                Hint("synthesize_results", {"parent_task_id": number}),
+                ".",
+            )
         )
     if task["status"] != TaskStatus.IN_PROGRESS.value:
         repo.change_status(conn, task, TaskStatus.IN_PROGRESS, tool="execute_task", at=at)
         task = repo.get_task(conn, task_id)
 
+    context = specialist_context(conn, task, roles)
+    role = roles.get(task["specialist_type"])
+    next_step: Message = (
+        f"Work on task {number} as the {role.title}. When done, call ",
+        Hint(
+            "complete_task",
+            {"task_id": number, "summary": REQUIRED, "detailed_work": REQUIRED, "file_paths": REQUIRED},
+        ),
+        " (the files you changed)." + _remote_note(task["remote_fields"]),
+    )
+    result = ExecuteResult(**context, next_step=render(next_step))
+    return attach(result, next_step)
+
+
+def specialist_context(
+    conn: Connection, task: RowMapping, roles: RoleLibrary, *, include_artifacts: bool = False
+) -> dict[str, Any]:
+    """What the specialist of ``task`` is handed: ``task`` (a TaskView), ``specialist``,
+    ``ancestry``, ``dependency_results`` and ``acceptance_criteria`` (the fields ExecuteResult
+    shares with ShowResult). Reads only."""
     role = roles.get(task["specialist_type"])
     chain = ancestors(conn, task["parent_id"])
-    dep_rows = list(conn.execute(_DEPENDENCIES, {"tid": task_id}).mappings())
+    dep_rows = list(conn.execute(_DEPENDENCIES, {"tid": task["id"]}).mappings())
     arts = views.artifacts_of(conn, [d["id"] for d in dep_rows])
-    view = views.task_views(conn, [task])[0]
-    return ExecuteResult(
-        task=view,
-        specialist=SpecialistContext(
+    return {
+        "task": views.task_views(conn, [task], include_children=include_artifacts, include_artifacts=include_artifacts)[
+            0
+        ],
+        "specialist": SpecialistContext(
             name=role.name, title=role.title, summary=role.summary, instructions=role.instructions
         ),
-        ancestry=[views.brief(row) for row in chain],
-        dependency_results=[
+        "ancestry": [views.brief(row) for row in chain],
+        "dependency_results": [
             DependencyResult(
                 task_id=d["number"],
                 title=d["title"],
@@ -128,13 +159,8 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
             )
             for d in dep_rows
         ],
-        acceptance_criteria=list(task["acceptance_criteria"]),
-        next_step=(
-            f"Work on task {number} as the {role.title}. When done, call orchestrator_complete_task with "
-            f"task_id={number}, a summary, detailed_work and the file_paths you changed."
-            + _remote_note(task["remote_fields"])
-        ),
-    )
+        "acceptance_criteria": list(task["acceptance_criteria"]),
+    }
 
 
 def _remote_note(remote_fields: list[str] | None) -> str:
@@ -192,6 +218,9 @@ def complete_task(
 ) -> CompleteResult:
     """Record the work as an artifact and move the task to completed.
 
+    File paths are recorded relative to the project; those that do not exist are recorded too
+    and listed in ``missing_files`` (a warning, not a refusal: the work may have deleted a file).
+
     Raises :class:`InvalidInput` (a path outside the project), :class:`InvalidTransition`
     (a task not in progress), :class:`Conflict` (open subtasks, archived).
     """
@@ -200,15 +229,23 @@ def complete_task(
     _refuse_archived(task)
     if task["open_subtasks"] > 0:
         raise Conflict(
-            f"task {number} has {task['open_subtasks']} open subtask(s). Finish or cancel them, then "
-            "call orchestrator_synthesize_results, which completes the parent."
+            (
+                f"task {number} has {task['open_subtasks']} open subtask(s). Finish or cancel them, then call ",
+                Hint("synthesize_results", {"parent_task_id": number}),
+                ", which completes the parent.",
+            )
         )
     if task["status"] == TaskStatus.PENDING.value:
         raise Conflict(
-            f"task {number} is pending: it was never started. Call orchestrator_execute_task first; "
-            "it checks the dependencies and gives you the specialist context."
+            (
+                f"task {number} is pending: it was never started. Call ",
+                Hint("execute_task", {"task_id": number}),
+                " first; it checks the dependencies and gives you the specialist context.",
+            )
         )
     paths = project_relative_paths(project_root, file_paths)
+    # Recorded all the same (a file may be deleted by the work, or not written yet), but named.
+    missing = [p for p in paths if not (Path(project_root) / p).exists()]
     repo.change_status(conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at)
     artifact_id = int(
         conn.execute(
@@ -244,20 +281,23 @@ def complete_task(
         open_count = int(parent["open_subtasks"])
         open_siblings = _open_subtasks(conn, task["parent_id"], SIBLINGS_SHOWN)
     unblocked = list(conn.execute(_UNBLOCKED, {"tid": task_id}).mappings())
+    next_step: Message
     if parent_ready:
         next_step = (
-            f"All subtasks of task {task['parent_number']} are finished: call orchestrator_synthesize_results "
-            f"with parent_task_id={task['parent_number']}."
+            f"All subtasks of task {task['parent_number']} are finished: call ",
+            Hint("synthesize_results", {"parent_task_id": task["parent_number"]}),
+            ".",
         )
     elif unblocked:
         next_step = (
-            f"Task {unblocked[0]['number']} is now ready: call orchestrator_execute_task with "
-            f"task_id={unblocked[0]['number']}."
+            f"Task {unblocked[0]['number']} is now ready: call ",
+            Hint("execute_task", {"task_id": unblocked[0]["number"]}),
+            ".",
         )
     else:
-        next_step = "Call orchestrator_get_status to see the ready queue."
+        next_step = ("See the ready queue with ", Hint("get_status"), ".")
     done = repo.get_task(conn, task_id)
-    return CompleteResult(
+    result = CompleteResult(
         task=views.brief(done),
         artifact_id=artifact_id,
         parent_id=task["parent_number"],
@@ -265,5 +305,7 @@ def complete_task(
         open_siblings=[views.brief(r) for r in open_siblings],
         open_sibling_count=open_count,
         unblocked=[views.brief(r) for r in unblocked],
-        next_step=next_step,
+        missing_files=missing,
+        next_step=render(next_step),
     )
+    return attach(result, next_step)

@@ -10,15 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
-from taskorch.errors import Conflict, InvalidInput, NotFound, PlatformRejected, PlatformUnavailable
-from taskorch.platforms.base import Platform, RemoteRelease, parse_repository
-from taskorch.services.models import BoardResult, ConflictView, GitConfigView, GitResult, SyncResult
+from taskorch.errors import Conflict, InvalidInput, NotFound
+from taskorch.hints import REQUIRED, Hint
+from taskorch.platforms.base import Platform, RemoteRelease, lacks, parse_repository
+from taskorch.services.models import (
+    BoardResult,
+    ConflictView,
+    GitConfigView,
+    GitResult,
+    IssueLinkView,
+    SyncFailure,
+    SyncResult,
+)
 from taskorch.store import repository as repo
 from taskorch.store.db import Database
 from taskorch.store.tables import (
@@ -34,12 +44,11 @@ from taskorch.sync.engine import (
     DEFAULT_STATUS_MAPPING,
     SyncEngine,
     board_column,
-    conflict_view,
     enqueue,
-    link_view,
     pending_count,
     take_remote_value,
 )
+from taskorch.sync.reports import SyncReport, conflict_report, link_report
 from taskorch.sync.template import check_template
 
 __all__ = ["GitService", "PlatformFactory", "default_platform_factory"]
@@ -62,6 +71,34 @@ def default_platform_factory(settings: Settings) -> PlatformFactory:
         return GitHubPlatform.connect(token, str(config["repository_url"]), base_url=settings.github_api_url)
 
     return build
+
+
+def link_view(row: Mapping[Any, Any], number: int) -> IssueLinkView:
+    """The link ``row`` of the task whose number in its project is ``number``, as a tool shows it."""
+    return IssueLinkView.model_validate(asdict(link_report(row, number)))
+
+
+def conflict_view(row: Mapping[Any, Any], number: int) -> ConflictView:
+    """The conflict ``row`` on the task whose number in its project is ``number``, as a tool shows it."""
+    return ConflictView.model_validate(asdict(conflict_report(row, number)))
+
+
+def sync_result(report: SyncReport) -> SyncResult:
+    """The sync layer's report as the tools' result."""
+    return SyncResult(
+        repository=report.repository,
+        created=[IssueLinkView.model_validate(asdict(link)) for link in report.created],
+        updated=report.updated,
+        pulled=report.pulled,
+        conflicts=[ConflictView.model_validate(asdict(c)) for c in report.conflicts],
+        failed=[SyncFailure.model_validate(asdict(f)) for f in report.failed],
+        pending=report.pending,
+        not_modified=report.not_modified,
+        requests=report.requests,
+        duration_seconds=report.duration_seconds,
+        rate_limit=report.rate_limit,
+        stopped=report.stopped,
+    )
 
 
 def config_view(row: Mapping[Any, Any]) -> GitConfigView:
@@ -122,8 +159,14 @@ class GitService:
         )
         if row is None:
             raise Conflict(
-                "this project has no Git repository connected. Call orchestrator_git_integration with "
-                "action=connect, repository='owner/name' and issue_config.api_token_name first."
+                (
+                    "this project has no Git repository connected. Connect one first: ",
+                    Hint(
+                        "git_integration",
+                        {"action": "connect", "repository": REQUIRED, "issue_config.api_token_name": REQUIRED},
+                    ),
+                    ".",
+                )
             )
         return row
 
@@ -153,7 +196,13 @@ class GitService:
             raise InvalidInput(
                 "platform", f"{platform!r} is not supported yet.", f"use one of: {', '.join(PLATFORMS)}."
             )
-        owner, name = parse_repository(repository)
+        ref = parse_repository(repository, platform=platform)
+        if ref.platform != platform:
+            raise InvalidInput(
+                "platform", f"{repository!r} names {ref.platform}, not {platform}.", f"pass platform={ref.platform}."
+            )
+        if platform == "github" and len(ref.segments) != 2:
+            raise InvalidInput("repository", f"{ref.path!r} is not owner/name.", "pass e.g. 'octo-org/shop'.")
         from taskorch.sync.secrets import check_token_name
 
         token_name = check_token_name(api_token_name)
@@ -165,7 +214,7 @@ class GitService:
                 "TASKORCH_*_TOKEN), so its value was not read.",
                 f"use one of those names, or ask the user to add {token_name} to TASKORCH_ALLOWED_TOKEN_NAMES "
                 "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
-                f"taskorch git connect {owner}/{name} --token-name {token_name}",
+                f"taskorch git connect {ref} --token-name {token_name}",
             )
         if tier not in GIT_TIERS[1:]:
             raise InvalidInput("tier", f"{tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
@@ -177,7 +226,7 @@ class GitService:
             check_template(issue_template)
         return {
             "platform": platform,
-            "repository_url": f"{owner}/{name}",
+            "repository_url": str(ref),
             "api_token_name": token_name,
             "default_labels": list(dict.fromkeys(label.strip() for label in default_labels if label.strip())),
             "auto_sync_enabled": auto_sync_enabled,
@@ -280,7 +329,15 @@ class GitService:
             number = self._task_in_session(conn, session_id, task_id)["number"]
             link = self._link(conn, task_id)
             if link is None:
-                raise Conflict(f"task {number} has no issue. Use action=create_issue or action=link_task first.")
+                raise Conflict(
+                    (
+                        f"task {number} has no issue. Create one with ",
+                        Hint("git_integration", {"action": "create_issue", "task_id": number}),
+                        " or link one with ",
+                        Hint("git_integration", {"action": "link_task", "task_id": number, "issue_number": REQUIRED}),
+                        " first.",
+                    )
+                )
             enqueue(conn, session_id, task_id, "update_issue", {}, self.clock())
         result, link = self._push_one(session_id, task_id)
         return GitResult(
@@ -324,7 +381,13 @@ class GitService:
                 labels = repo.labels_of(conn, [task_id])[task_id]
             # Rendered outside the write transaction; a change to the task in between differs
             # from this base and is pushed by the next sync.
-            local = mapping.local_values(task, labels, template=config["issue_template"], verbatim_body=False)
+            local = mapping.local_values(
+                task,
+                labels,
+                template=config["issue_template"],
+                verbatim_body=False,
+                default_labels=list(config["default_labels"] or []),
+            )
             with self.db.transaction() as conn:
                 from taskorch.sync.engine import new_idempotency_key
 
@@ -355,7 +418,7 @@ class GitService:
                 )
                 link = self._link(conn, task_id)
             assert link is not None
-            engine.merge(link, issue)
+            engine.merge_remote(link, issue)
         with self.db.transaction(write=False) as conn:
             link = self._link(conn, task_id)
         assert link is not None
@@ -375,7 +438,7 @@ class GitService:
     ) -> GitResult:
         """Pull remote changes, then push pending local ones."""
         with self.connected(session_id) as engine:
-            result = engine.run(pull=pull, push=push, progress=progress)
+            result = sync_result(engine.run(pull=pull, push=push, progress=progress))
         parts = [f"{len(result.created)} created", f"{len(result.updated)} updated", f"{len(result.pulled)} pulled"]
         if result.conflicts:
             parts.append(f"{len(result.conflicts)} conflict(s)")
@@ -441,7 +504,13 @@ class GitService:
         with self.db.transaction() as conn:
             row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().first()
             if row is None or row["session_id"] != session_id:
-                raise NotFound(f"conflict {conflict_id} does not exist. List them with action=list_conflicts.")
+                raise NotFound(
+                    (
+                        f"conflict {conflict_id} does not exist. List them with ",
+                        Hint("git_integration", {"action": "list_conflicts"}),
+                        ".",
+                    )
+                )
             if row["status"] != "open":
                 raise Conflict(f"conflict {conflict_id} is already resolved ({row['resolution']}).")
             number = repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]
@@ -571,7 +640,12 @@ class GitService:
                 f"the project's integration tier is {config['tier']}; boards need tier 'project' or 'full'. "
                 "Reconnect with issue_config.tier='project'."
             )
-        return self.engine(session_id), config
+        engine = self.engine(session_id)
+        missing = lacks(engine.platform, "boards")
+        if missing is not None:
+            engine.platform.close()
+            raise Conflict(f"{missing}; keep the status in the issues' labels instead.")
+        return engine, config
 
     def create_board(self, session_id: int, title: str, status_mapping: Mapping[str, str] | None) -> BoardResult:
         engine, _config = self._board_engine(session_id)
@@ -609,7 +683,13 @@ class GitService:
         """Add tasks' issues to the board and put each in ``column`` (or the column its status maps to)."""
         engine, config = self._board_engine(session_id)
         if not config["board_number"]:
-            raise Conflict("no board yet: call orchestrator_project_board_manager with action=create_board first.")
+            raise Conflict(
+                (
+                    "no board yet: create it first with ",
+                    Hint("project_board_manager", {"action": "create_board", "title": REQUIRED}),
+                    ".",
+                )
+            )
         moved: list[dict[str, Any]] = []
         try:
             number = int(config["board_number"])
@@ -620,8 +700,11 @@ class GitService:
                     link = self._link(conn, task_id)
                 if link is None or link["issue_number"] is None:
                     raise Conflict(
-                        f"task {task['number']} has no issue yet; create it with orchestrator_git_integration "
-                        "action=create_issue."
+                        (
+                            f"task {task['number']} has no issue yet; create it with ",
+                            Hint("git_integration", {"action": "create_issue", "task_id": task["number"]}),
+                            ".",
+                        )
                     )
                 issue_number = int(link["issue_number"])
                 item, target = self._place_card(engine, board, task, issue_number, column, action, config)
@@ -685,7 +768,7 @@ class GitService:
     def push_tasks(self, session_id: int, task_ids: Sequence[int]) -> SyncResult:
         """Push the pending changes of these tasks now (no pull)."""
         with self.connected(session_id) as engine:
-            return engine.run(pull=False, task_ids=list(task_ids))
+            return sync_result(engine.run(pull=False, task_ids=list(task_ids)))
 
     def publish_release(
         self, session_id: int, tag: str, notes: str, sha: str, prerelease: bool
@@ -694,24 +777,31 @@ class GitService:
         failure finishes the job instead of failing on "already exists")."""
         with self.connected(session_id) as engine:
             platform = engine.platform
-            for attempt in range(1, 6):
-                existing = engine.call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
-                if existing is not None:
-                    return self._update_release(engine, existing.id, tag, notes), "updated"
-                engine.spacer.wait()
-                try:
-                    created = platform.create_release(
-                        tag, name=tag, body=notes, target_commitish=sha, prerelease=prerelease
-                    )
-                except (PlatformUnavailable, PlatformRejected) as exc:
-                    # The answer may be lost after GitHub made the release, or another run made it
-                    # first ("already_exists"): look it up again instead of creating a second one.
-                    if isinstance(exc, PlatformRejected) and exc.status != 422:
-                        raise
-                    engine.sleep(min(30.0, 0.5 * 2**attempt))
-                    continue
-                return created, "created"
-            raise PlatformUnavailable(f"the release of {tag} could not be created after 5 attempts; run again.")
+            missing = lacks(platform, "releases")
+            if missing is not None:
+                raise Conflict(f"{missing}; the tag is pushed, publish its notes by hand.")
+            existing = engine.call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
+            if existing is not None:
+                return self._update_release(engine, existing.id, tag, notes), "updated"
+            made: list[RemoteRelease] = []
+
+            def lookup() -> RemoteRelease | None:
+                found = engine.call("get_release", lambda: platform.get_release_by_tag(tag), mutation=False)
+                if found is not None:
+                    made.append(found)
+                return found
+
+            def create() -> RemoteRelease:
+                return platform.create_release(tag, name=tag, body=notes, target_commitish=sha, prerelease=prerelease)
+
+            # The answer may be lost after the platform made the release, or another run made it
+            # first (422 "already_exists"): the loop looks it up again instead of creating a second.
+            release = engine.remote.create(
+                "create_release", create, lookup=lookup, exists=lambda exc: exc.status == 422
+            )
+            if made:
+                return self._update_release(engine, release.id, tag, notes), "updated"
+            return release, "created"
 
     @staticmethod
     def _update_release(engine: SyncEngine, release_id: int, tag: str, notes: str) -> RemoteRelease:

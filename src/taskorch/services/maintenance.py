@@ -342,7 +342,7 @@ def prepare_handover(conn: Connection, *, session: RowMapping) -> MaintenanceRes
         lines.append("Nothing completed yet.")
     lines += [
         "",
-        "Resume with orchestrator_initialize_session on the same project, then orchestrator_get_status.",
+        "To resume, initialize a session on the same project, then read its status.",
     ]
     report = "\n".join(lines) + "\n"
     return MaintenanceResult(action="prepare_handover", dry_run=True, findings=[], changed=0, report=report)

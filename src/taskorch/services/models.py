@@ -51,11 +51,13 @@ __all__ = [
     "ReleaseResult",
     "ReleaseStep",
     "ReleaseView",
+    "ReopenResult",
     "RestartRecord",
     "RestartResult",
     "RestartStatusResult",
     "RoutingDecision",
     "SessionResult",
+    "ShowResult",
     "ShutdownResult",
     "SpecialistContext",
     "StatusResult",
@@ -68,6 +70,7 @@ __all__ = [
     "TaskFields",
     "TaskRow",
     "TaskView",
+    "TreeResult",
     "UpdateResult",
 ]
 
@@ -186,6 +189,8 @@ class TaskBrief(BaseModel):
     priority: Priority
     specialist_type: str
     parent_id: int | None = None
+    claimed_by: str | None = Field(default=None, description="The actor whose execute_task claimed the task.")
+    claim_expires_at: datetime | None = Field(default=None, description="When that claim's lease ends (UTC).")
 
 
 class ArtifactView(BaseModel):
@@ -249,6 +254,10 @@ class SessionResult(BaseModel):
         default=None,
         description="The working_directory as given, when symlinks led from it to project_root's tree.",
     )
+    project_key: str | None = Field(
+        default=None, description="What identifies the project: git:<host>/<path> of its remote, or path:<root>."
+    )
+    project_reason: str | None = Field(default=None, description="Why the working directory led to this project.")
 
 
 class RoutingDecision(BaseModel):
@@ -303,6 +312,10 @@ class CompleteResult(BaseModel):
     open_siblings: list[TaskBrief] = Field(description="The first open subtasks of the parent, by priority.")
     open_sibling_count: int = Field(description="How many subtasks of the parent are still open.")
     unblocked: list[TaskBrief] = Field(description="Tasks this completion made ready.")
+    missing_files: list[str] = Field(
+        default_factory=list,
+        description="Recorded file paths that do not exist in the project (yet): check them.",
+    )
     next_step: str
 
 
@@ -380,7 +393,7 @@ class StatusResult(BaseModel):
     total: int
     ready: list[TaskBrief] = Field(description="Tasks to execute next, highest priority first.")
     awaiting_synthesis: list[TaskBrief] = Field(
-        description="Parents whose subtasks are all finished: call orchestrator_synthesize_results."
+        description="Parents whose subtasks are all finished: synthesize their results next."
     )
     blocked: list[BlockedTask]
     in_progress: list[TaskBrief]
@@ -448,6 +461,7 @@ class AuditEntry(BaseModel):
     action: str
     task_id: int | None
     changes: dict[str, Any]
+    actor: str = Field(default="local", description="Who made the change: an API token's name, or local.")
 
 
 class AuditTrail(BaseModel):
@@ -528,7 +542,7 @@ class GitConfigView(BaseModel):
 
 
 class GitResult(BaseModel):
-    """The answer of orchestrator_git_integration: which parts are set depends on the action."""
+    """The answer of the git_integration tool: which parts are set depends on the action."""
 
     action: str
     config: GitConfigView | None = None
@@ -588,3 +602,39 @@ class ReleaseResult(BaseModel):
     changelog_path: str | None = None
     steps: list[ReleaseStep] = Field(default_factory=list)
     detail: str
+
+
+# -- reading one task, the plan as a tree, reopening ------------------------------------------
+
+
+class ShowResult(BaseModel):
+    """One task as execute_task would present it, read without starting it, with its history."""
+
+    task: TaskView
+    specialist: SpecialistContext
+    ancestry: list[TaskBrief] = Field(description="Parent first, then its parent, up to the root.")
+    dependency_results: list[DependencyResult]
+    acceptance_criteria: list[str]
+    audit: list[AuditEntry] = Field(description="The task's audit trail, oldest first (the newest 50).")
+    issue: IssueLinkView | None = Field(description="The linked issue on the Git platform, if any.")
+
+
+class TreeResult(BaseModel):
+    """Every live task of the project, by number; ``parent_id`` links a subtask to its parent."""
+
+    session_id: int
+    project_root: str
+    tasks: list[TaskBrief]
+
+
+class ReopenResult(BaseModel):
+    """A completed task moved back to pending by reopen_task."""
+
+    task: TaskBrief
+    reason: str
+    waiting_again: list[int] = Field(description="Pending dependents that were ready and now wait for this task.")
+    started_dependents: list[int] = Field(
+        description="Dependents already in progress or completed: left as they are; check their work."
+    )
+    parent_id: int | None
+    next_step: str

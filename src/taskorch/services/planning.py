@@ -16,6 +16,7 @@ from sqlalchemy import Connection, RowMapping, select
 from taskorch.domain.graph import find_cycle, topological_order
 from taskorch.domain.model import TERMINAL_STATUSES, TaskStatus
 from taskorch.errors import Conflict, DependencyCycle, InvalidInput
+from taskorch.hints import Hint, Message, attach, render
 from taskorch.services import views
 from taskorch.services.models import PlanResult, RoutingDecision, SubtaskSpec, TaskFields
 from taskorch.specialists import RoleLibrary, route
@@ -59,7 +60,7 @@ def check_dependencies(
             raise InvalidInput(
                 field,
                 f"task {dep} does not exist in this project.",
-                "use task numbers of this project, from orchestrator_query_tasks.",
+                ("use task numbers of this project (", Hint("query_tasks"), ")."),
             )
         if row["archived"]:
             raise InvalidInput(field, f"task {dep} is archived.", "depend on a live task.")
@@ -213,15 +214,17 @@ def plan_task(
     subtask_briefs = {by_id[i]: views.brief(rows[i]) for i in ids.values()}
     # The subtasks are listed in ``subtasks``: the parent's view does not repeat them.
     root_view = views.task_views(conn, [repo.get_task(conn, root_id)])[0]
+    next_step: Message
     if ready:
         first = rows[min(ready, key=lambda i: (rows[i]["priority_rank"], i))]
         next_step = (
-            f"Call orchestrator_execute_task with task_id={first['number']} ('{first['title']}') to start; "
-            f"{len(ready)} planned task(s) are ready."
+            "Call ",
+            Hint("execute_task", {"task_id": first["number"]}),
+            f" ('{first['title']}') to start; {len(ready)} planned task(s) are ready.",
         )
     else:
-        next_step = "Nothing planned is ready yet: its dependencies are unfinished. See orchestrator_get_status."
-    return PlanResult(
+        next_step = ("Nothing planned is ready yet: its dependencies are unfinished. See ", Hint("get_status"), ".")
+    result = PlanResult(
         session_id=session_id,
         task=root_view,
         subtasks=dict(sorted(subtask_briefs.items(), key=lambda kv: kv[1].id)),
@@ -229,5 +232,6 @@ def plan_task(
             RoutingDecision(task_id=rows[i]["number"], specialist_type=name, reason=why) for i, name, why in routing
         ],
         ready=sorted(rows[i]["number"] for i in ready),
-        next_step=next_step,
+        next_step=render(next_step),
     )
+    return attach(result, next_step)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, InvalidInput, NotFound, TaskorchError
+from taskorch.hints import Hint, Param
 from taskorch.release import changelog as notes_lib
 from taskorch.release import versioning
 from taskorch.release.git import GitRepo, check_remote_name
@@ -92,7 +93,13 @@ class ReleaseService:
             name = versioning.tag_name(versioning.parse_version(version))
             row = conn.execute(query_.where(release_milestones.c.name == name)).mappings().first()
             if row is None:
-                raise NotFound(f"no release plan for {name}. Create it with action=plan_release.")
+                raise NotFound(
+                    (
+                        f"no release plan for {name}. Create it with ",
+                        Hint("release_coordinator", {"action": "plan_release", "version": name}),
+                        ".",
+                    )
+                )
             return row
         row = (
             conn.execute(
@@ -104,7 +111,9 @@ class ReleaseService:
             .first()
         )
         if row is None:
-            raise NotFound("no open release plan. Create one with action=plan_release.")
+            raise NotFound(
+                ("no open release plan. Create one with ", Hint("release_coordinator", {"action": "plan_release"}), ".")
+            )
         return row
 
     def _log(self, conn: Connection, session_id: int, operation: str, status: str, detail: str | None = None) -> None:
@@ -247,7 +256,7 @@ class ReleaseService:
                     raise InvalidInput(
                         f"included_features[{index}]",
                         f"{shown} is not a live task of this project.",
-                        "use task numbers from orchestrator_query_tasks.",
+                        ("use task numbers of this project (", Hint("query_tasks"), ")."),
                     )
             task_kinds = self._task_entries(conn, chosen)
         reason: str | None = None
@@ -499,7 +508,13 @@ class ReleaseService:
         if not readiness.ready and not force:
             open_ = [*readiness.open, *(b.task for b in readiness.blocked)]
             listed = "; ".join(f"task {t.id} '{t.title}' is {t.status.value}" for t in open_[:20])
-            raise Conflict(f"release {name} has open work: {listed}. Finish it, or pass force=true to release anyway.")
+            raise Conflict(
+                (
+                    f"release {name} has open work: {listed}. Finish it, or pass ",
+                    Param("force", "release_coordinator.tag_release", value=True),
+                    " to release anyway.",
+                )
+            )
         if push and remote not in git.remotes():
             raise InvalidInput(
                 "remote",

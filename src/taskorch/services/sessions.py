@@ -12,6 +12,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskorch.errors import InvalidInput, NotFound
+from taskorch.hints import REQUIRED, Hint, Message, Param
 from taskorch.services.paths import refuse_system_root
 from taskorch.store import repository as repo
 from taskorch.store.tables import sessions
@@ -93,8 +94,11 @@ def get_session(conn: Connection, session_id: int) -> RowMapping:
     row = repo.session_row(conn, session_id)
     if row is None:
         raise NotFound(
-            f"session {session_id} does not exist. Call orchestrator_initialize_session with your "
-            "project's working_directory to get a session id."
+            (
+                f"session {session_id} does not exist. Call ",
+                Hint("initialize_session", {"working_directory": REQUIRED}),
+                " to get a session id for your project.",
+            )
         )
     return row
 
@@ -107,9 +111,10 @@ def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFou
     """
     from taskorch.store.tables import tasks
 
-    message = (
-        f"task {number} not found in project {session['project_root']}. "
-        "Use orchestrator_query_tasks to list this project's task numbers."
+    message: Message = (
+        f"task {number} not found in project {session['project_root']}. List this project's task numbers with ",
+        Hint("query_tasks"),
+        ".",
     )
     elsewhere = [
         str(root)
@@ -124,7 +129,9 @@ def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFou
     if elsewhere:
         message += (
             f" Task numbers are per project; a task {number} exists in {', '.join(elsewhere)}: to work on it, "
-            "pass that project's session_id (CLI: --project DIR)."
+            "pass that project's ",
+            Param("session_id"),
+            " (the session of that project).",
         )
     return NotFound(message)
 
@@ -157,10 +164,32 @@ def resolve_tasks(conn: Connection, session: RowMapping, numbers: Sequence[int])
     return [found[n] for n in numbers]
 
 
-def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -> tuple[RowMapping, bool]:
-    """Create the project's session, or resume it; return ``(row, resumed)``."""
-    key = str(root)
-    row = conn.execute(select(sessions).where(sessions.c.project_root == key)).mappings().first()
+def open_session(
+    conn: Connection, root: Path, name: str | None, at: datetime, key: str | None = None
+) -> tuple[RowMapping, bool]:
+    """Create the project's session, or resume it; return ``(row, resumed)``.
+
+    ``key`` identifies the project (see :mod:`taskorch.services.projects`; default ``path:<root>``).
+    A session is found by its key; else a session of the same root (made before the project had a
+    remote, or before revision 0006) takes the key, so existing sessions move to their repository's
+    key the first time it is seen.
+    """
+    root_text = str(root)
+    key = key or "path:" + root_text
+    row = conn.execute(select(sessions).where(sessions.c.project_key == key)).mappings().first()
+    if row is None:
+        row = conn.execute(select(sessions).where(sessions.c.project_root == root_text)).mappings().first()
+        if row is not None:
+            conn.execute(update(sessions).where(sessions.c.id == row["id"]).values(project_key=key))
+            repo.record_event(
+                conn,
+                session_id=row["id"],
+                task_id=None,
+                tool="initialize_session",
+                action="session",
+                changes={"project_key": [row["project_key"], key]},
+                at=at,
+            )
     if row is not None:
         values: dict[str, object] = {"last_active_at": at}
         if name and name != row["name"]:
@@ -171,12 +200,26 @@ def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -
         with conn.begin_nested():
             session_id = conn.execute(
                 insert(sessions)
-                .values(name=name or root.name or key, project_root=key, created_at=at, last_active_at=at)
+                .values(
+                    name=name or root.name or root_text,
+                    project_root=root_text,
+                    project_key=key,
+                    created_at=at,
+                    last_active_at=at,
+                )
                 .returning(sessions.c.id)
             ).scalar_one()
             repo.init_counts(conn, session_id)
     except IntegrityError:  # another process created it between our read and our insert
-        row = conn.execute(select(sessions).where(sessions.c.project_root == key)).mappings().one()
+        row = (
+            conn.execute(
+                select(sessions).where((sessions.c.project_key == key) | (sessions.c.project_root == root_text))
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise
         return row, True
     repo.record_event(
         conn,
@@ -184,7 +227,7 @@ def open_session(conn: Connection, root: Path, name: str | None, at: datetime) -
         task_id=None,
         tool="initialize_session",
         action="session",
-        changes={"project_root": key, "name": name or root.name},
+        changes={"project_root": root_text, "project_key": key, "name": name or root.name},
         at=at,
     )
     return get_session(conn, session_id), False

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, RowMapping, select
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, InvalidInput
+from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import views
 from taskorch.services.models import ArtifactView, SynthesisResult
 from taskorch.store import repository as repo
@@ -96,7 +97,11 @@ def synthesize_results(conn: Connection, *, parent_task_id: int, at: datetime) -
         raise InvalidInput(
             "parent_task_id",
             f"task {number} has no subtasks to synthesize.",
-            "pass the number of a task planned with subtasks, or complete this task with orchestrator_complete_task.",
+            (
+                "pass the number of a task planned with subtasks, or complete this task with ",
+                Hint("complete_task", {"task_id": number, "summary": REQUIRED}),
+                ".",
+            ),
         )
     arts = views.artifacts_of(conn, [c["id"] for c in children])
     text = render_synthesis(parent, children, arts)
@@ -119,20 +124,23 @@ def synthesize_results(conn: Connection, *, parent_task_id: int, at: datetime) -
             conn, repo.get_task(conn, parent_task_id), TaskStatus.COMPLETED, tool="synthesize_results", at=at
         )
         status = TaskStatus.COMPLETED
+    next_step: Message
     if open_children:
         next_step = (
-            f"{len(open_children)} subtask(s) are still open; finish them (orchestrator_get_status shows "
-            "the ready queue) and synthesize again."
+            f"{len(open_children)} subtask(s) are still open; finish them (",
+            Hint("get_status"),
+            " shows the ready queue) and synthesize again.",
         )
     elif status is TaskStatus.COMPLETED:
-        next_step = f"Task {number} is completed with its synthesis. Call orchestrator_get_status for what is next."
+        next_step = (f"Task {number} is completed with its synthesis. See what is next with ", Hint("get_status"), ".")
     else:
-        next_step = "No subtask was completed; re-plan the work or cancel this task."
-    return SynthesisResult(
+        next_step = ("No subtask was completed; re-plan the work or cancel this task.",)
+    result = SynthesisResult(
         parent_id=number,
         synthesis=text,
         completed=[views.brief(c) for c in completed],
         open=[views.brief(c) for c in open_children],
         parent_status=status,
-        next_step=next_step,
+        next_step=render(next_step),
     )
+    return attach(result, next_step)

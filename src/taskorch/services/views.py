@@ -27,6 +27,8 @@ BRIEF_COLUMNS = _BRIEF_COLUMNS = (
     tasks.c.specialist_type,
     tasks.c.parent_id,
     tasks.c.parent_number,
+    tasks.c.claimed_by,
+    tasks.c.claim_expires_at,
 )
 
 
@@ -39,6 +41,8 @@ def brief(row: RowMapping) -> TaskBrief:
         priority=row["priority"],
         specialist_type=row["specialist_type"],
         parent_id=row["parent_number"],
+        claimed_by=row.get("claimed_by"),
+        claim_expires_at=row.get("claim_expires_at"),
     )
 
 

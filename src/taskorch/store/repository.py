@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
 
+from taskorch.domain.caller import current_caller
 from taskorch.domain.model import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -29,6 +30,7 @@ from taskorch.domain.model import (
     check_transition,
 )
 from taskorch.errors import Conflict, NotFound
+from taskorch.hints import REQUIRED, Hint
 from taskorch.store import search
 from taskorch.store.tables import (
     artifacts,
@@ -170,7 +172,7 @@ def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> Row
     if row is None:
         # Callers resolve numbers first, so this is a task deleted meanwhile; the internal id is
         # never shown.
-        raise NotFound("the task no longer exists. Use orchestrator_query_tasks to find task numbers.")
+        raise NotFound(("the task no longer exists. Find the project's task numbers with ", Hint("query_tasks"), "."))
     return row
 
 
@@ -267,7 +269,8 @@ def record_event(
     """Append one audit row: which tool did what to which task, with old and new values.
 
     The task's number is stored with it (read in the same statement), so the trail names the task
-    by its number even after a hard delete.
+    by its number even after a hard delete. The actor is the caller of the request being served
+    (:func:`taskorch.domain.caller.current_caller`: a token's name over HTTP, ``local`` otherwise).
     """
     conn.execute(
         _INSERT_EVENT,
@@ -281,6 +284,7 @@ def record_event(
                 k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
             },
             "created_at": at or utcnow(),
+            "actor": current_caller().actor,
         },
     )
 
@@ -543,19 +547,24 @@ def change_status(
     tool: str,
     at: datetime,
     extra: Mapping[str, Any] | None = None,
+    reopen: bool = False,
 ) -> None:
     """Move ``task`` to ``target`` after checking the transition table; keep every counter true.
 
     ``extra`` holds other columns changed in the same step (e.g. ``status_reason``), audited
-    with the status. Raises :class:`InvalidTransition`.
+    with the status. ``reopen`` allows only the way back from completed (``REOPENING``): the
+    parent counts the task open again and its dependents wait for it again. Raises
+    :class:`InvalidTransition`.
     """
     current = TaskStatus(task["status"])
-    check_transition(task["number"], current, target)
+    check_transition(task["number"], current, target, reopen=reopen)
     values: dict[str, Any] = {"status": target.value, "updated_at": at, "version": task["version"] + 1}
     if target is TaskStatus.IN_PROGRESS and task["started_at"] is None:
         values["started_at"] = at
     if target in TERMINAL_STATUSES:
         values["completed_at"] = at
+    elif current in TERMINAL_STATUSES:
+        values["completed_at"] = None
     values.update(extra or {})
     conn.execute(_UPDATE_TASK, {"tid": task["id"], **values})
     if not task["archived"]:
@@ -563,8 +572,12 @@ def change_status(
         _bump_count(conn, task["session_id"], target.value, 1)
         if current in ACTIVE_STATUSES and target in TERMINAL_STATUSES:
             _bump_open_subtasks(conn, task["parent_id"], -1)
+        elif current in TERMINAL_STATUSES and target in ACTIVE_STATUSES:
+            _bump_open_subtasks(conn, task["parent_id"], 1)
     if target is TaskStatus.COMPLETED:
         _bump_unmet_of_dependents(conn, task["id"], -1)
+    elif current is TaskStatus.COMPLETED:
+        _bump_unmet_of_dependents(conn, task["id"], 1)
     changes: dict[str, Any] = {"status": [current.value, target.value]}
     for key, new in (extra or {}).items():
         changes[key] = [_jsonable(task[key]), _jsonable(new)]
@@ -674,10 +687,12 @@ def _refuse_if_depended_on(conn: Connection, rows: Iterable[RowMapping], verb: s
     if outside:
         shown = ", ".join(str(n) for n in sorted(numbers_of(conn, outside[:20]).values()))
         raise Conflict(
-            f"cannot {verb} task(s) {', '.join(str(r['number']) for r in unfinished[:20])}: unfinished, and task(s) "
-            f"{shown} depend on them. "
-            "Remove those dependencies first with orchestrator_update_task (depends_on), or "
-            f"{verb} the dependent tasks too."
+            (
+                f"cannot {verb} task(s) {', '.join(str(r['number']) for r in unfinished[:20])}: unfinished, and "
+                f"task(s) {shown} depend on them. Remove those dependencies first (",
+                Hint("update_task", {"task_id": REQUIRED, "depends_on": REQUIRED}),
+                f"), or {verb} the dependent tasks too.",
+            )
         )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 __all__ = [
     "WAITING_SQL",
+    "api_tokens",
     "artifacts",
     "feature_issue_links",
     "git_integration_config",
@@ -97,6 +98,10 @@ sessions = Table(
     # Revision 0005: the number the session's next task gets. Numbers are the public reference of
     # a task, per project; the counter only grows, so a number is never given twice.
     Column("next_task_number", Integer, nullable=False, server_default=text("1")),
+    # Revision 0006: what identifies the project, ``git:<host>/<path>`` (the normalised URL of its
+    # origin remote, so every clone reaches one task graph) or ``path:<root>`` without a remote.
+    Column("project_key", Text, nullable=True),
+    Index("ix_sessions_project_key", "project_key", unique=True),
 )
 
 tasks = Table(
@@ -144,6 +149,9 @@ tasks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("completed_at", UTCDateTime, nullable=True),
+    # Revision 0006: the actor working on the task (execute_task claims it) and when its lease ends.
+    Column("claimed_by", String(200), nullable=True),
+    Column("claim_expires_at", UTCDateTime, nullable=True),
     Index(
         "ix_tasks_ready",
         "session_id",
@@ -217,6 +225,8 @@ task_events = Table(
     # {field: [old, new]} for updates; {field: new} snapshots for creations and deletions.
     Column("changes", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Revision 0006: who made the change: an API token's name over HTTP, ``local`` for stdio and the CLI.
+    Column("actor", String(200), nullable=False, server_default=text("'local'")),
     Index("ix_task_events_task", "task_id", "id"),
     Index("ix_task_events_session", "session_id", "id"),
     Index("ix_task_events_session_task", "session_id", "task_number", "id"),
@@ -242,6 +252,19 @@ server_restarts = Table(
     Column("ok", Boolean, nullable=False),
     Column("error", Text, nullable=True),
     Column("components", JSON, nullable=False),
+)
+
+# Bearer tokens of the HTTP server (revision 0006): only the SHA-256 of each token is stored.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("scope", String(16), nullable=False),  # read | write | admin
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
 )
 
 # -- Git platform integration (revision 0002) ------------------------------------------------
@@ -290,6 +313,10 @@ feature_issue_links = Table(
     Column("remote", JSON, nullable=False),
     Column("board_item_id", String(100), nullable=True),
     Column("error", Text, nullable=True),
+    # Revision 0006: per field, the values sent whose answer was not read yet (most recent last),
+    # so our own change is recognised when a pull finds it, and an adopted issue's base is what
+    # was sent.
+    Column("in_flight", JSON, nullable=True),
     Index("ix_feature_issue_links_issue", "repository", "issue_number"),
 )
 

@@ -23,11 +23,10 @@ Rules it keeps (see ARCHITECTURE.md, "Sync"):
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,12 +37,9 @@ from taskorch.errors import (
     InvalidTransition,
     PlatformError,
     PlatformRejected,
-    PlatformUnavailable,
-    RateLimited,
     TaskorchError,
 )
 from taskorch.platforms.base import Platform, RemoteIssue
-from taskorch.services.models import ConflictView, IssueLinkView, SyncFailure, SyncResult
 from taskorch.store import repository as repo
 from taskorch.store.db import Database
 from taskorch.store.tables import (
@@ -55,6 +51,15 @@ from taskorch.store.tables import (
     tasks,
 )
 from taskorch.sync import mapping
+from taskorch.sync.remote import RemoteCaller, SyncStopped
+from taskorch.sync.reports import (
+    ConflictReport,
+    FailureReport,
+    LinkReport,
+    SyncReport,
+    conflict_report,
+    link_report,
+)
 from taskorch.sync.template import find_marker, marker
 
 __all__ = [
@@ -62,9 +67,7 @@ __all__ = [
     "SyncEngine",
     "SyncStopped",
     "board_column",
-    "conflict_view",
     "enqueue",
-    "link_view",
     "new_idempotency_key",
     "pending_count",
     "take_remote_value",
@@ -73,82 +76,34 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Attempts for one request that keeps failing with 5xx, timeouts or dropped connections.
-MAX_TRANSIENT_ATTEMPTS = 5
-#: First backoff after a transient failure, in seconds; doubles per attempt, with jitter.
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 30.0
 #: How far before the recorded intent a marker search looks, in seconds (clock skew).
 MARKER_SEARCH_SLACK_SECONDS = 300
+#: Values in flight kept per field (the most recent ones).
+IN_FLIGHT_KEPT = 5
 
 
-class SyncStopped(Exception):
-    """A run stops early (a rate limit longer than allowed); the rest waits in the outbox."""
+#: Outbox operations that never overwrite a field, so they may go out without a fresh pull.
+CREATION_OPERATIONS = ("create_issue", "add_sub_issue", "board_card")
+#: Operations of which one pending entry per task is enough (a later one is reused).
+COALESCED_OPERATIONS = ("update_issue", "board_card", "add_sub_issue")
 
 
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-def link_view(row: Mapping[Any, Any], number: int) -> IssueLinkView:
-    """The link ``row`` of the task whose number in its project is ``number``."""
-    return IssueLinkView(
-        task_id=number,
-        platform=row["platform"],
-        repository=row["repository"],
-        issue_number=row["issue_number"],
-        issue_url=row["issue_url"],
-        sync_status=row["sync_status"],
-        last_synced=row["last_synced"],
-        error=row["error"],
-    )
-
-
-def conflict_view(row: Mapping[Any, Any], number: int) -> ConflictView:
-    """The conflict ``row`` on the task whose number in its project is ``number``."""
-    return ConflictView(
-        id=row["id"],
-        task_id=number,
-        field=row["field"],
-        base_value=row["base_value"],
-        local_value=row["local_value"],
-        remote_value=row["remote_value"],
-        detail=row["detail"],
-        status=row["status"],
-        resolution=row["resolution"],
-    )
-
-
-class Spacer:
-    """Keeps at least ``interval`` seconds between two mutations (GitHub's best practice)."""
-
-    def __init__(self, interval: float, sleep: Callable[[float], None], monotonic: Callable[[], float]) -> None:
-        self.interval = interval
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._last: float | None = None
-        self.waited = 0.0
-
-    def wait(self) -> None:
-        if self._last is not None and self.interval > 0:
-            remaining = self.interval - (self._monotonic() - self._last)
-            if remaining > 0:
-                self._sleep(remaining)
-                self.waited += remaining
-        self._last = self._monotonic()
-
-
 @dataclass
 class _Run:
     # updated, pulled and failed hold internal task ids until the result turns them into numbers.
-    created: list[IssueLinkView] = field(default_factory=list)
+    created: list[LinkReport] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     pulled: list[int] = field(default_factory=list)
-    conflicts: list[ConflictView] = field(default_factory=list)
-    failed: list[SyncFailure] = field(default_factory=list)
-    requests: int = 0
+    conflicts: list[ConflictReport] = field(default_factory=list)
+    failed: list[FailureReport] = field(default_factory=list)
     not_modified: bool = False
     stopped: str | None = None
+    #: Issues the pull met carrying the marker of a link not completed yet, by idempotency key.
+    unlinked: dict[str, RemoteIssue] = field(default_factory=dict)
 
 
 class SyncEngine:
@@ -178,7 +133,14 @@ class SyncEngine:
         self.max_retry_wait = max_retry_wait
         self.clock = clock
         self.sleep = sleep
-        self.spacer = Spacer(mutation_spacing, sleep, monotonic)
+        self.remote = RemoteCaller(
+            spacing=mutation_spacing,
+            max_retry_wait=max_retry_wait,
+            sleep=sleep,
+            monotonic=monotonic,
+            log=lambda what, task_id, detail: self._log_event("retry", what, task_id, detail),
+        )
+        self.spacer = self.remote.spacer
         self.repository = str(config["repository_url"])
         self.default_labels: list[str] = list(config["default_labels"] or [])
         self._run = _Run()
@@ -194,10 +156,11 @@ class SyncEngine:
         push: bool = True,
         task_ids: Sequence[int] | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> SyncResult:
+    ) -> SyncReport:
         """Pull, then push; returns what moved. Never raises for a platform failure: failures
         are reported in the result and logged, and a rerun picks up where this one stopped."""
         self._run = _Run()
+        self.remote.requests = 0
         t0 = time.perf_counter()
         log_id = self._log_start("bulk_sync", "sync")
         try:
@@ -207,7 +170,7 @@ class SyncEngine:
                     self.pull()
                 except PlatformError as exc:
                     pulled = False
-                    self._run.failed.append(SyncFailure(task_id=None, operation="pull", error=str(exc)))
+                    self._run.failed.append(FailureReport(task_id=None, operation="pull", error=str(exc)))
             if push:
                 # Without a fresh pull, an update could overwrite a change made on the platform since
                 # the last one: only creations go out, updates wait for the next run.
@@ -222,7 +185,7 @@ class SyncEngine:
             status,
             records=len(self._run.created) + len(self._run.updated) + len(self._run.pulled),
             errors=len(self._run.failed),
-            requests=self._run.requests,
+            requests=self.remote.requests,
             duration=duration,
             error_details="; ".join(f.error for f in self._run.failed[:10]) or self._run.stopped,
         )
@@ -239,11 +202,8 @@ class SyncEngine:
             numbers = repo.numbers_of(
                 conn, [*self._run.updated, *self._run.pulled, *(f.task_id for f in self._run.failed if f.task_id)]
             )
-        failed = [
-            f.model_copy(update={"task_id": numbers.get(f.task_id)}) if f.task_id is not None else f
-            for f in self._run.failed
-        ]
-        return SyncResult(
+        failed = [replace(f, task_id=numbers.get(f.task_id)) if f.task_id is not None else f for f in self._run.failed]
+        return SyncReport(
             repository=self.repository,
             created=self._run.created,
             updated=sorted({numbers[i] for i in self._run.updated if i in numbers}),
@@ -252,7 +212,7 @@ class SyncEngine:
             failed=failed,
             pending=pending,
             not_modified=self._run.not_modified,
-            requests=self._run.requests,
+            requests=self.remote.requests,
             duration_seconds=round(duration, 4),
             rate_limit=rate,
             stopped=self._run.stopped,
@@ -261,34 +221,9 @@ class SyncEngine:
     # -- platform calls with retry -----------------------------------------------------------
 
     def call(self, what: str, fn: Callable[[], T], *, mutation: bool, task_id: int | None = None) -> T:
-        """Call the platform once per attempt: a mutation waits for its spacing first, a rate limit is
-        waited out (up to ``max_retry_wait``, else :class:`SyncStopped`), a 5xx, timeout or dropped
-        connection is retried with exponential backoff (at most 5 attempts). Every retry is logged.
-        Creations do not come through here: they look for their marker before a retry."""
-        attempt = 0
-        while True:
-            if mutation:
-                self.spacer.wait()
-            self._run.requests += 1
-            try:
-                return fn()
-            except RateLimited as exc:
-                if exc.retry_after > self.max_retry_wait:
-                    self._log_event("retry", what, task_id, f"rate limited for {exc.retry_after:.0f} s; stopping")
-                    raise SyncStopped(
-                        f"rate limited for {exc.retry_after:.0f} s (more than the {self.max_retry_wait:.0f} s "
-                        "allowed); the rest stays in the outbox for the next sync"
-                    ) from None
-                self._log_event("retry", what, task_id, f"rate limited; waiting {exc.retry_after:.1f} s")
-                self.sleep(exc.retry_after)
-            except PlatformUnavailable as exc:
-                attempt += 1
-                if attempt >= MAX_TRANSIENT_ATTEMPTS:
-                    raise
-                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-                delay *= 0.5 + random.random() / 2  # jitter, not security
-                self._log_event("retry", what, task_id, f"{exc}; retry {attempt} in {delay:.2f} s")
-                self.sleep(delay)
+        """One platform call through the run's :class:`~taskorch.sync.remote.RemoteCaller`
+        (spacing, rate limits, retries, each retry logged)."""
+        return self.remote.call(what, fn, mutation=mutation, task_id=task_id)
 
     # -- push -------------------------------------------------------------------------------
 
@@ -304,6 +239,7 @@ class SyncEngine:
         total = self._pending_count()
         done = 0
         waiting: set[int] = set()  # entries that must wait for another (an update before its issue exists)
+        progressed_since_wait = False
         while True:
             with self.db.transaction(write=False) as conn:
                 query = (
@@ -315,22 +251,29 @@ class SyncEngine:
                 if task_ids is not None:
                     query = query.where(sync_outbox.c.task_id.in_(list(task_ids)))
                 if not updates:
-                    query = query.where(sync_outbox.c.operation == "create_issue")
+                    query = query.where(sync_outbox.c.operation.in_(CREATION_OPERATIONS))
                 if waiting:
                     query = query.where(sync_outbox.c.id.not_in(waiting))
                 batch = list(conn.execute(query).mappings())
             if not batch:
+                if waiting and progressed_since_wait:
+                    # An entry that waited for another (a sub-issue for its parent's creation)
+                    # gets one more turn once something moved.
+                    waiting.clear()
+                    progressed_since_wait = False
+                    continue
                 return
             progressed = False
             for entry in batch:
                 if self._push_entry(entry):
                     progressed = True
+                    progressed_since_wait = True
                 else:
                     waiting.add(entry["id"])
                 done += 1
                 if progress is not None:
                     progress(min(done, total), total)
-            if not progressed:
+            if not progressed and not waiting:
                 return
 
     def _push_entry(self, entry: RowMapping) -> bool:
@@ -343,6 +286,10 @@ class SyncEngine:
                 return self._push_update(entry)
             if op == "comment":
                 return self._push_comment(entry)
+            if op == "add_sub_issue":
+                return self._push_sub_issue(entry)
+            if op == "board_card":
+                return self._push_board_card(entry)
             self._finish_entry(entry["id"], "failed", f"unknown operation {op!r}")
             return True
         except SyncStopped:
@@ -356,7 +303,7 @@ class SyncEngine:
             return True
 
     def _record_failure(self, entry: Mapping[Any, Any], error: str, *, permanent: bool) -> None:
-        self._run.failed.append(SyncFailure(task_id=entry["task_id"], operation=entry["operation"], error=error))
+        self._run.failed.append(FailureReport(task_id=entry["task_id"], operation=entry["operation"], error=error))
         at = self.clock()
         with self.db.transaction() as conn:
             values: dict[str, Any] = {"last_error": error}
@@ -400,6 +347,7 @@ class SyncEngine:
             labels,
             template=self.config.get("issue_template"),
             verbatim_body=bool((link["base"] or {}).get("_verbatim")),
+            default_labels=self.default_labels,
         )
 
     def _push_create(self, entry: RowMapping) -> bool:
@@ -416,61 +364,71 @@ class SyncEngine:
         changes = mapping.changes_for(
             mapping.FIELDS,
             values,
-            task,
             marker_text=marker(link["idempotency_key"]),
             default_labels=self.default_labels,
             milestone_numbers=numbers,
         )
-        attempts = entry["attempts"]
-        issue: RemoteIssue | None = None
-        while issue is None:
-            if attempts > 0:
-                issue = self._find_by_marker(link)
-                if issue is not None:
-                    break
+        entry_id = entry["id"]
+
+        def before_attempt(attempt: int) -> None:
             with self.db.transaction() as conn:  # committed before the request: a retry will search first
-                conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(attempts=attempts + 1))
-            attempts += 1
-            self.spacer.wait()
-            self._run.requests += 1
-            try:
-                issue = self.platform.create_issue(changes)
-            except RateLimited as exc:
-                if exc.retry_after > self.max_retry_wait:
-                    raise SyncStopped(f"rate limited for {exc.retry_after:.0f} s while creating issues") from None
-                self._log_event("retry", "create_issue", task["id"], f"rate limited; waiting {exc.retry_after:.1f} s")
-                self.sleep(exc.retry_after)
-            except PlatformUnavailable as exc:
-                if attempts >= MAX_TRANSIENT_ATTEMPTS:
-                    raise
-                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
-                self._log_event(
-                    "retry", "create_issue", task["id"], f"{exc}; looking for the issue, retry in {delay:.2f} s"
-                )
-                self.sleep(delay)
+                conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry_id).values(attempts=attempt))
+                self._record_in_flight(conn, link["id"], mapping.FIELDS, values)
+
+        issue = self.remote.create(
+            "create_issue",
+            lambda: self.platform.create_issue(changes),
+            lookup=lambda: self._find_by_marker(link),
+            before_attempt=before_attempt,
+            attempts=int(entry["attempts"]),
+            task_id=task["id"],
+        )
         self._record_created(entry, task, link, issue)
-        self._after_create(task, issue)
         return True
 
+    def _record_in_flight(
+        self, conn: Connection, link_id: int, fields: Sequence[str], values: Mapping[str, Any]
+    ) -> None:
+        """Note, before a request is sent, the values it carries for ``fields`` (in the caller's
+        transaction, committed before the request), so a pull that meets them on the platform
+        knows them for ours even if the answer is lost."""
+        row = conn.execute(
+            select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link_id)
+        ).scalar_one()
+        flight = dict(row or {})
+        for f in fields:
+            value = mapping.comparable(f, values[f])
+            sent = [v for v in flight.get(f, []) if not mapping.same(f, v, value)]
+            flight[f] = [*sent, value][-IN_FLIGHT_KEPT:]
+        conn.execute(update(feature_issue_links).where(feature_issue_links.c.id == link_id).values(in_flight=flight))
+
     def _find_by_marker(self, link: Mapping[Any, Any]) -> RemoteIssue | None:
+        seen = self._run.unlinked.get(link["idempotency_key"])
+        if seen is not None:  # this run's pull met it: no second listing
+            return seen
         since = link["intent_at"] - timedelta(seconds=MARKER_SEARCH_SLACK_SECONDS)
         listing = self._call_listing(since, None)
         key = link["idempotency_key"]
         return next((i for i in listing.issues if find_marker(i.body) == key), None)
 
     def _call_listing(self, since: datetime | None, etag: str | None) -> Any:
-        before = self._run.requests
         listing = self.call("list_issues", lambda: self.platform.list_issues_since(since, etag), mutation=False)
-        self._run.requests = before + max(listing.requests, 1)
+        self.remote.spent(listing.requests - 1)
         return listing
 
     def _record_created(
         self, entry: Mapping[Any, Any], task: Mapping[Any, Any], link: Mapping[Any, Any], issue: RemoteIssue
     ) -> None:
+        """Link the created (or adopted) issue. Its base is what was sent (the values in flight of
+        the last attempt), so a difference on the issue (a person's edit made before the answer was
+        read) is merged like any remote edit instead of becoming the agreed value."""
         remote = self._remote(issue)
         at = self.clock()
         with self.db.transaction() as conn:
-            base = {f: remote[f] for f in mapping.FIELDS}
+            flight = conn.execute(
+                select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link["id"])
+            ).scalar_one()
+            base = _agreed_base(remote, dict(flight or {}))
             conn.execute(
                 update(feature_issue_links)
                 .where(feature_issue_links.c.id == link["id"])
@@ -483,6 +441,7 @@ class SyncEngine:
                     last_synced=at,
                     base=base,
                     remote=remote,
+                    in_flight=None,
                     error=None,
                 )
             )
@@ -498,6 +457,7 @@ class SyncEngine:
                 )
                 .values(status="done", done_at=at)
             )
+            self._follow_ups(conn, task, at)
             self._record_remote(
                 conn,
                 "issue_sync",
@@ -511,31 +471,98 @@ class SyncEngine:
             row = (
                 conn.execute(select(feature_issue_links).where(feature_issue_links.c.id == link["id"])).mappings().one()
             )
-        self._run.created.append(link_view(row, task["number"]))
+        self._run.created.append(link_report(row, task["number"]))
+        if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.FIELDS):
+            self.merge_remote(row, issue)  # the issue changed after it was sent: merged like any remote edit
 
-    def _after_create(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
-        """Sub-issue of the parent's issue; card on the board (project tier)."""
-        if task["parent_id"] is not None:
-            with self.db.transaction(write=False) as conn:
+    def _follow_ups(self, conn: Connection, task: Mapping[Any, Any], at: datetime) -> None:
+        """Queue the remote effects that follow a creation, each an outbox entry of its own
+        (retried until done): the sub-issue link to the parent's issue, the board card."""
+        if task["parent_id"] is not None and self.platform.capabilities.sub_issues:
+            enqueue(conn, self.session_id, task["id"], "add_sub_issue", {}, at)
+        if self._board_configured():
+            enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
+
+    def _board_configured(self) -> bool:
+        return (
+            self.platform.capabilities.boards
+            and self.config.get("tier") in ("project", "full")
+            and bool(self.config.get("board_number"))
+        )
+
+    def _push_sub_issue(self, entry: RowMapping) -> bool:
+        """Make the task's issue a sub-issue of its parent's; waits until both issues exist."""
+        with self.db.transaction(write=False) as conn:
+            task, link, _labels = self._task_and_link(conn, entry["task_id"])
+            parent = None
+            if task["parent_id"] is not None:
                 parent = conn.execute(
                     select(feature_issue_links.c.issue_number).where(feature_issue_links.c.task_id == task["parent_id"])
                 ).first()
-            if parent is not None and parent[0] is not None:
-                try:
-                    self.call(
-                        "add_sub_issue",
-                        lambda: self.platform.add_sub_issue(parent[0], issue),
-                        mutation=True,
-                        task_id=task["id"],
-                    )
-                except PlatformRejected as exc:
-                    # Already a sub-issue (a retry after a lost answer) is the outcome we wanted.
-                    if exc.status != 422:
-                        raise
-        self._sync_board(task, issue)
+        if link is None or task["parent_id"] is None or parent is None:
+            self._finish_entry(entry["id"], "done")  # unlinked, or no parent issue will ever exist
+            return True
+        if link["issue_number"] is None or parent[0] is None:
+            return False  # one of the issues is not created yet
+        parent_number = int(parent[0])
+        child = self._issue_ref(task, link)
+        try:
+            self.call(
+                "add_sub_issue",
+                lambda: self.platform.add_sub_issue(parent_number, child),
+                mutation=True,
+                task_id=task["id"],
+            )
+        except PlatformRejected as exc:
+            # Already a sub-issue (a retry after a lost answer) is the outcome we wanted.
+            if exc.status != 422:
+                raise
+        self._finish_entry(entry["id"], "done")
+        with self.db.transaction() as conn:
+            self.log(
+                conn,
+                "issue_sync",
+                "add_sub_issue",
+                "completed",
+                task_id=task["id"],
+                issue_number=child.number,
+                records=1,
+                requests=1,
+            )
+        return True
+
+    def _push_board_card(self, entry: RowMapping) -> bool:
+        """Put the task's issue on the board, in the column its status maps to."""
+        with self.db.transaction(write=False) as conn:
+            task, link, _labels = self._task_and_link(conn, entry["task_id"])
+        if link is None or not self._board_configured():
+            self._finish_entry(entry["id"], "done")
+            return True
+        if link["issue_number"] is None:
+            return False
+        self._sync_board(task, self._issue_ref(task, link))
+        self._finish_entry(entry["id"], "done")
+        return True
+
+    def _issue_ref(self, task: Mapping[Any, Any], link: Mapping[Any, Any]) -> RemoteIssue:
+        """The linked issue as far as the link knows it (number and ids), without a request."""
+        return RemoteIssue(
+            number=int(link["issue_number"]),
+            id=int(link["issue_id"] or 0),
+            node_id=str(link["issue_node_id"] or ""),
+            url=str(link["issue_url"] or ""),
+            title=str(task["title"]),
+            body="",
+            state="open",
+            state_reason=None,
+            labels=(),
+            assignees=(),
+            milestone=None,
+            updated_at=self.clock(),
+        )
 
     def _sync_board(self, task: Mapping[Any, Any], issue: RemoteIssue) -> None:
-        if self.config.get("tier") not in ("project", "full") or not self.config.get("board_number"):
+        if not self._board_configured():
             return
         if self._board is None:
             number = int(self.config["board_number"])
@@ -577,7 +604,7 @@ class SyncEngine:
             return False  # the issue is not created yet; the creation entry comes first
         values = self._local(task, labels, link)
         base = link["base"] or {}
-        changed = [f for f in mapping.FIELDS if values[f] != base.get(f) and f not in open_fields]
+        changed = [f for f in mapping.FIELDS if not mapping.same(f, values[f], base.get(f)) and f not in open_fields]
         if not changed:
             self._complete_updates(task["id"], entry["id"])
             return True
@@ -585,12 +612,14 @@ class SyncEngine:
         changes = mapping.changes_for(
             changed,
             values,
-            task,
             marker_text=marker(link["idempotency_key"]),
             default_labels=self.default_labels,
             milestone_numbers=numbers,
+            remote=link["remote"] or None,
         )
         number = int(link["issue_number"])
+        with self.db.transaction() as conn:
+            self._record_in_flight(conn, link["id"], changed, values)
         issue = self.call(
             "update_issue", lambda: self.platform.update_issue(number, changes), mutation=True, task_id=task["id"]
         )
@@ -600,12 +629,17 @@ class SyncEngine:
             new_base = dict(base)
             for f in changed:
                 new_base[f] = values[f]
+            flight = conn.execute(
+                select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link["id"])
+            ).scalar_one()
+            flight = {f: v for f, v in (flight or {}).items() if f not in changed} or None
             conn.execute(
                 update(feature_issue_links)
                 .where(feature_issue_links.c.id == link["id"])
                 .values(
                     base=new_base,
                     remote=remote,
+                    in_flight=flight,
                     sync_status="synced" if not open_fields else "manual",
                     last_synced=at,
                     error=None,
@@ -621,10 +655,10 @@ class SyncEngine:
                 changes={"issue_number": number, "fields": changed},
                 at=at,
             )
+            if "status" in changed and self._board_configured():
+                enqueue(conn, self.session_id, task["id"], "board_card", {}, at)
         self._complete_updates(task["id"], entry["id"])
         self._run.updated.append(task["id"])
-        if "status" in changed:
-            self._sync_board(task, issue)
         return True
 
     def _complete_updates(self, task_id: int, up_to: int) -> None:
@@ -679,7 +713,7 @@ class SyncEngine:
         t0 = time.perf_counter()
         with self.db.transaction() as conn:
             state = self._ensure_state(conn)
-        requests_before = self._run.requests
+        requests_before = self.remote.requests
         listing = self._call_listing(state["since"], state["etag"])
         if listing.not_modified:
             self._run.not_modified = True
@@ -706,22 +740,43 @@ class SyncEngine:
                     )
                 ).mappings()
             }
+            pending_keys = {
+                row[0]
+                for row in conn.execute(
+                    select(feature_issue_links.c.idempotency_key).where(
+                        feature_issue_links.c.issue_number.is_(None),
+                        feature_issue_links.c.task_id.in_(
+                            select(tasks.c.id).where(tasks.c.session_id == self.session_id)
+                        ),
+                    )
+                )
+            }
         failures_before = len(self._run.failed)
         newest = state["since"]
+        hold: datetime | None = None  # the first issue of ours not linked yet: the watermark stays before it
         for issue in listing.issues:
             if newest is None or issue.updated_at > newest:
                 newest = issue.updated_at
             link = links.get(issue.number)
             if link is None:
+                key = find_marker(issue.body)
+                if key is not None and key in pending_keys:
+                    self._run.unlinked[key] = issue
+                    if hold is None or issue.updated_at < hold:
+                        hold = issue.updated_at
                 continue
             try:
-                self.merge(link, issue)
+                self.merge_remote(link, issue)
             except PlatformError as exc:
-                self._run.failed.append(SyncFailure(task_id=link["task_id"], operation="pull", error=str(exc)))
+                self._run.failed.append(FailureReport(task_id=link["task_id"], operation="pull", error=str(exc)))
         clean = len(self._run.failed) == failures_before
         with self.db.transaction() as conn:
             values: dict[str, Any] = {"last_pull_at": self.clock()}
-            if clean:
+            if clean and hold is not None:
+                # "since" lists issues updated at or after it: the held issue is listed again, and
+                # without an ETag the next pull cannot be answered 304 before it is linked.
+                values.update(since=hold if newest is None else min(newest, hold), etag=None)
+            elif clean:
                 values.update(since=newest, etag=listing.etag)
             conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(**values))
             self.log(
@@ -731,7 +786,7 @@ class SyncEngine:
                 "completed" if clean else "failed",
                 records=len(listing.issues),
                 errors=len(self._run.failed) - failures_before,
-                requests=self._run.requests - requests_before,
+                requests=self.remote.requests - requests_before,
                 duration=time.perf_counter() - t0,
             )
 
@@ -739,10 +794,15 @@ class SyncEngine:
         titles = self._milestone_titles(issue.milestone)
         return mapping.remote_values(issue, default_labels=self.default_labels, milestone_titles=titles)
 
-    def merge(self, link: RowMapping, issue: RemoteIssue) -> None:
+    def merge_remote(self, link: RowMapping, issue: RemoteIssue) -> None:
         """The three-way merge of one linked issue into its task (one transaction): fields changed
         on one side are taken from it, fields changed on both are settled by the policy or opened
-        as conflicts, and local changes still to push are queued in the outbox."""
+        as conflicts, and local changes still to push are queued in the outbox. Values the link
+        has in flight that the issue now shows are taken as ours, not as remote edits.
+
+        The entry point for anything that brings an issue as the platform has it: the pull, an
+        adoption, and next a webhook. ``link`` is the ``feature_issue_links`` row; no request is
+        made except, for an unknown milestone number, one listing of milestones."""
         remote = self._remote(issue)
         policy = self.config.get("conflict_policy") or "manual"
         at = self.clock()
@@ -767,19 +827,31 @@ class SyncEngine:
             took_remote = False
             needs_push = False
             status_line = "synced"
+            flight = dict(link_now["in_flight"] or {})
             for f in mapping.FIELDS:
                 b, lv, rv = base.get(f), local[f], remote[f]
-                if lv == rv:
+                if f in flight:
+                    if any(mapping.same(f, rv, sent) for sent in flight[f]):
+                        # Our own update, applied though its answer was lost: agreed, not a remote edit.
+                        b = base[f] = rv
+                        del flight[f]
+                    elif not mapping.same(f, rv, b):
+                        del flight[f]  # changed on the platform since: what we sent is history
+                if mapping.same(f, lv, rv):
                     base[f] = lv
                     continue
-                if lv == b:
+                if f in mapping.LOCAL_ONLY:  # taskorch's own labels: put back, never taken
+                    base[f] = rv
+                    needs_push = True
+                    continue
+                if mapping.same(f, lv, b):
                     if self._apply_remote(conn, link_now, f, rv, at, base):
                         base[f] = rv
                         took_remote = True
                     else:
                         status_line = "manual"
                     continue
-                if rv == b:
+                if mapping.same(f, rv, b):
                     needs_push = True
                     continue
                 winner = self._decide(policy, task, issue)
@@ -810,7 +882,7 @@ class SyncEngine:
             conn.execute(
                 update(feature_issue_links)
                 .where(feature_issue_links.c.id == link_now["id"])
-                .values(base=base, remote=remote, last_synced=at, sync_status=status_line)
+                .values(base=base, remote=remote, last_synced=at, sync_status=status_line, in_flight=flight or None)
             )
         if took_remote:
             self._run.pulled.append(link["task_id"])
@@ -879,7 +951,7 @@ class SyncEngine:
                 at=self.clock(),
             )
         row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
-        self._run.conflicts.append(conflict_view(row, repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]))
+        self._run.conflicts.append(conflict_report(row, repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]))
 
     def _enqueue_update(self, conn: Connection, task_id: int, at: datetime) -> None:
         enqueue(conn, self.session_id, task_id, "update_issue", {}, at)
@@ -1037,14 +1109,15 @@ class SyncEngine:
 def enqueue(
     conn: Connection, session_id: int, task_id: int, operation: str, payload: Mapping[Any, Any], at: datetime
 ) -> None:
-    """Add an outbox entry in the caller's transaction; a pending update of the same task is reused."""
-    if operation == "update_issue":
+    """Add an outbox entry in the caller's transaction; a pending entry of the same task and
+    operation is reused for the operations of :data:`COALESCED_OPERATIONS`."""
+    if operation in COALESCED_OPERATIONS:
         exists = conn.execute(
             select(sync_outbox.c.id).where(
                 and_(
                     sync_outbox.c.task_id == task_id,
                     sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == "update_issue",
+                    sync_outbox.c.operation == operation,
                 )
             )
         ).first()
@@ -1061,6 +1134,20 @@ def enqueue(
             created_at=at,
         )
     )
+
+
+def _agreed_base(remote: Mapping[str, Any], flight: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """The base of a newly linked issue: per field, the platform's value when it is one we sent,
+    else the value the last attempt sent (the platform's value then differs from it, and is merged
+    as a remote edit). A field with nothing recorded in flight takes the platform's value."""
+    base: dict[str, Any] = {}
+    for f in mapping.FIELDS:
+        sent = list(flight.get(f) or [])
+        if not sent or any(mapping.same(f, remote[f], v) for v in sent):
+            base[f] = remote[f]
+        else:
+            base[f] = sent[-1]
+    return base
 
 
 def board_column(task: Mapping[Any, Any], status_mapping: Mapping[str, str]) -> str | None:

@@ -33,43 +33,97 @@ __all__ = [
     "FIELDS",
     "STATUS_LABELS",
     "changes_for",
+    "comparable",
     "local_values",
     "managed_labels",
     "remote_status",
     "remote_values",
+    "same",
 ]
 
-FIELDS = ("title", "body", "status", "labels", "assignees", "milestone")
+FIELDS = ("title", "body", "status", "labels", "managed", "assignees", "milestone")
+#: Fields carried by the issue's one label set: a push of one rebuilds the set from every one's
+#: merged state (the platform replaces the whole set).
+LABEL_FIELDS = ("status", "labels", "managed")
+#: Fields only taskorch writes: a platform value that differs is put back, never taken.
+LOCAL_ONLY = frozenset({"managed"})
 
 STATUS_LABELS = {"in_progress": "status: in progress", "blocked": "status: blocked"}
-_MANAGED_PREFIXES = ("type: ", "role: ", "complexity: ", "status: ")
+_STATUS_PREFIX = "status: "
+_MANAGED_PREFIXES = ("type: ", "role: ", "complexity: ", _STATUS_PREFIX)
 
 
 def managed_labels(task: Mapping[Any, Any], default_labels: Sequence[str]) -> list[str]:
-    """The labels taskorch sets on the issue from the task's own fields."""
-    labels = [
+    """The labels taskorch sets on the issue from the task's own fields: type, role, complexity
+    and the configured default labels (the status label is the ``status`` field's)."""
+    return [
         f"type: {task['task_type']}",
         f"role: {task['specialist_type']}",
         f"complexity: {task['complexity']}",
         *default_labels,
     ]
-    status_label = STATUS_LABELS.get(task["status"])
-    if status_label:
-        labels.append(status_label)
-    return labels
+
+
+def status_labels(status: str) -> list[str]:
+    """The labels that carry ``status`` on an open issue (none for pending or closed)."""
+    label = STATUS_LABELS.get(status)
+    return [label] if label else []
+
+
+def label_key(label: str) -> str:
+    """The form labels are compared in: GitHub and GitLab treat label names without case
+    ("Bug" and "bug" are one label)."""
+    return label.casefold()
+
+
+def labels_key(labels: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({label_key(label) for label in labels}))
+
+
+def comparable(field: str, value: Any) -> Any:
+    """``value`` of linked ``field`` as the platform would give it back: a body without trailing
+    whitespace (what :func:`remote_values` reads once the marker is removed)."""
+    if field == "body" and isinstance(value, str):
+        return strip_marker(value)
+    return value
+
+
+def same(field: str, a: Any, b: Any) -> bool:
+    """Whether two values of linked ``field`` are one value for the merge (labels: without case
+    and order)."""
+    if field == "labels" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return labels_key(a) == labels_key(b)
+    return bool(a == b)
 
 
 def _is_managed(label: str, default_labels: Sequence[str]) -> bool:
-    return label.startswith(_MANAGED_PREFIXES) or label in default_labels
+    key = label_key(label)
+    return key.startswith(_MANAGED_PREFIXES) or key in labels_key(default_labels)
+
+
+def label_kind(label: str, default_labels: Sequence[str]) -> str:
+    """Which linked field a label on the issue belongs to: ``status``, ``managed`` or ``labels``."""
+    if label_key(label).startswith(_STATUS_PREFIX):
+        return "status"
+    return "managed" if _is_managed(label, default_labels) else "labels"
+
+
+def unique_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """``labels`` sorted, each name once without case (the first spelling kept)."""
+    kept: dict[str, str] = {}
+    for label in labels:
+        kept.setdefault(label_key(label), label)
+    return tuple(sorted(kept.values()))
 
 
 def remote_status(issue: RemoteIssue) -> str:
     """The task status an issue's state and labels stand for."""
     if issue.state == "closed":
         return "cancelled" if issue.state_reason == "not_planned" else "completed"
-    if STATUS_LABELS["blocked"] in issue.labels:
+    keys = labels_key(issue.labels)
+    if STATUS_LABELS["blocked"] in keys:
         return "blocked"
-    if STATUS_LABELS["in_progress"] in issue.labels:
+    if STATUS_LABELS["in_progress"] in keys:
         return "in_progress"
     return "pending"
 
@@ -87,6 +141,7 @@ def local_values(
     *,
     template: str | None,
     verbatim_body: bool,
+    default_labels: Sequence[str],
 ) -> dict[str, Any]:
     """The task's side of every linked field (``task`` holds the task row's columns)."""
     return {
@@ -94,6 +149,7 @@ def local_values(
         "body": render_task_body({**task, "labels": list(labels)}, template, verbatim_body),
         "status": task["status"],
         "labels": list(labels_tuple(labels)),
+        "managed": list(unique_labels(managed_labels(task, default_labels))),
         "assignees": sorted(task["assignees"] or []),
         "milestone": task["milestone"],
     }
@@ -102,15 +158,50 @@ def local_values(
 def remote_values(
     issue: RemoteIssue, *, default_labels: Sequence[str], milestone_titles: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The issue's side of every linked field. ``milestone_titles`` maps str(number) -> title."""
+    """The issue's side of every linked field. ``milestone_titles`` maps str(number) -> title.
+    ``_labels`` holds the issue's whole label set, so a push can keep the labels of fields it
+    does not write."""
     return {
         "title": issue.title,
         "body": strip_marker(issue.body),
         "status": remote_status(issue),
-        "labels": [label for label in labels_tuple(issue.labels) if not _is_managed(label, default_labels)],
+        "labels": [label for label in labels_tuple(issue.labels) if label_kind(label, default_labels) == "labels"],
+        "managed": list(
+            unique_labels([label for label in issue.labels if label_kind(label, default_labels) == "managed"])
+        ),
         "assignees": sorted(issue.assignees),
         "milestone": None if issue.milestone is None else milestone_titles.get(str(issue.milestone)),
+        "_labels": list(issue.labels),
     }
+
+
+def label_set(
+    fields: Sequence[str],
+    values: Mapping[Any, Any],
+    remote: Mapping[Any, Any] | None,
+    *,
+    default_labels: Sequence[str],
+) -> tuple[str, ...]:
+    """The issue's whole label set when ``fields`` are pushed with ``values``: each label-carried
+    field (status, labels, managed) contributes its local labels if it is pushed, else the labels
+    the platform has for it (``remote``, as last seen; a field not pushed is never rewritten).
+    Without a remote (a creation) every field is local."""
+    platform_labels: list[str] | None = None
+    if remote:
+        platform_labels = list(remote.get("_labels") or [])
+        if "_labels" not in remote:  # seen before the whole set was kept: rebuilt from the fields
+            platform_labels = [
+                *(remote.get("labels") or []),
+                *(remote.get("managed") or []),
+                *status_labels(str(remote.get("status"))),
+            ]
+    out: list[str] = []
+    for f in LABEL_FIELDS:
+        if platform_labels is None or f in fields:
+            out += status_labels(values["status"]) if f == "status" else list(values[f])
+        else:
+            out += [label for label in platform_labels if label_kind(label, default_labels) == f]
+    return unique_labels(out)
 
 
 def _state_for(status: str) -> tuple[str, str | None]:
@@ -124,16 +215,17 @@ def _state_for(status: str) -> tuple[str, str | None]:
 def changes_for(
     fields: Sequence[str],
     values: Mapping[Any, Any],
-    task: Mapping[Any, Any],
     *,
     marker_text: str,
     default_labels: Sequence[str],
     milestone_numbers: Mapping[str, int],
+    remote: Mapping[Any, Any] | None = None,
 ) -> IssueChanges:
     """The issue changes that carry ``values`` for the given ``fields`` to the platform.
 
-    Labels always travel with the managed ones (the platform replaces the whole set), so a status
-    change that moves a status label sends ``labels`` too.
+    When a label-carried field (status, labels, managed) is among ``fields``, the whole label set
+    is sent (the platform replaces it), built by :func:`label_set` from ``remote`` (the platform's
+    values as last seen; ``None`` for a creation) for the fields not pushed.
     """
     kwargs: dict[str, Any] = {}
     if "title" in fields:
@@ -145,8 +237,8 @@ def changes_for(
         kwargs["state"] = state
         if state == "closed":
             kwargs["state_reason"] = reason
-    if "labels" in fields or "status" in fields:
-        kwargs["labels"] = labels_tuple([*values["labels"], *managed_labels(task, default_labels)])
+    if any(f in fields for f in LABEL_FIELDS):
+        kwargs["labels"] = label_set(fields, values, remote, default_labels=default_labels)
     if "assignees" in fields:
         kwargs["assignees"] = tuple(values["assignees"])
     if "milestone" in fields:

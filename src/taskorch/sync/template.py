@@ -50,7 +50,8 @@ DEFAULT_TEMPLATE = """{{ description }}
 ---
 _Planned with taskorch: task {{ id }}, {{ task_type }} for the {{ specialist_type }}._"""
 
-_MARKER = re.compile(r"\n*<!-- taskorch:key=([0-9a-f]{32}) -->\s*$")
+#: The marker wherever it is in the body: a person may write below it, or move it.
+_MARKER = re.compile(r"<!-- taskorch:key=([0-9a-f]{32}) -->")
 
 
 def marker(key: str) -> str:
@@ -58,13 +59,20 @@ def marker(key: str) -> str:
 
 
 def find_marker(body: str | None) -> str | None:
-    """The idempotency key in an issue body, if it carries one."""
+    """The idempotency key in an issue body, if it carries one: the first marker anywhere in it
+    (a person may have written below it)."""
     match = _MARKER.search(body or "")
     return match.group(1) if match else None
 
 
 def strip_marker(body: str | None) -> str:
-    return _MARKER.sub("", body or "").rstrip()
+    """``body`` without its markers: text below a marker joins the text above it after a blank
+    line; trailing whitespace is dropped."""
+    pieces = _MARKER.split(body or "")[::2]
+    if len(pieces) == 1:
+        return pieces[0].rstrip()
+    pieces = [pieces[0].rstrip(), *(piece.strip("\n").rstrip() for piece in pieces[1:])]
+    return "\n\n".join(piece for piece in pieces if piece.strip())
 
 
 @dataclass(frozen=True)

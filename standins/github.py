@@ -29,8 +29,9 @@ What it models, following GitHub's documentation:
 With a validator (the test suite's, built from GitHub's official OpenAPI description), every REST
 exchange is checked against the description as it happens.
 
-It ships with taskorch as a stand-in: the demo runs against it, and a project can use it to try
-the integration offline. It never reaches the network beyond the 127.0.0.1 port it serves on.
+It is taskorch's stand-in for GitHub, kept beside the package rather than installed with it: the
+tests, the demo and the benchmarks run against it, and ``python -m standins github`` serves it to
+try the integration by hand. It never reaches the network beyond the 127.0.0.1 port it serves on.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import html
 import json
 import math
 import re
@@ -120,6 +122,14 @@ _SETTABLE = {"TEXT": "text", "NUMBER": "number", "DATE": "date", "SINGLE_SELECT"
 
 
 # -- small helpers -----------------------------------------------------------------------------
+
+
+def _html(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _page(title: str, body: str) -> str:
+    return f"<!doctype html><title>{_html(title)}</title><h1>{_html(title)}</h1>{body}\n"
 
 
 class ManualClock:
@@ -401,7 +411,10 @@ class FakeGitHub:
       ``graphql`` budgets are in ``buckets``);
     * ``latency`` — seconds slept before answering each request;
     * ``credentials_valid`` — when false, every request is answered 401 "Bad credentials";
-    * ``hold_seconds`` — how long :meth:`serve` holds a connection hit by a ``timeout`` fault.
+    * ``hold_seconds`` — how long :meth:`serve` holds a connection hit by a ``timeout`` fault;
+    * ``api_url`` / ``web_url`` — the bases of the ``url`` and ``html_url`` values of new objects:
+      GitHub's, except while :meth:`serve` runs, when both are the served address (whose web
+      pages :meth:`web_page` answers), so no link of a local server points at github.com.
     """
 
     def __init__(
@@ -425,6 +438,8 @@ class FakeGitHub:
         self.viewer = viewer
         self.credentials_valid = True
         self.hold_seconds = 30.0
+        self.api_url = API
+        self.web_url = WEB
 
         self.issues: dict[int, Json] = {}
         self.comments: dict[int, list[Json]] = {}
@@ -495,9 +510,9 @@ class FakeGitHub:
         return httpx.MockTransport(self.handle)
 
     @contextmanager
-    def serve(self) -> Iterator[str]:
-        """Serve this fake over HTTP on 127.0.0.1 (a free port) from a background thread; yields
-        the base URL, e.g. ``http://127.0.0.1:54321``. ``drop_*`` faults close the connection without
+    def serve(self, port: int = 0) -> Iterator[str]:
+        """Serve this fake over HTTP on 127.0.0.1 from a background thread, on ``port`` (0: a free
+        one); yields the base URL, e.g. ``http://127.0.0.1:54321``. ``drop_*`` faults close the connection without
         an answer; ``timeout`` holds it (up to ``hold_seconds``) and then closes it."""
         fake = self
         stopping = threading.Event()
@@ -514,6 +529,16 @@ class FakeGitHub:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 content = self.rfile.read(length) if length else b""
+                page = fake.web_page(self.path) if self.command == "GET" else None
+                if page is not None:
+                    status, text = page
+                    encoded = text.encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(encoded)))
+                    self.end_headers()
+                    self.wfile.write(encoded)
+                    return
                 request = httpx.Request(
                     self.command,
                     f"http://{self.headers.get('Host') or host_and_port}{self.path}",
@@ -541,19 +566,55 @@ class FakeGitHub:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _answer
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         host_and_port = f"127.0.0.1:{server.server_port}"
         server.daemon_threads = True
         server.block_on_close = False
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
+        bases = self.api_url, self.web_url
+        self.api_url = self.web_url = f"http://{host_and_port}"
         try:
             yield f"http://{host_and_port}"
         finally:
+            self.api_url, self.web_url = bases
             stopping.set()
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+    def web_page(self, path: str) -> tuple[int, str] | None:
+        """The stand-in's web page at ``path`` (the path of an ``html_url``): the repository's
+        issues, an issue, a milestone or a release, as a small HTML page with its status code;
+        ``None`` for a path of the API. Pages are not counted, recorded or rate limited."""
+        repo_path = f"/{self.owner}/{self.repo}"
+        path = path.split("?", 1)[0].rstrip("/")
+        if path != repo_path and not path.startswith(repo_path + "/"):
+            return None
+        rest = path[len(repo_path) :]
+        with self._lock:
+            if rest in {"", "/issues"}:
+                rows = [
+                    f'<li><a href="{_html(i["html_url"])}">#{n}</a> {_html(i["title"])} ({i["state"]})</li>'
+                    for n, i in sorted(self.issues.items())
+                ]
+                return 200, _page(f"{self.owner}/{self.repo}: issues", "<ul>" + "".join(rows) + "</ul>")
+            found = re.fullmatch(r"/(issues|pull|milestone)/(\d+)", rest)
+            if found and found.group(1) in {"issues", "pull"} and int(found.group(2)) in self.issues:
+                issue = self.issues[int(found.group(2))]
+                labels = ", ".join(label["name"] for label in issue["labels"])
+                facts = f"{issue['state']}" + (f" ({issue['state_reason']})" if issue.get("state_reason") else "")
+                return 200, _page(
+                    f"#{issue['number']} {issue['title']}",
+                    f"<p>{_html(facts)}; labels: {_html(labels)}</p><pre>{_html(issue.get('body') or '')}</pre>",
+                )
+            if found and found.group(1) == "milestone" and int(found.group(2)) in self.milestones:
+                milestone = self.milestones[int(found.group(2))]
+                return 200, _page(f"Milestone {milestone['title']}", f"<p>{_html(milestone['state'])}</p>")
+            release = next((r for r in self.releases.values() if r["html_url"].endswith(path)), None)
+            if release is not None:
+                return 200, _page(f"Release {release['tag_name']}", f"<pre>{_html(release.get('body') or '')}</pre>")
+        return 404, _page("Not Found", f"<p>Nothing at {_html(path)} on this stand-in.</p>")
 
     def mutations(self) -> list[Recorded]:
         """The recorded requests that try to change something (see :attr:`Recorded.is_mutation`),
@@ -921,11 +982,11 @@ class FakeGitHub:
 
     @property
     def _repo_api(self) -> str:
-        return f"{API}/repos/{self.owner}/{self.repo}"
+        return f"{self.api_url}/repos/{self.owner}/{self.repo}"
 
     @property
     def _repo_web(self) -> str:
-        return f"{WEB}/{self.owner}/{self.repo}"
+        return f"{self.web_url}/{self.owner}/{self.repo}"
 
     def _user(self, login: str, kind: str = "User") -> Json:
         user = self._users.get(login)
@@ -938,17 +999,17 @@ class FakeGitHub:
                 "node_id": prefix + _b64(f"{kind}:{uid}"),
                 "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
                 "gravatar_id": "",
-                "url": f"{API}/users/{login}",
-                "html_url": f"{WEB}/{login}",
-                "followers_url": f"{API}/users/{login}/followers",
-                "following_url": f"{API}/users/{login}/following{{/other_user}}",
-                "gists_url": f"{API}/users/{login}/gists{{/gist_id}}",
-                "starred_url": f"{API}/users/{login}/starred{{/owner}}{{/repo}}",
-                "subscriptions_url": f"{API}/users/{login}/subscriptions",
-                "organizations_url": f"{API}/users/{login}/orgs",
-                "repos_url": f"{API}/users/{login}/repos",
-                "events_url": f"{API}/users/{login}/events{{/privacy}}",
-                "received_events_url": f"{API}/users/{login}/received_events",
+                "url": f"{self.api_url}/users/{login}",
+                "html_url": f"{self.web_url}/{login}",
+                "followers_url": f"{self.api_url}/users/{login}/followers",
+                "following_url": f"{self.api_url}/users/{login}/following{{/other_user}}",
+                "gists_url": f"{self.api_url}/users/{login}/gists{{/gist_id}}",
+                "starred_url": f"{self.api_url}/users/{login}/starred{{/owner}}{{/repo}}",
+                "subscriptions_url": f"{self.api_url}/users/{login}/subscriptions",
+                "organizations_url": f"{self.api_url}/users/{login}/orgs",
+                "repos_url": f"{self.api_url}/users/{login}/repos",
+                "events_url": f"{self.api_url}/users/{login}/events{{/privacy}}",
+                "received_events_url": f"{self.api_url}/users/{login}/received_events",
                 "type": kind,
                 "user_view_type": "public",
                 "site_admin": False,
@@ -2150,7 +2211,7 @@ class FakeGitHub:
             title=title,
             owner_login=login,
             owner_id=owner_id,
-            url=f"{WEB}/{scope}/{login}/projects/{number}",
+            url=f"{self.web_url}/{scope}/{login}/projects/{number}",
             database_id=database_id,
             created_at=now,
             updated_at=now,

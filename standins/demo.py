@@ -1,7 +1,7 @@
 """The demo: a real MCP client session against ``taskorch serve`` over stdio.
 
 It creates a throwaway Git repository and a fresh SQLite database beside it, serves the GitHub
-stand-in (:mod:`taskorch.testing.fake_github`) on 127.0.0.1, starts the server as a subprocess
+stand-in (:mod:`standins.github`) on 127.0.0.1, starts the server as a subprocess
 with the official MCP client, and walks through a whole feature: initialize a session, connect the
 repository, plan a parent with dependent subtasks (they become issues and sub-issues), try to start
 a task too early, execute and complete every task in dependency order (writing the files the
@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
+from rich.tree import Tree
 
 if TYPE_CHECKING:
-    from taskorch.testing.fake_github import FakeGitHub
+    from standins.github import FakeGitHub
 
 __all__ = ["run_demo"]
 
@@ -143,9 +145,28 @@ def _git_init(repo: Path) -> bool:
     return True
 
 
+#: Shortened text ends with this, so a cut never passes for the whole value.
+ELLIPSIS = "…"
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit - 1`` characters and an ellipsis when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
 def _short(value: Any) -> str:
-    text = str(value).splitlines()[0] if str(value) else "''"
-    return text if len(text) <= 40 else text[:37] + "..."
+    """A value in an audit line: its first line, cut at 40 characters with an ellipsis; a link whole."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and value.isprintable():
+        return value
+    lines = str(value).splitlines()
+    if not lines:
+        return "''"
+    return _cut(lines[0] + (ELLIPSIS if len(lines) > 1 else ""), 40)
+
+
+def _argument(value: Any) -> str:
+    """An argument as the call shows it: JSON, shortened to 60 characters with an ellipsis."""
+    return _cut(json.dumps(value, ensure_ascii=False), 60)
 
 
 def _describe_changes(action: str, changes: dict[str, Any]) -> str:
@@ -164,13 +185,51 @@ def _describe_changes(action: str, changes: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _synthesis_tree(title: str, result: dict[str, Any], tasks: list[dict[str, Any]]) -> Tree:
+    """The synthesis as sections: per completed subtask (``tasks``, as ``taskorch://tasks/{n}``
+    reads them) its summary, files and the size of its work; then the files touched, follow-ups
+    and the subtasks still open. Built from the structured results, not from the Markdown."""
+    done, still_open = len(result.get("completed", [])), result.get("open", [])
+    tree = Tree(
+        Text(
+            f"{title} (task {result.get('parent_id')}): {done} subtask{'s' * (done != 1)} completed, "
+            f"{len(still_open)} open; the parent is {result.get('parent_status')}",
+            style="bold",
+        )
+    )
+    files: list[str] = []
+    follow_ups: list[str] = []
+    for task in tasks:
+        node = tree.add(Text(f"task {task['id']} {task['title']} ({task['specialist_type']})", style="bold"))
+        for artifact in task.get("artifacts") or []:
+            node.add(Text(artifact["summary"]))
+            if artifact["file_paths"]:
+                node.add(Text("files: " + ", ".join(artifact["file_paths"])))
+                files += [path for path in artifact["file_paths"] if path not in files]
+            lines = len(artifact["detailed_work"].splitlines())
+            if lines:
+                node.add(Text(f"work: {lines} line{'s' * (lines != 1)} ({artifact['artifact_type']})", style="dim"))
+            if artifact.get("next_action"):
+                follow_ups.append(f"{artifact['next_action']} (from task {task['id']})")
+    for heading, items in (
+        ("files touched", files),
+        ("follow-ups", follow_ups),
+        ("still open", [f"task {t['id']} {t['title']} ({t['status']})" for t in still_open]),
+    ):
+        if items:
+            section = tree.add(Text(heading, style="bold"))
+            for item in items:
+                section.add(Text(item))
+    return tree
+
+
 class _Transcript:
     def __init__(self, console: Console) -> None:
         self.console = console
 
     def call(self, name: str, args: dict[str, Any]) -> None:
-        shown = ", ".join(f"{k}={json.dumps(v)[:60]}" for k, v in args.items())
-        self.console.print(f"[cyan]->[/] {name}({shown})", highlight=False, soft_wrap=True)
+        shown = ", ".join(f"{k}={_argument(v)}" for k, v in args.items())
+        self.console.print(f"[cyan]->[/] {escape(name)}({escape(shown)})", highlight=False, soft_wrap=True)
 
     def answer(self, text: str, *, error: bool = False) -> None:
         style = "red" if error else "green"
@@ -196,7 +255,9 @@ def _show_github(out: _Transcript, github: FakeGitHub) -> None:
         state = issue["state"] + (f" ({issue['state_reason']})" if issue.get("state_reason") else "")
         parent = next((p for p, kids in github.sub_issues.items() if number in kids), None)
         out.github(
-            f"#{number} {issue['title']}: {state}; labels: {labels}" + (f"; sub-issue of #{parent}" if parent else "")
+            f"#{number} {issue['title']}: {state}; labels: {labels}"
+            + (f"; sub-issue of #{parent}" if parent else "")
+            + f"; {issue['html_url']}"
         )
 
 
@@ -331,7 +392,13 @@ async def _session(
 
         out.heading("Synthesis")
         synthesis = await call("orchestrator_synthesize_results", {"parent_task_id": plan["task"]["id"]})
-        console.print(synthesis["synthesis"], highlight=False, markup=False, soft_wrap=True)
+        subtasks = []
+        for brief in synthesis["completed"]:
+            uri = f"taskorch://tasks/{brief['id']}"
+            out.console.print(f"[cyan]->[/] read {uri}", highlight=False)
+            read = await client.read_resource(uri)
+            subtasks.append(json.loads(getattr(read.contents[0], "text", "{}")))
+        console.print(_synthesis_tree(plan["task"]["title"], synthesis, subtasks), highlight=False)
 
         if has_git:
             await _release(call, out, repo, github)
@@ -364,12 +431,15 @@ def run_demo(*, keep: bool = False, console: Console | None = None) -> int:
     has_git = _git_init(repo)
     db_url = f"sqlite:///{workdir / 'taskorch.db'}"
     console.print(f"Throwaway repository: {repo}\nDatabase: {db_url}", highlight=False)
-    from taskorch.testing.fake_github import FakeGitHub
+    from standins.github import FakeGitHub
 
     github = FakeGitHub(owner="octo-org", repo="shop")
     try:
         with github.serve() as github_url:
-            console.print(f"GitHub stand-in: {github_url} (octo-org/shop)", highlight=False)
+            console.print(
+                f"GitHub stand-in: {github_url} (octo-org/shop; its issues: {github_url}/octo-org/shop)",
+                highlight=False,
+            )
             anyio.run(_session, repo, db_url, console, github, github_url, has_git)
     except Exception as exc:
         console.print(f"[red]demo failed:[/] {exc}", highlight=False)
