@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from taskorch.config import Settings
+from taskorch.domain.caller import Caller, acting_as
 from taskorch.domain.graph import topological_order
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
@@ -59,10 +60,9 @@ def orchestrator(tmp_path: Path, name: str, project: Path) -> Orchestrator:
     return o
 
 
-def reference_plan(o: Orchestrator, parent: TaskFields, subtasks: list[SubtaskSpec]) -> None:
+def reference_plan(o: Orchestrator, parent: TaskFields, subtasks: list[SubtaskSpec], session_id: int) -> None:
     """The per-row path: the parent, then ``insert_task`` per subtask in dependency order."""
     with o.db.transaction() as conn:
-        session_id = int(o.current_session_id or 0)
         existing = {row.number: row.id for row in conn.execute(select(tasks.c.number, tasks.c.id))}
         root = repo.insert_task(
             conn,
@@ -125,8 +125,10 @@ def snapshot(o: Orchestrator) -> dict[str, Any]:
         labels = sorted((number[t], label) for t, label in conn.execute(select(task_labels)))
         deps = sorted((number[t], number[d]) for t, d in conn.execute(select(task_dependencies)))
         events = sorted(
-            (row.task_number, row.tool, row.action, str(sorted(row.changes.items())))
-            for row in conn.execute(select(task_events).where(task_events.c.tool == "plan_task"))
+            (row.task_number, row.tool, row.action, row.actor, str(sorted(row.changes.items())))
+            for row in conn.execute(
+                select(task_events).where(task_events.c.tool == "plan_task", task_events.c.task_number > 2)
+            )
         )
         counts = sorted(tuple(row) for row in conn.execute(select(status_counts.c.status, status_counts.c.count)))
         documents = sorted(
@@ -151,8 +153,10 @@ def test_a_1000_subtask_plan_writes_the_rows_of_the_per_task_path(tmp_path: Path
     bulk = orchestrator(tmp_path, "bulk", project)
     reference = orchestrator(tmp_path, "reference", project)
     try:
-        plan = bulk.plan_task(parent, subtasks)
-        reference_plan(reference, parent, subtasks)
+        sessions = bulk.get_status().session_id, reference.get_status().session_id
+        with acting_as(Caller(actor="planner-token", remote=True)):
+            plan = bulk.plan_task(parent, subtasks, session_id=sessions[0])
+            reference_plan(reference, parent, subtasks, sessions[1])
         got, expected = snapshot(bulk), snapshot(reference)
 
         assert len(plan.subtasks) == COUNT
@@ -161,7 +165,8 @@ def test_a_1000_subtask_plan_writes_the_rows_of_the_per_task_path(tmp_path: Path
         assert got["next_number"] == plan.task.id + 1 + COUNT
         for key in got:
             assert got[key] == expected[key], key
-        assert len(got["audit"]) == COUNT + 3  # the parent, the subtasks and the two tasks before
+        assert len(got["audit"]) == COUNT + 1  # the parent and the subtasks
+        assert {entry[3] for entry in got["audit"]} == {"planner-token"}  # the caller, on every row
         assert bulk.query_tasks(text="importer", limit=1).total == COUNT
         assert bulk.query_tasks(labels=["perf"], limit=1).total == sum("perf" in s.labels for s in subtasks)
         structure = bulk.maintenance_coordinator("validate_structure")

@@ -498,6 +498,7 @@ def insert_tasks(
         conn.execute(insert(task_labels), labels_rows)
     dep_rows: list[dict[str, int]] = []
     events: list[dict[str, Any]] = []
+    actor = current_caller().actor
     documents: list[tuple[int, str]] = []
     for index, task in enumerate(new):
         targets = list(dict.fromkeys([*task.depends_on, *(ids[p] for p in task.after)]))
@@ -525,6 +526,7 @@ def insert_tasks(
                     for k, v in changes.items()
                 },
                 "created_at": at,
+                "actor": actor,
             }
         )
         # As reindex writes it: title, description, the labels sorted.
