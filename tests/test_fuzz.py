@@ -57,7 +57,7 @@ SOURCE_ROOTS = (
     str(Path(anyio.__file__).resolve().parent.parent),  # site-packages, where the SDK's frames live
 )
 MASKED = re.compile(r"Error executing tool \S*")
-REFUSAL_KIND = re.compile(r"^Error executing tool \S+: (?:(\w+): |\d+ (validation) errors? for)")
+REFUSAL_KIND = re.compile(r"^(?:(\w+): |\d+ (validation) errors? for)")
 
 HOSTILE_STRINGS = [
     "",
@@ -675,7 +675,7 @@ class Fuzzer:
             assert content["findings"] == [], f"validate_structure found drift during the run: {content['findings']}"
         for view in views:
             self.remember(view["id"])
-            self.versions[view["id"]] = view["version"]
+            self.versions[view["id"]] = view.get("version", 1)  # query rows leave out version 1
 
     def remember(self, task_id: int) -> None:
         if task_id not in self.ids:

@@ -174,7 +174,7 @@ def test_tool_list_is_complete_prefixed_described_and_compact(run_mcp: Runner) -
         assert plan.input_schema["properties"]["title"]["type"] == "string"
         assert plan.input_schema["properties"]["title"]["minLength"] == 1
         assert "title" in plan.input_schema["required"]
-        assert "title" in plan.input_schema["$defs"]["SubtaskSpec"]["properties"]
+        assert "title" in plan.input_schema["properties"]["subtasks"]["items"]["properties"]
         assert "task" in (plan.output_schema or {})["properties"]
         annotations = {name: tool.annotations or ToolAnnotations() for name, tool in by_name.items()}
         assert annotations[PREFIX + "get_status"].read_only_hint is True
@@ -234,7 +234,8 @@ def test_full_flow_plan_execute_complete_synthesize(run_mcp: Runner, project: Pa
         assert set(ids) == {"design", "build", "test"}
         assert plan["session_id"] == t.session["session_id"]
         assert plan["ready"] == [ids["design"]]
-        assert sorted(child["id"] for child in plan["task"]["children"]) == sorted(ids.values())
+        assert "children" not in plan["task"]  # the subtasks are in plan["subtasks"]
+        assert sorted(ids.values()) == list(range(parent + 1, parent + 4))
         assert (await t.task(ids["build"]))["depends_on"] == [ids["design"]]
         assert (await t.task(ids["test"]))["depends_on"] == [ids["build"]]
 
@@ -484,7 +485,7 @@ def test_maintenance_coordinator_actions(run_mcp: Runner, project: Path) -> None
 
         for action in ("scan_cleanup", "validate_structure", "archive_completed"):
             result = await t.ok("maintenance_coordinator", action=action)
-            assert result == {"action": action, "dry_run": True, "findings": [], "changed": 0, "report": None}
+            assert result == {"action": action, "dry_run": True, "findings": [], "changed": 0}  # no report
         applied = await t.ok("maintenance_coordinator", action="validate_structure", dry_run=False)
         assert (applied["findings"], applied["changed"]) == ([], 0)
 

@@ -337,7 +337,7 @@ def test_nul_characters_are_refused_cleanly_and_change_nothing(pg: Orchestrator,
 
     result = anyio.run(through_mcp)
     assert result.is_error
-    assert result.content[0].text.startswith("Error executing tool orchestrator_update_task: invalid_input:")
+    assert result.content[0].text.startswith("invalid_input:")
 
 
 # -- concurrency ---------------------------------------------------------------------------------------

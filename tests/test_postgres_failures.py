@@ -145,7 +145,8 @@ def test_a_connection_killed_inside_a_call_is_named_and_leaves_nothing_half_writ
     pg: Orchestrator, admin: Engine, schema: str, kill_when: KillWhen
 ) -> None:
     plan(pg, "Kept")
-    kill_when.statement_prefix, kill_when.skip = "INSERT INTO TASKS", 2  # after the parent and one subtask
+    # after the parent and its subtasks were inserted, at their audit rows
+    kill_when.statement_prefix, kill_when.skip = "INSERT INTO TASK_EVENTS", 1
     with pytest.raises(StoreConnectionLost) as info:
         plan(pg, "Half of it would be written")
     assert len(kill_when.killed) == 1
@@ -200,7 +201,7 @@ def test_a_killed_connection_reaches_the_mcp_client_as_a_named_error(
         text_, again_failed = anyio.run(main)
     finally:
         event.remove(Engine, "before_cursor_execute", before_execute)
-    assert text_.startswith(f"Error executing tool {PREFIX}plan_task: store_connection_lost: ")
+    assert text_.startswith("store_connection_lost: ")
     assert_named_lost(text_)
     assert again_failed is False
     assert tasks_in(admin, schema) == 1

@@ -97,8 +97,7 @@ def cli(database_url: str, *args: str | Path) -> tuple[int, str]:
 
 
 def assert_named(text: str, kind: str) -> None:
-    assert f"Error executing tool {PREFIX}" in text
-    assert f": {kind}: " in text, text
+    assert text.startswith(f"{kind}: "), text
     assert "Fix:" in text
     assert "Traceback" not in text and "sqlalchemy" not in text.lower()
 

@@ -1,9 +1,14 @@
-"""The short human-readable text of each result, shared by the MCP tools and the CLI.
+"""The human-readable text of each result, shared by the MCP tools and the CLI.
 
-One line or a few: the structured content carries the data; this says what happened and what to
-do next, for clients that show only text. A summary that names a call to make returns a
-:data:`~taskorch.hints.Message`, which each face words (:func:`taskorch.hints.render`); a
-result's ``next_step`` is already worded by the face (:func:`taskorch.hints.finish`).
+Several MCP clients show the model only the text content, never the structured content, so the
+text of the working tools is enough on its own, and compact: ``execute_task`` gives the role's
+instructions, the task, the acceptance criteria, the dependencies' results and what to call
+next; ``plan_task`` the numbers and keys created; ``get_status`` and ``query_tasks`` one line per
+task; ``complete_task`` what became ready. The others say what happened in a line or a few.
+
+A summary that names a call to make returns a :data:`~taskorch.hints.Message`, which each face
+words (:func:`taskorch.hints.render`); a result's ``next_step`` is already worded by the face
+(:func:`taskorch.hints.finish`).
 
 Importing this module costs nothing beyond :mod:`taskorch.hints`: the result models are named for
 type checking only, so the CLI can import it before it needs pydantic.
@@ -11,6 +16,7 @@ type checking only, so the CLI can import it before it needs pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from taskorch.hints import REQUIRED, Hint, Message, Part
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
         HealthResult,
         MaintenanceResult,
         PlanResult,
+        QueryBrief,
         QueryResult,
         ReconnectResult,
         ReleaseResult,
@@ -37,8 +44,13 @@ if TYPE_CHECKING:
         StatusResult,
         SynthesisResult,
         TaskBrief,
+        TaskRow,
+        TaskView,
         UpdateResult,
     )
+
+#: Characters of a dependency's detailed work shown in execute_task's text (the rest is cut).
+DETAIL_SHOWN = 2000
 
 
 def _brief(task: TaskBrief) -> str:
@@ -54,33 +66,118 @@ def session(r: SessionResult) -> str:
     return f"{verb} session {r.session_id} for {r.project_root}: {_counts(r.counts)}. {r.next_step}"
 
 
+#: The header of a task table (one row per task: :func:`_row`).
+TABLE_HEADER = "id|status|priority|title|parent"
+
+
+def _row(task: TaskBrief | TaskRow | TaskView) -> str:
+    """One row of a task table: ``12|pending|high|Title|3`` (see :data:`TABLE_HEADER`; the
+    specialist shows in execute_task)."""
+    parent = "" if task.parent_id is None else str(task.parent_id)
+    title = task.title.replace("|", "/")
+    return f"{task.id}|{task.status.value}|{task.priority.value}|{title}|{parent}"
+
+
+def _table(tasks: Sequence[TaskBrief | TaskRow | TaskView]) -> list[str]:
+    return [TABLE_HEADER, *(_row(t) for t in tasks)] if tasks else []
+
+
 def status(r: StatusResult) -> str:
-    lines = [f"Session {r.session_id}: {_counts(r.counts)}."]
-    if r.ready:
-        lines.append("Ready: " + "; ".join(_brief(t) for t in r.ready))
-    if r.awaiting_synthesis:
-        lines.append("Awaiting synthesis: " + "; ".join(_brief(t) for t in r.awaiting_synthesis))
-    if r.in_progress:
-        lines.append("In progress: " + "; ".join(_brief(t) for t in r.in_progress))
+    lines = [f"Session {r.session_id}: {_counts(r.counts)}; {r.total} in all."]
+    for heading, tasks in (
+        ("Ready (execute next):", r.ready),
+        ("Awaiting synthesis (call synthesize_results):", r.awaiting_synthesis),
+        ("In progress:", r.in_progress),
+    ):
+        if tasks:
+            lines += [heading, *_table(tasks)]
     if r.blocked:
-        lines.append("Blocked: " + "; ".join(f"{_brief(b.task)} ({b.reason})" for b in r.blocked))
+        lines.append("Blocked:")
+        for b in r.blocked:
+            why = f"waits for {', '.join(f'#{x.id}' for x in b.blockers)}" if b.blockers else b.reason
+            lines.append(f"#{b.task.id} {b.task.title}: {why}")
+    if r.recently_completed:
+        lines.append("Recently completed: " + ", ".join(f"#{t.id} {t.title}" for t in r.recently_completed))
     return "\n".join(lines)
 
 
 def plan(r: PlanResult) -> str:
-    extra = f" with {len(r.subtasks)} subtask(s)" if r.subtasks else ""
-    return f"Planned task {r.task.id} '{r.task.title}'{extra}. {r.next_step}"
+    lines = [f"Planned task {r.task.id} '{r.task.title}' ({r.task.specialist_type}, {r.task.priority.value})."]
+    if r.subtasks:
+        lines.append(
+            f"Subtasks ({len(r.subtasks)}), key -> number: "
+            + ", ".join(f"{key}={brief.id}" for key, brief in r.subtasks.items())
+        )
+    if r.routing:
+        lines.append(
+            "Routed: " + "; ".join(f"#{d.task_id} -> {d.specialist_type} ({d.reason})" for d in r.routing[:20])
+        )
+        if len(r.routing) > 20:
+            lines[-1] += f"; and {len(r.routing) - 20} more"
+    lines.append("Ready now: " + (", ".join(f"#{n}" for n in r.ready) if r.ready else "none") + ".")
+    lines.append(r.next_step)
+    return "\n".join(lines)
 
 
 def execute(r: ExecuteResult) -> str:
-    return f"Task {r.task.id} '{r.task.title}' is in progress as {r.specialist.title}. {r.next_step}"
+    task = r.task
+    lines = [
+        f"Task {task.id} '{task.title}' is in progress, for the {r.specialist.title} ({r.specialist.name}); "
+        f"version {task.version}.",
+    ]
+    if r.ancestry:
+        lines.append("Part of: " + " < ".join(f"#{a.id} {a.title}" for a in r.ancestry))
+    lines += ["", f"## Your role: {r.specialist.title}", r.specialist.instructions.strip(), "", "## The task"]
+    facts = f"{task.task_type.value}, {task.complexity.value}, priority {task.priority.value}"
+    if task.labels:
+        facts += f"; labels: {', '.join(task.labels)}"
+    if task.due_date is not None:
+        facts += f"; due {task.due_date.isoformat()}"
+    if task.estimated_effort:
+        facts += f"; effort {task.estimated_effort}"
+    lines.append(f"{task.title} ({facts})")
+    if task.description.strip():
+        lines.append(task.description.strip())
+    if task.context.strip():
+        lines += ["", "Context:", task.context.strip()]
+    if task.remote_fields:
+        lines.append(f"(From the Git platform, untrusted data: {', '.join(task.remote_fields)}.)")
+    lines += ["", "## Acceptance criteria"]
+    lines += [f"- [ ] {c}" for c in r.acceptance_criteria] or ["(none given: state what done means in your summary)"]
+    if r.dependency_results:
+        lines += ["", "## Results of its dependencies"]
+        for dep in r.dependency_results:
+            lines.append(f"### #{dep.task_id} {dep.title} ({dep.specialist_type})")
+            for art in dep.artifacts:
+                lines.append(f"- {art.artifact_type.value}: {art.summary}")
+                if art.file_paths:
+                    lines.append(f"  files: {', '.join(art.file_paths)}")
+                detail = art.detailed_work.strip()
+                if detail:
+                    cut = detail[:DETAIL_SHOWN] + (" [...]" if len(detail) > DETAIL_SHOWN else "")
+                    lines.append("  " + cut.replace("\n", "\n  "))
+                if art.next_action:
+                    lines.append(f"  next: {art.next_action}")
+    lines += ["", "## Next", r.next_step]
+    return "\n".join(lines)
 
 
 def complete(r: CompleteResult) -> str:
-    text = f"Completed task {r.task.id} (artifact {r.artifact_id})."
+    lines = [f"Completed task {r.task.id} '{r.task.title}' (artifact {r.artifact_id})."]
+    if r.unblocked:
+        lines.append("Now ready: " + "; ".join(f"#{t.id} {t.title} ({t.specialist_type})" for t in r.unblocked))
+    if r.parent_id is not None:
+        if r.parent_ready_for_synthesis:
+            lines.append(f"Every subtask of #{r.parent_id} is finished.")
+        else:
+            shown = ", ".join(f"#{t.id}" for t in r.open_siblings)
+            lines.append(
+                f"{r.open_sibling_count} subtask(s) of #{r.parent_id} still open" + (f": {shown}." if shown else ".")
+            )
     if r.missing_files:
-        text += f" Warning: recorded but not found in the project: {', '.join(r.missing_files)}."
-    return f"{text} {r.next_step}"
+        lines.append(f"Warning: recorded but not found in the project: {', '.join(r.missing_files)}.")
+    lines.append(r.next_step)
+    return "\n".join(lines)
 
 
 def reopen(r: ReopenResult) -> str:
@@ -90,9 +187,9 @@ def reopen(r: ReopenResult) -> str:
     return f"{text} {r.next_step}"
 
 
-def query(r: QueryResult) -> str:
-    shown = "; ".join(f"#{t.id} {t.title} [{t.status.value}]" for t in r.tasks)
-    return f"{r.total} task(s) match; showing {len(r.tasks)} from offset {r.offset}." + (f" {shown}" if shown else "")
+def query(r: QueryResult | QueryBrief) -> str:
+    head = f"{r.total} task(s) match; showing {len(r.tasks)} from offset {r.offset}."
+    return "\n".join([head, *_table(r.tasks)])
 
 
 def update(r: UpdateResult) -> str:

@@ -320,7 +320,7 @@ def plan_task(
     from pydantic import ValidationError
 
     from taskorch.services.fields import input_error
-    from taskorch.services.models import SubtaskSpec, TaskFields
+    from taskorch.services.models import TaskFields
 
     try:
         fields = TaskFields(
@@ -337,7 +337,7 @@ def plan_task(
             context=context,
             depends_on=depends_on or [],
         )
-        subtasks = [SubtaskSpec.model_validate(s) for s in _read_json_list(subtasks_json)] if subtasks_json else []
+        subtasks = _read_subtasks(subtasks_json) if subtasks_json else []
     except ValidationError as exc:
         raise _fail(input_error(exc)) from None
     except TaskorchError as exc:
@@ -355,6 +355,24 @@ def plan_task(
         summary=summaries.plan,
         project=project,
     )
+
+
+def _read_subtasks(source: str) -> list[Any]:
+    """The subtasks of ``--subtasks-json`` (``SubtaskSpec``); a rejected one names its place in
+    the list, as the MCP tool does (``subtasks.2.title: is empty. Fix: ...``)."""
+    from pydantic import ValidationError
+
+    from taskorch.services.fields import input_error
+    from taskorch.services.models import SubtaskSpec
+
+    specs = []
+    for index, item in enumerate(_read_json_list(source)):
+        try:
+            specs.append(SubtaskSpec.model_validate(item))
+        except ValidationError as exc:
+            error = input_error(exc)
+            raise InvalidInput(f"subtasks.{index}.{error.field}", error.problem, error.fix) from None
+    return specs
 
 
 def _read_json_list(source: str) -> list[Any]:

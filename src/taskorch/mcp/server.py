@@ -32,6 +32,7 @@ from taskorch.domain.model import ArtifactType, Complexity, Priority, TaskStatus
 from taskorch.domain.text import parse_id, printable
 from taskorch.errors import InvalidInput, NotFound, TaskorchError
 from taskorch.hints import Message, finish, render
+from taskorch.mcp.schemas import compact_schema, flat_input_schema, flat_output_schema
 from taskorch.mcp.words import MCP_WORDS
 from taskorch.services.fields import MultiLine, OneLine, input_error
 from taskorch.services.models import (
@@ -61,7 +62,7 @@ from taskorch.services.models import (
 if TYPE_CHECKING:
     from taskorch.services.app import Orchestrator
 
-__all__ = ["PREFIX", "build_server"]
+__all__ = ["PREFIX", "TaskorchServer", "build_server", "compact_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,13 @@ INSTRUCTIONS = (
     "dependencies), then loop: orchestrator_execute_task (gives the specialist context) -> do the work "
     "-> orchestrator_complete_task (records what you produced). When a parent's subtasks are done, "
     "call orchestrator_synthesize_results. orchestrator_get_status shows the ready queue. Tasks are "
-    "named by their number in the project; pass session_id to work on another project's tasks."
+    "named by their number in the project; every tool works on the session initialized last unless "
+    "given session_id (another project's session)."
 )
+
+#: Tasks per list of get_status: detail=brief (the default; fewer blocked ones, each with its
+#: blockers) and detail=full.
+STATUS_BRIEF, STATUS_BRIEF_BLOCKED, STATUS_FULL = 5, 3, 20
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -120,12 +126,10 @@ M = TypeVar("M", bound=BaseModel)
 #: A platform login (GitHub: letters, digits and single hyphens, at most 39 characters).
 Login = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")]
 
-TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task number in this project.")]
-OptionalTaskArg = Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number in this project.")]
-SessionArg = Annotated[
-    int | None,
-    Field(ge=1, le=MAX_ID, description="Session id; omit to use the session this server initialized last."),
-]
+TaskIdArg = Annotated[int, Field(ge=1, le=MAX_ID, description="Task number.")]
+OptionalTaskArg = Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number.")]
+#: Explained once, in the server's instructions (omitted: the session initialized last).
+SessionArg = Annotated[int | None, Field(ge=1, le=MAX_ID)]
 
 
 class _Lazy:
@@ -156,34 +160,37 @@ class _Lazy:
             self._orchestrator.close()
 
 
-def compact_schema(schema: Any) -> Any:
-    """Drop the ``title`` keywords pydantic adds to every schema and property.
-
-    They repeat the property names and cost an assistant context on every session; nothing
-    reads them. A property *named* ``title`` is kept.
-    """
-    if isinstance(schema, list):
-        return [compact_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key == "title" and isinstance(value, str):
-            continue
-        if key in ("properties", "$defs") and isinstance(value, dict):
-            out[key] = {name: compact_schema(sub) for name, sub in value.items()}
-        else:
-            out[key] = compact_schema(value)
-    return out
-
-
 class TaskorchServer(MCPServer[Any]):
-    """The SDK's server, serving a compacted tool list (computed once per change of the list)."""
+    """The SDK's server, serving a compact tool list and refusals without the SDK's prefix.
+
+    The tools are registered as unstructured for the SDK (so it does not validate each answer
+    against the result model a second time: the services built it from that model) and their
+    flat output schemas (:func:`~taskorch.mcp.schemas.flat_output_schema`) are published here,
+    computed once per change of the list.
+    """
 
     _tools_cache: list[MCPTool] | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Published output schema of each tool, by its full name: a result model, or a function
+        #: building the schema (called when the list is first served).
+        self.output_schemas: dict[str, type[BaseModel] | Callable[[], dict[str, Any]]] = {}
+        self._flat: dict[str, dict[str, Any]] = {}
+
     def invalidate_tools(self) -> None:
         self._tools_cache = None
+
+    def _output_schema(self, name: str) -> dict[str, Any] | None:
+        source = self.output_schemas.get(name)
+        if source is None:
+            return None
+        if name not in self._flat:
+            if isinstance(source, type):
+                self._flat[name] = flat_output_schema(source)
+            else:
+                self._flat[name] = source()
+        return self._flat[name]
 
     async def list_tools(self) -> list[MCPTool]:
         if self._tools_cache is None:
@@ -191,8 +198,8 @@ class TaskorchServer(MCPServer[Any]):
             self._tools_cache = [
                 tool.model_copy(
                     update={
-                        "input_schema": compact_schema(tool.input_schema),
-                        "output_schema": compact_schema(tool.output_schema),
+                        "input_schema": flat_input_schema(tool.input_schema),
+                        "output_schema": self._output_schema(tool.name),
                     }
                 )
                 for tool in tools
@@ -202,15 +209,52 @@ class TaskorchServer(MCPServer[Any]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        """The SDK's call; arguments its validation rejects get the message of every other
-        invalid input (``invalid_input: subtasks.2.title: ...``), without echoing the value."""
+        """The SDK's call, with refusals worded as taskorch's own errors.
+
+        Arguments the SDK's validation rejects get the message of every other invalid input
+        (``invalid_input: subtasks.2.title: ...``, without echoing the value), and a refusal a
+        tool raised (``<kind>: <message>``) reaches the client as it was written: an ``isError``
+        result without the SDK's "Error executing tool NAME: " prefix. A crash stays masked by
+        the SDK ("Error executing tool NAME", the traceback on stderr only).
+        """
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
-            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+            if isinstance(exc, UnexpectedToolError):
                 raise
-            error = input_error(exc.__cause__)
-            raise ToolError(f"Error executing tool {name}: {error.kind}: {error}") from exc.__cause__
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                error = input_error(cause)
+                text = f"{error.kind}: {error}"
+                log.info("tool %r rejected arguments: %s", name, error.field)
+            elif isinstance(cause, ToolError) and not isinstance(cause, UnexpectedToolError):
+                text = str(cause)
+                log.info("tool %r refused: %r", name, text)
+            else:
+                raise
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _result_model(fn: Callable[..., Any]) -> type[BaseModel]:
+    """The result model of a tool from its return annotation ``Annotated[CallToolResult, Model]``."""
+    annotation = str(fn.__annotations__["return"])
+    name = annotation.removeprefix("Annotated[CallToolResult, ").removesuffix("]")
+    model = globals().get(name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{fn.__qualname__}: return annotation {annotation!r} names no result model")
+    return model
+
+
+def _query_schema() -> dict[str, Any]:
+    """query_tasks answers rows (detail=brief) or whole tasks (full): the schema of whole tasks,
+    requiring only the fields of a row."""
+    from taskorch.services.models import TaskRow
+
+    schema = flat_output_schema(QueryResult)
+    schema["properties"]["tasks"]["items"]["required"] = [
+        name for name, info in TaskRow.model_fields.items() if info.is_required()
+    ]
+    return schema
 
 
 def _validated(model: type[M], data: dict[str, Any]) -> M:
@@ -222,12 +266,15 @@ def _validated(model: type[M], data: dict[str, Any]) -> M:
         raise ToolError(f"{error.kind}: {error}") from None
 
 
+def _dump(model: BaseModel) -> dict[str, Any]:
+    """A result as JSON, without the fields that hold their default (a null parent, an empty
+    list of children): the output schemas do not require them, and they cost every answer."""
+    return model.model_dump(mode="json", exclude_defaults=True)
+
+
 def _result(model: BaseModel, summary: str) -> CallToolResult:
     """The result as structuredContent, with its summary as text (control characters escaped)."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=printable(summary))],
-        structured_content=model.model_dump(mode="json"),
-    )
+    return CallToolResult(content=[TextContent(type="text", text=printable(summary))], structured_content=_dump(model))
 
 
 def _resource_id(text: str) -> int:
@@ -297,7 +344,10 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         for name in names:
             if name in catalog and name not in registered:
                 fn, description, annotations = catalog[name]
-                server.add_tool(fn, name=PREFIX + name, description=description, annotations=annotations)
+                server.add_tool(
+                    fn, name=PREFIX + name, description=description, annotations=annotations, structured_output=False
+                )
+                server.output_schemas[PREFIX + name] = output_schemas.get(name) or _result_model(fn)
                 registered.add(name)
                 added.append(name)
         if added:
@@ -305,6 +355,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         return added
 
     registered: set[str] = set()
+    #: Hand-built output schemas (a tool whose answer has more than one shape).
+    output_schemas: dict[str, Callable[[], dict[str, Any]]] = {"query_tasks": _query_schema}
 
     def tool(
         name: str,
@@ -336,8 +388,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "initialize_session",
-        "Call first. Creates or resumes the session of the project containing working_directory "
-        "(its Git root). Returns the session id, counts, the ready queue and the next step.",
+        "Call first: creates or resumes the session of the project holding working_directory (its Git "
+        "root); returns the session id, counts, the ready queue and the next step.",
         idempotent=True,
     )
     async def initialize_session(
@@ -345,13 +397,12 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         working_directory: Annotated[
             str, Field(min_length=1, max_length=4096, description="Absolute path inside the project.")
         ],
-        name: Annotated[str | None, Field(max_length=200, description="Session name.")] = None,
+        name: Annotated[str | None, Field(max_length=200)] = None,
         repository: Annotated[
             str | None,
             Field(
                 max_length=1000,
-                description="URL of the project's origin remote (`git remote get-url origin`); identifies the "
-                "project on a team server, where working_directory may be on another machine.",
+                description="Origin remote URL (git remote get-url origin): names the project on a team server.",
             ),
         ] = None,
     ) -> Annotated[CallToolResult, SessionResult]:
@@ -373,18 +424,28 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         "progress and recent completions. Call to decide what to do next.",
         read_only=True,
     )
-    async def get_status(session_id: SessionArg = None) -> Annotated[CallToolResult, StatusResult]:
-        return await call(lambda o: o.get_status(session_id), summaries.status)
+    async def get_status(
+        detail: Annotated[
+            Literal["brief", "full"],
+            Field(
+                description=f"brief: {STATUS_BRIEF} tasks per list ({STATUS_BRIEF_BLOCKED} blocked); full: "
+                f"{STATUS_FULL}. query_tasks lists more."
+            ),
+        ] = "brief",
+        session_id: SessionArg = None,
+    ) -> Annotated[CallToolResult, StatusResult]:
+        if detail == "brief":
+            return await call(lambda o: o.get_status(session_id, STATUS_BRIEF, STATUS_BRIEF_BLOCKED), summaries.status)
+        return await call(lambda o: o.get_status(session_id, STATUS_FULL), summaries.status)
 
     # -- tasks ------------------------------------------------------------------------------
 
     @tool(
         "plan_task",
-        "Create one task, or a parent plus subtasks in one atomic call. Subtasks name each other by "
-        "'key' in depends_on_keys; depends_on takes existing task numbers of this project. Omit "
-        "specialist_type to let the "
-        "router choose (the reason is returned). Any invalid value rejects the whole plan. Next: "
-        "orchestrator_execute_task on a ready task.",
+        "Create a task, or a parent with subtasks, in one atomic call (any invalid value rejects it all). "
+        "Subtasks name each other by 'key' in depends_on_keys; depends_on takes existing task numbers. "
+        "Without specialist_type the router picks one and says why. Next: orchestrator_execute_task on a "
+        "ready task.",
     )
     async def plan_task(
         title: Annotated[str, Field(min_length=1, max_length=300, description="Short imperative title.")],
@@ -404,9 +465,7 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         ]
         | None = None,
         subtasks: Annotated[list[SubtaskSpec], Field(max_length=1000)] | None = None,
-        parent_id: Annotated[
-            int | None, Field(ge=1, le=MAX_ID, description="Task number in this project to plan under.")
-        ] = None,
+        parent_id: Annotated[int | None, Field(ge=1, le=MAX_ID, description="Task number to plan under.")] = None,
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, PlanResult]:
         from taskorch.services.models import TaskFields
@@ -435,22 +494,21 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "execute_task",
-        "Start a task: refused while dependencies are unfinished (the blockers are named). Returns the "
-        "specialist's instructions, the task, its ancestry, results of its dependencies and acceptance "
-        "criteria. Do the work, then call orchestrator_complete_task.",
+        "Start a task (refused, naming the blockers, while dependencies are unfinished). Returns the role's "
+        "instructions, the task, its parents, its dependencies' results and the acceptance criteria. Then "
+        "do the work; call orchestrator_complete_task.",
     )
     async def execute_task(
         task_id: TaskIdArg,
         session_id: SessionArg = None,
-        force: Annotated[bool, Field(description="Take over a task another actor's live claim holds.")] = False,
+        force: Annotated[bool, Field(description="Take over another actor's live claim.")] = False,
     ) -> Annotated[CallToolResult, ExecuteResult]:
         return await call(lambda o: o.execute_task(task_id, session_id, force), summaries.execute)
 
     @tool(
         "complete_task",
-        "Record the work of an in-progress task and complete it. file_paths must lie inside the project. "
-        "Says which tasks became ready and when the parent's subtasks are all done (then call "
-        "orchestrator_synthesize_results).",
+        "Record an in-progress task's work and complete it (file_paths inside the project). Says which "
+        "tasks became ready, and when the parent's subtasks are all done (then orchestrator_synthesize_results).",
     )
     async def complete_task(
         task_id: TaskIdArg,
@@ -470,9 +528,9 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "query_tasks",
-        "Find tasks: filter by status, type, specialist, complexity, priority, parent, labels (all "
-        "required), created/updated ranges and full-text 'text' over titles, descriptions and artifacts. "
-        "Sorted and paged; 'total' counts all matches.",
+        "Find tasks by status, type, specialist, complexity, priority, parent, labels (all required), "
+        "created/updated ranges or full-text 'text'. Sorted and paged; 'total' counts all matches. "
+        "detail=full (or include_children/include_artifacts) gives whole tasks.",
         read_only=True,
     )
     async def query_tasks(
@@ -501,6 +559,13 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0,
         include_children: bool = False,
         include_artifacts: bool = False,
+        detail: Annotated[
+            Literal["brief", "full"],
+            Field(
+                description="brief: rows (id, title, status, priority, parent, labels, depends_on, version); "
+                "full: whole tasks."
+            ),
+        ] = "brief",
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, QueryResult]:
         filters = {
@@ -526,14 +591,16 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             "include_children": include_children,
             "include_artifacts": include_artifacts,
         }
+        if detail == "brief" and not (include_children or include_artifacts):
+            return await call(lambda o: o.query_briefs(session_id, **filters), summaries.query)
         return await call(lambda o: o.query_tasks(session_id, **filters), summaries.query)
 
     @tool(
         "update_task",
-        "Change only the fields given. status may be set to pending or blocked (with status_reason); "
-        "depends_on replaces the dependencies (cycles refused); assignees and milestone travel to the "
-        "linked issue. Pass expected_version from your last read to refuse the update if someone changed "
-        "the task since. 'clear' empties due_date, estimated_effort or milestone.",
+        "Change only the fields given: status pending or blocked (with status_reason); depends_on replaces "
+        "the dependencies; assignees and milestone reach the linked issue; 'clear' empties due_date, "
+        "estimated_effort or milestone. expected_version (from your last read) refuses the update if the "
+        "task changed since.",
     )
     async def update_task(
         task_id: TaskIdArg,
@@ -614,9 +681,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "delete_task",
-        "Archive a task and its subtasks (hidden from queries and counts, history kept). hard=true deletes "
-        "for good and needs cascade=true when the task has subtasks. Refused while a remaining task "
-        "depends on an unfinished one.",
+        "Archive a task and its subtasks (hidden from queries and counts, history kept); hard=true deletes "
+        "for good (cascade=true with subtasks). Refused while a remaining task depends on an unfinished one.",
         destructive=True,
     )
     async def delete_task(
@@ -626,8 +692,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "synthesize_results",
-        "Combine the completed subtasks' summaries and artifacts into one Markdown synthesis stored on "
-        "the parent; completes the parent when no subtask is open. Lists what is still open.",
+        "Combine the completed subtasks' summaries and artifacts into a Markdown synthesis on the parent; "
+        "completes the parent when no subtask is open, else lists what is.",
     )
     async def synthesize_results(
         parent_task_id: TaskIdArg, session_id: SessionArg = None
@@ -891,7 +957,7 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             raise ResourceNotFoundError(exc.render(MCP_WORDS)) from None
         except TaskorchError as exc:
             raise ResourceError(exc.render(MCP_WORDS)) from None
-        return json.dumps(result.model_dump(mode="json"), indent=1)
+        return json.dumps(_dump(result), indent=1)
 
     @server.resource(
         "taskorch://status",

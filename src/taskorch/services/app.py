@@ -57,6 +57,7 @@ from taskorch.services.models import (
     HealthResult,
     MaintenanceResult,
     PlanResult,
+    QueryBrief,
     QueryResult,
     ReconnectResult,
     RestartRecord,
@@ -295,10 +296,20 @@ class Orchestrator:
         )
         return attach(result, next_step)
 
-    def get_status(self, session_id: int | None = None) -> StatusResult:
+    def get_status(
+        self, session_id: int | None = None, limit: int = query.STATUS_LIST_LIMIT, blocked_limit: int | None = None
+    ) -> StatusResult:
+        """Counts and the session's lists (ready, awaiting synthesis, blocked, in progress,
+        recently completed), each of at most ``limit`` tasks (``blocked_limit`` blocked ones)."""
         with self.db.transaction(write=False) as conn:
             session = self._session(conn, session_id)
-            return query.get_status(conn, session_id=session["id"], project_root=session["project_root"])
+            return query.get_status(
+                conn,
+                session_id=session["id"],
+                project_root=session["project_root"],
+                limit=limit,
+                blocked_limit=blocked_limit,
+            )
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -413,6 +424,13 @@ class Orchestrator:
         with self.db.transaction(write=False) as conn:
             session = self._session(conn, session_id)
             return query.query_tasks(conn, session_id=session["id"], **filters)
+
+    def query_briefs(self, session_id: int | None = None, **filters: Any) -> QueryBrief:
+        """:meth:`query_tasks` with one row per task (number, title, status, priority, parent,
+        labels, dependencies, version) instead of whole tasks."""
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return query.query_briefs(conn, session_id=session["id"], **filters)
 
     def update_task(
         self,

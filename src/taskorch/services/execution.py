@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select
 
 from taskorch.domain.model import ArtifactType, TaskStatus
 from taskorch.errors import Conflict, DependenciesUnfinished, InvalidInput
@@ -37,28 +37,48 @@ def _refuse_archived(task: RowMapping) -> None:
 SIBLINGS_SHOWN = 10
 
 
-def _open_subtasks(conn: Connection, task_id: int, limit: int | None = None) -> list[RowMapping]:
-    query = (
-        select(tasks)
-        .where(
-            tasks.c.parent_id == task_id,
-            tasks.c.archived.is_(False),
-            tasks.c.status.in_([s.value for s in TaskStatus if s not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)]),
-        )
-        .order_by(tasks.c.priority_rank, tasks.c.id)
-        .limit(limit)
+# The statements of execute_task and complete_task, built once (building them costs more than
+# running them).
+_OPEN_SUBTASKS = (
+    select(*views.BRIEF_COLUMNS)
+    .where(
+        tasks.c.parent_id == bindparam("tid"),
+        tasks.c.archived.is_(False),
+        tasks.c.status.in_([s.value for s in TaskStatus if s not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)]),
     )
-    return list(conn.execute(query).mappings())
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+)
+_OPEN_SUBTASKS_FIRST = _OPEN_SUBTASKS.limit(bindparam("lim"))
+_DEPENDENCIES = (
+    select(tasks)
+    .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
+    .where(task_dependencies.c.task_id == bindparam("tid"))
+    .order_by(tasks.c.id)
+)
+_UNFINISHED_DEPENDENCIES = _DEPENDENCIES.where(tasks.c.status != TaskStatus.COMPLETED.value)
+_UNBLOCKED = (
+    select(tasks)
+    .join(task_dependencies, task_dependencies.c.task_id == tasks.c.id)
+    .where(
+        task_dependencies.c.depends_on_id == bindparam("tid"),
+        tasks.c.status == TaskStatus.PENDING.value,
+        tasks.c.unmet_dependencies == 0,
+        tasks.c.open_subtasks == 0,
+        tasks.c.archived.is_(False),
+    )
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+)
+_INSERT_ARTIFACT = insert(artifacts).returning(artifacts.c.id)
+
+
+def _open_subtasks(conn: Connection, task_id: int, limit: int | None = None) -> list[RowMapping]:
+    if limit is None:
+        return list(conn.execute(_OPEN_SUBTASKS, {"tid": task_id}).mappings())
+    return list(conn.execute(_OPEN_SUBTASKS_FIRST, {"tid": task_id, "lim": limit}).mappings())
 
 
 def _unfinished_dependencies(conn: Connection, task_id: int) -> list[RowMapping]:
-    query = (
-        select(tasks)
-        .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
-        .where(task_dependencies.c.task_id == task_id, tasks.c.status != TaskStatus.COMPLETED.value)
-        .order_by(tasks.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    return list(conn.execute(_UNFINISHED_DEPENDENCIES, {"tid": task_id}).mappings())
 
 
 def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: datetime) -> ExecuteResult:
@@ -120,14 +140,7 @@ def specialist_context(
     shares with ShowResult). Reads only."""
     role = roles.get(task["specialist_type"])
     chain = ancestors(conn, task["parent_id"])
-    dep_rows = list(
-        conn.execute(
-            select(tasks)
-            .join(task_dependencies, task_dependencies.c.depends_on_id == tasks.c.id)
-            .where(task_dependencies.c.task_id == task["id"])
-            .order_by(tasks.c.id)
-        ).mappings()
-    )
+    dep_rows = list(conn.execute(_DEPENDENCIES, {"tid": task["id"]}).mappings())
     arts = views.artifacts_of(conn, [d["id"] for d in dep_rows])
     return {
         "task": views.task_views(conn, [task], include_children=include_artifacts, include_artifacts=include_artifacts)[
@@ -236,17 +249,16 @@ def complete_task(
     repo.change_status(conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at)
     artifact_id = int(
         conn.execute(
-            insert(artifacts)
-            .values(
-                task_id=task_id,
-                artifact_type=artifact_type.value,
-                summary=summary,
-                detailed_work=detailed_work,
-                file_paths=paths,
-                next_action=next_action,
-                created_at=at,
-            )
-            .returning(artifacts.c.id)
+            _INSERT_ARTIFACT,
+            {
+                "task_id": task_id,
+                "artifact_type": artifact_type.value,
+                "summary": summary,
+                "detailed_work": detailed_work,
+                "file_paths": paths,
+                "next_action": next_action,
+                "created_at": at,
+            },
         ).scalar_one()
     )
     repo.record_event(
@@ -268,20 +280,7 @@ def complete_task(
         parent_ready = parent["open_subtasks"] == 0 and not parent["archived"]
         open_count = int(parent["open_subtasks"])
         open_siblings = _open_subtasks(conn, task["parent_id"], SIBLINGS_SHOWN)
-    unblocked = list(
-        conn.execute(
-            select(tasks)
-            .join(task_dependencies, task_dependencies.c.task_id == tasks.c.id)
-            .where(
-                task_dependencies.c.depends_on_id == task_id,
-                tasks.c.status == TaskStatus.PENDING.value,
-                tasks.c.unmet_dependencies == 0,
-                tasks.c.open_subtasks == 0,
-                tasks.c.archived.is_(False),
-            )
-            .order_by(tasks.c.priority_rank, tasks.c.id)
-        ).mappings()
-    )
+    unblocked = list(conn.execute(_UNBLOCKED, {"tid": task_id}).mappings())
     next_step: Message
     if parent_ready:
         next_step = (

@@ -57,9 +57,46 @@ def _field(error: Any) -> str:
     return ".".join(str(part) for part in error["loc"] if "[" not in str(part)) or "input"
 
 
+def _plural(n: Any, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _worded(error: Any) -> tuple[str, str | None] | None:
+    """What was wrong and the fix, for the pydantic error types a caller meets most; None for
+    the others (pydantic's own message is kept)."""
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    unit = "character" if isinstance(value, str) else "item"
+    if kind == "missing":
+        return "is required.", "pass it."
+    if kind == "extra_forbidden":
+        return "is not an accepted field here.", "remove it, or check its spelling."
+    if kind in ("string_too_short", "too_short") and "min_length" in ctx:
+        problem = "is empty." if not value else f"has fewer than {_plural(ctx['min_length'], unit)}."
+        return problem, f"give at least {_plural(ctx['min_length'], unit)}."
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
+        return f"is longer than {_plural(ctx['max_length'], unit)}.", f"shorten it to at most {ctx['max_length']}."
+    if kind in ("literal_error", "enum") and "expected" in ctx:
+        return "is not one of the accepted values.", f"use one of: {ctx['expected']}."
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return _message_text(error), "pass a number in the allowed range."
+    if kind == "string_pattern_mismatch" and "pattern" in ctx:
+        return "does not have the accepted form.", f"match the pattern {ctx['pattern']}."
+    return None
+
+
+def _message_text(error: Any) -> str:
+    message = str(error["msg"])
+    for prefix in _PREFIXES:
+        message = message.removeprefix(prefix)
+    return message.rstrip(".") + "."
+
+
 def _message(error: Any) -> str:
     if error["type"] == CONTROL_CHARACTER:
         return str((error.get("ctx") or {}).get("problem"))
+    worded = _worded(error)
+    if worded is not None:
+        return worded[0]
     message = str(error["msg"])
     for prefix in _PREFIXES:
         message = message.removeprefix(prefix)
@@ -71,10 +108,13 @@ MORE_SHOWN = 5
 
 
 def input_error(exc: ValidationError) -> InvalidInput:
-    """The errors of ``exc`` as one :class:`InvalidInput` naming the first field (dotted path),
-    then the other fields rejected (at most :data:`MORE_SHOWN`).
+    """The errors of ``exc`` as one :class:`InvalidInput` naming the first field (dotted path,
+    with list indexes: ``subtasks.2.title``), what was wrong and the fix, then the other fields
+    rejected (at most :data:`MORE_SHOWN`).
 
-    Pydantic's "Value error, " prefix is dropped; a refused control character keeps its fix.
+    Pydantic's "Value error, " prefix and its documentation URLs are dropped; the common error
+    types (missing, unknown field, too short or long, not an accepted value, out of range,
+    pattern) are worded with a fix, and a refused control character keeps its own.
     Parts of the path that name a union member (``list[str]``) are left out.
     """
     errors = exc.errors(include_url=False)
@@ -82,9 +122,19 @@ def input_error(exc: ValidationError) -> InvalidInput:
     problem = _message(first)
     others = [f"{_field(e)}: {_message(e)}" for e in errors[1:] if _field(e) != _field(first)]
     others = list(dict.fromkeys(others))
+    also = ""
     if others:
-        problem += " Also " + " ".join(others[:MORE_SHOWN]) + (" ..." if len(others) > MORE_SHOWN else "")
-    fix = str((first.get("ctx") or {}).get("fix")) if first["type"] == CONTROL_CHARACTER else None
+        also = " Also " + " ".join(others[:MORE_SHOWN]) + (" ..." if len(others) > MORE_SHOWN else "")
+    if first["type"] == CONTROL_CHARACTER:
+        fix: str | None = str((first.get("ctx") or {}).get("fix"))
+    else:
+        worded = _worded(first)
+        fix = worded[1] if worded is not None else None
+    # The other fields come last, after the first field's fix.
+    if fix is not None:
+        fix += also
+    else:
+        problem += also
     return InvalidInput(_field(first), problem, fix)
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "IssueLinkView",
     "MaintenanceResult",
     "PlanResult",
+    "QueryBrief",
     "QueryResult",
     "Readiness",
     "ReconnectResult",
@@ -67,6 +68,7 @@ __all__ = [
     "TaskBrief",
     "TaskChanges",
     "TaskFields",
+    "TaskRow",
     "TaskView",
     "TreeResult",
     "UpdateResult",
@@ -101,9 +103,8 @@ class TaskFields(BaseModel):
     specialist_type: OneLine | None = Field(
         default=None,
         max_length=64,
-        description="Role to hand the task to (architect, implementer, tester, reviewer, documenter, "
-        "researcher, debugger, devops, analyst, coordinator, security or a project role). "
-        "Omit to let the router pick one.",
+        description="Role: architect, implementer, tester, reviewer, documenter, researcher, debugger, devops, "
+        "analyst, coordinator, security or the project's own. Omit to let the router pick.",
     )
     estimated_effort: OneLine | None = Field(default=None, max_length=64, description="Free text, e.g. '2h'.")
     due_date: date | None = Field(default=None, description="ISO date, e.g. 2026-12-31.")
@@ -113,7 +114,7 @@ class TaskFields(BaseModel):
     depends_on: list[TaskId] = Field(
         default_factory=list,
         max_length=200,
-        description="Numbers of existing tasks of this project that must complete first.",
+        description="Existing task numbers that must complete first.",
     )
 
     @field_validator("labels")
@@ -126,10 +127,10 @@ class SubtaskSpec(TaskFields):
     """One subtask of a plan, named by a local key so siblings can depend on it."""
 
     key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = Field(
-        description="Local name of this subtask within the plan, e.g. 'api' or 'tests'."
+        description="Name of this subtask within the plan, e.g. 'api'."
     )
     depends_on_keys: list[Annotated[OneLine, StringConstraints(max_length=64)]] = Field(
-        default_factory=list, max_length=200, description="Keys of sibling subtasks that must complete first."
+        default_factory=list, max_length=200, description="Keys of sibling subtasks to complete first."
     )
 
 
@@ -267,7 +268,9 @@ class RoutingDecision(BaseModel):
 
 class PlanResult(BaseModel):
     session_id: int
-    task: TaskView = Field(description="The task planned (the parent when subtasks were given).")
+    task: TaskView = Field(
+        description="The task planned (the parent when subtasks were given; they are listed in subtasks, not here)."
+    )
     subtasks: dict[str, TaskBrief] = Field(description="Subtasks created, by their local key.")
     routing: list[RoutingDecision] = Field(description="Where the router picked the specialist, and why.")
     ready: list[int] = Field(description="Numbers of the planned tasks that can start now.")
@@ -314,6 +317,32 @@ class CompleteResult(BaseModel):
         description="Recorded file paths that do not exist in the project (yet): check them.",
     )
     next_step: str
+
+
+class TaskRow(BaseModel):
+    """A task in a list (query_tasks with detail=brief): enough to choose, plan and update; the
+    specialist and the texts are in detail=full and execute_task.
+
+    Answers leave out a field holding its default (priority medium, version 1, no parent, no
+    labels, no dependencies)."""
+
+    id: int
+    title: str
+    status: TaskStatus
+    priority: Priority = Priority.MEDIUM
+    version: int = Field(default=1, description="Pass as expected_version to update_task.")
+    parent_id: int | None = None
+    labels: list[str] = Field(default_factory=list)
+    depends_on: list[int] = Field(default_factory=list)
+
+
+class QueryBrief(BaseModel):
+    """query_tasks with detail=brief: one row per task (detail=full gives whole tasks)."""
+
+    total: int = Field(description="Tasks matching the filters, before limit and offset.")
+    limit: int
+    offset: int
+    tasks: list[TaskRow]
 
 
 class QueryResult(BaseModel):

@@ -186,30 +186,34 @@ def plan_task(
         at=at,
     )
     routing = [(root_id, root_specialist, root_reason)] if root_routed else []
-    ids: dict[str, int] = {}
-    for key in topological_order(graph):
-        index = keys[key]
-        sub = subtasks[index]
-        specialist, reason, routed = resolved[index]
-        deps = [*sub_deps[index], *(ids[k] for k in sub.depends_on_keys)]
-        ids[key] = repo.insert_task(
-            conn,
-            session_id=session_id,
-            parent_id=root_id,
-            fields=_columns(sub, specialist, reason),
-            depends_on=deps,
-            tool=tool,
-            at=at,
-        )
-        if routed:
-            routing.append((ids[key], specialist, reason))
+    # The subtasks in a few set-based statements, numbered in dependency order.
+    order = topological_order(graph)
+    position = {key: pos for pos, key in enumerate(order)}
+    inserted = repo.insert_tasks(
+        conn,
+        session_id=session_id,
+        parent_id=root_id,
+        new=[
+            repo.NewTask(
+                fields=_columns(subtasks[keys[key]], resolved[keys[key]][0], resolved[keys[key]][1]),
+                depends_on=sub_deps[keys[key]],
+                after=[position[k] for k in subtasks[keys[key]].depends_on_keys],
+            )
+            for key in order
+        ],
+        tool=tool,
+        at=at,
+    )
+    ids: dict[str, int] = dict(zip(order, inserted, strict=True))
+    routing += [(ids[key], resolved[keys[key]][0], resolved[keys[key]][1]) for key in order if resolved[keys[key]][2]]
 
     created = [root_id, *ids.values()]
-    rows = repo.get_tasks(conn, created)
+    rows = repo.summary_rows(conn, created)
     ready = [i for i in created if rows[i]["unmet_dependencies"] == 0 and rows[i]["open_subtasks"] == 0]
     by_id = {row_id: key for key, row_id in ids.items()}
     subtask_briefs = {by_id[i]: views.brief(rows[i]) for i in ids.values()}
-    root_view = views.task_views(conn, [rows[root_id]], include_children=bool(subtasks))[0]
+    # The subtasks are listed in ``subtasks``: the parent's view does not repeat them.
+    root_view = views.task_views(conn, [repo.get_task(conn, root_id)])[0]
     next_step: Message
     if ready:
         first = rows[min(ready, key=lambda i: (rows[i]["priority_rank"], i))]

@@ -7,20 +7,21 @@ takes its total from the counters when the filters allow it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select, text
+from sqlalchemy import BindParameter, ColumnElement, Connection, RowMapping, and_, bindparam, func, select, text
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.services import views
-from taskorch.services.models import BlockedTask, QueryResult, StatusResult, TaskBrief
+from taskorch.services.models import BlockedTask, QueryBrief, QueryResult, StatusResult, TaskBrief, TaskRow
 from taskorch.store import repository as repo
 from taskorch.store import search
 from taskorch.store.tables import WAITING_SQL, task_dependencies, task_labels, tasks
 
-__all__ = ["SORT_KEYS", "get_status", "query_tasks"]
+__all__ = ["SORT_KEYS", "get_status", "query_briefs", "query_tasks"]
 
 SortKey = Literal["created_at", "updated_at", "priority", "due_date", "title", "id"]
 SORT_KEYS: dict[str, Any] = {
@@ -32,7 +33,7 @@ SORT_KEYS: dict[str, Any] = {
     "id": tasks.c.id,
 }
 
-#: How many tasks each list of get_status shows.
+#: How many tasks each list of get_status shows (by default; ``limit`` changes it).
 STATUS_LIST_LIMIT = 10
 
 
@@ -68,6 +69,130 @@ def query_tasks(
     present. ``text`` is a full-text search over titles, descriptions, labels and artifacts.
     ``total`` counts every match before ``limit``/``offset``.
     """
+    total, rows = _matching(conn, session_id, filters=locals(), columns=(tasks,))
+    return QueryResult(
+        total=total,
+        limit=limit,
+        offset=offset,
+        tasks=views.task_views(conn, rows, include_children=include_children, include_artifacts=include_artifacts),
+    )
+
+
+_ROW_COLUMNS = (
+    tasks.c.id,
+    tasks.c.number,
+    tasks.c.title,
+    tasks.c.status,
+    tasks.c.priority,
+    tasks.c.parent_number,
+    tasks.c.version,
+)
+
+
+def query_briefs(conn: Connection, *, session_id: int, **filters: Any) -> QueryBrief:
+    """:func:`query_tasks` with one :class:`TaskRow` per task (``include_children`` and
+    ``include_artifacts`` are ignored): the same filters, total, order and paging."""
+    filters.pop("include_children", None)
+    filters.pop("include_artifacts", None)
+    limit, offset = int(filters.get("limit", 20)), int(filters.get("offset", 0))
+    total, rows = _matching(
+        conn, session_id, filters={"limit": limit, "offset": offset, **filters}, columns=_ROW_COLUMNS
+    )
+    ids = [row["id"] for row in rows]
+    labels = repo.labels_of(conn, ids)
+    deps = repo.dependency_numbers_of(conn, ids)
+    return QueryBrief(
+        total=total,
+        limit=limit,
+        offset=offset,
+        tasks=[
+            TaskRow(
+                id=row["number"],
+                title=row["title"],
+                status=row["status"],
+                priority=row["priority"],
+                parent_id=row["parent_number"],
+                labels=labels[row["id"]],
+                depends_on=deps[row["id"]],
+                version=row["version"],
+            )
+            for row in rows
+        ],
+    )
+
+
+@functools.cache
+def _plain_page(sort: str, order: str, columns: tuple[Any, ...]) -> Any:
+    """The page of a session's live tasks in ``sort`` ``order`` (bound: sid, lim, off)."""
+    return (
+        select(*columns)
+        .where(tasks.c.session_id == bindparam("sid"), tasks.c.archived.is_(False))
+        .order_by(*_ordering(sort, order))
+        .limit(bindparam("lim"))
+        .offset(bindparam("off"))
+    )
+
+
+def _ordering(sort: str, order: str) -> list[Any]:
+    key = SORT_KEYS[sort]
+    ordering = [key.asc() if order == "asc" else key.desc()]
+    if sort != "id":
+        ordering.append(tasks.c.id.asc() if order == "asc" else tasks.c.id.desc())
+    return ordering
+
+
+def _matching(
+    conn: Connection, session_id: int, *, filters: dict[str, Any], columns: Sequence[Any]
+) -> tuple[int, list[RowMapping]]:
+    """The total of tasks matching ``filters`` (the arguments of :func:`query_tasks`) and the
+    page of them, as rows of ``columns``."""
+    status: Sequence[str] = filters.get("status", ())
+    task_type: Sequence[str] = filters.get("task_type", ())
+    specialist_type: Sequence[str] = filters.get("specialist_type", ())
+    complexity: Sequence[str] = filters.get("complexity", ())
+    priority: Sequence[str] = filters.get("priority", ())
+    parent_id: int | None = filters.get("parent_id")
+    roots_only: bool = filters.get("roots_only", False)
+    labels: Sequence[str] = filters.get("labels", ())
+    created_after: datetime | None = filters.get("created_after")
+    created_before: datetime | None = filters.get("created_before")
+    updated_after: datetime | None = filters.get("updated_after")
+    updated_before: datetime | None = filters.get("updated_before")
+    text: str | None = filters.get("text")
+    task_ids: Sequence[int] = filters.get("task_ids", ())
+    include_archived: bool = filters.get("include_archived", False)
+    sort: SortKey = filters.get("sort", "created_at")
+    order: Literal["asc", "desc"] = filters.get("order", "desc")
+    limit: int = filters.get("limit", 20)
+    offset: int = filters.get("offset", 0)
+    plain = (
+        not any(
+            filters.get(name)
+            for name in (
+                "status",
+                "task_type",
+                "specialist_type",
+                "complexity",
+                "priority",
+                "parent_id",
+                "roots_only",
+                "labels",
+                "created_after",
+                "created_before",
+                "updated_after",
+                "updated_before",
+                "task_ids",
+                "include_archived",
+            )
+        )
+        and filters.get("text") is None
+    )
+    if plain:
+        # The common call (no filter): a statement built once per sort, order and columns.
+        counts = repo.stored_counts(conn, session_id)
+        statement = _plain_page(sort, order, tuple(columns))
+        page = {"sid": session_id, "lim": limit, "off": offset}
+        return sum(counts.values()), list(conn.execute(statement, page).mappings())
     where: list[ColumnElement[bool]] = [tasks.c.session_id == session_id]
     if not include_archived:
         where.append(tasks.c.archived.is_(False))
@@ -130,88 +255,90 @@ def query_tasks(
     else:
         total = int(conn.execute(select(func.count()).select_from(tasks).where(condition)).scalar_one())
 
-    key = SORT_KEYS[sort]
-    ordering = [key.asc() if order == "asc" else key.desc()]
-    if sort != "id":
-        ordering.append(tasks.c.id.asc() if order == "asc" else tasks.c.id.desc())
-    rows = list(conn.execute(select(tasks).where(condition).order_by(*ordering).limit(limit).offset(offset)).mappings())
-    return QueryResult(
-        total=total,
-        limit=limit,
-        offset=offset,
-        tasks=views.task_views(conn, rows, include_children=include_children, include_artifacts=include_artifacts),
+    ordering = _ordering(sort, order)
+    rows = list(
+        conn.execute(select(*columns).where(condition).order_by(*ordering).limit(limit).offset(offset)).mappings()
     )
+    return total, rows
 
 
-def _live(session_id: int, status: TaskStatus) -> ColumnElement[bool]:
-    return and_(tasks.c.session_id == session_id, tasks.c.archived.is_(False), tasks.c.status == status.value)
+# The statements of get_status, built once (building them costs more than running them).
+_SID: BindParameter[int] = bindparam("sid")
+_LIMIT: BindParameter[int] = bindparam("lim")
+_LIVE = and_(tasks.c.session_id == _SID, tasks.c.archived.is_(False))
+_READY = (
+    select(*views.BRIEF_COLUMNS)
+    .where(
+        _LIVE,
+        tasks.c.status == TaskStatus.PENDING.value,
+        tasks.c.unmet_dependencies == 0,
+        tasks.c.open_subtasks == 0,
+        tasks.c.has_subtasks.is_(False),
+    )
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+    .limit(_LIMIT)
+)
+_AWAITING = (
+    select(*views.BRIEF_COLUMNS)
+    .where(
+        _LIVE,
+        tasks.c.has_subtasks.is_(True),
+        tasks.c.open_subtasks == 0,
+        tasks.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+    )
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+    .limit(_LIMIT)
+)
+_LATEST = {
+    status: select(*views.BRIEF_COLUMNS)
+    .where(_LIVE, tasks.c.status == status.value)
+    .order_by(tasks.c.updated_at.desc(), tasks.c.id.desc())
+    .limit(_LIMIT)
+    for status in (TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED)
+}
+_WAITING_COLUMNS = (
+    *views.BRIEF_COLUMNS,
+    tasks.c.status_reason,
+    tasks.c.unmet_dependencies,
+)
+#: Per dialect: the same words as ix_tasks_waiting's condition, so the planner reads that index in order.
+_WAITING = {
+    dialect: select(*_WAITING_COLUMNS)
+    .where(tasks.c.session_id == _SID, text(condition))
+    .order_by(tasks.c.priority_rank, tasks.c.id)
+    .limit(_LIMIT)
+    for dialect, condition in WAITING_SQL.items()
+}
+_BLOCKERS = (
+    select(task_dependencies.c.task_id.label("waiting_id"), *views.BRIEF_COLUMNS)
+    .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
+    .where(
+        task_dependencies.c.task_id.in_(bindparam("ids", expanding=True)),
+        tasks.c.status != TaskStatus.COMPLETED.value,
+    )
+    .order_by(tasks.c.id)
+)
 
 
 def ready_queue(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
     """Pending tasks without subtasks whose dependencies are all completed, by priority then age."""
-    return views.briefs(
-        conn,
-        and_(
-            _live(session_id, TaskStatus.PENDING),
-            tasks.c.unmet_dependencies == 0,
-            tasks.c.open_subtasks == 0,
-            tasks.c.has_subtasks.is_(False),
-        ),
-        order_by=[tasks.c.priority_rank, tasks.c.id],
-        limit=limit,
-    )
+    return views.briefs_of(conn, _READY, {"sid": session_id, "lim": limit})
 
 
 def awaiting_synthesis(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
     """Unfinished parents whose subtasks are all finished: call synthesize_results on them."""
-    return views.briefs(
-        conn,
-        and_(
-            tasks.c.session_id == session_id,
-            tasks.c.has_subtasks.is_(True),
-            tasks.c.open_subtasks == 0,
-            tasks.c.archived.is_(False),
-            tasks.c.status.in_([s.value for s in ACTIVE_STATUSES]),
-        ),
-        order_by=[tasks.c.priority_rank, tasks.c.id],
-        limit=limit,
-    )
-
-
-_WAITING_COLUMNS = (
-    tasks.c.id,
-    tasks.c.number,
-    tasks.c.title,
-    tasks.c.status,
-    tasks.c.priority,
-    tasks.c.specialist_type,
-    tasks.c.parent_id,
-    tasks.c.parent_number,
-    tasks.c.status_reason,
-    tasks.c.unmet_dependencies,
-)
+    return views.briefs_of(conn, _AWAITING, {"sid": session_id, "lim": limit})
 
 
 def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[BlockedTask]:
     """Tasks marked blocked, and pending tasks waiting on unfinished dependencies, with blockers."""
-    # The same words as ix_tasks_waiting's condition, so the planner reads that index in order.
-    waiting = and_(tasks.c.session_id == session_id, text(WAITING_SQL.get(conn.dialect.name, WAITING_SQL["sqlite"])))
-    rows = list(
-        conn.execute(
-            select(*_WAITING_COLUMNS).where(waiting).order_by(tasks.c.priority_rank, tasks.c.id).limit(limit)
-        ).mappings()
-    )
+    waiting = _WAITING.get(conn.dialect.name, _WAITING["sqlite"])
+    rows = list(conn.execute(waiting, {"sid": session_id, "lim": limit}).mappings())
     ids = [r["id"] for r in rows]
     blockers: dict[int, list[TaskBrief]] = {i: [] for i in ids}
     if ids:
-        query = (
-            select(task_dependencies.c.task_id, tasks)
-            .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
-            .where(task_dependencies.c.task_id.in_(ids), tasks.c.status != TaskStatus.COMPLETED.value)
-            .order_by(tasks.c.id)
-        )
-        for row in conn.execute(query).mappings():
-            blockers[row["task_id"]].append(views.brief(row))
+        for row in conn.execute(_BLOCKERS, {"ids": ids}).mappings():
+            blockers[row["waiting_id"]].append(views.brief(row))
     out = []
     for row in rows:
         if row["status"] == TaskStatus.BLOCKED.value:
@@ -223,27 +350,25 @@ def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LI
     return out
 
 
-def get_status(conn: Connection, *, session_id: int, project_root: str) -> StatusResult:
-    """Counts by status, the ready queue, blocked, in-progress and recently completed tasks."""
+def get_status(
+    conn: Connection,
+    *,
+    session_id: int,
+    project_root: str,
+    limit: int = STATUS_LIST_LIMIT,
+    blocked_limit: int | None = None,
+) -> StatusResult:
+    """Counts by status, the ready queue, blocked, in-progress and recently completed tasks
+    (at most ``limit`` tasks in each list; ``blocked_limit``, default ``limit``, blocked ones)."""
     counts = repo.stored_counts(conn, session_id)
     return StatusResult(
         session_id=session_id,
         project_root=project_root,
         counts=counts,
         total=sum(counts.values()),
-        ready=ready_queue(conn, session_id),
-        awaiting_synthesis=awaiting_synthesis(conn, session_id),
-        blocked=blocked_tasks(conn, session_id),
-        in_progress=views.briefs(
-            conn,
-            _live(session_id, TaskStatus.IN_PROGRESS),
-            order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
-            limit=STATUS_LIST_LIMIT,
-        ),
-        recently_completed=views.briefs(
-            conn,
-            _live(session_id, TaskStatus.COMPLETED),
-            order_by=[tasks.c.updated_at.desc(), tasks.c.id.desc()],
-            limit=STATUS_LIST_LIMIT,
-        ),
+        ready=ready_queue(conn, session_id, limit),
+        awaiting_synthesis=awaiting_synthesis(conn, session_id, limit),
+        blocked=blocked_tasks(conn, session_id, limit if blocked_limit is None else blocked_limit),
+        in_progress=views.briefs_of(conn, _LATEST[TaskStatus.IN_PROGRESS], {"sid": session_id, "lim": limit}),
+        recently_completed=views.briefs_of(conn, _LATEST[TaskStatus.COMPLETED], {"sid": session_id, "lim": limit}),
     )

@@ -91,7 +91,7 @@ def locate_project(working_directory: str) -> ProjectLocation:
 
 
 def get_session(conn: Connection, session_id: int) -> RowMapping:
-    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
+    row = repo.session_row(conn, session_id)
     if row is None:
         raise NotFound(
             (
@@ -138,12 +138,10 @@ def task_not_found(conn: Connection, session: RowMapping, number: int) -> NotFou
 
 def resolve_task(conn: Connection, session: RowMapping, number: int) -> int:
     """The internal id of task ``number`` of ``session``'s project; raises :class:`NotFound`."""
-    from taskorch.store.tables import tasks
-
-    row = conn.execute(select(tasks.c.id).where(tasks.c.session_id == session["id"], tasks.c.number == number)).first()
-    if row is None:
+    found = repo.task_id_of(conn, session["id"], number)
+    if found is None:
         raise task_not_found(conn, session, number)
-    return int(row[0])
+    return found
 
 
 def resolve_tasks(conn: Connection, session: RowMapping, numbers: Sequence[int]) -> list[int]:

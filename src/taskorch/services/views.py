@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, select
 
 from taskorch.services.models import ArtifactView, TaskBrief, TaskView
 from taskorch.store import repository as repo
 from taskorch.store.tables import artifacts, tasks
 
-__all__ = ["artifacts_of", "brief", "briefs", "task_views"]
+__all__ = ["BRIEF_COLUMNS", "artifacts_of", "brief", "briefs", "briefs_of", "task_views"]
 
-_BRIEF_COLUMNS = (
+#: The columns :func:`brief` reads.
+BRIEF_COLUMNS = _BRIEF_COLUMNS = (
     tasks.c.id,
     tasks.c.number,
     tasks.c.title,
@@ -53,17 +54,29 @@ def briefs(
     return [brief(row) for row in conn.execute(query).mappings()]
 
 
+def briefs_of(conn: Connection, statement: Any, parameters: dict[str, Any]) -> list[TaskBrief]:
+    """Briefs of the rows of a prepared ``statement`` (selecting :data:`BRIEF_COLUMNS`)."""
+    return [brief(row) for row in conn.execute(statement, parameters).mappings()]
+
+
+_ARTIFACTS_OF = (
+    select(artifacts, tasks.c.number)
+    .join(tasks, tasks.c.id == artifacts.c.task_id)
+    .where(artifacts.c.task_id.in_(bindparam("ids", expanding=True)))
+    .order_by(artifacts.c.id)
+)
+_CHILDREN_OF = (
+    select(*_BRIEF_COLUMNS)
+    .where(tasks.c.parent_id.in_(bindparam("ids", expanding=True)), tasks.c.archived.is_(False))
+    .order_by(tasks.c.number)
+)
+
+
 def artifacts_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[ArtifactView]]:
     """The artifacts of each of ``task_ids`` (internal ids), naming their task by number."""
     out: dict[int, list[ArtifactView]] = {i: [] for i in task_ids}
     if task_ids:
-        query = (
-            select(artifacts, tasks.c.number)
-            .join(tasks, tasks.c.id == artifacts.c.task_id)
-            .where(artifacts.c.task_id.in_(list(task_ids)))
-            .order_by(artifacts.c.id)
-        )
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(_ARTIFACTS_OF, {"ids": list(task_ids)}).mappings():
             out[row["task_id"]].append(ArtifactView.model_validate({**row, "task_id": row["number"]}))
     return out
 
@@ -81,12 +94,7 @@ def task_views(
     deps = repo.dependency_numbers_of(conn, ids)
     children: dict[int, list[TaskBrief]] = {i: [] for i in ids}
     if include_children and ids:
-        query = (
-            select(*_BRIEF_COLUMNS)
-            .where(tasks.c.parent_id.in_(ids), tasks.c.archived.is_(False))
-            .order_by(tasks.c.number)
-        )
-        for child in conn.execute(query).mappings():
+        for child in conn.execute(_CHILDREN_OF, {"ids": ids}).mappings():
             children[child["parent_id"]].append(brief(child))
     arts = artifacts_of(conn, ids) if include_artifacts else {}
     views = []

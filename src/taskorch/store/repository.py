@@ -15,10 +15,11 @@ owns the transaction (one tool call, one transaction). The invariants kept here,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import BindParameter, Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
 
 from taskorch.domain.caller import current_caller
 from taskorch.domain.model import (
@@ -42,6 +43,7 @@ from taskorch.store.tables import (
 )
 
 __all__ = [
+    "NewTask",
     "archive_tasks",
     "change_status",
     "delete_tasks",
@@ -51,16 +53,92 @@ __all__ = [
     "get_task",
     "get_tasks",
     "insert_task",
+    "insert_tasks",
     "labels_of",
     "numbers_of",
     "record_event",
     "reindex",
     "replace_dependencies",
     "replace_labels",
+    "session_row",
     "subtree_ids",
+    "summary_rows",
+    "task_id_of",
     "update_fields",
     "utcnow",
 ]
+
+
+# Statements of the hot paths, built once: building SQLAlchemy statement objects costs more than
+# running them. Values arrive as bound parameters.
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+_TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("id"))
+_TASK_BY_ID_FOR_UPDATE = _TASK_BY_ID.with_for_update()
+_TASKS_BY_IDS = select(tasks).where(tasks.c.id.in_(_IDS))
+_NUMBERS_BY_IDS = select(tasks.c.id, tasks.c.number).where(tasks.c.id.in_(_IDS))
+_LABELS_BY_IDS = (
+    select(task_labels.c.task_id, task_labels.c.label)
+    .where(task_labels.c.task_id.in_(_IDS))
+    .order_by(task_labels.c.task_id, task_labels.c.label)
+)
+_DEPENDENCIES_BY_IDS = (
+    select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
+    .where(task_dependencies.c.task_id.in_(_IDS))
+    .order_by(task_dependencies.c.task_id, task_dependencies.c.depends_on_id)
+)
+_DEPENDENCY_NUMBERS_BY_IDS = (
+    select(task_dependencies.c.task_id, tasks.c.number)
+    .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
+    .where(task_dependencies.c.task_id.in_(_IDS))
+    .order_by(task_dependencies.c.task_id, tasks.c.number)
+)
+_INSERT_EVENT = insert(task_events).values(
+    task_number=select(tasks.c.number).where(tasks.c.id == bindparam("tid")).scalar_subquery()
+)
+_TITLE_AND_DESCRIPTION = select(tasks.c.title, tasks.c.description).where(tasks.c.id == bindparam("id"))
+_ARTIFACT_TEXTS = select(artifacts.c.summary, artifacts.c.detailed_work, artifacts.c.file_paths).where(
+    artifacts.c.task_id == bindparam("id")
+)
+_BUMP_COUNT = (
+    update(status_counts)
+    .where(status_counts.c.session_id == bindparam("sid"), status_counts.c.status == bindparam("st"))
+    .values(count=status_counts.c.count + bindparam("delta"))
+)
+_BUMP_OPEN = (
+    update(tasks).where(tasks.c.id == bindparam("pid")).values(open_subtasks=tasks.c.open_subtasks + bindparam("delta"))
+)
+_BUMP_OPEN_NEW_CHILD = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("pid"))
+    .values(open_subtasks=tasks.c.open_subtasks + bindparam("delta"), has_subtasks=True)
+)
+_BUMP_UNMET = (
+    update(tasks)
+    .where(
+        tasks.c.id.in_(select(task_dependencies.c.task_id).where(task_dependencies.c.depends_on_id == bindparam("tid")))
+    )
+    .values(unmet_dependencies=tasks.c.unmet_dependencies + bindparam("delta"))
+)
+#: Executed with the new values as parameters: the SET clause names the keys given.
+_UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("tid"))
+_SUMMARY_ROWS = select(
+    tasks.c.id,
+    tasks.c.number,
+    tasks.c.title,
+    tasks.c.status,
+    tasks.c.priority,
+    tasks.c.priority_rank,
+    tasks.c.specialist_type,
+    tasks.c.parent_id,
+    tasks.c.parent_number,
+    tasks.c.unmet_dependencies,
+    tasks.c.open_subtasks,
+).where(tasks.c.id.in_(_IDS))
+_SESSION_BY_ID = select(sessions).where(sessions.c.id == bindparam("id"))
+_TASK_ID_BY_NUMBER = select(tasks.c.id).where(tasks.c.session_id == bindparam("sid"), tasks.c.number == bindparam("n"))
+_STORED_COUNTS = select(status_counts.c.status, status_counts.c.count).where(
+    status_counts.c.session_id == bindparam("sid")
+)
 
 
 def utcnow() -> datetime:
@@ -76,12 +154,21 @@ def _jsonable(value: Any) -> Any:
 # -- reads ---------------------------------------------------------------------------------
 
 
+def session_row(conn: Connection, session_id: int) -> RowMapping | None:
+    """The sessions row, or None."""
+    return conn.execute(_SESSION_BY_ID, {"id": session_id}).mappings().first()
+
+
+def task_id_of(conn: Connection, session_id: int, number: int) -> int | None:
+    """The internal id of task ``number`` of the session, or None."""
+    found = conn.execute(_TASK_ID_BY_NUMBER, {"sid": session_id, "n": number}).scalar()
+    return None if found is None else int(found)
+
+
 def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> RowMapping:
     """The task row; raises :class:`NotFound`. ``for_update`` locks it on PostgreSQL."""
-    query = select(tasks).where(tasks.c.id == task_id)
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _TASK_BY_ID_FOR_UPDATE if for_update else _TASK_BY_ID
+    row = conn.execute(query, {"id": task_id}).mappings().first()
     if row is None:
         # Callers resolve numbers first, so this is a task deleted meanwhile; the internal id is
         # never shown.
@@ -93,8 +180,17 @@ def get_tasks(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping
     ids = list(dict.fromkeys(task_ids))
     if not ids:
         return {}
-    rows = conn.execute(select(tasks).where(tasks.c.id.in_(ids))).mappings()
+    rows = conn.execute(_TASKS_BY_IDS, {"ids": ids}).mappings()
     return {row["id"]: row for row in rows}
+
+
+def summary_rows(conn: Connection, task_ids: Iterable[int]) -> dict[int, RowMapping]:
+    """Id -> the columns of a brief plus ``priority_rank``, ``unmet_dependencies`` and
+    ``open_subtasks`` of each of ``task_ids`` (a plan's answer: no texts loaded)."""
+    ids = list(dict.fromkeys(task_ids))
+    if not ids:
+        return {}
+    return {row["id"]: row for row in conn.execute(_SUMMARY_ROWS, {"ids": ids}).mappings()}
 
 
 def numbers_of(conn: Connection, task_ids: Iterable[int]) -> dict[int, int]:
@@ -102,40 +198,29 @@ def numbers_of(conn: Connection, task_ids: Iterable[int]) -> dict[int, int]:
     ids = list(dict.fromkeys(task_ids))
     if not ids:
         return {}
-    return {int(i): int(n) for i, n in conn.execute(select(tasks.c.id, tasks.c.number).where(tasks.c.id.in_(ids)))}
+    return {int(i): int(n) for i, n in conn.execute(_NUMBERS_BY_IDS, {"ids": ids})}
 
 
 def labels_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each task's labels, sorted (every id present, ``[]`` when it has none)."""
-    return _grouped(conn, task_labels.c.task_id, task_labels.c.label, task_ids)
+    return _grouped(conn, _LABELS_BY_IDS, task_ids)
 
 
 def dependencies_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
     """Each task's dependency ids, sorted (every id present, ``[]`` when it has none)."""
-    return _grouped(conn, task_dependencies.c.task_id, task_dependencies.c.depends_on_id, task_ids)
+    return _grouped(conn, _DEPENDENCIES_BY_IDS, task_ids)
 
 
 def dependency_numbers_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[int]]:
     """Each task's dependencies as task numbers, sorted (every id present), in one query."""
-    out: dict[int, list[int]] = {i: [] for i in task_ids}
-    if task_ids:
-        query = (
-            select(task_dependencies.c.task_id, tasks.c.number)
-            .join(tasks, tasks.c.id == task_dependencies.c.depends_on_id)
-            .where(task_dependencies.c.task_id.in_(list(task_ids)))
-            .order_by(task_dependencies.c.task_id, tasks.c.number)
-        )
-        for task_id, number in conn.execute(query):
-            out[task_id].append(number)
-    return out
+    return _grouped(conn, _DEPENDENCY_NUMBERS_BY_IDS, task_ids)
 
 
-def _grouped(conn: Connection, key: Any, value: Any, task_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """``value`` column grouped by ``key`` column for ``task_ids``, in one ordered query."""
+def _grouped(conn: Connection, query: Any, task_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The (task id, value) rows of ``query`` for ``task_ids``, grouped by task (every id present)."""
     out: dict[int, list[Any]] = {i: [] for i in task_ids}
     if task_ids:
-        query = select(key, value).where(key.in_(list(task_ids))).order_by(key, value)
-        for task_id, item in conn.execute(query):
+        for task_id, item in conn.execute(query, {"ids": list(task_ids)}):
             out[task_id].append(item)
     return out
 
@@ -187,35 +272,31 @@ def record_event(
     by its number even after a hard delete. The actor is the caller of the request being served
     (:func:`taskorch.domain.caller.current_caller`: a token's name over HTTP, ``local`` otherwise).
     """
-    number = None if task_id is None else select(tasks.c.number).where(tasks.c.id == task_id).scalar_subquery()
     conn.execute(
-        insert(task_events).values(
-            session_id=session_id,
-            task_id=task_id,
-            task_number=number,
-            tool=tool,
-            action=action,
-            changes={
+        _INSERT_EVENT,
+        {
+            "session_id": session_id,
+            "task_id": task_id,
+            "tid": task_id,
+            "tool": tool,
+            "action": action,
+            "changes": {
                 k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
             },
-            created_at=at or utcnow(),
-            actor=current_caller().actor,
-        )
+            "created_at": at or utcnow(),
+            "actor": current_caller().actor,
+        },
     )
 
 
 def reindex(conn: Connection, task_id: int) -> None:
     """Rewrite the search document of a task from its title, description, labels and artifacts."""
-    row = conn.execute(select(tasks.c.title, tasks.c.description).where(tasks.c.id == task_id)).first()
+    row = conn.execute(_TITLE_AND_DESCRIPTION, {"id": task_id}).first()
     if row is None:
         return
     parts = [row.title, row.description]
     parts.extend(labels_of(conn, [task_id])[task_id])
-    for summary, detail, paths in conn.execute(
-        select(artifacts.c.summary, artifacts.c.detailed_work, artifacts.c.file_paths).where(
-            artifacts.c.task_id == task_id
-        )
-    ):
+    for summary, detail, paths in conn.execute(_ARTIFACT_TEXTS, {"id": task_id}):
         parts.extend([summary, detail, " ".join(paths)])
     search.index_task(conn, task_id, "\n".join(p for p in parts if p))
 
@@ -225,26 +306,16 @@ def reindex(conn: Connection, task_id: int) -> None:
 
 def _bump_count(conn: Connection, session_id: int, status: str, delta: int) -> None:
     if delta:
-        conn.execute(
-            update(status_counts)
-            .where(status_counts.c.session_id == session_id, status_counts.c.status == status)
-            .values(count=status_counts.c.count + delta)
-        )
+        conn.execute(_BUMP_COUNT, {"sid": session_id, "st": status, "delta": delta})
 
 
 def _bump_open_subtasks(conn: Connection, parent_id: int | None, delta: int, *, new_child: bool = False) -> None:
     if parent_id is not None and delta:
-        values: dict[str, Any] = {"open_subtasks": tasks.c.open_subtasks + delta}
-        if new_child:
-            values["has_subtasks"] = True
-        conn.execute(update(tasks).where(tasks.c.id == parent_id).values(**values))
+        conn.execute(_BUMP_OPEN_NEW_CHILD if new_child else _BUMP_OPEN, {"pid": parent_id, "delta": delta})
 
 
 def _bump_unmet_of_dependents(conn: Connection, task_id: int, delta: int) -> None:
-    dependents = select(task_dependencies.c.task_id).where(task_dependencies.c.depends_on_id == task_id)
-    conn.execute(
-        update(tasks).where(tasks.c.id.in_(dependents)).values(unmet_dependencies=tasks.c.unmet_dependencies + delta)
-    )
+    conn.execute(_BUMP_UNMET, {"tid": task_id, "delta": delta})
 
 
 def _count_unmet(conn: Connection, dependency_ids: Sequence[int]) -> int:
@@ -349,6 +420,127 @@ def insert_task(
     return task_id
 
 
+@dataclass(frozen=True)
+class NewTask:
+    """One task of :func:`insert_tasks`: its columns (as ``insert_task``'s ``fields``), the
+    internal ids of existing tasks it depends on, and the positions of earlier tasks of the same
+    batch it depends on."""
+
+    fields: Mapping[str, Any]
+    depends_on: Sequence[int] = ()
+    after: Sequence[int] = field(default_factory=tuple)
+
+
+def insert_tasks(
+    conn: Connection, *, session_id: int, parent_id: int | None, new: Sequence[NewTask], tool: str, at: datetime
+) -> list[int]:
+    """Insert pending tasks under ``parent_id`` in a few set-based statements; return their
+    internal ids, in order.
+
+    The same rows as :func:`insert_task` called once per task, in order: consecutive numbers
+    from the session's counter (one block, one ``UPDATE ... RETURNING``), labels, dependencies,
+    counters, one ``created`` audit row each and the search documents. ``NewTask.after`` holds
+    positions of earlier tasks of ``new`` (the caller orders them topologically); the caller has
+    checked ids and cycles.
+    """
+    count = len(new)
+    if not count:
+        return []
+    last = conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(next_task_number=sessions.c.next_task_number + count)
+        .returning(sessions.c.next_task_number)
+    ).scalar_one()
+    first = int(last) - count
+    parent_number = (
+        None if parent_id is None else conn.execute(select(tasks.c.number).where(tasks.c.id == parent_id)).scalar_one()
+    )
+    external = list(dict.fromkeys(d for task in new for d in task.depends_on))
+    known: dict[int, tuple[int, str]] = {}
+    if external:
+        query = select(tasks.c.id, tasks.c.number, tasks.c.status).where(tasks.c.id.in_(external))
+        known = {int(i): (int(n), s) for i, n, s in conn.execute(query)}
+    rows: list[dict[str, Any]] = []
+    snapshots: list[tuple[dict[str, Any], list[str]]] = []
+    for index, task in enumerate(new):
+        values = dict(task.fields)
+        labels = list(values.pop("labels", []))
+        assignees = values.pop("assignees", [])
+        deps = list(dict.fromkeys(task.depends_on))
+        unmet = len(set(task.after)) + sum(1 for d in deps if known[d][1] != TaskStatus.COMPLETED.value)
+        snapshots.append((dict(values), labels))
+        rows.append(
+            {
+                **values,
+                "priority_rank": Priority(values["priority"]).rank,
+                "session_id": session_id,
+                "number": first + index,
+                "parent_number": parent_number,
+                "parent_id": parent_id,
+                "status": TaskStatus.PENDING.value,
+                "version": 1,
+                "unmet_dependencies": unmet,
+                "open_subtasks": 0,
+                "has_subtasks": False,
+                "archived": False,
+                "assignees": assignees,
+                "remote_fields": [],
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+    ids = [
+        int(i) for i in conn.execute(insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True), rows).scalars()
+    ]
+    labels_rows = [{"task_id": ids[i], "label": label} for i, (_, labels) in enumerate(snapshots) for label in labels]
+    if labels_rows:
+        conn.execute(insert(task_labels), labels_rows)
+    dep_rows: list[dict[str, int]] = []
+    events: list[dict[str, Any]] = []
+    actor = current_caller().actor
+    documents: list[tuple[int, str]] = []
+    for index, task in enumerate(new):
+        targets = list(dict.fromkeys([*task.depends_on, *(ids[p] for p in task.after)]))
+        dep_rows += [{"task_id": ids[index], "depends_on_id": d} for d in targets]
+        numbers = sorted(
+            [*(known[d][0] for d in dict.fromkeys(task.depends_on)), *(first + p for p in set(task.after))]
+        )
+        snapshot, labels = snapshots[index]
+        changes = {
+            **snapshot,
+            "status": TaskStatus.PENDING.value,
+            "parent_id": parent_number,
+            "labels": labels,
+            "depends_on": numbers,
+        }
+        events.append(
+            {
+                "session_id": session_id,
+                "task_id": ids[index],
+                "task_number": first + index,
+                "tool": tool,
+                "action": "created",
+                "changes": {
+                    k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v]
+                    for k, v in changes.items()
+                },
+                "created_at": at,
+                "actor": actor,
+            }
+        )
+        # As reindex writes it: title, description, the labels sorted.
+        text = "\n".join(p for p in [snapshot["title"], snapshot.get("description") or "", *sorted(labels)] if p)
+        documents.append((ids[index], text))
+    if dep_rows:
+        conn.execute(insert(task_dependencies), dep_rows)
+    _bump_count(conn, session_id, TaskStatus.PENDING.value, count)
+    _bump_open_subtasks(conn, parent_id, count, new_child=True)
+    conn.execute(insert(task_events), events)
+    search.index_new_tasks(conn, documents)
+    return ids
+
+
 def change_status(
     conn: Connection,
     task: RowMapping,
@@ -376,7 +568,7 @@ def change_status(
     elif current in TERMINAL_STATUSES:
         values["completed_at"] = None
     values.update(extra or {})
-    conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(**values))
+    conn.execute(_UPDATE_TASK, {"tid": task["id"], **values})
     if not task["archived"]:
         _bump_count(conn, task["session_id"], current.value, -1)
         _bump_count(conn, task["session_id"], target.value, 1)
@@ -585,9 +777,7 @@ def recount(conn: Connection, session_id: int) -> dict[str, int]:
 
 
 def stored_counts(conn: Connection, session_id: int) -> dict[str, int]:
-    rows = conn.execute(
-        select(status_counts.c.status, status_counts.c.count).where(status_counts.c.session_id == session_id)
-    )
+    rows = conn.execute(_STORED_COUNTS, {"sid": session_id})
     counts = {s.value: 0 for s in TaskStatus}
     counts.update({status: int(n) for status, n in rows})
     return counts

@@ -14,7 +14,7 @@ import re
 
 from sqlalchemy import Connection, Select, bindparam, column, select, table, text
 
-__all__ = ["index_task", "matching_task_ids", "remove_task", "terms"]
+__all__ = ["index_new_tasks", "index_task", "matching_task_ids", "remove_task", "terms"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _fts = table("task_fts", column("rowid"), column("task_id"), column("document"))
@@ -41,6 +41,17 @@ def index_task(conn: Connection, task_id: int, document: str) -> None:
             ),
             {"id": task_id, "doc": document},
         )
+
+
+def index_new_tasks(conn: Connection, documents: list[tuple[int, str]]) -> None:
+    """Write the search documents of tasks that have none yet (just inserted), in one statement."""
+    if not documents:
+        return
+    rows = [{"id": task_id, "doc": document} for task_id, document in documents]
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("INSERT INTO task_fts (rowid, document) VALUES (:id, :doc)"), rows)
+    else:
+        conn.execute(text("INSERT INTO task_fts (task_id, document) VALUES (:id, to_tsvector('simple', :doc))"), rows)
 
 
 def remove_task(conn: Connection, task_ids: list[int]) -> None:
