@@ -942,11 +942,8 @@ def test_control_characters_in_text_fields_are_refused_over_mcp(tmp_path: Path, 
         assert not call("execute_task", {"task_id": 1}).is_error
         seen: Counter[str] = Counter()
 
-        @FUZZ_SETTINGS
-        @given(st.sampled_from(MCP_TEXT_FIELDS), st.data())
-        def run(target: tuple[str, str, bool], data: st.DataObject) -> None:
-            tool, path, one_line = target
-            value, char = data.draw(text_around(CONTROL_CHARACTERS if one_line else MULTI_LINE_REFUSED))
+        def check(target: tuple[str, str, bool], value: str, char: str) -> None:
+            tool, path, _one_line = target
             before = _store_state(database)
             crashes = len(crash_log.records)
             arguments = {**_base_arguments(tool, dirs["project"]), **_set(path, value)}
@@ -958,10 +955,21 @@ def test_control_characters_in_text_fields_are_refused_over_mcp(tmp_path: Path, 
             assert "Fix: remove it" in text and "Traceback" not in text and "input_value" not in text
             assert _store_state(database) == before, (tool, path, repr(value))
             assert len(crash_log.records) == crashes, crash_log.describe(crashes)
-            seen[tool] += 1
+            seen[path if tool == "plan_task" else tool] += 1
+
+        # Every field once, deterministically; then random characters around random text.
+        for target in MCP_TEXT_FIELDS:
+            check(target, "a\x1bb", "\x1b")
+
+        @FUZZ_SETTINGS
+        @given(st.sampled_from(MCP_TEXT_FIELDS), st.data())
+        def run(target: tuple[str, str, bool], data: st.DataObject) -> None:
+            value, char = data.draw(text_around(CONTROL_CHARACTERS if target[2] else MULTI_LINE_REFUSED))
+            check(target, value, char)
 
         run()
-    assert len(seen) >= 4, seen
+    assert sum(seen.values()) > len(MCP_TEXT_FIELDS), seen
+    assert {tool for tool, _path, _one_line in MCP_TEXT_FIELDS} - {"plan_task"} <= set(seen), seen
 
 
 #: (CLI arguments with {value} where the hostile text goes, field, one_line)
