@@ -1165,9 +1165,10 @@ from taskorch.cli.team import token_app  # noqa: E402 (team mode's commands live
 
 app.add_typer(token_app, name="token")
 
-from taskorch.cli.views import graph  # noqa: E402 (the graph and web view commands' own module)
+from taskorch.cli.views import graph, web  # noqa: E402 (the graph and web view commands' own module)
 
 app.command("graph")(graph)
+app.command("web")(web)
 
 
 def main() -> None:

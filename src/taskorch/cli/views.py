@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["graph"]
+__all__ = ["graph", "web"]
 
 ProjectOpt = Annotated[
     Path,
@@ -51,3 +51,14 @@ def graph(
             sys.stdout.write(result.picture)
 
     _run(lambda o: o.task_graph(fmt=fmt.value), as_json=as_json, render=render, project=project)
+
+
+def web(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0: any free port).")] = 8770,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open the browser.")] = False,
+    project: ProjectOpt = Path(),
+) -> None:
+    """Serve the read-only web view (graph, board, releases, sync health, activity) on 127.0.0.1."""
+    from taskorch.web.serve import serve_local
+
+    raise typer.Exit(serve_local(port=port, open_browser=not no_browser, project=str(project.expanduser().absolute())))
