@@ -20,9 +20,11 @@
         if (!fresh) { return; }
         var scroller = main.querySelector(".graph-scroll");
         var left = scroller ? scroller.scrollLeft : 0, top = scroller ? scroller.scrollTop : 0;
-        main.replaceChildren.apply(main, Array.prototype.map.call(fresh.childNodes, function (node) {
+        // Copy the live NodeList first: adopting a node removes it from its old parent.
+        var nodes = Array.prototype.slice.call(fresh.childNodes).map(function (node) {
           return document.adoptNode(node);
-        }));
+        });
+        main.replaceChildren.apply(main, nodes);
         main.dataset.stamp = fresh.dataset.stamp || "";
         scroller = main.querySelector(".graph-scroll");
         if (scroller) { scroller.scrollLeft = left; scroller.scrollTop = top; }
