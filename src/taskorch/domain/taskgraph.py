@@ -42,7 +42,7 @@ UNFINISHED = frozenset({"pending", "in_progress", "blocked"})
 STATUS_MARKS: Mapping[str, str] = {
     "pending": "○",
     "in_progress": "◐",
-    "blocked": "⛔",
+    "blocked": "⊘",
     "completed": "✓",
     "cancelled": "✗",
 }
