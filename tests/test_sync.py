@@ -157,7 +157,8 @@ def test_progress_moves_the_issue_with_one_mutation_per_change(orch: Orchestrato
     orch.execute_task(ids["impl"])
     orch.git_sync(pull=False)
     pushed = fake_github.requests[before:]
-    assert [(r.method, r.status) for r in pushed] == [("PATCH", 200)]
+    # One update of the subtask's issue, one of its parent's body (which draws its subtasks).
+    assert [(r.method, r.status) for r in pushed] == [("PATCH", 200), ("PATCH", 200)]
     issue = issue_of(orch, fake_github, ids["impl"])
     assert "status: in progress" in label_names(issue) and issue["state"] == "open"
     orch.complete_task(ids["impl"], "done")
@@ -169,6 +170,27 @@ def test_progress_moves_the_issue_with_one_mutation_per_change(orch: Orchestrato
     orch.git_sync(pull=False)
     issue = issue_of(orch, fake_github, ids["tests"])
     assert issue["state"] == "closed" and issue["state_reason"] == "not_planned"
+
+
+def test_the_parent_issue_draws_its_subtasks_and_follows_their_status(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    ids = plan(orch)
+    orch.git_sync()
+    body = issue_of(orch, fake_github, ids["parent"])["body"]
+    assert "```mermaid\nflowchart TD" in body
+    assert f"t{ids['impl']} --> t{ids['tests']}" in body
+    assert "Implement the limiter<br/>pending, ready" in body
+    child_body = issue_of(orch, fake_github, ids["impl"])["body"]
+    assert "mermaid" not in child_body
+    orch.execute_task(ids["impl"])
+    orch.complete_task(ids["impl"], "done")
+    orch.git_sync()
+    body = issue_of(orch, fake_github, ids["parent"])["body"]
+    assert "Implement the limiter<br/>completed" in body
+    assert "Test the limiter<br/>pending, ready" in body
+    assert find_marker(body) is not None
+    assert orch.git_conflicts().conflicts == []
 
 
 def test_every_remote_operation_is_logged_and_audited(orch: Orchestrator, fake_github: FakeGitHub) -> None:

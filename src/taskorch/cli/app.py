@@ -1209,6 +1209,11 @@ from taskorch.cli.team import token_app  # noqa: E402 (team mode's commands live
 
 app.add_typer(token_app, name="token")
 
+from taskorch.cli.views import graph, web  # noqa: E402 (the graph and web view commands' own module)
+
+app.command("graph")(graph)
+app.command("web")(web)
+
 
 def main() -> None:
     """Run the Typer app (the console script is :func:`taskorch.cli.main`)."""

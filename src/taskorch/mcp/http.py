@@ -13,7 +13,8 @@ The SDK's streamable HTTP transport at ``/mcp`` (both protocol revisions its cli
   names, the address it binds, the host of ``TASKORCH_PUBLIC_URL`` and the names in
   ``TASKORCH_ALLOWED_HOSTS``); others get 421 (Host) or 403 (Origin) from the SDK;
 * the caller of each request (its token's name and MCP session) set per request, so two clients
-  never share a current session, and the audit trail names who did what.
+  never share a current session, and the audit trail names who did what;
+* the read-only web view at ``/web/`` (:mod:`taskorch.web`), with the same tokens (any scope).
 
 Plain HTTP is meant for loopback or behind a TLS-terminating proxy: binding another address warns.
 """
@@ -153,6 +154,9 @@ def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
         app.user_middleware.append(
             Middleware(ScopeGate, resource_metadata_url=str(build_resource_metadata_url(resource)))
         )
+    from taskorch.web.serve import mount_web
+
+    mount_web(app, settings, options, server_options.get("token_verifier"))
     return app
 
 

@@ -82,6 +82,7 @@ from taskorch.store.tables import server_restarts, task_events
 if TYPE_CHECKING:
     from taskorch.services.connection import ConnectionConfig
     from taskorch.services.git import GitService, PlatformFactory
+    from taskorch.services.graph import GraphFormat, GraphResult
     from taskorch.services.models import BoardResult, GitResult, ReleaseResult, ReopenResult, ShowResult, TreeResult
     from taskorch.services.release import ReleaseService
 
@@ -407,6 +408,15 @@ class Orchestrator:
         with self.db.transaction(write=False) as conn:
             session = self._session(conn, session_id)
             return showing.task_tree(conn, session_id=session["id"], project_root=session["project_root"])
+
+    def task_graph(self, session_id: int | None = None, fmt: GraphFormat = "mermaid") -> GraphResult:
+        """The project's live tasks as a graph (parents, dependencies, claims, issues, readiness)
+        with its critical path and a picture as Mermaid, SVG or DOT; see :mod:`taskorch.services.graph`."""
+        from taskorch.services import graph
+
+        with self.db.transaction(write=False) as conn:
+            session = self._session(conn, session_id)
+            return graph.task_graph(conn, session["id"], fmt)
 
     @text_arguments(texts=("reason",))
     def reopen_task(self, task_id: int, reason: str, session_id: int | None = None) -> ReopenResult:

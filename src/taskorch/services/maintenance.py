@@ -295,7 +295,8 @@ def archive_completed(
 
 def prepare_handover(conn: Connection, *, session: RowMapping) -> MaintenanceResult:
     """A Markdown handover of the session: counts, work in progress with its latest results,
-    the ready queue, what is blocked and by what, and the latest completions."""
+    the ready queue, what is blocked and by what, the latest completions, and the task graph as
+    a Mermaid diagram."""
     status = query.get_status(conn, session_id=session["id"], project_root=session["project_root"])
     lines = [
         f"# Handover: {session['name']}",
@@ -340,6 +341,11 @@ def prepare_handover(conn: Connection, *, session: RowMapping) -> MaintenanceRes
         lines.append(f"- task {t.id}: {t.title} — {summary}")
     if not status.recently_completed:
         lines.append("Nothing completed yet.")
+    from taskorch.domain.taskgraph import markdown_diagram
+    from taskorch.store.taskgraph import graph_nodes
+
+    diagram = markdown_diagram(graph_nodes(conn, session["id"]), heading="## Task graph")
+    lines += ["", *diagram] if diagram else []
     lines += [
         "",
         "To resume, initialize a session on the same project, then read its status.",

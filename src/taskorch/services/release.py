@@ -200,6 +200,17 @@ class ReleaseService:
             without_issue=without_issue,
         )
 
+    def preview(self, conn: Connection, plan: RowMapping) -> tuple[Readiness, str, list[int]]:
+        """Read only, for a release plan row: its readiness, its notes (as stored by the last
+        generate_changelog, else the automated section from its completed tasks, commits not
+        read), and the internal ids of its tasks and their subtasks."""
+        included = list(plan["included_features"] or [])
+        readiness = self.readiness(conn, plan["session_id"], included)
+        notes = plan["notes"] or notes_lib.render_section(
+            plan["name"], self.clock().date().isoformat(), self._task_entries(conn, included), template="automated"
+        )
+        return readiness, notes, [r["id"] for r in self._subtree_rows(conn, included)]
+
     def _task_entries(self, conn: Connection, included: Sequence[int]) -> list[notes_lib.Entry]:
         rows = repo.get_tasks(conn, included)
         labels = repo.labels_of(conn, list(rows))

@@ -17,6 +17,7 @@ from taskorch.services import views
 from taskorch.services.models import ArtifactView, SynthesisResult
 from taskorch.store import repository as repo
 from taskorch.store.tables import tasks
+from taskorch.store.taskgraph import subtask_diagram
 
 __all__ = ["render_synthesis", "synthesize_results"]
 
@@ -24,8 +25,11 @@ __all__ = ["render_synthesis", "synthesize_results"]
 DETAIL_LIMIT = 2000
 
 
-def render_synthesis(parent: RowMapping, children: list[RowMapping], artifacts: dict[int, list[ArtifactView]]) -> str:
-    """Markdown: per completed subtask its summary, work, files and follow-ups; then what is open."""
+def render_synthesis(
+    parent: RowMapping, children: list[RowMapping], artifacts: dict[int, list[ArtifactView]], diagram: str = ""
+) -> str:
+    """Markdown: per completed subtask its summary, work, files and follow-ups; then what is open;
+    then ``diagram`` (the subtasks' Mermaid section), when given."""
     completed = [c for c in children if c["status"] == TaskStatus.COMPLETED.value]
     open_ = [c for c in children if c["status"] in ACTIVE_STATUSES]
     cancelled = [c for c in children if c["status"] == TaskStatus.CANCELLED.value]
@@ -74,6 +78,8 @@ def render_synthesis(parent: RowMapping, children: list[RowMapping], artifacts: 
                 for c in cancelled
             ),
         ]
+    if diagram:
+        lines += ["", diagram.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +110,7 @@ def synthesize_results(conn: Connection, *, parent_task_id: int, at: datetime) -
             ),
         )
     arts = views.artifacts_of(conn, [c["id"] for c in children])
-    text = render_synthesis(parent, children, arts)
+    text = render_synthesis(parent, children, arts, subtask_diagram(conn, parent["session_id"], parent_task_id))
     repo.update_fields(conn, parent, {"synthesis": text}, tool="synthesize_results", at=at)
     repo.reindex(conn, parent_task_id)
 

@@ -52,6 +52,7 @@ from taskorch.store.tables import (
     sync_status_logs,
     tasks,
 )
+from taskorch.store.taskgraph import subtask_diagram
 from taskorch.sync import mapping
 from taskorch.sync.remote import RemoteCaller, SyncStopped
 from taskorch.sync.reports import (
@@ -358,12 +359,15 @@ class SyncEngine:
                 .values(status=status, done_at=self.clock(), last_error=error)
             )
 
-    def _task_and_link(self, conn: Connection, task_id: int) -> tuple[RowMapping, RowMapping | None, list[str]]:
-        task = repo.get_task(conn, task_id)
+    def _task_and_link(self, conn: Connection, task_id: int) -> tuple[Mapping[Any, Any], RowMapping | None, list[str]]:
+        row = repo.get_task(conn, task_id)
         link = (
             conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == task_id)).mappings().first()
         )
         labels = repo.labels_of(conn, [task_id])[task_id]
+        task: Mapping[Any, Any] = row
+        if row["has_subtasks"]:  # a parent's body carries its subtasks' diagram (kept in step by outbox.capture)
+            task = {**row, "subtask_diagram": subtask_diagram(conn, row["session_id"], task_id)}
         return task, link, labels
 
     def _local(self, task: Mapping[Any, Any], labels: Sequence[str], link: Mapping[Any, Any]) -> dict[str, Any]:

@@ -139,10 +139,15 @@ def remote_status(issue: RemoteIssue, conventions: LabelConventions = DEFAULT_CO
 
 
 def render_task_body(task: Mapping[Any, Any], template: str | None, verbatim: bool) -> str:
+    """The issue body of ``task``: its template rendered, then its subtasks' Mermaid diagram
+    (``task["subtask_diagram"]``, a parent's) when it has one; the description alone when the
+    body was taken from the platform (``verbatim``)."""
     if verbatim:
         return str(task["description"]).strip()
     # The template sees the task's number in its project, never the store's internal id.
-    return render_body(template, {**task, "id": task["number"], "parent_id": task["parent_number"]})
+    body = render_body(template, {**task, "id": task["number"], "parent_id": task["parent_number"]})
+    diagram = str(task.get("subtask_diagram") or "").strip()
+    return f"{body}\n\n{diagram}" if diagram else body
 
 
 def local_values(

@@ -3,21 +3,22 @@
 Every service writes an audit row (``task_events``) for each change. Before a write transaction
 of a session with an integration commits, :func:`capture` reads the audit rows that transaction
 wrote and turns them into outbox entries: a link intent plus ``create_issue`` for a task planned
-with auto sync on, ``update_issue`` for a linked task whose synced fields changed, a
+with auto sync on, ``update_issue`` for a linked task whose synced fields changed (and for a
+linked parent when a subtask is created or changes title or status: its body draws them), a
 ``dependency`` entry per dependency added or removed (``{"on": blocking task id}``), and a progress
 comment when configured. The sync engine's own changes (tool ``sync``) are never echoed back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
 from taskorch.store import sync_repository as sync_store
-from taskorch.store.tables import feature_issue_links, task_events
+from taskorch.store.tables import feature_issue_links, task_events, tasks
 from taskorch.sync.engine import enqueue, new_idempotency_key
 
 __all__ = ["SYNCED_FIELDS", "capture", "create_intent", "last_event_id"]
@@ -81,13 +82,19 @@ def capture(conn: Connection, *, after_event_id: int, config: Mapping[Any, Any],
     if not events:
         return 0
     task_ids = list(dict.fromkeys(e.task_id for e in events))
+    parents = _parents_to_redraw(conn, events)
     linked = {
         row[0]
         for row in conn.execute(
-            select(feature_issue_links.c.task_id).where(feature_issue_links.c.task_id.in_(task_ids))
+            select(feature_issue_links.c.task_id).where(feature_issue_links.c.task_id.in_([*task_ids, *parents]))
         )
     }
     written = 0
+    for parent_id in parents:
+        # A parent's issue body draws its subtasks with their status: redraw it when one changes.
+        if parent_id in linked and parent_id not in task_ids:
+            enqueue(conn, config["session_id"], parent_id, "update_issue", {}, at)
+            written += 1
     for task_id in task_ids:
         mine = [e for e in events if e.task_id == task_id]
         if task_id not in linked:
@@ -133,3 +140,23 @@ def capture(conn: Connection, *, after_event_id: int, config: Mapping[Any, Any],
                     )
                     written += 1
     return written
+
+
+def _parents_to_redraw(conn: Connection, events: Sequence[Any]) -> list[int]:
+    """Internal ids of the parents of the tasks whose title or status these events changed, or
+    that these events created (a parent's issue body shows them)."""
+    changed = [
+        e.task_id
+        for e in events
+        if e.action == "created" or (e.action in ("updated", "status") and {"title", "status"} & set(e.changes))
+    ]
+    if not changed:
+        return []
+    return sorted(
+        {
+            row[0]
+            for row in conn.execute(
+                select(tasks.c.parent_id).where(tasks.c.id.in_(set(changed)), tasks.c.parent_id.is_not(None))
+            )
+        }
+    )

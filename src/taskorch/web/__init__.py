@@ -1,0 +1,1 @@
+"""The read-only web view of taskorch (see :mod:`taskorch.web.app`)."""
