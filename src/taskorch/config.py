@@ -18,6 +18,8 @@ TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a r
                                before it stops and leaves the rest for the next run (120)
 TASKORCH_SYNC_INTERVAL         seconds between background syncs of ``taskorch serve`` for
                                projects with auto sync on (default 60; 0 turns it off)
+TASKORCH_BACKGROUND_SYNC       1: ``taskorch serve`` on stdio syncs in the background too
+                               (as ``--sync``; over http it is on unless ``--no-sync``)
 TASKORCH_CLAIM_TTL             seconds a claim of ``execute_task`` lasts before another actor
                                may take the task over (default 1800); renewed by the holder's
                                later calls on the task

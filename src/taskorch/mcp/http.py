@@ -156,8 +156,11 @@ def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
     return app
 
 
-def serve_http(host: str, port: int, *, no_auth: bool = False, toolsets: str | None = None) -> int:
-    """Serve until interrupted; return the process exit code.
+def serve_http(
+    host: str, port: int, *, no_auth: bool = False, toolsets: str | None = None, background_sync: bool = True
+) -> int:
+    """Serve until interrupted; return the process exit code. ``background_sync`` runs the
+    background worker (:mod:`taskorch.services.background`) beside the server.
 
     A bad option or setting is reported on stderr with its exit code before anything is served.
     """
@@ -186,5 +189,8 @@ def serve_http(host: str, port: int, *, no_auth: bool = False, toolsets: str | N
 
     app = build_http_app(settings, options)
     print(f"taskorch serving MCP at {options.base_url}/mcp", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    from taskorch.services.background import serving
+
+    with serving(settings, enabled=background_sync):
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
     return 0
