@@ -1173,6 +1173,10 @@ from taskorch.cli.team import token_app  # noqa: E402 (team mode's commands live
 
 app.add_typer(token_app, name="token")
 
+from taskorch.cli.webhooks import webhook_app  # noqa: E402
+
+app.add_typer(webhook_app, name="webhook")
+
 
 def main() -> None:
     """Run the Typer app (the console script is :func:`taskorch.cli.main`)."""

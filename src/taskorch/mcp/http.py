@@ -13,7 +13,8 @@ The SDK's streamable HTTP transport at ``/mcp`` (both protocol revisions its cli
   names, the address it binds, the host of ``TASKORCH_PUBLIC_URL`` and the names in
   ``TASKORCH_ALLOWED_HOSTS``); others get 421 (Host) or 403 (Origin) from the SDK;
 * the caller of each request (its token's name and MCP session) set per request, so two clients
-  never share a current session, and the audit trail names who did what.
+  never share a current session, and the audit trail names who did what;
+* ``POST /webhooks/{github,gitlab,jira}``: signed platform deliveries (:mod:`taskorch.mcp.webhooks`).
 
 Plain HTTP is meant for loopback or behind a TLS-terminating proxy: binding another address warns.
 """
@@ -148,6 +149,10 @@ def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
     app = server.streamable_http_app(
         transport_security=options.transport_security(), host=options.host, streamable_http_path="/mcp"
     )
+    from taskorch.mcp.webhooks import webhook_routes
+
+    # Platforms sign their deliveries instead of sending a bearer token (mcp/webhooks.py).
+    app.router.routes.extend(webhook_routes(settings))
     if not options.no_auth:
         # After the SDK's authentication middleware (innermost), so the token is known.
         app.user_middleware.append(

@@ -237,9 +237,12 @@ class BackgroundSync:
                 self._wake.clear()
 
 
-def server_jobs(orchestrator: Orchestrator) -> list[Callable[[], Any]]:
-    """The jobs a server's worker runs after each round's sync (none yet)."""
-    return []
+def server_jobs(orchestrator: Orchestrator, holder: str) -> list[Callable[[], Any]]:
+    """The jobs a server's worker runs after each round's sync: the webhook deliveries."""
+    from taskorch.services.webhooks import WebhookService
+
+    webhooks = WebhookService(orchestrator, max_age=orchestrator.settings.webhook_max_age)
+    return [lambda: webhooks.process_pending(holder)]
 
 
 @contextmanager
@@ -252,7 +255,8 @@ def serving(settings: Settings, *, enabled: bool) -> Iterator[BackgroundSync | N
     from taskorch.services.app import Orchestrator
 
     orchestrator = Orchestrator(settings)
-    worker = BackgroundSync(orchestrator, jobs=server_jobs(orchestrator))
+    worker = BackgroundSync(orchestrator)
+    worker.jobs.extend(server_jobs(orchestrator, worker.holder))
     worker.start()
     log.info("background sync every %g s (holder %s)", worker.interval, worker.holder)
     try:
