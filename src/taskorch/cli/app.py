@@ -1177,6 +1177,10 @@ from taskorch.cli.webhooks import webhook_app  # noqa: E402
 
 app.add_typer(webhook_app, name="webhook")
 
+from taskorch.cli.notify import notify_app  # noqa: E402
+
+app.add_typer(notify_app, name="notify")
+
 
 def main() -> None:
     """Run the Typer app (the console script is :func:`taskorch.cli.main`)."""

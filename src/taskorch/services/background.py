@@ -238,11 +238,14 @@ class BackgroundSync:
 
 
 def server_jobs(orchestrator: Orchestrator, holder: str) -> list[Callable[[], Any]]:
-    """The jobs a server's worker runs after each round's sync: the webhook deliveries."""
+    """The jobs a server's worker runs after each round's sync: the webhook deliveries, then the
+    notifications (events scanned, queued, posted)."""
+    from taskorch.services.notifications import NotificationService
     from taskorch.services.webhooks import WebhookService
 
     webhooks = WebhookService(orchestrator, max_age=orchestrator.settings.webhook_max_age)
-    return [lambda: webhooks.process_pending(holder)]
+    notifications = NotificationService(orchestrator)
+    return [lambda: webhooks.process_pending(holder), lambda: notifications.run(holder)]
 
 
 @contextmanager
