@@ -20,6 +20,10 @@ TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a r
                                before it stops and leaves the rest for the next run (120)
 TASKORCH_SYNC_INTERVAL         seconds between background syncs of ``taskorch serve`` for
                                projects with auto sync on (default 60; 0 turns it off)
+TASKORCH_WEBHOOK_MAX_AGE       seconds a webhook delivery may be old (its event time) before
+                               it is refused as stale (default 600)
+TASKORCH_BACKGROUND_SYNC       1: ``taskorch serve`` on stdio syncs in the background too
+                               (as ``--sync``; over http it is on unless ``--no-sync``)
 TASKORCH_CLAIM_TTL             seconds a claim of ``execute_task`` lasts before another actor
                                may take the task over (default 1800); renewed by the holder's
                                later calls on the task
@@ -117,6 +121,7 @@ class Settings:
     max_retry_wait: float = 120.0
     sync_interval: float = 60.0
     claim_ttl: float = 1800.0
+    webhook_max_age: float = 600.0
     allowed_token_names: tuple[str, ...] = DEFAULT_ALLOWED_TOKEN_NAMES
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -158,6 +163,7 @@ class Settings:
             max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
             sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),
             claim_ttl=_seconds(env, "TASKORCH_CLAIM_TTL", 1800.0),
+            webhook_max_age=_seconds(env, "TASKORCH_WEBHOOK_MAX_AGE", 600.0),
             allowed_token_names=_token_names(env.get("TASKORCH_ALLOWED_TOKEN_NAMES", "")),
         )
 

@@ -229,11 +229,19 @@ def serve(
     host: Annotated[str, typer.Option(help="http: the address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="http: the TCP port.")] = 8765,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="http: no tokens (loopback addresses only).")] = False,
+    sync: Annotated[
+        bool | None,
+        typer.Option(
+            "--sync/--no-sync",
+            help="Background sync of projects with auto sync on, every TASKORCH_SYNC_INTERVAL seconds "
+            "(default: on over http; on stdio only with --sync or TASKORCH_BACKGROUND_SYNC=1).",
+        ),
+    ] = None,
 ) -> None:
     """Run the MCP server on stdio (what Claude Code, Cursor, VS Code and Claude Desktop launch), or over HTTP."""
     from taskorch.cli.team import serve_transport
 
-    raise typer.Exit(serve_transport(transport, toolsets, host, port, no_auth))
+    raise typer.Exit(serve_transport(transport, toolsets, host, port, no_auth, sync=sync))
 
 
 # -- sessions and status -------------------------------------------------------------------
@@ -1213,6 +1221,14 @@ from taskorch.cli.views import graph, web  # noqa: E402 (the graph and web view 
 
 app.command("graph")(graph)
 app.command("web")(web)
+
+from taskorch.cli.webhooks import webhook_app  # noqa: E402
+
+app.add_typer(webhook_app, name="webhook")
+
+from taskorch.cli.notify import notify_app  # noqa: E402
+
+app.add_typer(notify_app, name="notify")
 
 
 def main() -> None:

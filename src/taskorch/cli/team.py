@@ -92,18 +92,24 @@ def token_revoke(name: str, as_json: JsonOpt = False) -> None:
     out.print(safe(f"Token {info.name} revoked at {info.revoked_at}."))
 
 
-def serve_transport(transport: str, toolsets: str | None, host: str, port: int, no_auth: bool) -> int:
-    """Serve MCP on ``transport`` (``stdio`` or ``http``); the process exit code."""
+def serve_transport(
+    transport: str, toolsets: str | None, host: str, port: int, no_auth: bool, *, sync: bool | None = None
+) -> int:
+    """Serve MCP on ``transport`` (``stdio`` or ``http``); the process exit code.
+
+    ``sync``: background sync (:mod:`taskorch.services.background`); None means the default: on
+    over http, on stdio only when ``TASKORCH_BACKGROUND_SYNC`` is set."""
     if transport == "stdio":
         if no_auth or host != "127.0.0.1" or port != 8765:
             err.print("error: --host, --port and --no-auth go with --transport http.", markup=False)
             return 2
         from taskorch.mcp.stdio import serve as serve_stdio
+        from taskorch.services.background import enabled_by_environment
 
-        return serve_stdio(toolsets)
+        return serve_stdio(toolsets, background_sync=enabled_by_environment() if sync is None else sync)
     if transport == "http":
         from taskorch.mcp.http import serve_http
 
-        return serve_http(host, port, no_auth=no_auth, toolsets=toolsets)
+        return serve_http(host, port, no_auth=no_auth, toolsets=toolsets, background_sync=sync is not False)
     err.print(f"error: --transport: {transport!r} is not a transport. Fix: use stdio or http.", markup=False)
     return 2

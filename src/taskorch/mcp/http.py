@@ -15,6 +15,7 @@ The SDK's streamable HTTP transport at ``/mcp`` (both protocol revisions its cli
 * the caller of each request (its token's name and MCP session) set per request, so two clients
   never share a current session, and the audit trail names who did what;
 * the read-only web view at ``/web/`` (:mod:`taskorch.web`), with the same tokens (any scope).
+* ``POST /webhooks/{github,gitlab,jira}``: signed platform deliveries (:mod:`taskorch.mcp.webhooks`).
 
 Plain HTTP is meant for loopback or behind a TLS-terminating proxy: binding another address warns.
 """
@@ -149,6 +150,10 @@ def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
     app = server.streamable_http_app(
         transport_security=options.transport_security(), host=options.host, streamable_http_path="/mcp"
     )
+    from taskorch.mcp.webhooks import webhook_routes
+
+    # Platforms sign their deliveries instead of sending a bearer token (mcp/webhooks.py).
+    app.router.routes.extend(webhook_routes(settings))
     if not options.no_auth:
         # After the SDK's authentication middleware (innermost), so the token is known.
         app.user_middleware.append(
@@ -160,8 +165,11 @@ def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
     return app
 
 
-def serve_http(host: str, port: int, *, no_auth: bool = False, toolsets: str | None = None) -> int:
-    """Serve until interrupted; return the process exit code.
+def serve_http(
+    host: str, port: int, *, no_auth: bool = False, toolsets: str | None = None, background_sync: bool = True
+) -> int:
+    """Serve until interrupted; return the process exit code. ``background_sync`` runs the
+    background worker (:mod:`taskorch.services.background`) beside the server.
 
     A bad option or setting is reported on stderr with its exit code before anything is served.
     """
@@ -190,5 +198,8 @@ def serve_http(host: str, port: int, *, no_auth: bool = False, toolsets: str | N
 
     app = build_http_app(settings, options)
     print(f"taskorch serving MCP at {options.base_url}/mcp", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    from taskorch.services.background import serving
+
+    with serving(settings, enabled=background_sync):
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
     return 0

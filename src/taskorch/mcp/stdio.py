@@ -12,10 +12,11 @@ from taskorch.errors import TaskorchError
 __all__ = ["serve"]
 
 
-def serve(toolsets: str | None = None) -> int:
+def serve(toolsets: str | None = None, *, background_sync: bool = False) -> int:
     """Serve until the client closes stdin; return the process exit code.
 
-    Logs go to stderr (stdout carries the protocol). A bad setting is reported on stderr with its
+    ``background_sync`` runs the background worker (:mod:`taskorch.services.background`) in this
+    process. Logs go to stderr (stdout carries the protocol). A bad setting is reported on stderr with its
     exit code, before anything is served.
     """
     if toolsets is not None:
@@ -30,5 +31,11 @@ def serve(toolsets: str | None = None) -> int:
     )
     from taskorch.mcp.server import build_server
 
-    build_server(settings).run()
+    if not background_sync:
+        build_server(settings).run()
+        return 0
+    from taskorch.services.background import serving
+
+    with serving(settings, enabled=True):
+        build_server(settings).run()
     return 0

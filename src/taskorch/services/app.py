@@ -170,6 +170,7 @@ class Orchestrator:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction that also captures outbox entries for linked or auto-synced tasks."""
+        captured = 0
         with self.db.transaction() as conn:
             capturing = self._capturing(conn)
             if capturing:
@@ -178,7 +179,11 @@ class Orchestrator:
                 mark = outbox.last_event_id(conn)
             yield conn
             if capturing:
-                self._capture(conn, mark)
+                captured = self._capture(conn, mark)
+        if captured:
+            from taskorch.services import background
+
+            background.wake()  # committed: a background worker of this process pushes it soon
 
     def _capturing(self, conn: Connection) -> bool:
         if self._git_configured is None:
@@ -187,12 +192,14 @@ class Orchestrator:
             self._git_configured = conn.execute(select(git_integration_config.c.id).limit(1)).first() is not None
         return self._git_configured
 
-    def _capture(self, conn: Connection, mark: int) -> None:
+    def _capture(self, conn: Connection, mark: int) -> int:
         from taskorch.store.tables import git_integration_config
         from taskorch.sync import outbox
 
-        for config in conn.execute(select(git_integration_config)).mappings():
+        return sum(
             outbox.capture(conn, after_event_id=mark, config=config, at=self.clock())
+            for config in conn.execute(select(git_integration_config)).mappings()
+        )
 
     @property
     def git(self) -> GitService:

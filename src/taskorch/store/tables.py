@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -36,11 +37,15 @@ __all__ = [
     "feature_issue_links",
     "git_integration_config",
     "metadata",
+    "notification_outbox",
+    "notification_rules",
     "release_milestones",
+    "scan_cursors",
     "server_restarts",
     "sessions",
     "status_counts",
     "sync_conflicts",
+    "sync_leases",
     "sync_outbox",
     "sync_state",
     "sync_status_logs",
@@ -48,6 +53,7 @@ __all__ = [
     "task_events",
     "task_labels",
     "tasks",
+    "webhook_deliveries",
 ]
 
 #: The condition of ix_tasks_waiting, spelled per dialect; a query must use the same words for the
@@ -301,7 +307,8 @@ feature_issue_links = Table(
     Column("repository", Text, nullable=False),
     Column("issue_number", Integer, nullable=True),
     Column("issue_url", Text, nullable=True),
-    Column("issue_id", Integer, nullable=True),
+    # Revision 0009: 64-bit, as GitHub's issue ids passed 2**31 (PostgreSQL's integer refused them).
+    Column("issue_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=True),
     Column("issue_node_id", String(100), nullable=True),
     Column("sync_status", String(16), nullable=False),  # synced | pending | failed | manual
     Column("last_synced", UTCDateTime, nullable=True),
@@ -385,7 +392,12 @@ sync_outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
+    # Revision 0009: the background worker holding the entry's task, and until when (a killed
+    # worker's claim runs out and another takes the task over).
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
     Index("ix_sync_outbox_pending", "session_id", "status", "id"),
+    Index("ix_sync_outbox_task", "task_id", "id"),
 )
 
 sync_conflicts = Table(
@@ -416,4 +428,88 @@ sync_state = Table(
     Column("last_pull_at", UTCDateTime, nullable=True),
     Column("rate_limit", JSON, nullable=False),
     Column("milestones", JSON, nullable=False),  # number -> title, as last listed
+)
+
+
+# -- Team sync (revision 0009): background workers, webhooks, notifications ---------------------
+
+# Named leases: one holder at a time until ``expires_at`` (a killed holder's lease runs out). The
+# SQLite stand-in for PostgreSQL's advisory locks (one puller per repository), and the single
+# writer of the notification scan on both dialects.
+sync_leases = Table(
+    "sync_leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Webhook deliveries, verified and queued by the HTTP face, processed by the background worker.
+# (platform, delivery_id) is unique: a replayed delivery is refused by the database itself.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(16), nullable=False),  # github | gitlab | jira
+    Column("delivery_id", String(200), nullable=False),
+    Column("event", String(100), nullable=False),
+    Column("repository", Text, nullable=True),  # "owner/name" or Jira's project key
+    Column("issue_numbers", JSON, nullable=False),  # the issues it names (numbers; Jira keys)
+    Column("status", String(16), nullable=False),  # pending | done | ignored | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_webhook_deliveries_platform_delivery_id", "platform", "delivery_id", unique=True),
+    Index("ix_webhook_deliveries_status", "status", "id"),
+)
+
+# Notification rules: which events of a project go to which incoming webhook (its URL is looked
+# up by name, like tokens: ``url_name`` is an environment variable or keyring entry).
+notification_rules = Table(
+    "notification_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("service", String(16), nullable=False),  # slack | teams | discord | generic
+    Column("url_name", String(200), nullable=False),
+    Column("events", JSON, nullable=False),  # list of event kinds
+    Column("digest", String(16), nullable=False),  # none | daily | weekly
+    Column("min_interval_seconds", Float, nullable=False),  # rate limit: at most one post per interval
+    Column("last_sent_at", UTCDateTime, nullable=True),
+    Column("last_digest_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_notification_rules_session_name", "session_id", "name", unique=True),
+)
+
+# The notifications' outbox: one row per (rule, event); the unique key deduplicates an event seen
+# twice, delivery is at least once (a row stays pending until the service answered 2xx).
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rule_id", Integer, ForeignKey("notification_rules.id", ondelete="CASCADE"), nullable=False),
+    Column("event_key", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),  # the event's neutral form: kind, project, task, text
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Index("ix_notification_outbox_rule_event_key", "rule_id", "event_key", unique=True),
+    Index("ix_notification_outbox_status", "status", "id"),
+)
+
+# Where a scan of an append-only table stopped (the notification scan of task_events and
+# sync_status_logs), by name.
+scan_cursors = Table(
+    "scan_cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("last_id", Integer, nullable=False),
 )
