@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 from starlette.testclient import TestClient
 
 from standins.seed import git_project, seed_project
@@ -15,6 +17,7 @@ from taskorch.mcp.http import HttpOptions, build_http_app
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import TaskFields
 from taskorch.services.tokens import TokenService
+from taskorch.store.tables import webhook_deliveries
 from taskorch.web.app import CSP, build_web_app
 
 HOSTILE = "<script>alert('t')</script><img src=x onerror=alert(1)> & \"q\""
@@ -120,3 +123,48 @@ def test_graph_page_of_a_project_without_tasks(settings: Settings, tmp_path: Pat
                 assert c.get(f"/p/{project}/{page}").status_code == 200
     finally:
         o.close()
+
+
+def test_sync_page_lists_the_connection_s_webhook_deliveries_escaped(
+    client: TestClient, orch: Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GH_WEB_TEST_TOKEN", "not-used-no-network")
+    orch.git_connect("octo-org/shop", api_token_name="GH_WEB_TEST_TOKEN")
+    received = datetime(2026, 12, 12, 9, 0, tzinfo=UTC)
+    rows = [
+        ("github", "d-done", "octo-org/shop", "done", None),
+        ("github", "d-failed", "Octo-Org/Shop", "failed", HOSTILE),
+        ("github", "d-elsewhere", "octo-org/other", "pending", None),
+        ("gitlab", "d-gitlab", "octo-org/shop", "pending", None),
+    ]
+    with orch.db.transaction() as conn:
+        for platform, delivery_id, repository, status, error in rows:
+            conn.execute(
+                insert(webhook_deliveries).values(
+                    platform=platform,
+                    delivery_id=delivery_id,
+                    event="issues",
+                    repository=repository,
+                    issue_numbers=[1],
+                    status=status,
+                    attempts=5 if status == "failed" else 1,
+                    received_at=received,
+                    done_at=None if status == "pending" else received,
+                    error=error,
+                )
+            )
+    body = client.get(f"/p/{sid(orch)}/sync").text
+    assert "Webhook deliveries" in body
+    assert "<td>d-done</td>" in body and "<td>d-failed</td>" in body
+    assert "d-elsewhere" not in body and "d-gitlab" not in body  # another repository, another platform
+    assert "✗ failed" in body and "(5 attempts)" in body and "2026-12-12 09:00:00 UTC" in body
+    assert "<script>alert" not in body and "<img src=x" not in body
+    assert "&lt;script&gt;alert" in body
+
+
+def test_sync_page_of_a_connection_without_deliveries(
+    client: TestClient, orch: Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GH_WEB_TEST_TOKEN", "not-used-no-network")
+    orch.git_connect("octo-org/shop", api_token_name="GH_WEB_TEST_TOKEN")
+    assert "No webhook delivery yet." in client.get(f"/p/{sid(orch)}/sync").text

@@ -19,6 +19,7 @@ from taskorch.domain import taskgraph
 from taskorch.domain.model import TaskStatus
 from taskorch.services import sessions
 from taskorch.services.models import AuditEntry, ConflictView, Readiness, ReleaseView
+from taskorch.services.webhooks import same_repository
 from taskorch.store.tables import (
     git_integration_config,
     release_milestones,
@@ -30,6 +31,7 @@ from taskorch.store.tables import (
     task_events,
     task_labels,
     tasks,
+    webhook_deliveries,
 )
 from taskorch.store.tables import (
     sessions as sessions_table,
@@ -46,6 +48,7 @@ __all__ = [
     "ProjectView",
     "ReleasePanel",
     "SyncHealth",
+    "WebhookDelivery",
     "activity",
     "board",
     "graph",
@@ -121,9 +124,22 @@ class SyncLog(BaseModel):
     started_at: datetime
 
 
+class WebhookDelivery(BaseModel):
+    """A webhook delivery received for the connection's repository, as queued and processed."""
+
+    platform: str
+    delivery_id: str
+    event: str
+    status: str = Field(description="pending | done | ignored | failed")
+    attempts: int
+    received_at: datetime
+    done_at: datetime | None
+    error: str | None
+
+
 class SyncHealth(BaseModel):
     """One connection: where, outbox depth and oldest pending entry, open conflicts, the rate
-    budget as last seen, the last pull and the latest sync log rows."""
+    budget as last seen, the last pull, the latest sync log rows and webhook deliveries."""
 
     platform: str
     repository: str
@@ -135,6 +151,7 @@ class SyncHealth(BaseModel):
     rate_limit: dict[str, Any]
     last_pull_at: datetime | None
     logs: list[SyncLog]
+    deliveries: list[WebhookDelivery] = Field(default_factory=list)
 
 
 def _session(o: Orchestrator, conn: Any, session_id: int) -> Any:
@@ -285,7 +302,40 @@ def releases(o: Orchestrator, session_id: int) -> list[ReleasePanel]:
         return panels
 
 
-def sync_health(o: Orchestrator, session_id: int, log_limit: int = 20) -> SyncHealth | None:
+#: How many of a platform's latest deliveries are looked at for one connection's repository.
+DELIVERIES_SCANNED = 500
+
+
+def _deliveries(conn: Any, platform: str, repository_url: str, limit: int) -> list[WebhookDelivery]:
+    """The latest deliveries of ``platform`` naming the connection's repository, newest first.
+
+    The repository is matched as the webhook worker matches it (``owner/name`` against an
+    ``owner/name`` or a URL), so the latest :data:`DELIVERIES_SCANNED` of the platform are read and
+    filtered here rather than by SQL."""
+    rows = conn.execute(
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.platform == platform)
+        .order_by(webhook_deliveries.c.id.desc())
+        .limit(DELIVERIES_SCANNED)
+    ).mappings()
+    found = [
+        WebhookDelivery(
+            platform=r["platform"],
+            delivery_id=r["delivery_id"],
+            event=r["event"],
+            status=r["status"],
+            attempts=r["attempts"],
+            received_at=r["received_at"],
+            done_at=r["done_at"],
+            error=r["error"],
+        )
+        for r in rows
+        if same_repository(repository_url, r["repository"] or "")
+    ]
+    return found[:limit]
+
+
+def sync_health(o: Orchestrator, session_id: int, log_limit: int = 20, delivery_limit: int = 20) -> SyncHealth | None:
     """The project's connection to its Git platform, or ``None`` when it has none."""
     with o.db.transaction(write=False) as conn:
         _session(o, conn, session_id)
@@ -325,6 +375,7 @@ def sync_health(o: Orchestrator, session_id: int, log_limit: int = 20) -> SyncHe
                 .limit(log_limit)
             ).mappings()
         ]
+        deliveries = _deliveries(conn, config["platform"], config["repository_url"], delivery_limit)
     return SyncHealth(
         platform=config["platform"],
         repository=config["repository_url"],
@@ -336,6 +387,7 @@ def sync_health(o: Orchestrator, session_id: int, log_limit: int = 20) -> SyncHe
         rate_limit=dict(state["rate_limit"]) if state else {},
         last_pull_at=state["last_pull_at"] if state else None,
         logs=logs,
+        deliveries=deliveries,
     )
 
 
