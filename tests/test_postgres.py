@@ -96,6 +96,7 @@ def test_an_empty_schema_is_migrated_to_head(pg_url: str, schema: str, project: 
     finally:
         orch.close()
     assert Database(pg_url).current_revision() == HEAD_REVISION
+
     tables = scalar(
         pg_url,
         "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = :s",
@@ -111,6 +112,32 @@ def test_an_empty_schema_is_migrated_to_head(pg_url: str, schema: str, project: 
         assert again.initialize_session(str(project)).resumed is True
     finally:
         again.close()
+
+
+def test_processes_starting_together_on_an_empty_schema_migrate_it_once(pg_url: str) -> None:
+    """Four handles migrate one new schema at once: one runs the migration, the others wait for
+    it and find the schema at head (no "relation already exists")."""
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_database() -> None:
+        database = Database(pg_url)
+        try:
+            start.wait()
+            database.ensure_schema()
+        except BaseException as exc:  # collected and reported below
+            errors.append(exc)
+        finally:
+            database.dispose()
+
+    threads = [threading.Thread(target=open_database, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)  # a safety net only: without the lock the handles can deadlock
+    assert not any(thread.is_alive() for thread in threads), "the migrations did not finish"
+    assert errors == []
+    assert Database(pg_url).current_revision() == HEAD_REVISION
 
 
 # -- the task lifecycle ----------------------------------------------------------------------------

@@ -396,8 +396,9 @@ class Database:
     def upgrade(self) -> None:
         """Run Alembic's upgrade to head, inside one write transaction.
 
-        Two processes starting on a new database at once are serialized by the write lock;
-        the second finds the schema at head and does nothing. Raises :class:`StoreUnavailable`
+        Two processes starting on a new database at once are serialized (SQLite: the write lock;
+        PostgreSQL: an advisory lock per schema); the second finds the schema at head and does
+        nothing. Raises :class:`StoreUnavailable`
         (or a subclass) as :meth:`transaction` does.
         """
         from alembic import command
@@ -412,6 +413,12 @@ class Database:
                 conn.connection.cursor().execute("PRAGMA foreign_keys = OFF")
             try:
                 with conn.begin():
+                    if self.dialect == "postgresql":
+                        # PostgreSQL has no database-wide write lock: processes starting together
+                        # on a new schema queue on an advisory lock of that schema instead.
+                        conn.exec_driver_sql(
+                            "SELECT pg_advisory_xact_lock(hashtext('taskorch migrate ' || current_schema()))"
+                        )
                     revision = _read_revision(conn)
                     if revision == HEAD_REVISION:
                         return
