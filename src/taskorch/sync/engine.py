@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, update
 
 from taskorch.domain.model import TERMINAL_STATUSES, Complexity, Priority, TaskStatus, TaskType
 from taskorch.errors import (
@@ -45,11 +45,6 @@ from taskorch.store import repository as repo
 from taskorch.store import sync_repository as sync_store
 from taskorch.store.db import Database
 from taskorch.store.tables import (
-    feature_issue_links,
-    sync_conflicts,
-    sync_outbox,
-    sync_state,
-    sync_status_logs,
     tasks,
 )
 from taskorch.store.taskgraph import subtask_diagram
@@ -211,7 +206,7 @@ class SyncEngine:
         }
         with self.db.transaction() as conn:
             self._ensure_state(conn)
-            conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(rate_limit=rate))
+            sync_store.update_state(conn, self.session_id, rate_limit=rate)
             # The run collected internal ids; the result names tasks by their numbers.
             numbers = repo.numbers_of(
                 conn,
@@ -264,19 +259,13 @@ class SyncEngine:
         progressed_since_wait = False
         while True:
             with self.db.transaction(write=False) as conn:
-                query = (
-                    select(sync_outbox)
-                    .where(sync_outbox.c.session_id == self.session_id, sync_outbox.c.status == "pending")
-                    .order_by(sync_outbox.c.id)
-                    .limit(100)
+                batch = sync_store.pending_entries(
+                    conn,
+                    self.session_id,
+                    task_ids=task_ids,
+                    operations=None if updates else CREATION_OPERATIONS,
+                    excluding=waiting,
                 )
-                if task_ids is not None:
-                    query = query.where(sync_outbox.c.task_id.in_(list(task_ids)))
-                if not updates:
-                    query = query.where(sync_outbox.c.operation.in_(CREATION_OPERATIONS))
-                if waiting:
-                    query = query.where(sync_outbox.c.id.not_in(waiting))
-                batch = list(conn.execute(query).mappings())
             if not batch:
                 if waiting and progressed_since_wait:
                     # An entry that waited for another (a sub-issue for its parent's creation)
@@ -335,11 +324,9 @@ class SyncEngine:
             values: dict[str, Any] = {"last_error": error}
             if permanent:
                 values.update(status="failed", done_at=at)
-            conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(**values))
-            conn.execute(
-                update(feature_issue_links)
-                .where(feature_issue_links.c.task_id == entry["task_id"])
-                .values(sync_status="failed" if permanent else "pending", error=error)
+            sync_store.update_entry(conn, entry["id"], **values)
+            sync_store.update_link_of_task(
+                conn, entry["task_id"], sync_status="failed" if permanent else "pending", error=error
             )
             self.log(
                 conn,
@@ -353,17 +340,11 @@ class SyncEngine:
 
     def _finish_entry(self, entry_id: int, status: str, error: str | None = None) -> None:
         with self.db.transaction() as conn:
-            conn.execute(
-                update(sync_outbox)
-                .where(sync_outbox.c.id == entry_id)
-                .values(status=status, done_at=self.clock(), last_error=error)
-            )
+            sync_store.update_entry(conn, entry_id, status=status, done_at=self.clock(), last_error=error)
 
     def _task_and_link(self, conn: Connection, task_id: int) -> tuple[Mapping[Any, Any], RowMapping | None, list[str]]:
         row = repo.get_task(conn, task_id)
-        link = (
-            conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == task_id)).mappings().first()
-        )
+        link = sync_store.link_of(conn, task_id)
         labels = repo.labels_of(conn, [task_id])[task_id]
         task: Mapping[Any, Any] = row
         if row["has_subtasks"]:  # a parent's body carries its subtasks' diagram (kept in step by outbox.capture)
@@ -402,7 +383,7 @@ class SyncEngine:
 
         def before_attempt(attempt: int) -> None:
             with self.db.transaction() as conn:  # committed before the request: a retry will search first
-                conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry_id).values(attempts=attempt))
+                sync_store.update_entry(conn, entry_id, attempts=attempt)
                 self._record_in_flight(conn, link["id"], mapping.FIELDS, values)
 
         issue = self.remote.create(
@@ -422,15 +403,12 @@ class SyncEngine:
         """Note, before a request is sent, the values it carries for ``fields`` (in the caller's
         transaction, committed before the request), so a pull that meets them on the platform
         knows them for ours even if the answer is lost."""
-        row = conn.execute(
-            select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link_id)
-        ).scalar_one()
-        flight = dict(row or {})
+        flight = sync_store.in_flight_of(conn, link_id) or {}
         for f in fields:
             value = mapping.comparable(f, values[f])
             sent = [v for v in flight.get(f, []) if not mapping.same(f, v, value)]
             flight[f] = [*sent, value][-IN_FLIGHT_KEPT:]
-        conn.execute(update(feature_issue_links).where(feature_issue_links.c.id == link_id).values(in_flight=flight))
+        sync_store.update_link(conn, link_id, in_flight=flight)
 
     def _find_by_marker(self, link: Mapping[Any, Any]) -> RemoteIssue | None:
         seen = self._run.unlinked.get(link["idempotency_key"])
@@ -455,38 +433,24 @@ class SyncEngine:
         remote = self._remote(issue)
         at = self.clock()
         with self.db.transaction() as conn:
-            flight = conn.execute(
-                select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link["id"])
-            ).scalar_one()
-            base = _agreed_base(remote, dict(flight or {}))
-            conn.execute(
-                update(feature_issue_links)
-                .where(feature_issue_links.c.id == link["id"])
-                .values(
-                    issue_number=issue.number,
-                    issue_url=issue.url,
-                    issue_id=issue.id,
-                    issue_node_id=issue.node_id,
-                    sync_status="synced",
-                    last_synced=at,
-                    base=base,
-                    remote=remote,
-                    in_flight=None,
-                    error=None,
-                )
+            base = _agreed_base(remote, sync_store.in_flight_of(conn, link["id"]) or {})
+            sync_store.update_link(
+                conn,
+                link["id"],
+                issue_number=issue.number,
+                issue_url=issue.url,
+                issue_id=issue.id,
+                issue_node_id=issue.node_id,
+                sync_status="synced",
+                last_synced=at,
+                base=base,
+                remote=remote,
+                in_flight=None,
+                error=None,
             )
-            conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(status="done", done_at=at))
+            sync_store.update_entry(conn, entry["id"], status="done", done_at=at)
             # Updates queued before the issue existed are carried by the creation itself.
-            conn.execute(
-                update(sync_outbox)
-                .where(
-                    sync_outbox.c.task_id == task["id"],
-                    sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == "update_issue",
-                    sync_outbox.c.id < entry["id"],
-                )
-                .values(status="done", done_at=at)
-            )
+            sync_store.complete_pending(conn, task["id"], "update_issue", up_to=entry["id"], inclusive=False, at=at)
             self._follow_ups(conn, task, at)
             self._record_remote(
                 conn,
@@ -498,9 +462,7 @@ class SyncEngine:
                 changes={"issue_number": issue.number, "issue_url": issue.url, "repository": self.repository},
                 at=at,
             )
-            row = (
-                conn.execute(select(feature_issue_links).where(feature_issue_links.c.id == link["id"])).mappings().one()
-            )
+            row = sync_store.link_by_id(conn, link["id"])
         self._run.created.append(link_report(row, task["number"]))
         if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.FIELDS):
             self.merge_remote(row, issue)  # the issue changed after it was sent: merged like any remote edit
@@ -576,10 +538,8 @@ class SyncEngine:
                 base = dict(current["base"] or {})
                 base["dependencies"] = sorted(agreed)
                 base["_dependencies_related"] = sorted(related)
-                conn.execute(
-                    update(feature_issue_links).where(feature_issue_links.c.id == current["id"]).values(base=base)
-                )
-            conn.execute(update(sync_outbox).where(sync_outbox.c.id == entry["id"]).values(status="done", done_at=at))
+                sync_store.update_link(conn, current["id"], base=base)
+            sync_store.update_entry(conn, entry["id"], status="done", done_at=at)
             self._record_remote(
                 conn,
                 "issue_sync",
@@ -625,15 +585,13 @@ class SyncEngine:
             task, link, _labels = self._task_and_link(conn, entry["task_id"])
             parent = None
             if task["parent_id"] is not None:
-                parent = conn.execute(
-                    select(feature_issue_links.c.issue_number).where(feature_issue_links.c.task_id == task["parent_id"])
-                ).first()
+                parent = sync_store.link_of(conn, task["parent_id"])
         if link is None or task["parent_id"] is None or parent is None:
             self._finish_entry(entry["id"], "done")  # unlinked, or no parent issue will ever exist
             return True
-        if link["issue_number"] is None or parent[0] is None:
+        if link["issue_number"] is None or parent["issue_number"] is None:
             return False  # one of the issues is not created yet
-        parent_number = int(parent[0])
+        parent_number = int(parent["issue_number"])
         child = self._issue_ref(task, link)
         try:
             self.call(
@@ -709,11 +667,7 @@ class SyncEngine:
                 task_id=task["id"],
             )
         with self.db.transaction() as conn:
-            conn.execute(
-                update(feature_issue_links)
-                .where(feature_issue_links.c.task_id == task["id"])
-                .values(board_item_id=item_id)
-            )
+            sync_store.update_link_of_task(conn, task["id"], board_item_id=item_id)
 
     def _push_update(self, entry: RowMapping) -> bool:
         """Push the task's changed fields (all but the milestone, which is an entry of its own:
@@ -728,14 +682,7 @@ class SyncEngine:
     def _push_fields(self, entry: RowMapping, *, milestone: bool) -> bool:
         with self.db.transaction(write=False) as conn:
             task, link, labels = self._task_and_link(conn, entry["task_id"])
-            open_fields = {
-                r[0]
-                for r in conn.execute(
-                    select(sync_conflicts.c.field).where(
-                        sync_conflicts.c.task_id == entry["task_id"], sync_conflicts.c.status == "open"
-                    )
-                )
-            }
+            open_fields = sync_store.open_conflict_fields(conn, entry["task_id"])
         if link is None or link["issue_number"] is None:
             if link is None:
                 self._finish_entry(entry["id"], "done")
@@ -775,21 +722,17 @@ class SyncEngine:
             new_base = dict(base)
             for f in changed:
                 new_base[f] = values[f]
-            flight = conn.execute(
-                select(feature_issue_links.c.in_flight).where(feature_issue_links.c.id == link["id"])
-            ).scalar_one()
-            flight = {f: v for f, v in (flight or {}).items() if f not in changed} or None
-            conn.execute(
-                update(feature_issue_links)
-                .where(feature_issue_links.c.id == link["id"])
-                .values(
-                    base=new_base,
-                    remote=remote,
-                    in_flight=flight,
-                    sync_status="synced" if not open_fields else "manual",
-                    last_synced=at,
-                    error=None,
-                )
+            sent = sync_store.in_flight_of(conn, link["id"]) or {}
+            flight = {f: v for f, v in sent.items() if f not in changed} or None
+            sync_store.update_link(
+                conn,
+                link["id"],
+                base=new_base,
+                remote=remote,
+                in_flight=flight,
+                sync_status="synced" if not open_fields else "manual",
+                last_synced=at,
+                error=None,
             )
             self._record_remote(
                 conn,
@@ -811,24 +754,11 @@ class SyncEngine:
         """Mark every pending ``operation`` entry of the task up to ``up_to`` done (they are
         coalesced)."""
         with self.db.transaction() as conn:
-            conn.execute(
-                update(sync_outbox)
-                .where(
-                    sync_outbox.c.task_id == task_id,
-                    sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == operation,
-                    sync_outbox.c.id <= up_to,
-                )
-                .values(status="done", done_at=self.clock())
-            )
+            sync_store.complete_pending(conn, task_id, operation, up_to=up_to, inclusive=True, at=self.clock())
 
     def _push_comment(self, entry: RowMapping) -> bool:
         with self.db.transaction(write=False) as conn:
-            link = (
-                conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == entry["task_id"]))
-                .mappings()
-                .first()
-            )
+            link = sync_store.link_of(conn, entry["task_id"])
         if link is None:
             self._finish_entry(entry["id"], "done")
             return True
@@ -865,39 +795,14 @@ class SyncEngine:
         if listing.not_modified:
             self._run.not_modified = True
             with self.db.transaction() as conn:
-                conn.execute(
-                    update(sync_state)
-                    .where(sync_state.c.session_id == self.session_id)
-                    .values(last_pull_at=self.clock())
-                )
+                sync_store.update_state(conn, self.session_id, last_pull_at=self.clock())
                 self.log(
                     conn, "issue_sync", "pull", "completed", records=0, requests=1, duration=time.perf_counter() - t0
                 )
             return
         with self.db.transaction(write=False) as conn:
-            links = {
-                row["issue_number"]: row
-                for row in conn.execute(
-                    select(feature_issue_links).where(
-                        feature_issue_links.c.repository == self.repository,
-                        feature_issue_links.c.issue_number.is_not(None),
-                        feature_issue_links.c.task_id.in_(
-                            select(tasks.c.id).where(tasks.c.session_id == self.session_id)
-                        ),
-                    )
-                ).mappings()
-            }
-            pending_keys = {
-                row[0]
-                for row in conn.execute(
-                    select(feature_issue_links.c.idempotency_key).where(
-                        feature_issue_links.c.issue_number.is_(None),
-                        feature_issue_links.c.task_id.in_(
-                            select(tasks.c.id).where(tasks.c.session_id == self.session_id)
-                        ),
-                    )
-                )
-            }
+            links = sync_store.linked_issues(conn, self.session_id, self.repository)
+            pending_keys = sync_store.pending_keys(conn, self.session_id)
         failures_before = len(self._run.failed)
         newest = state["since"]
         hold: datetime | None = None  # the first issue of ours not linked yet: the watermark stays before it
@@ -930,7 +835,7 @@ class SyncEngine:
                 values.update(since=hold if newest is None else min(newest, hold), etag=None)
             elif clean:
                 values.update(since=newest, etag=listing.etag)
-            conn.execute(update(sync_state).where(sync_state.c.session_id == self.session_id).values(**values))
+            sync_store.update_state(conn, self.session_id, **values)
             self.log(
                 conn,
                 "issue_sync",
@@ -989,21 +894,20 @@ class SyncEngine:
             )
             _mark_remote(conn, task_id, "title")
             _mark_remote(conn, task_id, "description")
-            conn.execute(
-                insert(feature_issue_links).values(
-                    task_id=task_id,
-                    platform=self.platform.name,
-                    repository=self.repository,
-                    issue_number=issue.number,
-                    issue_url=issue.url,
-                    issue_id=issue.id,
-                    issue_node_id=issue.node_id,
-                    sync_status="pending",
-                    idempotency_key=new_idempotency_key(),
-                    intent_at=at,
-                    base={"_verbatim": True},
-                    remote={},
-                )
+            sync_store.insert_link(
+                conn,
+                task_id=task_id,
+                platform=self.platform.name,
+                repository=self.repository,
+                issue_number=issue.number,
+                issue_url=issue.url,
+                issue_id=issue.id,
+                issue_node_id=issue.node_id,
+                sync_status="pending",
+                idempotency_key=new_idempotency_key(),
+                intent_at=at,
+                base={"_verbatim": True},
+                remote={},
             )
             repo.record_event(
                 conn,
@@ -1132,10 +1036,14 @@ class SyncEngine:
                 self._enqueue_update(conn, task["id"], at)
                 if status_line == "synced":
                     status_line = "pending"
-            conn.execute(
-                update(feature_issue_links)
-                .where(feature_issue_links.c.id == link_now["id"])
-                .values(base=base, remote=remote, last_synced=at, sync_status=status_line, in_flight=flight or None)
+            sync_store.update_link(
+                conn,
+                link_now["id"],
+                base=base,
+                remote=remote,
+                last_synced=at,
+                sync_status=status_line,
+                in_flight=flight or None,
             )
         if took_remote:
             self._run.pulled.append(link["task_id"])
@@ -1225,36 +1133,23 @@ class SyncEngine:
     def _open_conflict(
         self, conn: Connection, link: Mapping[Any, Any], f: str, base: Any, local: Any, remote: Any, detail: str
     ) -> None:
-        existing = conn.execute(
-            select(sync_conflicts.c.id).where(
-                sync_conflicts.c.task_id == link["task_id"],
-                sync_conflicts.c.field == f,
-                sync_conflicts.c.status == "open",
-            )
-        ).first()
+        existing = sync_store.open_conflict_id(conn, link["task_id"], f)
         if existing is not None:
-            conn.execute(
-                update(sync_conflicts)
-                .where(sync_conflicts.c.id == existing[0])
-                .values(local_value=local, remote_value=remote, detail=detail)
-            )
-            conflict_id = existing[0]
+            sync_store.update_conflict(conn, existing, local_value=local, remote_value=remote, detail=detail)
+            conflict_id = existing
         else:
-            conflict_id = conn.execute(
-                insert(sync_conflicts)
-                .values(
-                    session_id=self.session_id,
-                    task_id=link["task_id"],
-                    field=f,
-                    base_value=base,
-                    local_value=local,
-                    remote_value=remote,
-                    detail=detail,
-                    status="open",
-                    created_at=self.clock(),
-                )
-                .returning(sync_conflicts.c.id)
-            ).scalar_one()
+            conflict_id = sync_store.insert_conflict(
+                conn,
+                session_id=self.session_id,
+                task_id=link["task_id"],
+                field=f,
+                base_value=base,
+                local_value=local,
+                remote_value=remote,
+                detail=detail,
+                status="open",
+                created_at=self.clock(),
+            )
             repo.record_event(
                 conn,
                 session_id=self.session_id,
@@ -1264,7 +1159,8 @@ class SyncEngine:
                 changes={"field": f, "detail": detail},
                 at=self.clock(),
             )
-        row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
+        row = sync_store.conflict_by_id(conn, conflict_id)
+        assert row is not None  # written above, in this transaction
         self._run.conflicts.append(conflict_report(row, repo.numbers_of(conn, [row["task_id"]])[row["task_id"]]))
 
     def _enqueue_update(self, conn: Connection, task_id: int, at: datetime) -> None:
@@ -1275,10 +1171,8 @@ class SyncEngine:
     def _milestone_titles(self, number: int | None) -> dict[str, str]:
         if self._milestones is None:
             with self.db.transaction(write=False) as conn:
-                row = conn.execute(
-                    select(sync_state.c.milestones).where(sync_state.c.session_id == self.session_id)
-                ).first()
-            self._milestones = dict(row[0]) if row is not None and row[0] else {}
+                state = sync_store.state_of(conn, self.session_id)
+            self._milestones = dict(state["milestones"]) if state is not None and state["milestones"] else {}
         if number is not None and str(number) not in self._milestones:
             self._refresh_milestones()
         return self._milestones
@@ -1300,18 +1194,12 @@ class SyncEngine:
         self._milestones = {str(m.number): m.title for m in milestones}
         with self.db.transaction() as conn:
             self._ensure_state(conn)
-            conn.execute(
-                update(sync_state).where(sync_state.c.session_id == self.session_id).values(milestones=self._milestones)
-            )
+            sync_store.update_state(conn, self.session_id, milestones=self._milestones)
 
     # -- state and logs -----------------------------------------------------------------------
 
     def _ensure_state(self, conn: Connection) -> RowMapping:
-        row = conn.execute(select(sync_state).where(sync_state.c.session_id == self.session_id)).mappings().first()
-        if row is None:
-            conn.execute(insert(sync_state).values(session_id=self.session_id, rate_limit={}, milestones={}))
-            row = conn.execute(select(sync_state).where(sync_state.c.session_id == self.session_id)).mappings().one()
-        return row
+        return sync_store.ensure_state(conn, self.session_id)
 
     def _pending_count(self) -> int:
         with self.db.transaction(write=False) as conn:
@@ -1335,27 +1223,24 @@ class SyncEngine:
         """Write one ``sync_status_logs`` row in the caller's transaction; return its id."""
         at = self.clock()
         return int(
-            conn.execute(
-                insert(sync_status_logs)
-                .values(
-                    session_id=self.session_id,
-                    operation_type=operation_type,
-                    operation=operation,
-                    platform=self.platform.name,
-                    repository=self.repository,
-                    task_id=task_id,
-                    issue_number=issue_number,
-                    operation_status=status,
-                    records_processed=records,
-                    errors_encountered=errors,
-                    requests=requests,
-                    execution_time_seconds=duration,
-                    error_details=error_details,
-                    started_at=at,
-                    completed_at=None if status == "started" else at,
-                )
-                .returning(sync_status_logs.c.id)
-            ).scalar_one()
+            sync_store.insert_log(
+                conn,
+                session_id=self.session_id,
+                operation_type=operation_type,
+                operation=operation,
+                platform=self.platform.name,
+                repository=self.repository,
+                task_id=task_id,
+                issue_number=issue_number,
+                operation_status=status,
+                records_processed=records,
+                errors_encountered=errors,
+                requests=requests,
+                execution_time_seconds=duration,
+                error_details=error_details,
+                started_at=at,
+                completed_at=None if status == "started" else at,
+            )
         )
 
     def _record_remote(
@@ -1405,18 +1290,16 @@ class SyncEngine:
         error_details: str | None,
     ) -> None:
         with self.db.transaction() as conn:
-            conn.execute(
-                update(sync_status_logs)
-                .where(sync_status_logs.c.id == log_id)
-                .values(
-                    operation_status=status,
-                    records_processed=records,
-                    errors_encountered=errors,
-                    requests=requests,
-                    execution_time_seconds=duration,
-                    error_details=error_details,
-                    completed_at=self.clock(),
-                )
+            sync_store.update_log(
+                conn,
+                log_id,
+                operation_status=status,
+                records_processed=records,
+                errors_encountered=errors,
+                requests=requests,
+                execution_time_seconds=duration,
+                error_details=error_details,
+                completed_at=self.clock(),
             )
 
 
@@ -1426,39 +1309,13 @@ def enqueue(
     """Add an outbox entry in the caller's transaction; a pending entry of the same task and
     operation is reused for the operations of :data:`COALESCED_OPERATIONS`, and a pending
     ``dependency`` entry of the same task and payload (``{"on": blocking task id}``)."""
-    if operation == "dependency":
-        pending = conn.execute(
-            select(sync_outbox.c.payload).where(
-                sync_outbox.c.task_id == task_id,
-                sync_outbox.c.status == "pending",
-                sync_outbox.c.operation == operation,
-            )
-        )
-        if any(dict(row[0] or {}) == dict(payload) for row in pending):
-            return
-    if operation in COALESCED_OPERATIONS:
-        exists = conn.execute(
-            select(sync_outbox.c.id).where(
-                and_(
-                    sync_outbox.c.task_id == task_id,
-                    sync_outbox.c.status == "pending",
-                    sync_outbox.c.operation == operation,
-                )
-            )
-        ).first()
-        if exists is not None:
-            return
-    conn.execute(
-        insert(sync_outbox).values(
-            session_id=session_id,
-            task_id=task_id,
-            operation=operation,
-            payload=dict(payload),
-            status="pending",
-            attempts=0,
-            created_at=at,
-        )
-    )
+    if operation == "dependency" and any(
+        p == dict(payload) for p in sync_store.pending_payloads(conn, task_id, operation)
+    ):
+        return
+    if operation in COALESCED_OPERATIONS and sync_store.has_pending(conn, task_id, operation):
+        return
+    sync_store.insert_entry(conn, session_id, task_id, operation, payload, at)
 
 
 def _agreed_base(remote: Mapping[str, Any], flight: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
@@ -1599,9 +1456,4 @@ def _mark_remote(conn: Connection, task_id: int, field_name: str) -> None:
 
 def pending_count(conn: Connection, session_id: int) -> int:
     """Outbox entries of the session still waiting to reach the platform."""
-    query = (
-        select(func.count())
-        .select_from(sync_outbox)
-        .where(sync_outbox.c.session_id == session_id, sync_outbox.c.status == "pending")
-    )
-    return int(conn.execute(query).scalar_one())
+    return sync_store.pending_count(conn, session_id)
