@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from taskorch.store import sync_repository as sync_store
 from taskorch.store.tables import task_events, tasks
-from taskorch.sync.engine import enqueue, new_idempotency_key
+from taskorch.sync.core import enqueue, new_idempotency_key
 
 __all__ = ["SYNCED_FIELDS", "capture", "create_intent", "last_event_id"]
 
