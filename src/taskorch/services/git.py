@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
 from taskorch.errors import Conflict, InvalidInput, NotFound
@@ -45,8 +45,6 @@ from taskorch.store.tables import (
     feature_issue_links,
     git_integration_config,
     release_milestones,
-    sync_conflicts,
-    sync_state,
     tasks,
 )
 from taskorch.sync import mapping, outbox
@@ -340,7 +338,7 @@ class GitService:
             .values(import_policy=checked, updated_at=self.clock())
         )
         # The next pull lists every issue once, so issues opened before the policy are imported too.
-        conn.execute(update(sync_state).where(sync_state.c.session_id == session_id).values(since=None, etag=None))
+        sync_store.update_state(conn, session_id, since=None, etag=None)
         repo.record_event(
             conn,
             session_id=session_id,
@@ -392,9 +390,7 @@ class GitService:
         return task
 
     def _link(self, conn: Connection, task_id: int) -> RowMapping | None:
-        return (
-            conn.execute(select(feature_issue_links).where(feature_issue_links.c.task_id == task_id)).mappings().first()
-        )
+        return sync_store.link_of(conn, task_id)
 
     def create_issue(self, session_id: int, task_id: int) -> GitResult:
         """Create the task's issue now (idempotent: a task already linked keeps its issue)."""
@@ -478,21 +474,20 @@ class GitService:
             with self.db.transaction() as conn:
                 from taskorch.sync.engine import new_idempotency_key
 
-                conn.execute(
-                    insert(feature_issue_links).values(
-                        task_id=task_id,
-                        platform=config["platform"],
-                        repository=config["repository_url"],
-                        issue_number=issue.number,
-                        issue_url=issue.url,
-                        issue_id=issue.id,
-                        issue_node_id=issue.node_id,
-                        sync_status="pending",
-                        idempotency_key=new_idempotency_key(),
-                        intent_at=at,
-                        base=local,
-                        remote={},
-                    )
+                sync_store.insert_link(
+                    conn,
+                    task_id=task_id,
+                    platform=config["platform"],
+                    repository=config["repository_url"],
+                    issue_number=issue.number,
+                    issue_url=issue.url,
+                    issue_id=issue.id,
+                    issue_node_id=issue.node_id,
+                    sync_status="pending",
+                    idempotency_key=new_idempotency_key(),
+                    intent_at=at,
+                    base=local,
+                    remote={},
                 )
                 repo.record_event(
                     conn,
@@ -548,20 +543,10 @@ class GitService:
         """Counts of links by sync status, pending outbox, open conflicts, rate budget."""
         with self.db.transaction(write=False) as conn:
             config = self.config_row(conn, session_id)
-            links: dict[str, int] = {}
-            for (status,) in conn.execute(
-                select(feature_issue_links.c.sync_status)
-                .join_from(feature_issue_links, tasks, feature_issue_links.c.task_id == tasks.c.id)
-                .where(tasks.c.session_id == session_id)
-            ):
-                links[status] = links.get(status, 0) + 1
+            links = sync_store.link_status_counts(conn, session_id)
             pending = pending_count(conn, session_id)
-            conflicts = conn.execute(
-                select(func.count())
-                .select_from(sync_conflicts)
-                .where(sync_conflicts.c.session_id == session_id, sync_conflicts.c.status == "open")
-            ).scalar_one()
-            state = conn.execute(select(sync_state).where(sync_state.c.session_id == session_id)).mappings().first()
+            conflicts = sync_store.open_conflict_count(conn, session_id)
+            state = sync_store.state_of(conn, session_id)
         return {
             "repository": config["repository_url"],
             "links": links,
@@ -575,14 +560,7 @@ class GitService:
 
     def conflicts(self, session_id: int, *, include_resolved: bool = False) -> list[ConflictView]:
         with self.db.transaction(write=False) as conn:
-            query = (
-                select(sync_conflicts, tasks.c.number)
-                .join_from(sync_conflicts, tasks, sync_conflicts.c.task_id == tasks.c.id)
-                .where(sync_conflicts.c.session_id == session_id)
-            )
-            if not include_resolved:
-                query = query.where(sync_conflicts.c.status == "open")
-            rows = conn.execute(query.order_by(sync_conflicts.c.id)).mappings()
+            rows = sync_store.session_conflicts(conn, session_id, include_resolved=include_resolved)
             return [conflict_view(r, r["number"]) for r in rows]
 
     def resolve_conflict(self, session_id: int, conflict_id: int, resolution: str) -> GitResult:
@@ -592,7 +570,7 @@ class GitService:
             raise InvalidInput("resolution", f"{resolution!r} is not a resolution.", "use local or remote.")
         at = self.clock()
         with self.db.transaction() as conn:
-            row = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().first()
+            row = sync_store.conflict_by_id(conn, conflict_id)
             if row is None or row["session_id"] != session_id:
                 raise NotFound(
                     (
@@ -628,21 +606,9 @@ class GitService:
                     for blocking_id in sorted(set(blocking.values())):
                         enqueue(conn, session_id, row["task_id"], "dependency", {"on": blocking_id}, at)
                 detail = f"task {number} keeps its {field}; the next sync pushes it"
-            conn.execute(
-                update(sync_conflicts)
-                .where(sync_conflicts.c.id == conflict_id)
-                .values(status="resolved", resolution=resolution, resolved_at=at)
-            )
-            still_open = conn.execute(
-                select(sync_conflicts.c.id).where(
-                    sync_conflicts.c.task_id == row["task_id"], sync_conflicts.c.status == "open"
-                )
-            ).first()
-            conn.execute(
-                update(feature_issue_links)
-                .where(feature_issue_links.c.id == link["id"])
-                .values(base=base, sync_status="manual" if still_open else "pending")
-            )
+            sync_store.update_conflict(conn, conflict_id, status="resolved", resolution=resolution, resolved_at=at)
+            still_open = sync_store.open_conflict_fields(conn, row["task_id"])
+            sync_store.update_link(conn, link["id"], base=base, sync_status="manual" if still_open else "pending")
             repo.record_event(
                 conn,
                 session_id=session_id,
@@ -652,7 +618,8 @@ class GitService:
                 changes={"field": field, "resolution": resolution},
                 at=at,
             )
-            resolved = conn.execute(select(sync_conflicts).where(sync_conflicts.c.id == conflict_id)).mappings().one()
+            resolved = sync_store.conflict_by_id(conn, conflict_id)
+            assert resolved is not None  # read above, in this transaction
         return GitResult(action="resolve_conflict", conflicts=[conflict_view(resolved, number)], detail=detail)
 
     # -- milestones -------------------------------------------------------------------------
@@ -802,11 +769,7 @@ class GitService:
                 issue_number = int(link["issue_number"])
                 item, target = self._place_card(engine, board, task, issue_number, column, action, config)
                 with self.db.transaction() as conn:
-                    conn.execute(
-                        update(feature_issue_links)
-                        .where(feature_issue_links.c.task_id == task_id)
-                        .values(board_item_id=item)
-                    )
+                    sync_store.update_link_of_task(conn, task_id, board_item_id=item)
                 moved.append(
                     {
                         "task_id": task["number"],
@@ -911,12 +874,4 @@ class GitService:
 
     def linked_task_ids(self, session_id: int) -> list[int]:
         with self.db.transaction(write=False) as conn:
-            return [
-                r[0]
-                for r in conn.execute(
-                    select(feature_issue_links.c.task_id)
-                    .join_from(feature_issue_links, tasks, feature_issue_links.c.task_id == tasks.c.id)
-                    .where(tasks.c.session_id == session_id, feature_issue_links.c.issue_number.is_not(None))
-                    .order_by(feature_issue_links.c.task_id)
-                )
-            ]
+            return sync_store.issue_task_ids(conn, session_id)

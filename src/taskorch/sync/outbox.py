@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from taskorch.store import sync_repository as sync_store
-from taskorch.store.tables import feature_issue_links, task_events, tasks
-from taskorch.sync.engine import enqueue, new_idempotency_key
+from taskorch.store.tables import task_events, tasks
+from taskorch.sync.core import enqueue, new_idempotency_key
 
 __all__ = ["SYNCED_FIELDS", "capture", "create_intent", "last_event_id"]
 
@@ -46,20 +46,18 @@ def last_event_id(conn: Connection) -> int:
 
 def create_intent(conn: Connection, *, task_id: int, config: Mapping[Any, Any], at: datetime) -> bool:
     """Record the intent to create the task's issue (link row + outbox entry); False if linked."""
-    exists = conn.execute(select(feature_issue_links.c.id).where(feature_issue_links.c.task_id == task_id)).first()
-    if exists is not None:
+    if sync_store.link_of(conn, task_id) is not None:
         return False
-    conn.execute(
-        insert(feature_issue_links).values(
-            task_id=task_id,
-            platform=config["platform"],
-            repository=config["repository_url"],
-            sync_status="pending",
-            idempotency_key=new_idempotency_key(),
-            intent_at=at,
-            base={},
-            remote={},
-        )
+    sync_store.insert_link(
+        conn,
+        task_id=task_id,
+        platform=config["platform"],
+        repository=config["repository_url"],
+        sync_status="pending",
+        idempotency_key=new_idempotency_key(),
+        intent_at=at,
+        base={},
+        remote={},
     )
     enqueue(conn, config["session_id"], task_id, "create_issue", {}, at)
     return True
@@ -83,12 +81,7 @@ def capture(conn: Connection, *, after_event_id: int, config: Mapping[Any, Any],
         return 0
     task_ids = list(dict.fromkeys(e.task_id for e in events))
     parents = _parents_to_redraw(conn, events)
-    linked = {
-        row[0]
-        for row in conn.execute(
-            select(feature_issue_links.c.task_id).where(feature_issue_links.c.task_id.in_([*task_ids, *parents]))
-        )
-    }
+    linked = sync_store.linked_task_ids(conn, [*task_ids, *parents])
     written = 0
     for parent_id in parents:
         # A parent's issue body draws its subtasks with their status: redraw it when one changes.
