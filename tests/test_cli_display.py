@@ -357,3 +357,42 @@ def test_version_and_help_import_no_database_or_models(args: tuple[str, ...]) ->
     modules = _imports(*args)
     for heavy in ("sqlalchemy", "pydantic", "alembic", "taskorch.services.app", "rich.markdown", "typer.rich_utils"):
         assert heavy not in modules, heavy
+
+
+#: What a read command must not import: the services that write, the router, the platform,
+#: sync, web and notification code, migrations and templates.
+READ_COMMAND_SPARES = (
+    "alembic",
+    "githubkit",
+    "gitlab",
+    "jinja2",
+    "httpx",
+    "mcp",
+    "taskorch.services.editing",
+    "taskorch.services.claims",
+    "taskorch.services.synthesis",
+    "taskorch.services.maintenance",
+    "taskorch.services.git",
+    "taskorch.sync",
+    "taskorch.web",
+    "taskorch.notifications",
+    "taskorch.platforms",
+    "typer.rich_utils",
+)
+
+
+@pytest.mark.parametrize("args", [("get-status",), ("next",), ("show", "1")])
+def test_read_commands_import_only_what_they_read(cli: Invoke, args: tuple[str, ...]) -> None:
+    ok(cli("plan-task", "Add a login page"))
+    modules = _imports(*args)
+    assert "taskorch.services.query" in modules  # the command did run
+    for heavy in READ_COMMAND_SPARES:
+        assert heavy not in modules, heavy
+    if args[0] != "show":  # show prints the role's Markdown instructions; the others need no router
+        for heavy in (
+            "rich.markdown",
+            "taskorch.specialists",
+            "taskorch.services.planning",
+            "taskorch.services.execution",
+        ):
+            assert heavy not in modules, heavy

@@ -75,6 +75,25 @@ def test_session_rejects_bad_working_directories(settings: Settings, path: str, 
     orch.close()
 
 
+def test_use_project_finds_the_session_by_reading_and_creates_it_only_when_missing(
+    settings: Settings, project: Path
+) -> None:
+    orch = Orchestrator(settings)
+    created = orch.use_project(str(project / "."))
+    assert orch.current_session_id == created
+    with orch.db.transaction(write=False) as conn:
+        stamp = conn.execute(text("SELECT last_active_at FROM sessions")).scalar_one()
+    orch.current_session_id = None
+    assert orch.use_project(str(project)) == created
+    assert orch.current_session_id == created
+    with orch.db.transaction(write=False) as conn:  # found by a read: the session row is untouched
+        assert conn.execute(text("SELECT last_active_at FROM sessions")).scalar_one() == stamp
+    assert orch.get_status().session_id == created
+    with pytest.raises(InvalidInput, match="relative path"):
+        orch.use_project("relative/dir")
+    orch.close()
+
+
 def test_tools_need_a_session(settings: Settings) -> None:
     orch = Orchestrator(settings)
     with pytest.raises(InvalidInput, match="initialize_session"):

@@ -317,3 +317,25 @@ def test_route_is_deterministic(tmp_path: Path) -> None:
     first = route(RoleLibrary.load(tmp_path), **args)
     for _ in range(5):
         assert route(RoleLibrary.load(tmp_path), **args) == first
+
+
+@pytest.mark.parametrize(
+    ("title", "description"),
+    [
+        ("Fix the crash in the database SCHEMAS", "Measure it; write tests and documentation."),
+        ("Write the docſ", "the \u212aey ſecurity reviews"),  # long s and Kelvin sign match s and k
+        ("Añadir tests für die API", "Ünïcödé design notes, ERRORS and metrics"),
+        ("plain title", ""),
+        ("", "Refactor the interfaces-and-contracts; profile_it, tests_"),
+    ],
+)
+def test_the_fast_keyword_scan_finds_what_each_keyword_pattern_finds(title: str, description: str) -> None:
+    from taskorch.specialists import _keyword_pattern, _Matcher, _score, _Texts
+
+    for role in RoleLibrary.load(None).roles():
+        found = _score(_Matcher.of(role), texts=_Texts.of(title, description), task_type="chore", design_first=False)
+        expected = set()
+        for keyword in role.keywords:
+            if _keyword_pattern(keyword).search(title) or _keyword_pattern(keyword).search(description):
+                expected.add(keyword)
+        assert set(found.keywords) == expected, role.name

@@ -304,3 +304,24 @@ def test_token_commands_print_a_token_once_and_store_only_its_hash(database_url:
         engine.dispose()
     ((name, digest, revoked_at),) = stored
     assert name == "alice" and token not in digest and len(digest) == 64 and revoked_at is not None
+
+
+def test_briefs_leave_out_the_local_actors_own_claim_but_keep_it_for_a_team(
+    team: tuple[Orchestrator, int], clock: Clock
+) -> None:
+    orchestrator, sid = team
+    mine = _task(orchestrator, sid, "Mine")
+    theirs = _task(orchestrator, sid, "Theirs")
+    orchestrator.execute_task(mine, sid)  # the local actor: one person working alone
+    with acting_as(ALICE):
+        orchestrator.execute_task(theirs, sid)
+    local = {t.id: t for t in orchestrator.get_status(sid).in_progress}
+    assert (local[mine].claimed_by, local[mine].claim_expires_at) == (None, None)
+    assert "claimed_by" not in local[mine].model_dump(exclude_defaults=True)
+    assert local[theirs].claimed_by == "alice"
+    assert local[theirs].claim_expires_at == clock.now + timedelta(seconds=600)
+    with acting_as(BOB):  # a team member sees every claim, the local actor's too
+        remote = {t.id: t for t in orchestrator.get_status(sid).in_progress}
+    assert remote[mine].claimed_by == "local"
+    assert remote[mine].claim_expires_at == clock.now + timedelta(seconds=600)
+    assert remote[theirs].claimed_by == "alice"

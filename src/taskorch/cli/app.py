@@ -4,8 +4,9 @@ Each command parses its options, calls the same :class:`~taskorch.services.app.O
 method as the MCP tool of the same name, and prints Rich tables (or JSON with ``--json``). A
 :class:`~taskorch.errors.TaskorchError` becomes ``error: <message>`` on stderr and its exit code.
 
-The session is the project of ``--project`` (default: the current directory), created on first
-use, as the MCP face's initialize_session would.
+The session is the project of ``--project`` (default: the current directory), found in a read
+transaction, and created on first use as the MCP face's initialize_session would
+(:meth:`~taskorch.services.app.Orchestrator.use_project`).
 
 Messages and next steps are worded for the command line (:mod:`taskorch.cli.words`): commands
 and flags, never MCP tool names.
@@ -143,7 +144,7 @@ def _run(
         with _orchestrator() as orchestrator:
             try:
                 if project is not None:
-                    orchestrator.initialize_session(_project_path(project))
+                    orchestrator.use_project(_project_path(project))
                 result = fn(orchestrator)
             except (TaskorchError, ValidationError):
                 raise
@@ -508,7 +509,7 @@ def next_task(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """
     try:
         with _orchestrator() as orchestrator:
-            orchestrator.initialize_session(_project_path(project))
+            orchestrator.use_project(_project_path(project))
             status = orchestrator.get_status()
     except TaskorchError as exc:
         raise _fail(exc) from None
@@ -785,7 +786,7 @@ def audit(
     """The audit trail: every change, by which tool, with old and new values."""
     try:
         with _orchestrator() as o:
-            o.initialize_session(_project_path(project))
+            o.use_project(_project_path(project))
             trail = o.audit_trail(task_id=task_id, limit=limit)
     except TaskorchError as exc:
         raise _fail(exc) from None

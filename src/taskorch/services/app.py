@@ -34,18 +34,7 @@ from taskorch.domain.caller import current_caller
 from taskorch.domain.model import ArtifactType
 from taskorch.errors import InvalidInput, StoreBusy, StoreReplaced, StoreUnavailable, TaskorchError
 from taskorch.hints import REQUIRED, Hint, Message, attach, render
-from taskorch.services import (
-    claims,
-    editing,
-    execution,
-    maintenance,
-    planning,
-    projects,
-    query,
-    sessions,
-    synthesis,
-    views,
-)
+from taskorch.services import projects, query, sessions, views
 from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
     AuditEntry,
@@ -74,17 +63,18 @@ from taskorch.services.models import (
     UpdateResult,
 )
 from taskorch.services.runtime import Housekeeper, Runtime
-from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
 from taskorch.store.db import HEAD_REVISION, Database
 from taskorch.store.tables import server_restarts, task_events
 
 if TYPE_CHECKING:
+    from taskorch.services import maintenance
     from taskorch.services.connection import ConnectionConfig
     from taskorch.services.git import GitService, PlatformFactory
     from taskorch.services.graph import GraphFormat, GraphResult
     from taskorch.services.models import BoardResult, GitResult, ReleaseResult, ReopenResult, ShowResult, TreeResult
     from taskorch.services.release import ReleaseService
+    from taskorch.specialists import RoleLibrary
 
 __all__ = ["Orchestrator"]
 
@@ -224,6 +214,8 @@ class Orchestrator:
             cached = self._roles.get(project_root)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
+            from taskorch.specialists import RoleLibrary
+
             library = RoleLibrary.load(project_root)
             self._roles[project_root] = (stamp, library)
             return library
@@ -304,6 +296,19 @@ class Orchestrator:
         )
         return attach(result, next_step)
 
+    @text_arguments(lines=("working_directory",))
+    def use_project(self, working_directory: str) -> int:
+        """Make the session of the project containing ``working_directory`` current, and return
+        its id: found in a read transaction, or created (as :meth:`initialize_session` does) only
+        when the project has none yet. The command line calls this before each project command."""
+        identity = projects.identify_project(working_directory)
+        with self.db.transaction(write=False) as conn:
+            row = sessions.find_session(conn, identity.key)
+        if row is None:
+            return self.initialize_session(working_directory).session_id
+        self.current_session_id = int(row["id"])
+        return int(row["id"])
+
     def get_status(
         self, session_id: int | None = None, limit: int = query.STATUS_LIST_LIMIT, blocked_limit: int | None = None
     ) -> StatusResult:
@@ -330,6 +335,8 @@ class Orchestrator:
         session_id: int | None = None,
     ) -> PlanResult:
         """Plan a task (under task number ``parent_id`` of the project, if given) with subtasks."""
+        from taskorch.services import planning
+
         with self._write() as conn:
             session = self._session(conn, session_id)
             parent = None if parent_id is None else sessions.resolve_task(conn, session, parent_id)
@@ -347,6 +354,8 @@ class Orchestrator:
         """Start task number ``task_id`` of the project and claim it for the caller (see
         :mod:`taskorch.services.claims`); raises :class:`NotFound`, ``DependenciesUnfinished``,
         ``ClaimedByOther`` (unless ``force``)."""
+        from taskorch.services import claims, execution
+
         with self._write() as conn:
             session, internal = self._scoped(conn, session_id, task_id)
             claims.claim(conn, internal, at=self.clock(), ttl=self.settings.claim_ttl, force=force)
@@ -366,6 +375,8 @@ class Orchestrator:
         session_id: int | None = None,
     ) -> CompleteResult:
         """Complete task number ``task_id`` of the project with an artifact; raises :class:`NotFound`."""
+        from taskorch.services import claims, execution
+
         if not summary.strip():
             raise InvalidInput("summary", "is empty.", "say in a sentence or two what was done.")
         try:
@@ -430,6 +441,8 @@ class Orchestrator:
         """Move completed task number ``task_id`` back to pending, recorded with ``reason``; see
         :func:`taskorch.services.editing.reopen_task`. Raises :class:`InvalidInput` (empty reason),
         :class:`NotFound`, :class:`InvalidTransition` (not completed), :class:`Conflict`."""
+        from taskorch.services import editing
+
         if not reason.strip():
             raise InvalidInput("reason", "is empty.", "say why the task is reopened.")
         with self._write() as conn:
@@ -457,6 +470,8 @@ class Orchestrator:
         session_id: int | None = None,
     ) -> UpdateResult:
         """Change task number ``task_id`` of the project (``depends_on`` holds task numbers too)."""
+        from taskorch.services import claims, editing
+
         if not changes:
             raise InvalidInput("changes", "nothing to update.", "pass at least one field to change.")
         changes = TaskChanges.checked(changes)
@@ -477,6 +492,8 @@ class Orchestrator:
         self, task_id: int, reason: str, cascade: bool = False, session_id: int | None = None
     ) -> CancelResult:
         """Cancel task number ``task_id`` of the project; raises :class:`NotFound`, ``Conflict``."""
+        from taskorch.services import editing
+
         if not reason.strip():
             raise InvalidInput("reason", "is empty.", "say why the task is cancelled.")
         with self._write() as conn:
@@ -487,12 +504,16 @@ class Orchestrator:
         self, task_id: int, hard: bool = False, cascade: bool = False, session_id: int | None = None
     ) -> DeleteResult:
         """Archive (or hard-delete) task number ``task_id`` of the project; raises :class:`NotFound`."""
+        from taskorch.services import editing
+
         with self._write() as conn:
             _session, internal = self._scoped(conn, session_id, task_id)
             return editing.delete_task(conn, task_id=internal, hard=hard, cascade=cascade, at=self.clock())
 
     def synthesize_results(self, parent_task_id: int, session_id: int | None = None) -> SynthesisResult:
         """Synthesize the subtasks of task number ``parent_task_id`` of the project."""
+        from taskorch.services import synthesis
+
         with self._write() as conn:
             _session, internal = self._scoped(conn, session_id, parent_task_id)
             return synthesis.synthesize_results(conn, parent_task_id=internal, at=self.clock())
@@ -534,6 +555,8 @@ class Orchestrator:
         older_than_days: int = 30,
         session_id: int | None = None,
     ) -> MaintenanceResult:
+        from taskorch.services import maintenance
+
         if older_than_days < 0:
             raise InvalidInput("older_than_days", "is negative.", "give a number of days, e.g. 30.")
         if action == "vacuum":

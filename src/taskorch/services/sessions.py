@@ -164,6 +164,12 @@ def resolve_tasks(conn: Connection, session: RowMapping, numbers: Sequence[int])
     return [found[n] for n in numbers]
 
 
+def find_session(conn: Connection, key: str) -> RowMapping | None:
+    """The session of the project ``key``, or ``None``; reads only (a session still keyed by its
+    root alone is found, and re-keyed, by :func:`open_session`)."""
+    return conn.execute(select(sessions).where(sessions.c.project_key == key)).mappings().first()
+
+
 def open_session(
     conn: Connection, root: Path, name: str | None, at: datetime, key: str | None = None
 ) -> tuple[RowMapping, bool]:

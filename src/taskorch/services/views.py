@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, select
 
+from taskorch.domain.caller import LOCAL, current_caller
 from taskorch.services.models import ArtifactView, TaskBrief, TaskView
 from taskorch.store import repository as repo
 from taskorch.store.tables import artifacts, tasks
@@ -33,7 +34,15 @@ BRIEF_COLUMNS = _BRIEF_COLUMNS = (
 
 
 def brief(row: RowMapping) -> TaskBrief:
-    """A task in one line; ``row`` needs ``number`` and ``parent_number`` (a full tasks row has them)."""
+    """A task in one line; ``row`` needs ``number`` and ``parent_number`` (a full tasks row has them).
+
+    The claim is left out (its fields keep their default, ``None``, which answers omit) when it
+    is the local actor's and a local caller reads it: one person's own work needs no lease shown.
+    Team mode (a claim by a named actor, or any claim read by a remote caller) keeps it.
+    """
+    holder = row.get("claimed_by")
+    if holder == LOCAL.actor and not current_caller().remote:
+        holder = None
     return TaskBrief(
         id=row["number"],
         title=row["title"],
@@ -41,8 +50,8 @@ def brief(row: RowMapping) -> TaskBrief:
         priority=row["priority"],
         specialist_type=row["specialist_type"],
         parent_id=row["parent_number"],
-        claimed_by=row.get("claimed_by"),
-        claim_expires_at=row.get("claim_expires_at"),
+        claimed_by=holder,
+        claim_expires_at=row.get("claim_expires_at") if holder is not None else None,
     )
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskorch.config import project_roles_dir
 from taskorch.domain.model import Complexity, TaskType
@@ -62,6 +62,9 @@ _DESCRIPTION_WEIGHT = 1
 _COMPLEX = frozenset({Complexity.COMPLEX.value, Complexity.VERY_COMPLEX.value})
 _DESIGN_FIRST_ROLE = "architect"
 _DEFAULT_ROLE = "implementer"
+#: Routes a role library remembers (by title, description, task type and complexity) before it
+#: starts afresh.
+_ROUTES_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,16 @@ class RoleLibrary:
         if not by_name:
             raise ValueError("a role library needs at least one role")
         self._roles = by_name
+        # Built on first use by route(): each role's compiled keyword patterns, and the routes
+        # already decided (a library is immutable, so neither goes stale).
+        self._matchers: dict[str, _Matcher] = {}
+        self._routes: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+
+    def _matcher(self, name: str) -> _Matcher:
+        matcher = self._matchers.get(name)
+        if matcher is None:
+            matcher = self._matchers[name] = _Matcher.of(self.get(name))
+        return matcher
 
     @classmethod
     def load(cls, project_root: str | Path | None = None) -> RoleLibrary:
@@ -340,6 +353,48 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 
 @dataclass(frozen=True)
+class _Matcher:
+    """One role's keywords as compiled patterns, with ``any_keyword`` matching where any of them
+    would (one search rules out a text that mentions none of the role's keywords)."""
+
+    role: Role
+    #: (keyword, its lowercase form when it is ASCII else None, its pattern)
+    patterns: tuple[tuple[str, str | None, re.Pattern[str]], ...]
+    any_keyword: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, role: Role) -> _Matcher:
+        patterns = tuple(
+            (keyword, keyword.lower() if keyword.isascii() else None, _keyword_pattern(keyword))
+            for keyword in role.keywords
+        )
+        any_keyword = None
+        if role.keywords:
+            alternatives = "|".join(re.escape(keyword) for keyword in role.keywords)
+            any_keyword = re.compile(rf"(?<![\w])(?:{alternatives})s?(?![\w])", re.IGNORECASE)
+        return cls(role, patterns, any_keyword)
+
+
+class _Texts(NamedTuple):
+    """A task's title and description, each with its lowercase form when it is ASCII (where a
+    case-insensitive match implies the lowercase keyword is a substring of the lowercase text)."""
+
+    title: str
+    description: str
+    title_folded: str | None
+    description_folded: str | None
+
+    @classmethod
+    def of(cls, title: str, description: str) -> _Texts:
+        return cls(
+            title,
+            description,
+            title.lower() if title.isascii() else None,
+            description.lower() if description.isascii() else None,
+        )
+
+
+@dataclass(frozen=True)
 class _Score:
     name: str
     total: int
@@ -348,17 +403,34 @@ class _Score:
     design_first: bool
 
 
-def _score(role: Role, *, title: str, description: str, task_type: str, design_first: bool) -> _Score:
+def _score(matcher: _Matcher, *, texts: _Texts, task_type: str, design_first: bool) -> _Score:
+    role = matcher.role
     hits: list[tuple[int, int, str]] = []  # (0 title / 1 description, position, keyword)
     total = 0
-    for keyword in role.keywords:
-        pattern = _keyword_pattern(keyword)
-        in_title = pattern.search(title)
+    title, description = texts.title, texts.description
+    keywords = matcher.patterns
+    any_keyword = matcher.any_keyword
+    ascii_texts = texts.title_folded is not None and texts.description_folded is not None
+    if any_keyword is None or (
+        not ascii_texts and any_keyword.search(title) is None and any_keyword.search(description) is None
+    ):
+        keywords = ()
+    for keyword, folded, pattern in keywords:
+        # A keyword absent from an ASCII text (case folded) cannot match there: skip the search.
+        in_title = (
+            None
+            if folded is not None and texts.title_folded is not None and folded not in texts.title_folded
+            else pattern.search(title)
+        )
         if in_title is not None:
             total += _TITLE_WEIGHT
             hits.append((0, in_title.start(), keyword))
             continue
-        in_description = pattern.search(description)
+        in_description = (
+            None
+            if folded is not None and texts.description_folded is not None and folded not in texts.description_folded
+            else pattern.search(description)
+        )
         if in_description is not None:
             total += _DESCRIPTION_WEIGHT
             hits.append((1, in_description.start(), keyword))
@@ -396,16 +468,27 @@ def route(library: RoleLibrary, *, title: str, description: str, task_type: str,
             "use one of: " + ", ".join(_COMPLEXITY_VALUES) + ".",
         )
     task_type, complexity = str(task_type), str(complexity)
+    key = (title, description, task_type, complexity)
+    known = library._routes.get(key)
+    if known is None:
+        known = _route(library, title=title, description=description, task_type=task_type, complexity=complexity)
+        if len(library._routes) >= _ROUTES_KEPT:
+            library._routes.clear()
+        library._routes[key] = known
+    return known
+
+
+def _route(library: RoleLibrary, *, title: str, description: str, task_type: str, complexity: str) -> tuple[str, str]:
     design_first = task_type == TaskType.FEATURE.value and complexity in _COMPLEX and _DESIGN_FIRST_ROLE in library
     preference = library.preference()
+    texts = _Texts.of(title, description)
     if design_first:
         preference.remove(_DESIGN_FIRST_ROLE)
         preference.insert(0, _DESIGN_FIRST_ROLE)
     scores = [
         _score(
-            library.get(name),
-            title=title,
-            description=description,
+            library._matcher(name),
+            texts=texts,
             task_type=task_type,
             design_first=design_first and name == _DESIGN_FIRST_ROLE,
         )
