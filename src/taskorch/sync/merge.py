@@ -36,8 +36,9 @@ class MergeMixin(EngineCore):
         has in flight that the issue now shows are taken as ours, not as remote edits.
 
         The entry point for anything that brings an issue as the platform has it: the pull, an
-        adoption, and next a webhook. ``link`` is the ``feature_issue_links`` row; no request is
-        made except, for an unknown milestone number, one listing of milestones."""
+        adoption, and webhook deliveries (services/webhooks.py). ``link`` is the
+        ``feature_issue_links`` row; no request is made except, for an unknown milestone number,
+        one listing of milestones."""
         remote = self._remote(issue)
         policy = self.config.get("conflict_policy") or "manual"
         at = self.clock()
