@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from taskorch.domain.graph import find_cycle
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, DependencyCycle, InvalidInput, VersionMismatch
 from taskorch.hints import REQUIRED, Hint, Message, attach, render
@@ -17,7 +15,6 @@ from taskorch.services.models import CancelResult, DeleteResult, ReopenResult, U
 from taskorch.services.planning import ancestors, check_dependencies
 from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
-from taskorch.store.tables import task_dependencies
 
 __all__ = ["PLAIN_FIELDS", "cancel_task", "delete_task", "reopen_task", "update_task"]
 
@@ -43,31 +40,6 @@ _STATUS_VERB = {
     TaskStatus.COMPLETED: ("complete_task", " (it records the work)"),
     TaskStatus.CANCELLED: ("cancel_task", ""),
 }
-
-
-def _would_cycle(conn: Connection, task_id: int, new_deps: Sequence[int]) -> list[int] | None:
-    """The cycle ``task -> dep -> ... -> task`` that the new dependencies would close, if any."""
-    graph: dict[int, list[int]] = {task_id: list(new_deps)}
-    frontier = [d for d in new_deps if d != task_id]
-    seen = {task_id}
-    while frontier:
-        frontier = [d for d in dict.fromkeys(frontier) if d not in seen]
-        if not frontier:
-            break
-        seen.update(frontier)
-        for node in frontier:
-            graph.setdefault(node, [])
-        rows = conn.execute(
-            select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id).where(
-                task_dependencies.c.task_id.in_(frontier)
-            )
-        )
-        nxt = []
-        for node, dep in rows:
-            graph[node].append(dep)
-            nxt.append(dep)
-        frontier = nxt
-    return find_cycle(graph)
 
 
 def update_task(
@@ -125,7 +97,7 @@ def update_task(
             field="depends_on",
             forbidden=chain_ids,
         )
-        cycle = _would_cycle(conn, task_id, deps)
+        cycle = repo.dependency_cycle(conn, task_id, deps)
         if cycle is not None:
             numbers = repo.numbers_of(conn, cycle)
             raise DependencyCycle("depends_on", [f"task {numbers[i]}" for i in cycle])

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
 
 from taskorch.domain.caller import current_caller
+from taskorch.domain.graph import find_cycle
 from taskorch.domain.model import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -48,6 +49,7 @@ __all__ = [
     "change_status",
     "delete_tasks",
     "dependencies_of",
+    "dependency_cycle",
     "dependency_numbers_of",
     "dependents_of",
     "get_task",
@@ -795,3 +797,29 @@ def set_counts(conn: Connection, session_id: int, counts: Mapping[str, int]) -> 
         .values(count=bindparam("n"))
     )
     conn.execute(stmt, [{"s": s, "n": n} for s, n in counts.items()])
+
+
+def dependency_cycle(conn: Connection, task_id: int, depends_on: Sequence[int]) -> list[int] | None:
+    """The cycle ``task -> dep -> ... -> task`` (task ids) that giving the task exactly
+    ``depends_on`` would close, or ``None``."""
+    graph: dict[int, list[int]] = {task_id: list(depends_on)}
+    frontier = [d for d in depends_on if d != task_id]
+    seen = {task_id}
+    while frontier:
+        frontier = [d for d in dict.fromkeys(frontier) if d not in seen]
+        if not frontier:
+            break
+        seen.update(frontier)
+        for node in frontier:
+            graph.setdefault(node, [])
+        rows = conn.execute(
+            select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id).where(
+                task_dependencies.c.task_id.in_(frontier)
+            )
+        )
+        following = []
+        for node, dep in rows:
+            graph[node].append(dep)
+            following.append(dep)
+        frontier = following
+    return find_cycle(graph)

@@ -11,21 +11,18 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
-from taskorch.domain.graph import find_cycle
 from taskorch.store.tables import (
     feature_issue_links,
     sync_conflicts,
     sync_outbox,
     sync_state,
     sync_status_logs,
-    task_dependencies,
     tasks,
 )
 
 __all__ = [
     "complete_pending",
     "conflict_by_id",
-    "dependency_cycle",
     "ensure_state",
     "has_pending",
     "in_flight_of",
@@ -100,32 +97,6 @@ def task_ids_of_numbers(conn: Connection, session_id: int, numbers: Iterable[int
         return {}
     query = select(tasks.c.number, tasks.c.id).where(tasks.c.session_id == session_id, tasks.c.number.in_(wanted))
     return {int(number): int(task_id) for number, task_id in conn.execute(query)}
-
-
-def dependency_cycle(conn: Connection, task_id: int, depends_on: Sequence[int]) -> list[int] | None:
-    """The cycle ``task -> dep -> ... -> task`` (task ids) that giving the task exactly
-    ``depends_on`` would close, or ``None``."""
-    graph: dict[int, list[int]] = {task_id: list(depends_on)}
-    frontier = [d for d in depends_on if d != task_id]
-    seen = {task_id}
-    while frontier:
-        frontier = [d for d in dict.fromkeys(frontier) if d not in seen]
-        if not frontier:
-            break
-        seen.update(frontier)
-        for node in frontier:
-            graph.setdefault(node, [])
-        rows = conn.execute(
-            select(task_dependencies.c.task_id, task_dependencies.c.depends_on_id).where(
-                task_dependencies.c.task_id.in_(frontier)
-            )
-        )
-        following = []
-        for node, dep in rows:
-            graph[node].append(dep)
-            following.append(dep)
-        frontier = following
-    return find_cycle(graph)
 
 
 # -- links (feature_issue_links) ---------------------------------------------------------------

@@ -166,7 +166,7 @@ class MergeMixin(EngineCore):
         wanted = [d for d in current if number_of.get(d) is None or number_of[d] in result]
         conflicted = False
         for n in sorted(result - local):
-            cycle = sync_store.dependency_cycle(conn, task["id"], [*wanted, task_of[n]])
+            cycle = repo.dependency_cycle(conn, task["id"], [*wanted, task_of[n]])
             if cycle is None:
                 wanted.append(task_of[n])
                 continue
@@ -304,7 +304,7 @@ def _take_remote_dependencies(
     current = repo.dependencies_of(conn, [task["id"]])[task["id"]]
     linked = sync_store.issue_numbers_of(conn, current)
     wanted = [d for d in current if d not in linked] + [task_of[n] for n in numbers if n in task_of]
-    cycle = sync_store.dependency_cycle(conn, task["id"], wanted)
+    cycle = repo.dependency_cycle(conn, task["id"], wanted)
     if cycle is not None:
         shown = " -> ".join(f"task {n}" for n in repo.numbers_of(conn, cycle).values())
         return f"the platform's dependencies would close the cycle {shown}"
