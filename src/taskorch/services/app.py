@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Connection, RowMapping, and_, desc, func, insert, select, text
+from sqlalchemy import Connection, RowMapping, desc, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from taskorch import __version__
@@ -37,7 +37,6 @@ from taskorch.hints import REQUIRED, Hint, Message, attach, render
 from taskorch.services import projects, query, sessions, views
 from taskorch.services.fields import text_arguments
 from taskorch.services.models import (
-    AuditEntry,
     AuditTrail,
     CancelResult,
     CompleteResult,
@@ -65,7 +64,7 @@ from taskorch.services.models import (
 from taskorch.services.runtime import Housekeeper, Runtime
 from taskorch.store import repository as repo
 from taskorch.store.db import HEAD_REVISION, Database
-from taskorch.store.tables import server_restarts, task_events
+from taskorch.store.tables import server_restarts
 
 if TYPE_CHECKING:
     from taskorch.services import maintenance
@@ -523,28 +522,10 @@ class Orchestrator:
         after a hard delete), oldest first. Raises :class:`NotFound` for a number the project never had."""
         with self.db.transaction(write=False) as conn:
             session = self._session(conn, session_id)
-            where = task_events.c.session_id == session["id"]
-            if task_id is not None:
-                where = and_(where, task_events.c.task_number == task_id)
-            rows = list(
-                conn.execute(select(task_events).where(where).order_by(task_events.c.id.desc()).limit(limit)).mappings()
-            )
-            if task_id is not None and not rows:
+            entries = views.audit_entries(conn, session["id"], task_number=task_id, limit=limit)
+            if task_id is not None and not entries:
                 sessions.resolve_task(conn, session, task_id)  # NotFound unless the project has it
-        return AuditTrail(
-            entries=[
-                AuditEntry(
-                    id=r["id"],
-                    at=r["created_at"],
-                    tool=r["tool"],
-                    action=r["action"],
-                    task_id=r["task_number"],
-                    changes=r["changes"],
-                    actor=r["actor"],
-                )
-                for r in reversed(rows)
-            ]
-        )
+        return AuditTrail(entries=entries[::-1])
 
     # -- maintenance ------------------------------------------------------------------------
 

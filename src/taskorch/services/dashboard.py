@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from taskorch.domain import taskgraph
 from taskorch.domain.model import TaskStatus
-from taskorch.services import sessions
+from taskorch.services import sessions, views
 from taskorch.services.models import AuditEntry, ConflictView, Readiness, ReleaseView
 from taskorch.services.webhooks import same_repository
 from taskorch.store.tables import (
@@ -404,32 +404,14 @@ def activity(
     is a task number), and the actors and tools the project's trail names (for the filters)."""
     with o.db.transaction(write=False) as conn:
         _session(o, conn, session_id)
-        where = [task_events.c.session_id == session_id]
-        if actor:
-            where.append(task_events.c.actor == actor)
-        if task_id is not None:
-            where.append(task_events.c.task_number == task_id)
-        if tool:
-            where.append(task_events.c.tool == tool)
-        rows = conn.execute(select(task_events).where(and_(*where)).order_by(task_events.c.id.desc()).limit(limit))
-        entries = [
-            AuditEntry(
-                id=r["id"],
-                at=r["created_at"],
-                tool=r["tool"],
-                action=r["action"],
-                task_id=r["task_number"],
-                changes=r["changes"],
-                actor=r["actor"],
-            )
-            for r in rows.mappings()
-        ]
+        entries = views.audit_entries(conn, session_id, task_number=task_id, actor=actor, tool=tool, limit=limit)
+        in_project = task_events.c.session_id == session_id
         choices = {
             "actor": sorted(
-                a for (a,) in conn.execute(select(task_events.c.actor).where(where[0]).distinct()) if a is not None
+                a for (a,) in conn.execute(select(task_events.c.actor).where(in_project).distinct()) if a is not None
             ),
             "tool": sorted(
-                t for (t,) in conn.execute(select(task_events.c.tool).where(where[0]).distinct()) if t is not None
+                t for (t,) in conn.execute(select(task_events.c.tool).where(in_project).distinct()) if t is not None
             ),
         }
     return entries, choices

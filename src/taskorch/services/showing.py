@@ -6,10 +6,10 @@ from sqlalchemy import Connection, RowMapping, select
 
 from taskorch.services import views
 from taskorch.services.execution import specialist_context
-from taskorch.services.models import AuditEntry, IssueLinkView, ShowResult, TaskBrief, TreeResult
+from taskorch.services.models import IssueLinkView, ShowResult, TaskBrief, TreeResult
 from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
-from taskorch.store.tables import feature_issue_links, task_events, tasks
+from taskorch.store.tables import feature_issue_links, tasks
 
 __all__ = ["AUDIT_SHOWN", "TREE_LIMIT", "show_task", "task_tree"]
 
@@ -25,25 +25,7 @@ def show_task(conn: Connection, *, task_id: int, roles: RoleLibrary) -> ShowResu
     issue. Changes nothing: the task is not started. Raises :class:`NotFound`."""
     task = repo.get_task(conn, task_id)
     context = specialist_context(conn, task, roles, include_artifacts=True)
-    events = list(
-        conn.execute(
-            select(task_events)
-            .where(task_events.c.session_id == task["session_id"], task_events.c.task_number == task["number"])
-            .order_by(task_events.c.id.desc())
-            .limit(AUDIT_SHOWN)
-        ).mappings()
-    )
-    audit = [
-        AuditEntry(
-            id=e["id"],
-            at=e["created_at"],
-            tool=e["tool"],
-            action=e["action"],
-            task_id=e["task_number"],
-            changes=e["changes"],
-        )
-        for e in reversed(events)
-    ]
+    audit = views.audit_entries(conn, task["session_id"], task_number=task["number"], limit=AUDIT_SHOWN)[::-1]
     return ShowResult(**context, audit=audit, issue=_issue(conn, task))
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, bindparam, select
 
 from taskorch.domain.caller import LOCAL, current_caller
-from taskorch.services.models import ArtifactView, TaskBrief, TaskView
+from taskorch.services.models import ArtifactView, AuditEntry, TaskBrief, TaskView
 from taskorch.store import repository as repo
-from taskorch.store.tables import artifacts, tasks
+from taskorch.store.tables import artifacts, task_events, tasks
 
 __all__ = ["BRIEF_COLUMNS", "artifacts_of", "brief", "briefs", "briefs_of", "task_views"]
 
@@ -120,3 +120,36 @@ def task_views(
             )
         )
     return views
+
+
+def audit_entries(
+    conn: Connection,
+    session_id: int,
+    *,
+    task_number: int | None = None,
+    actor: str | None = None,
+    tool: str | None = None,
+    limit: int,
+) -> list[AuditEntry]:
+    """The newest ``limit`` audit entries of a session, newest first, matching every filter given
+    (a task by its number, so a hard-deleted task's history is still found)."""
+    where = [task_events.c.session_id == session_id]
+    if task_number is not None:
+        where.append(task_events.c.task_number == task_number)
+    if actor:
+        where.append(task_events.c.actor == actor)
+    if tool:
+        where.append(task_events.c.tool == tool)
+    rows = conn.execute(select(task_events).where(and_(*where)).order_by(task_events.c.id.desc()).limit(limit))
+    return [
+        AuditEntry(
+            id=r["id"],
+            at=r["created_at"],
+            tool=r["tool"],
+            action=r["action"],
+            task_id=r["task_number"],
+            changes=r["changes"],
+            actor=r["actor"],
+        )
+        for r in rows.mappings()
+    ]
