@@ -11,10 +11,12 @@ touch the network. An adapter never retries by itself: the engine decides, logs 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from taskorch.errors import PlatformError
 
 __all__ = [
     "DEFAULT_HOSTS",
@@ -30,10 +32,14 @@ __all__ = [
     "RemoteRelease",
     "RepositoryRef",
     "Unset",
+    "answered",
+    "answered_items",
     "labels_tuple",
     "lacks",
     "parse_repository",
 ]
+
+T = TypeVar("T")
 
 
 class Unset:
@@ -371,3 +377,20 @@ def _valid_name(part: str) -> bool:
 def labels_tuple(values: Sequence[str]) -> tuple[str, ...]:
     """Labels as a sorted, de-duplicated tuple (the form compared during sync)."""
     return tuple(sorted(dict.fromkeys(values)))
+
+
+def answered_items(page: Any, where: str) -> list[dict[str, Any]]:
+    """The objects of a list answer to ``where`` (e.g. ``"GitHub GET /repos/o/r/issues"``);
+    raises :class:`~taskorch.errors.PlatformError` when the answer is not a list."""
+    if not isinstance(page, list):
+        raise PlatformError(f"{where} answered with something other than a list.")
+    return [item for item in page if isinstance(item, dict)]
+
+
+def answered(parse: Callable[[Any], T], data: Any, what: str, where: str) -> T:
+    """``parse(data)``, an answer to ``where`` holding ``what`` (e.g. "an issue"); a malformed
+    answer raises :class:`~taskorch.errors.PlatformError` naming both."""
+    try:
+        return parse(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise PlatformError(f"{where} answered with {what} that cannot be read ({error}).") from None

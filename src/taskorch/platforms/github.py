@@ -63,6 +63,8 @@ from taskorch.platforms.base import (
     RemoteRelease,
     RepositoryRef,
     Unset,
+    answered,
+    answered_items,
     labels_tuple,
     parse_repository,
 )
@@ -907,27 +909,15 @@ class GitHubPlatform:
 
     @staticmethod
     def _items(page: Any, method: str, path: str) -> list[dict[str, Any]]:
-        if not isinstance(page, list):
-            raise PlatformError(f"GitHub {method} {path} answered with something other than a list.")
-        return [item for item in page if isinstance(item, dict)]
+        return answered_items(page, f"GitHub {method} {path}")
 
     @staticmethod
     def _issue(data: Any, method: str, path: str) -> RemoteIssue:
-        try:
-            return issue_from_json(data)
-        except (KeyError, TypeError, ValueError) as error:
-            raise PlatformError(
-                f"GitHub {method} {path} answered with an issue that cannot be read ({error})."
-            ) from None
+        return answered(issue_from_json, data, "an issue", f"GitHub {method} {path}")
 
     @staticmethod
     def _milestone(data: Any, method: str, path: str) -> RemoteMilestone:
-        try:
-            return milestone_from_json(data)
-        except (KeyError, TypeError, ValueError) as error:
-            raise PlatformError(
-                f"GitHub {method} {path} answered with a milestone that cannot be read ({error})."
-            ) from None
+        return answered(milestone_from_json, data, "a milestone", f"GitHub {method} {path}")
 
     @staticmethod
     def _board(node: Mapping[str, Any], operation: str) -> BoardRef:

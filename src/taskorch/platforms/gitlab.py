@@ -129,6 +129,8 @@ from taskorch.platforms.base import (
     RemoteRelease,
     RepositoryRef,
     Unset,
+    answered,
+    answered_items,
     labels_tuple,
 )
 
@@ -1197,27 +1199,15 @@ class GitLabPlatform:
 
     @staticmethod
     def _items(page: Any, method: str, path: str) -> list[dict[str, Any]]:
-        if not isinstance(page, list):
-            raise PlatformError(f"GitLab {method} {_shown(path)} answered with something other than a list.")
-        return [item for item in page if isinstance(item, dict)]
+        return answered_items(page, f"GitLab {method} {_shown(path)}")
 
     @staticmethod
     def _issue(data: Any, method: str, path: str) -> RemoteIssue:
-        try:
-            return issue_from_json(data)
-        except (KeyError, TypeError, ValueError) as error:
-            raise PlatformError(
-                f"GitLab {method} {_shown(path)} answered with an issue that cannot be read ({error})."
-            ) from None
+        return answered(issue_from_json, data, "an issue", f"GitLab {method} {_shown(path)}")
 
     @staticmethod
     def _milestone(data: Any, method: str, path: str) -> RemoteMilestone:
-        try:
-            return milestone_from_json(data)
-        except (KeyError, TypeError, ValueError) as error:
-            raise PlatformError(
-                f"GitLab {method} {_shown(path)} answered with a milestone that cannot be read ({error})."
-            ) from None
+        return answered(milestone_from_json, data, "a milestone", f"GitLab {method} {_shown(path)}")
 
     def _release(self, data: Any, method: str, path: str) -> RemoteRelease:
         try:
