@@ -59,6 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from standins.github import ManualClock
+
 __all__ = ["FAULTS", "FakeGitLab", "Recorded", "SteppingClock"]
 
 Json = dict[str, Any]
@@ -70,22 +72,12 @@ _DURATION_UNITS = {"mo": 4 * 5 * 8 * 3600, "w": 5 * 8 * 3600, "d": 8 * 3600, "h"
 _DURATION_RE = re.compile(r"(\d+)\s*(mo|w|d|h|m|s)")
 
 
-class SteppingClock:
-    """A clock tests move by hand: each reading returns ``now`` and then advances it by ``step``
-    (default one second), so consecutive changes get distinct, ordered timestamps."""
+class SteppingClock(ManualClock):
+    """The GitHub stand-in's :class:`~standins.github.ManualClock`, advancing one second per
+    reading by default, so consecutive changes get distinct, ordered timestamps."""
 
     def __init__(self, start: datetime | None = None, *, step: timedelta = timedelta(seconds=1)) -> None:
-        self.now = (start or datetime(2025, 1, 6, 9, 0, tzinfo=UTC)).astimezone(UTC)
-        self.step = step
-
-    def __call__(self) -> datetime:
-        current = self.now
-        self.now = current + self.step
-        return current
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+        super().__init__(start, step=step)
 
 
 def iso(moment: datetime) -> str:
