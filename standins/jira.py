@@ -58,6 +58,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -260,6 +261,22 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("PUT", API + r"/version/(?P<version>[^/]+)", "update_version"),
     ("POST", API + r"/filter", "create_filter"),
     ("GET", API + r"/filter/(?P<filter>[^/]+)", "get_filter"),
+    # agile API
+    ("GET", AGILE + r"/board", "list_boards"),
+    ("POST", AGILE + r"/board", "create_board"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)", "get_board"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/configuration", "get_board_configuration"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/issue", "board_issues"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/backlog", "board_backlog"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/sprint", "board_sprints"),
+    ("POST", AGILE + r"/sprint", "create_sprint"),
+    ("GET", AGILE + r"/sprint/(?P<sprint>[^/]+)", "get_sprint"),
+    ("POST", AGILE + r"/sprint/(?P<sprint>[^/]+)", "update_sprint_partial"),
+    ("PUT", AGILE + r"/sprint/(?P<sprint>[^/]+)", "update_sprint_full"),
+    ("GET", AGILE + r"/sprint/(?P<sprint>[^/]+)/issue", "sprint_issues"),
+    ("POST", AGILE + r"/sprint/(?P<sprint>[^/]+)/issue", "move_to_sprint"),
+    ("PUT", AGILE + r"/issue/rank", "rank_issues"),
+    ("POST", AGILE + r"/backlog/issue", "move_to_backlog"),
 )
 
 _Handler = Callable[[_Req, dict[str, str]], _Reply]
@@ -504,13 +521,10 @@ class FakeJira:
         document, or plain text made into paragraphs), ``labels``, ``assignee`` (an accountId or
         ``None``), ``priority`` / ``resolution`` (names), ``components`` (names), ``duedate``,
         ``status`` (a status name: the issue walks the workflow's shortest path there, one
-        transition at a time), ``actor`` (a display name; default the stand-in's own account).
-        Bumps ``updated``. Raises ``KeyError`` for an unknown issue and ``ValueError`` for a
+        transition at a time). Bumps ``updated``. Raises ``KeyError`` for an unknown issue and ``ValueError`` for a
         change Jira would refuse (including a status the workflow cannot reach)."""
         with self._lock:
             issue = self._issue_by_number(number)
-            actor_name = fields.pop("actor", None)
-            actor = self.add_user(actor_name) if actor_name else self.myself
             status = fields.pop("status", None)
             resolution = fields.pop("resolution", None)
             changes: Json = {}
@@ -540,7 +554,6 @@ class FakeJira:
                 raise ValueError(exc.body) from exc
             except KeyError as exc:
                 raise ValueError(f"unknown status {status!r}") from exc
-            del actor
             self._touch(issue)
             return issue
 
@@ -2064,6 +2077,360 @@ class FakeJira:
             if sprint.get(name) is not None:
                 out[name] = sprint[name]
         return out
+
+    def _board(self, board_id: str) -> Json:
+        try:
+            return self.boards[int(board_id)]
+        except (ValueError, KeyError):
+            raise ApiError(
+                404,
+                [
+                    "The requested board cannot be viewed because it either does not exist or you do not have "
+                    "permission to view it."
+                ],
+            ) from None
+
+    def _sprint(self, sprint_id: str) -> Json:
+        try:
+            return self.sprints[int(sprint_id)]
+        except (ValueError, KeyError):
+            raise ApiError(
+                404, [f"Sprint with id {sprint_id} does not exist or you do not have permission to see it."]
+            ) from None
+
+    def _board_json(self, board: Json) -> Json:
+        return {
+            "id": board["id"],
+            "self": f"{self._agile}/board/{board['id']}",
+            "name": board["name"],
+            "type": board["type"],
+            "location": {
+                "projectId": int(self.project_id),
+                "displayName": f"{self.project_key.title()} ({self.project_key})",
+                "projectName": self.project_key.title(),
+                "projectKey": self.project_key,
+                "projectTypeKey": "software",
+                "avatarURI": f"{self.site_url}/rest/api/2/universal_avatar/view/type/project/avatar/10400?size=small",
+                "name": f"{self.project_key.title()} ({self.project_key})",
+            },
+            "isPrivate": False,
+        }
+
+    def _default_columns(self) -> list[Json]:
+        """Jira's columns for a board made from a filter: To Do, In Progress and Done, each
+        holding the workflow's statuses of that category."""
+        return [
+            {
+                "name": CATEGORIES[category][1],
+                "statuses": [s.id for s in self.workflow.statuses if s.category == category],
+            }
+            for category in ("new", "indeterminate", "done")
+        ]
+
+    def _paged_values(self, req: _Req, items: Sequence[Any]) -> Json:
+        start, size, chunk = self._page(req, items, 50)
+        return {
+            "maxResults": size,
+            "startAt": start,
+            "total": len(items),
+            "isLast": start + size >= len(items),
+            "values": chunk,
+        }
+
+    def list_boards(self, req: _Req, params: dict[str, str]) -> _Reply:
+        boards = list(self.boards.values())
+        project = req.query.get("projectKeyOrId")
+        if project and project not in {self.project_key, self.project_id}:
+            boards = []
+        if req.query.get("name"):
+            boards = [b for b in boards if req.query["name"].casefold() in b["name"].casefold()]
+        if req.query.get("type"):
+            kinds = set(self._list_param(req.query["type"]))
+            boards = [b for b in boards if b["type"] in kinds]
+        if req.query.get("filterId"):
+            boards = [b for b in boards if str(b["filterId"]) == req.query["filterId"]]
+        return _Reply(200, self._paged_values(req, [self._board_json(b) for b in boards]))
+
+    def create_board(self, req: _Req, params: dict[str, str]) -> _Reply:
+        body = req.body if isinstance(req.body, Mapping) else {}
+        name = str(body.get("name") or "").strip()
+        kind = body.get("type")
+        errors = {}
+        if not name:
+            errors["name"] = "Board name is required."
+        if kind not in {"scrum", "kanban"}:
+            errors["type"] = "Board type must be 'scrum' or 'kanban'."
+        filter_id = body.get("filterId")
+        if filter_id is None:
+            errors["filterId"] = "Filter id is required."
+        if errors:
+            raise ApiError(400, [], errors)
+        if not isinstance(filter_id, int) or filter_id not in self.filters:
+            raise _bad([f"Filter with id '{filter_id}' does not exist or you do not have permission to view it."])
+        board_id = self._next("board", 1)
+        board: Json = {
+            "id": board_id,
+            "name": name,
+            "type": kind,
+            "filterId": filter_id,
+            "columns": self._default_columns(),
+        }
+        self.boards[board_id] = board
+        return _Reply(201, self._board_json(board))
+
+    def get_board(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return _Reply(200, self._board_json(self._board(params["board"])))
+
+    def get_board_configuration(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        config = {
+            "id": board["id"],
+            "name": board["name"],
+            "type": board["type"],
+            "self": f"{self._agile}/board/{board['id']}/configuration",
+            "location": {"type": "project", "projectKeyOrId": self.project_id},
+            "filter": {"id": str(board["filterId"]), "self": f"{self._api}/filter/{board['filterId']}"},
+            "columnConfig": {
+                "columns": [
+                    {
+                        "name": column["name"],
+                        "statuses": [{"id": sid, "self": f"{self._api}/status/{sid}"} for sid in column["statuses"]],
+                    }
+                    for column in board["columns"]
+                ],
+                "constraintType": "issueCount",
+            },
+            "ranking": {"rankCustomFieldId": 10019},
+        }
+        if board["type"] == "scrum":
+            config["estimation"] = {
+                "type": "field",
+                "field": {"fieldId": "timeoriginalestimate", "displayName": "Original estimate"},
+            }
+        else:
+            config["subQuery"] = {"query": "resolution = EMPTY OR resolution changed AFTER -2w"}
+        return _Reply(200, config)
+
+    def _agile_issue(self, number: int, wanted: set[str] | None) -> Json:
+        rendered = self._render_issue(number, wanted)
+        if wanted is None or "sprint" in wanted:
+            sprint = self._sprint_of(number)
+            rendered["fields"]["sprint"] = self._sprint_json(sprint) if sprint is not None else None
+        if wanted is None or "closedSprints" in wanted:
+            closed = [s for s in self.sprints.values() if s["state"] == "closed" and number in s["issues"]]
+            rendered["fields"]["closedSprints"] = [self._sprint_json(s) for s in closed]
+        return rendered
+
+    def _agile_search(self, req: _Req, numbers: Sequence[int]) -> _Reply:
+        if req.query.get("jql"):
+            narrowed = set(self._run_jql(req.query["jql"], require_bound=False))
+            numbers = [n for n in numbers if n in narrowed]
+        ranked = sorted(numbers, key=lambda n: self.rank.index(n) if n in self.rank else len(self.rank))
+        wanted = self._wanted_fields(self._list_param(req.query.get("fields")), "*navigable")
+        start, size, chunk = self._page(req, ranked, 50)
+        size = min(size, 100)
+        chunk = ranked[start : start + size]
+        return _Reply(
+            200,
+            {
+                "expand": "schema,names",
+                "startAt": start,
+                "maxResults": size,
+                "total": len(ranked),
+                "issues": [self._agile_issue(n, wanted) for n in chunk],
+            },
+        )
+
+    def _board_numbers(self, board: Json) -> list[int]:
+        return self._run_jql(self.filters[board["filterId"]]["jql"], require_bound=False)
+
+    def board_issues(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        return self._agile_search(req, self._board_numbers(board))
+
+    def board_backlog(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        if board["type"] != "scrum":
+            raise _bad(["The board does not support the backlog (it is a kanban board without one)."])
+        backlog = [
+            n
+            for n in self._board_numbers(board)
+            if self._sprint_of(n) is None and self.issues[n]["status"]["statusCategory"]["key"] != "done"
+        ]
+        return self._agile_search(req, backlog)
+
+    def board_sprints(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        if board["type"] != "scrum":
+            raise _bad(["The board does not support sprints"])
+        states = set(self._list_param(req.query.get("state"))) or {"future", "active", "closed"}
+        unknown = states - {"future", "active", "closed"}
+        if unknown:
+            raise _bad([f"The sprint state '{sorted(unknown)[0]}' is not valid."])
+        sprints = [
+            self._sprint_json(s)
+            for s in self.sprints.values()
+            if s["originBoardId"] == board["id"] and s["state"] in states
+        ]
+        return _Reply(200, self._paged_values(req, sprints))
+
+    def _sprint_date(self, value: Any, name: str) -> str:
+        try:
+            moment = parse_jira_time(str(value))
+        except ValueError:
+            raise _bad(**{name: f"The {name} '{value}' is not a valid date."}) from None
+        return moment.astimezone(ZoneInfo(self.time_zone)).isoformat(timespec="milliseconds")
+
+    def create_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        body = req.body if isinstance(req.body, Mapping) else {}
+        name = str(body.get("name") or "").strip()
+        if not name:
+            raise _bad(name="The sprint name is required.")
+        if len(name) > 30:
+            raise _bad(name="The sprint name must not be longer than 30 characters.")
+        board = self._board(str(body.get("originBoardId", "")))
+        if board["type"] != "scrum":
+            raise _bad(["The board does not support sprints"])
+        sprint_id = self._next("sprint", 1)
+        sprint: Json = {
+            "id": sprint_id,
+            "state": "future",
+            "name": name,
+            "originBoardId": board["id"],
+            "createdDate": self._now().astimezone(ZoneInfo(self.time_zone)).isoformat(timespec="milliseconds"),
+            "startDate": None,
+            "endDate": None,
+            "completeDate": None,
+            "goal": body.get("goal") or None,
+            "issues": [],
+        }
+        for key in ("startDate", "endDate"):
+            if body.get(key):
+                sprint[key] = self._sprint_date(body[key], key)
+        self.sprints[sprint_id] = sprint
+        return _Reply(201, self._sprint_json(sprint))
+
+    def get_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return _Reply(200, self._sprint_json(self._sprint(params["sprint"])))
+
+    def _update_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        sprint = self._sprint(params["sprint"])
+        body = req.body if isinstance(req.body, Mapping) else {}
+        staged = dict(sprint)
+        if "name" in body:
+            name = str(body["name"] or "").strip()
+            if not name or len(name) > 30:
+                raise _bad(name="The sprint name must be 1 to 30 characters.")
+            staged["name"] = name
+        if "goal" in body:
+            staged["goal"] = body["goal"] or None
+        for key in ("startDate", "endDate"):
+            if body.get(key):
+                if sprint["state"] == "closed":
+                    raise _bad([f"The {key} of a closed sprint cannot be changed."])
+                staged[key] = self._sprint_date(body[key], key)
+        state = body.get("state")
+        if state is not None and state != sprint["state"]:
+            if (sprint["state"], state) == ("future", "active"):
+                if not staged.get("startDate") or not staged.get("endDate"):
+                    raise _bad(["A sprint can only be started with a start date and an end date."])
+                if any(
+                    s["state"] == "active" and s["originBoardId"] == sprint["originBoardId"]
+                    for s in self.sprints.values()
+                ):
+                    raise _bad(["This board already has an active sprint."])
+            elif (sprint["state"], state) == ("active", "closed"):
+                staged["completeDate"] = (
+                    self._now().astimezone(ZoneInfo(self.time_zone)).isoformat(timespec="milliseconds")
+                )
+                done = [
+                    n
+                    for n in sprint["issues"]
+                    if n in self.issues and self.issues[n]["status"]["statusCategory"]["key"] == "done"
+                ]
+                for number in set(sprint["issues"]) - set(done):
+                    if number in self.issues:
+                        self._touch(self.issues[number])
+                staged["issues"] = done  # incomplete issues go back to the backlog
+            else:
+                raise _bad([f"A {sprint['state']} sprint cannot become {state}."])
+            staged["state"] = state
+        sprint.update(staged)
+        return _Reply(200, self._sprint_json(sprint))
+
+    def update_sprint_partial(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return self._update_sprint(req, params)
+
+    def update_sprint_full(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return self._update_sprint(req, params)
+
+    def sprint_issues(self, req: _Req, params: dict[str, str]) -> _Reply:
+        sprint = self._sprint(params["sprint"])
+        return self._agile_search(req, [n for n in sprint["issues"] if n in self.issues])
+
+    def _issue_list(self, body: Any) -> list[int]:
+        issues = body.get("issues") if isinstance(body, Mapping) else None
+        if not isinstance(issues, list) or not issues:
+            raise _bad(issues="The issues to move must be listed.")
+        if len(issues) > 50:
+            raise _bad(issues="At most 50 issues can be moved at once.")
+        numbers = []
+        for ref in issues:
+            try:
+                numbers.append(self._find(str(ref)))
+            except ApiError:
+                raise _bad([f"Issue '{ref}' does not exist or you do not have permission to see it."]) from None
+        return numbers
+
+    def _rank(self, numbers: Sequence[int], body: Mapping[str, Any], *, required: bool) -> None:
+        before, after = body.get("rankBeforeIssue"), body.get("rankAfterIssue")
+        if before and after:
+            raise _bad(["Only one of rankBeforeIssue and rankAfterIssue can be given."])
+        if not before and not after:
+            if required:
+                raise _bad(["One of rankBeforeIssue and rankAfterIssue must be given."])
+            return
+        anchor = self._find(str(before or after))
+        if anchor in numbers:
+            raise _bad(["An issue cannot be ranked relative to itself."])
+        moving = [n for n in self.rank if n in set(numbers)]
+        rest = [n for n in self.rank if n not in set(numbers)]
+        position = rest.index(anchor) + (0 if before else 1)
+        self.rank = rest[:position] + moving + rest[position:]
+
+    def move_to_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        sprint = self._sprint(params["sprint"])
+        if sprint["state"] == "closed":
+            raise _bad(["Issues cannot be moved to a closed sprint."])
+        numbers = self._issue_list(req.body)
+        for number in numbers:
+            if self.issues[number]["issuetype"]["subtask"]:
+                raise _bad(
+                    [f"Sub-task {self.issues[number]['key']} moves with its parent; it cannot be moved on its own."]
+                )
+        for number in numbers:
+            for other in self.sprints.values():
+                if other["state"] != "closed" and number in other["issues"] and other is not sprint:
+                    other["issues"].remove(number)
+            if number not in sprint["issues"]:
+                sprint["issues"].append(number)
+                self._touch(self.issues[number])
+        self._rank(numbers, req.body, required=False)
+        return _Reply(204)
+
+    def move_to_backlog(self, req: _Req, params: dict[str, str]) -> _Reply:
+        numbers = self._issue_list(req.body)
+        for number in numbers:
+            for sprint in self.sprints.values():
+                if sprint["state"] != "closed" and number in sprint["issues"]:
+                    sprint["issues"].remove(number)
+                    self._touch(self.issues[number])
+        return _Reply(204)
+
+    def rank_issues(self, req: _Req, params: dict[str, str]) -> _Reply:
+        numbers = self._issue_list(req.body)
+        self._rank(numbers, req.body, required=True)
+        return _Reply(204)
 
 
 _FIELD_NAMES = {

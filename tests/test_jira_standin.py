@@ -5,6 +5,7 @@ Atlassian's official OpenAPI descriptions of the platform API v3 and the agile A
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,12 +50,33 @@ class JiraSpecs:
         return self.platform.checked + self.agile.checked
 
 
+def _string_query_parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with the agile description's generator slip mended: a few query parameters
+    (``type`` of ``GET /board``, ``state`` of ``GET /board/{boardId}/sprint``, ``fields`` of the
+    board and sprint issue lists) are declared as property-less objects, which no query string
+    can be; Atlassian's reference pages document them as (comma-separated) strings."""
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if not isinstance(parameter, dict) or parameter.get("in") != "query":
+                    continue
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "object" and not schema.get("properties"):
+                    parameter["schema"] = {"type": "string"}
+                elif schema.get("type") == "array" and schema.get("items", {}).get("type") == "object":
+                    parameter["schema"] = {"type": "array", "items": {"type": "string"}}
+    return spec
+
+
 @functools.cache
 def _load_specs() -> tuple[JiraSpecs | None, str]:
     missing = [path for path in (PLATFORM_SPEC, AGILE_SPEC) if not path.is_file()]
     if missing:
         return None, f"Atlassian's OpenAPI descriptions are unavailable: {', '.join(map(str, missing))} missing"
-    return JiraSpecs(SpecValidator.from_file(PLATFORM_SPEC), SpecValidator.from_file(AGILE_SPEC)), ""
+    agile = _string_query_parameters(json.loads(AGILE_SPEC.read_text(encoding="utf-8")))
+    return JiraSpecs(SpecValidator.from_file(PLATFORM_SPEC), SpecValidator(agile)), ""
 
 
 @pytest.fixture(scope="session")
@@ -732,3 +754,119 @@ def test_the_validator_sees_every_exchange_and_catches_a_bad_one(jira_specs: Jir
         client.get(f"{API}/myself", params={"colour": "red"})  # not a parameter of getCurrentUser
     assert validator.checked == 2
     assert [v.where for v in validator.violations] == ["request.query"]
+
+
+# -- agile: boards, sprints, backlog, rank -----------------------------------------------------
+
+
+def make_board(client: httpx.Client, kind: str = "scrum") -> dict[str, Any]:
+    saved = client.post(f"{API}/filter", json={"name": f"SHOP {kind}", "jql": "project = SHOP ORDER BY Rank ASC"})
+    response = client.post(
+        f"{AGILE}/board", json={"name": f"SHOP {kind}", "type": kind, "filterId": int(saved.json()["id"])}
+    )
+    assert response.status_code == 201, response.text
+    board: dict[str, Any] = response.json()
+    return board
+
+
+def test_a_board_is_made_from_a_filter_and_found_again(jira: FakeJira, client: httpx.Client) -> None:
+    board = make_board(client, "kanban")
+    assert (board["type"], board["location"]["projectKey"]) == ("kanban", "SHOP")
+    no_filter = client.post(f"{AGILE}/board", json={"name": "x", "type": "scrum", "filterId": 999})
+    assert no_filter.status_code == 400
+    found = client.get(
+        f"{AGILE}/board", params={"projectKeyOrId": "SHOP", "name": "SHOP kanban", "type": "kanban"}
+    ).json()
+    assert [b["id"] for b in found["values"]] == [board["id"]] and found["isLast"] is True
+    assert client.get(f"{AGILE}/board", params={"projectKeyOrId": "OTHER"}).json()["values"] == []
+    assert client.get(f"{AGILE}/board/{board['id']}").json()["name"] == "SHOP kanban"
+    assert client.get(f"{AGILE}/board/999").status_code == 404
+    config = client.get(f"{AGILE}/board/{board['id']}/configuration").json()
+    columns = {c["name"]: [s["id"] for s in c["statuses"]] for c in config["columnConfig"]["columns"]}
+    assert columns == {"To Do": ["10000"], "In Progress": ["3"], "Done": ["10001"]}
+    assert config["filter"]["id"] == str(jira.boards[board["id"]]["filterId"])
+    assert client.get(f"{AGILE}/board/{board['id']}/sprint").status_code == 400  # kanban boards have none
+
+
+def test_board_issues_follow_rank(jira: FakeJira, client: httpx.Client) -> None:
+    board = make_board(client)
+    first, second, third = create(client, "one"), create(client, "two"), create(client, "three")
+    listed = client.get(f"{AGILE}/board/{board['id']}/issue", params={"fields": "summary,status"}).json()
+    assert keys(listed) == [first, second, third] and listed["total"] == 3
+    assert set(listed["issues"][0]["fields"]) == {"summary", "status"}
+    assert client.put(f"{AGILE}/issue/rank", json={"issues": [third], "rankBeforeIssue": first}).status_code == 204
+    assert client.put(f"{AGILE}/issue/rank", json={"issues": [first], "rankAfterIssue": second}).status_code == 204
+    ranked = client.get(f"{AGILE}/board/{board['id']}/issue", params={"fields": "summary"}).json()
+    assert keys(ranked) == [third, second, first] and jira.rank == [3, 2, 1]
+    assert search(client, "project = SHOP ORDER BY Rank ASC")["issues"][0]["key"] == third
+    both = client.put(
+        f"{AGILE}/issue/rank", json={"issues": [first], "rankBeforeIssue": second, "rankAfterIssue": third}
+    )
+    assert both.status_code == 400
+    narrowed = client.get(f"{AGILE}/board/{board['id']}/issue", params={"jql": f"key = {second}"}).json()
+    assert keys(narrowed) == [second]
+
+
+def test_sprints_are_created_filled_started_and_closed(
+    jira: FakeJira, client: httpx.Client, clock: ManualClock
+) -> None:
+    board = make_board(client)
+    done_key, open_key, sub_parent = create(client, "finished"), create(client, "unfinished"), create(client, "parent")
+    child = create(client, "child", issuetype={"name": "Sub-task"}, parent={"key": sub_parent})
+    created = client.post(
+        f"{AGILE}/sprint", json={"name": "Sprint 1", "originBoardId": board["id"], "goal": "Ship checkout"}
+    )
+    assert created.status_code == 201
+    sprint = created.json()
+    assert (sprint["state"], sprint["goal"], sprint["originBoardId"]) == ("future", "Ship checkout", board["id"])
+    clock.advance(minutes=3)
+    moved = client.post(f"{AGILE}/sprint/{sprint['id']}/issue", json={"issues": [done_key, open_key]})
+    assert moved.status_code == 204
+    assert jira.issues[1]["updated"] == "2025-01-06T10:03:00.000+0100"
+    refused_sub_task = client.post(f"{AGILE}/sprint/{sprint['id']}/issue", json={"issues": [child]})
+    assert refused_sub_task.status_code == 400
+    in_sprint = client.get(f"{AGILE}/sprint/{sprint['id']}/issue", params={"fields": "summary,sprint"}).json()
+    assert keys(in_sprint) == [done_key, open_key]
+    assert in_sprint["issues"][0]["fields"]["sprint"]["id"] == sprint["id"]
+    backlog = client.get(f"{AGILE}/board/{board['id']}/backlog", params={"fields": "summary"}).json()
+    assert keys(backlog) == [sub_parent, child]
+    platform_view = client.get(f"{API}/issue/{done_key}", params={"fields": "customfield_10020"}).json()["fields"]
+    assert platform_view["customfield_10020"][0]["name"] == "Sprint 1"
+
+    no_dates = client.post(f"{AGILE}/sprint/{sprint['id']}", json={"state": "active"})
+    assert no_dates.status_code == 400
+    started = client.post(
+        f"{AGILE}/sprint/{sprint['id']}",
+        json={
+            "state": "active",
+            "startDate": "2025-01-06T10:00:00.000+01:00",
+            "endDate": "2025-01-20T10:00:00.000+01:00",
+        },
+    )
+    assert started.status_code == 200 and started.json()["state"] == "active"
+    second = client.post(f"{AGILE}/sprint", json={"name": "Sprint 2", "originBoardId": board["id"]}).json()
+    cannot = client.put(
+        f"{AGILE}/sprint/{second['id']}",
+        json={
+            "state": "active",
+            "startDate": "2025-01-20T10:00:00.000+01:00",
+            "endDate": "2025-02-03T10:00:00.000+01:00",
+        },
+    )
+    assert cannot.status_code == 400  # one active sprint per board
+    active = client.get(f"{AGILE}/board/{board['id']}/sprint", params={"state": "active"}).json()["values"]
+    assert [s["id"] for s in active] == [sprint["id"]]
+
+    jira.transition(1, "Done")
+    closed = client.post(f"{AGILE}/sprint/{sprint['id']}", json={"state": "closed"})
+    assert closed.status_code == 200 and closed.json()["state"] == "closed" and "completeDate" in closed.json()
+    assert client.get(f"{AGILE}/sprint/{sprint['id']}").json()["state"] == "closed"
+    backlog = keys(client.get(f"{AGILE}/board/{board['id']}/backlog", params={"fields": "summary"}).json())
+    assert open_key in backlog and done_key not in backlog  # the unfinished issue went back to the backlog
+    assert client.post(f"{AGILE}/sprint/{sprint['id']}/issue", json={"issues": [open_key]}).status_code == 400
+    reopen = client.post(f"{AGILE}/sprint/{sprint['id']}", json={"state": "active"})
+    assert reopen.status_code == 400
+
+    client.post(f"{AGILE}/sprint/{second['id']}/issue", json={"issues": [open_key]})
+    assert client.post(f"{AGILE}/backlog/issue", json={"issues": [open_key]}).status_code == 204
+    assert jira.sprints[second["id"]]["issues"] == []
