@@ -546,8 +546,9 @@ class FakeJira:
                     route = self.workflow.path(issue["status"]["name"], target)
                     if route is None:
                         raise ValueError(f"the workflow has no path from {issue['status']['name']!r} to {target!r}")
-                    for step in route:
-                        self._move(issue, step, {"name": resolution} if resolution else None)
+                    for index, step in enumerate(route):
+                        last = index == len(route) - 1
+                        self._move(issue, step, {"name": resolution} if resolution and last else None)
                 elif resolution is not None:
                     issue["resolution"] = self._resolution({"name": resolution})
             except ApiError as exc:
@@ -879,7 +880,8 @@ class FakeJira:
                 when = date.fromisoformat(version[name])
                 out["user" + name[0].upper() + name[1:]] = f"{when.day}/{when.strftime('%b')}/{when.strftime('%y')}"
         if version.get("releaseDate") and not version["released"]:
-            out["overdue"] = date.fromisoformat(version["releaseDate"]) < self._now().astimezone().date()
+            today = self._now().astimezone(ZoneInfo(self.time_zone)).date()
+            out["overdue"] = date.fromisoformat(version["releaseDate"]) < today
         return out
 
     def _issue_ref(self, number: int) -> Json:
@@ -1538,12 +1540,17 @@ class FakeJira:
             raise _bad(["Properties must be a list of objects with a key and a value."])
         for prop in properties:
             _check_property_key(prop["key"])
+        transition = body.get("transition")
+        if isinstance(transition, Mapping):
+            available = {t.id for t in self.workflow.available(self.workflow.initial.name)}
+            if str(transition.get("id", "")) not in available:
+                raise _bad([f"Transition id '{transition.get('id', '')}' is not valid for this issue."])
         number = self._create(fields, body.get("update") or {}, self.myself)
         issue = self.issues[number]
         if properties:
             self.properties[issue["key"]] = {p["key"]: copy.deepcopy(p["value"]) for p in properties}
-        if isinstance(body.get("transition"), Mapping):
-            self._transition_issue(number, body["transition"], {})
+        if isinstance(transition, Mapping):
+            self._transition_issue(number, transition, {})
         return _Reply(201, {"id": issue["id"], "key": issue["key"], "self": f"{self._api}/issue/{issue['id']}"})
 
     def get_issue(self, req: _Req, params: dict[str, str]) -> _Reply:
@@ -1680,9 +1687,11 @@ class FakeJira:
             },
         )
 
-    def add_comment(self, key: str, body: Any, author: Json) -> Json:
-        """Add a comment (an ADF document) to issue ``key`` as ``author``; bumps ``updated``.
-        Returns the stored comment."""
+    def add_comment(self, key: str, body: Any, author: Json | None = None) -> Json:
+        """Comment on issue ``key`` as a person would: ``body`` is an ADF document or plain text,
+        ``author`` a user from :attr:`users` (default: the API's own account). Bumps ``updated``;
+        returns the stored comment."""
+        author = author or self.myself
         with self._lock:
             issue = self.issues[self._find(key)]
             if isinstance(body, str):
@@ -1971,7 +1980,7 @@ class FakeJira:
                     raise _bad(**{name: f"{name} must be true or false."})
                 version[name] = body[name]
         if version.get("released") and not version.get("releaseDate"):
-            version["releaseDate"] = self._now().astimezone().date().isoformat()
+            version["releaseDate"] = self._now().astimezone(ZoneInfo(self.time_zone)).date().isoformat()
 
     def create_version(self, req: _Req, params: dict[str, str]) -> _Reply:
         body = req.body if isinstance(req.body, Mapping) else {}

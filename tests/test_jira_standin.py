@@ -183,6 +183,14 @@ def test_myself_server_info_and_project_metadata(jira: FakeJira, client: httpx.C
     found = client.get(f"{API}/user/assignable/search", params={"project": "SHOP", "query": "alice"}).json()
     assert [u["accountId"] for u in found] == [alice["accountId"]]
     assert client.get(f"{API}/project/NOPE").status_code == 404
+    assert [r["name"] for r in client.get(f"{API}/resolution").json()][:2] == ["Done", "Won't Do"]
+    statuses = client.get(f"{API}/project/SHOP/statuses").json()
+    task_statuses = next(t["statuses"] for t in statuses if t["name"] == "Task")
+    assert [(s["name"], s["statusCategory"]["key"]) for s in task_statuses] == [
+        ("To Do", "new"),
+        ("In Progress", "indeterminate"),
+        ("Done", "done"),
+    ]
 
 
 # -- issues ------------------------------------------------------------------------------------
@@ -374,6 +382,11 @@ def test_simplified_workflow_transitions_and_resolution(jira: FakeJira, client: 
     assert (fields["status"]["name"], fields["resolution"], fields["resolutiondate"]) == ("To Do", None, None)
     client.post(f"{API}/issue/{key}/transitions", json={"transition": {"id": "31"}})
     assert jira.issues[1]["resolution"]["name"] == "Done"  # the default resolution
+    new_issue = {"project": {"key": "SHOP"}, "summary": "Born in progress", "issuetype": {"name": "Task"}}
+    bad_start = client.post(f"{API}/issue", json={"fields": new_issue, "transition": {"id": "11"}})
+    assert bad_start.status_code == 400 and len(jira.issues) == 1  # refused before anything is created
+    started = client.post(f"{API}/issue", json={"fields": new_issue, "transition": {"id": "21"}})
+    assert started.status_code == 201 and jira.status_of(2) == "In Progress"
     expanded = client.get(f"{API}/issue/{key}", params={"expand": "transitions,names", "fields": "status"}).json()
     assert [t["to"]["name"] for t in expanded["transitions"]] == ["To Do", "In Progress"]
     assert expanded["names"] == {"status": "Status"}
@@ -393,6 +406,14 @@ def test_a_workflow_with_blocked_needs_paths_and_a_person_walks_them(clock: Manu
     jira.edit_issue(number, status="Done")
     assert jira.status_of(number) == "Done" and jira.issues[number]["resolution"]["name"] == "Done"
     assert jira.issues[number]["updated"] == "2025-01-06T10:01:00.000+0100"
+
+    jira.transition(number, "To Do")
+    jira.edit_issue(number, status="Done", resolution="Won't Do")  # the one-step "Won't do" path
+    assert jira.issues[number]["resolution"]["name"] == "Won't Do"
+    jira.transition(number, "To Do")
+    jira.transition(number, "In Progress")
+    jira.edit_issue(number, status="Done", resolution="Duplicate")  # via In Review; resolved on arrival
+    assert jira.issues[number]["resolution"]["name"] == "Duplicate"
 
     stuck = FakeJira(clock=clock, workflow=Workflow.without_path())
     stuck.add_issue("Final")
@@ -605,8 +626,10 @@ def test_comments_and_worklogs(jira: FakeJira, client: httpx.Client, clock: Manu
     assert comment.status_code == 201
     assert comment.json()["author"]["accountId"] == jira.myself["accountId"]
     assert client.post(f"{API}/issue/{key}/comment", json={"body": "plain"}).status_code == 400
+    jira.add_comment(key, "A person's note", jira.add_user("Bob Builder"))
     page = client.get(f"{API}/issue/{key}/comment").json()
-    assert page["total"] == 1 and page["comments"][0]["body"] == adf("Progress: 50%")
+    assert page["total"] == 2 and page["comments"][0]["body"] == adf("Progress: 50%")
+    assert page["comments"][1]["author"]["displayName"] == "Bob Builder"
 
     worklog = client.post(
         f"{API}/issue/{key}/worklog",
