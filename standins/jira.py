@@ -1529,7 +1529,7 @@ class FakeJira:
         return _Reply(200, users[start : start + size])
 
     def create_issue(self, req: _Req, params: dict[str, str]) -> _Reply:
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _ISSUE_BEAN)
         fields = body.get("fields")
         if not isinstance(fields, Mapping):
             raise _bad(["The request must contain fields."])
@@ -1562,7 +1562,7 @@ class FakeJira:
 
     def edit_issue_api(self, req: _Req, params: dict[str, str]) -> _Reply:
         number = self._find(params["issue"])
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _ISSUE_BEAN)
         issue = self.issues[number]
         staged = copy.deepcopy(issue)
         fields = body.get("fields") or {}
@@ -1616,7 +1616,7 @@ class FakeJira:
 
     def do_transition(self, req: _Req, params: dict[str, str]) -> _Reply:
         number = self._find(params["issue"])
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _ISSUE_BEAN)
         transition = body.get("transition")
         if not isinstance(transition, Mapping) or not transition.get("id"):
             raise _bad(["Missing 'transition' identifier"])
@@ -1940,7 +1940,7 @@ class FakeJira:
         return self._search(req, req.query)
 
     def search_post(self, req: _Req, params: dict[str, str]) -> _Reply:
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _SEARCH_BEAN)
         return self._search(req, body)
 
     # -- versions and filters ------------------------------------------------------------------
@@ -2442,6 +2442,14 @@ class FakeJira:
         return _Reply(204)
 
 
+#: The properties of the request beans the stand-in checks (IssueUpdateDetails,
+#: SearchAndReconcileRequestBean in Atlassian's description).
+_ISSUE_BEAN = frozenset({"fields", "update", "properties", "transition", "historyMetadata"})
+_SEARCH_BEAN = frozenset(
+    {"jql", "nextPageToken", "maxResults", "fields", "expand", "properties"}
+    | {"fieldsByKeys", "failFast", "reconcileIssues"}
+)
+
 _FIELD_NAMES = {
     "summary": "Summary",
     "description": "Description",
@@ -2478,6 +2486,19 @@ _ALL_FIELD_NAMES = (
     "aggregatetimespent",
     "lastViewed",
 )
+
+
+def _known_keys(body: Any, allowed: frozenset[str]) -> Mapping[str, Any]:
+    """``body`` as an object whose keys are all ``allowed``; Jira refuses unknown properties of
+    its request beans with 400."""
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping):
+        raise _bad(["Can not deserialize the request body: an object is expected."])
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise _bad([f'Unrecognized field "{unknown[0]}" (known properties: {", ".join(sorted(allowed))})'])
+    return body
 
 
 def _check_label(label: str) -> None:

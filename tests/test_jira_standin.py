@@ -37,9 +37,17 @@ class JiraSpecs:
         return JiraSpecs(self.platform.fork(), self.agile.fork())
 
     def check(self, request: httpx.Request, response: httpx.Response | None, *, path: str | None = None) -> Any:
+        """Check one exchange. A request the stand-in refused (4xx) may break the description —
+        tests send such requests on purpose — so only its answer is held to it."""
         target = path or request.url.path
         validator = self.agile if target.startswith(AGILE) else self.platform
-        return validator.check(request, response, path=target)
+        found = validator.check(request, response, path=target)
+        if response is not None and 400 <= response.status_code < 500:
+            excused = [v for v in found if v.where.startswith("request.")]
+            for violation in excused:
+                validator.violations.remove(violation)
+            found = [v for v in found if v not in excused]
+        return found
 
     @property
     def violations(self) -> list[Violation]:
@@ -318,6 +326,10 @@ def test_labels_with_spaces_are_refused_and_unknown_fields_too(client: httpx.Cli
     assert added.status_code == 400 and "labels" in added.json()["errors"]
     status = client.put(f"{API}/issue/{key}", json={"fields": {"status": {"name": "Done"}}})
     assert status.status_code == 400 and "status" in status.json()["errors"]
+    typo = client.put(f"{API}/issue/{key}", json={"field": {"summary": "x"}})
+    assert typo.status_code == 400 and 'Unrecognized field "field"' in typo.json()["errorMessages"][0]
+    old_paging = client.post(f"{API}/search/jql", json={"jql": "project = SHOP", "startAt": 50})
+    assert old_paging.status_code == 400 and '"startAt"' in old_paging.json()["errorMessages"][0]
     missing = client.post(f"{API}/issue", json={"fields": {"project": {"key": "SHOP"}, "issuetype": {"name": "Task"}}})
     assert missing.status_code == 400 and "summary" in missing.json()["errors"]
 
