@@ -21,8 +21,11 @@ exchange is checked against them as it happens. Behaviour follows Atlassian's pa
   by" A); ``GET /issueLink/{id}`` answers ``inwardIssue: A, outwardIssue: B`` as it was created.
   ``links`` stores ``{"id", "type", "inward": A, "outward": B}`` in the request's terms.
 * search: ``/rest/api/3/search/jql`` with token pagination (``nextPageToken``, ``isLast``); the
-  default ``fields`` is ``id`` only; unbounded queries are refused, as Jira does:
-  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
+  default ``fields`` is ``id`` only; unbounded queries and unknown body properties (``startAt``
+  of the old endpoint) are refused, as Jira does:
+  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/ . A token
+  is bound to its query and holds an offset into the result, evaluated afresh for each page: an
+  issue edited between pages moves in an ``ORDER BY updated`` result as it would in Jira's index.
 * JQL: a subset (see :func:`standins.jira_model.parse_jql`); dates have minute precision and are
   read in the account's time zone (``GET /myself`` tells it), timestamps in answers carry
   milliseconds and the offset (``2025-01-06T10:00:00.000+0100``).
@@ -30,7 +33,14 @@ exchange is checked against them as it happens. Behaviour follows Atlassian's pa
   ``Retry-After`` (seconds), ``X-RateLimit-Reset`` (ISO 8601, ``yyyy-MM-ddTHH:mmZ``),
   ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``RateLimit-Reason``; every answer carries
   ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` and ``X-RateLimit-NearLimit: true`` below 20 %.
-* agile boards, sprints, backlog and rank:
+* workflows (:class:`~standins.jira_model.Workflow`): Jira Software's simplified workflow by
+  default (To Do, In Progress, Done, global transitions); ``Workflow.with_blocked()`` (a Blocked
+  status, directed transitions, multi-step paths) and ``Workflow.without_path()`` (statuses no
+  transition reaches) for testing how an adapter walks or reports a workflow. Entering a done
+  status sets the resolution ("Done", or the transition's ``fields.resolution``); leaving clears it.
+* agile boards (made from a filter; columns To Do / In Progress / Done by status category),
+  sprints (future -> active with dates -> closed; unfinished issues go back to the backlog; one
+  active sprint per board), backlog and rank (``rank``; ``ORDER BY Rank`` follows it):
   https://developer.atlassian.com/cloud/jira/software/rest/intro/
 
 Authentication: ``Authorization: Basic base64(email:api_token)`` or ``Authorization: Bearer
