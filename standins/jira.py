@@ -76,6 +76,7 @@ from standins.github import ManualClock
 from standins.jira_model import (
     CATEGORIES,
     JqlError,
+    JqlQuery,
     Status,
     Transition,
     Workflow,
@@ -250,6 +251,7 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", API + r"/issue", "create_issue"),
     ("GET", API + r"/issue/(?P<issue>[^/]+)", "get_issue"),
     ("PUT", API + r"/issue/(?P<issue>[^/]+)", "edit_issue_api"),
+    ("DELETE", API + r"/issue/(?P<issue>[^/]+)", "delete_issue_api"),
     ("GET", API + r"/issue/(?P<issue>[^/]+)/transitions", "get_transitions"),
     ("POST", API + r"/issue/(?P<issue>[^/]+)/transitions", "do_transition"),
     ("GET", API + r"/issue/(?P<issue>[^/]+)/properties", "list_properties"),
@@ -567,6 +569,31 @@ class FakeJira:
                 raise ValueError(f"unknown status {status!r}") from exc
             self._touch(issue)
             return issue
+
+    def delete_issue(self, number: int) -> None:
+        """Delete an issue as an admin in Jira's UI would, with its sub-tasks, links, properties,
+        comments and worklogs; reads of it then answer 404."""
+        with self._lock:
+            issue = self._issue_by_number(number)
+            doomed = [number] + [
+                n
+                for n, other in self.issues.items()
+                if (other.get("parent") or {}).get("key") == issue["key"] and other["issuetype"]["subtask"]
+            ]
+            self._forget(doomed)
+
+    def _forget(self, numbers: Sequence[int]) -> None:
+        keys = {self.issues[n]["key"] for n in numbers}
+        for number in numbers:
+            del self.issues[number]
+        self.links = [link for link in self.links if not {link["inward"], link["outward"]} & keys]
+        for key in keys:
+            self.properties.pop(key, None)
+            self.comments.pop(key, None)
+            self.worklogs.pop(key, None)
+        self.rank = [n for n in self.rank if n not in numbers]
+        for sprint in self.sprints.values():
+            sprint["issues"] = [n for n in sprint["issues"] if n not in numbers]
 
     def transition(self, number: int, status_name: str) -> None:
         """Move an issue to ``status_name`` through one transition available from its current
@@ -1600,6 +1627,18 @@ class FakeJira:
             return _Reply(200, self._render_issue(number, None))
         return _Reply(204)
 
+    def delete_issue_api(self, req: _Req, params: dict[str, str]) -> _Reply:
+        number = self._find(params["issue"])
+        key = self.issues[number]["key"]
+        children = [n for n, other in self.issues.items() if (other.get("parent") or {}).get("key") == key]
+        subtasks = [n for n in children if self.issues[n]["issuetype"]["subtask"]]
+        if subtasks and req.query.get("deleteSubtasks") != "true":
+            raise _bad(["The issue has subtasks. Set deleteSubtasks=true to delete them with it."])
+        for child in set(children) - set(subtasks):
+            self.issues[child]["parent"] = None  # an epic's children stay, without their parent
+        self._forget([number, *subtasks])
+        return _Reply(204)
+
     def get_transitions(self, req: _Req, params: dict[str, str]) -> _Reply:
         number = self._find(params["issue"])
         available = self.workflow.available(self.issues[number]["status"]["name"])
@@ -1898,6 +1937,7 @@ class FakeJira:
                 raise JqlError(
                     "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
                 )
+            self._check_jql_values(query)
             now = self._now()
             hits = [
                 issue
@@ -1908,6 +1948,26 @@ class FakeJira:
             raise _bad(exc.messages) from None
         ordered = sort_issues(hits, query.order, self._sort_value)
         return [self._number_of(issue["key"]) for issue in ordered]
+
+    def _check_jql_values(self, query: JqlQuery) -> None:
+        """Jira refuses a query naming a project or an issue key that does not exist (or that the
+        user cannot see), listing each such value."""
+        problems = []
+        for clause in query.clauses:
+            if clause.field == "project":
+                problems += [
+                    f"The value '{value}' does not exist for the field 'project'."
+                    for value in clause.values
+                    if value.upper() not in {self.project_key, self.project_id}
+                ]
+            elif clause.field in {"key", "issuekey", "parent"}:
+                problems += [
+                    f"An issue with key '{value}' does not exist for field '{clause.field}'."
+                    for value in clause.values
+                    if not value.isdigit() and self._number_of(value.upper()) not in self.issues
+                ]
+        if problems:
+            raise JqlError(*problems)
 
     def _search(self, req: _Req, args: Mapping[str, Any]) -> _Reply:
         jql = str(args.get("jql") or "")

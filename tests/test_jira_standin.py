@@ -366,6 +366,12 @@ def test_sub_tasks_need_a_parent_and_only_epics_parent_standard_issues(jira: Fak
     assert client.get(f"{API}/issue/{story}").json()["fields"]["parent"]["key"] == epic
     assert jira.issues[2]["parent"] == {"id": jira.issues[1]["id"], "key": parent}
 
+    assert client.delete(f"{API}/issue/{parent}").status_code == 400  # it has a sub-task
+    assert client.delete(f"{API}/issue/{parent}", params={"deleteSubtasks": "true"}).status_code == 204
+    assert client.get(f"{API}/issue/{child}").status_code == 404 and sorted(jira.issues) == [3, 4]
+    assert client.delete(f"{API}/issue/{epic}").status_code == 204
+    assert client.get(f"{API}/issue/{story}", params={"fields": "parent"}).json()["fields"] == {}  # no parent now
+
 
 # -- workflow ----------------------------------------------------------------------------------
 
@@ -603,6 +609,12 @@ def test_search_pages_with_next_page_token(jira: FakeJira, client: httpx.Client,
     assert other_query.status_code == 400
     found = search(client, 'key in (SHOP-2, "SHOP-5") AND status = "To Do"', fields=["summary"], properties=["none"])
     assert sorted(keys(found)) == ["SHOP-2", "SHOP-5"]
+    jira.delete_issue(5)
+    gone = client.post(f"{API}/search/jql", json={"jql": "key in (SHOP-2, SHOP-5)"})
+    assert gone.status_code == 400
+    assert gone.json()["errorMessages"] == ["An issue with key 'SHOP-5' does not exist for field 'key'."]
+    other_project = client.post(f"{API}/search/jql", json={"jql": "project = OTHER"})
+    assert other_project.json()["errorMessages"] == ["The value 'OTHER' does not exist for the field 'project'."]
 
 
 @pytest.mark.parametrize(
