@@ -250,6 +250,10 @@ def test_create_read_edit_round_trip(jira: FakeJira, client: httpx.Client, clock
         "updated": "2025-01-06T10:05:00.250+0100",
     }
     assert client.get(f"{API}/issue/{jira.issues[1]['id']}").json()["key"] == key  # by id too
+    returned = client.put(f"{API}/issue/{key}", params={"returnIssue": "true"}, json={"fields": {"duedate": None}})
+    assert returned.status_code == 200 and returned.json()["fields"]["duedate"] is None
+    rendered = client.get(f"{API}/issue/{key}", params={"expand": "renderedFields", "fields": "description"}).json()
+    assert rendered["renderedFields"]["description"] == "<p>Steps to reproduce</p>"
     assert client.get(f"{API}/issue/SHOP-99").status_code == 404
 
 
