@@ -318,6 +318,9 @@ class FakeJira:
     * ``requests: list[Recorded]`` — every request received, in order;
     * ``rate_limit`` / ``rate_remaining`` — the burst budget of ``rate_window`` seconds (an
       exhausted budget is answered 429);
+    * ``search_lag`` (a ``timedelta``, default zero) — how long a new issue stays out of
+      ``/search/jql`` results, as Jira's eventually consistent index can keep it (reads by key
+      find it at once);
     * ``credentials_valid`` (false: every request is 401), ``hold_seconds`` (how long a
       ``timeout`` fault holds a served connection at most);
     * ``site_url`` — the base of every ``self`` link (the served address while :meth:`serve` runs).
@@ -346,6 +349,7 @@ class FakeJira:
         self.rate_limit = 1000
         self.rate_remaining = 1000
         self.rate_window = 60
+        self.search_lag = timedelta(0)
 
         self.issues: dict[int, Json] = {}
         self.links: list[Json] = []
@@ -1930,7 +1934,7 @@ class FakeJira:
             return self.rank.index(number) if number in self.rank else len(self.rank)
         return 0
 
-    def _run_jql(self, jql: str, *, require_bound: bool = True) -> list[int]:
+    def _run_jql(self, jql: str, *, require_bound: bool = True, indexed: bool = False) -> list[int]:
         try:
             query = parse_jql(jql)
             if require_bound and not query.bounded:
@@ -1939,10 +1943,12 @@ class FakeJira:
                 )
             self._check_jql_values(query)
             now = self._now()
+            visible = now - self.search_lag if indexed else None
             hits = [
                 issue
                 for issue in self.issues.values()
                 if query.matches(functools.partial(self._value_of, issue), now, self.time_zone)
+                and (visible is None or parse_jira_time(issue["created"]) <= visible)
             ]
         except JqlError as exc:
             raise _bad(exc.messages) from None
@@ -1976,7 +1982,7 @@ class FakeJira:
         id_only = wanted is not None and wanted <= {"id", "key"}
         limit = 5000 if id_only else 100
         size = max(1, min(limit, self._int(args.get("maxResults"), "maxResults", 50)))
-        numbers = self._run_jql(jql)
+        numbers = self._run_jql(jql, indexed=True)
         token = args.get("nextPageToken")
         digest = f"{zlib.crc32(jql.encode()):08x}"
         offset = 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -619,6 +619,17 @@ def test_search_pages_with_next_page_token(jira: FakeJira, client: httpx.Client,
     assert gone.json()["errorMessages"] == ["An issue with key 'SHOP-5' does not exist for field 'key'."]
     other_project = client.post(f"{API}/search/jql", json={"jql": "project = OTHER"})
     assert other_project.json()["errorMessages"] == ["The value 'OTHER' does not exist for the field 'project'."]
+
+
+def test_new_issues_can_lag_behind_search_as_jiras_index_does(
+    jira: FakeJira, client: httpx.Client, clock: ManualClock
+) -> None:
+    jira.search_lag = timedelta(seconds=30)
+    key = create(client, "Fresh")
+    assert keys(search(client, "project = SHOP")) == []
+    assert client.get(f"{API}/issue/{key}").status_code == 200  # a read by key finds it at once
+    clock.advance(seconds=30)
+    assert keys(search(client, "project = SHOP")) == [key]
 
 
 @pytest.mark.parametrize(
