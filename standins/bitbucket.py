@@ -338,7 +338,8 @@ class FakeBitbucket:
         if not body_ok:
             return self._reply(400, {"type": "error", "error": {"message": "Malformed JSON body"}}), False
         base = f"{request.url.scheme}://{request.url.netloc.decode()}/2.0"
-        segments = [s for s in path.split("/") if s]
+        # Split before decoding, as Bitbucket routes: an encoded "/" stays inside its segment.
+        segments = [unquote(s) for s in urlsplit(str(request.url)).path.split("/") if s]
         removed = len(segments) >= 5 and segments[:2] == ["2.0", "repositories"] and segments[4] in REMOVED
         try:
             if removed:

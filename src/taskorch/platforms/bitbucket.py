@@ -331,7 +331,7 @@ class BitbucketPlatform:
 
     def list_tags(self) -> list[RemoteTag]:
         """GET .../refs/tags, newest tag first (``sort=-target.date``), every page."""
-        path = self._repo_path("refs/tags")
+        path = self._repo_path("refs", "tags")
         tags: list[RemoteTag] = []
         for page in self._pages(path, {"sort": "-target.date", "pagelen": str(_PAGE_LENGTH)}):
             values = page.get("values") if isinstance(page, dict) else None
@@ -342,7 +342,7 @@ class BitbucketPlatform:
 
     def get_tag(self, name: str) -> RemoteTag | None:
         """GET .../refs/tags/{name}; ``None`` when there is no such tag."""
-        path = self._repo_path("refs/tags", name)
+        path = self._repo_path("refs", "tags", name)
         response = self._send("GET", path, allow=(404,))
         if response.status_code == 404:
             return None
@@ -353,7 +353,7 @@ class BitbucketPlatform:
         ``message``. One mutation; an existing tag of that name is refused (400)."""
         if not name.strip() or not target.strip():
             raise InvalidInput("tag", "a tag needs a name and a target commit hash.")
-        path = self._repo_path("refs/tags")
+        path = self._repo_path("refs", "tags")
         body = {"name": name, "target": {"hash": target}, "message": message}
         return answered(tag_from_json, self._json("POST", path, json=body), "a tag", f"Bitbucket POST {path}")
 
@@ -441,8 +441,9 @@ class BitbucketPlatform:
     # -- HTTP -------------------------------------------------------------------------------
 
     def _repo_path(self, *rest: str) -> str:
-        parts = ["repositories", self.workspace, self.repo_slug, *rest]
-        return "/" + "/".join(quote(part, safe="") if i > 2 else quote(part, safe="/") for i, part in enumerate(parts))
+        """``/repositories/{workspace}/{repo_slug}/...``, each segment percent-encoded (a tag name
+        may hold ``/``)."""
+        return "/" + "/".join(quote(part, safe="") for part in ("repositories", self.workspace, self.repo_slug, *rest))
 
     def _send(
         self,
