@@ -32,6 +32,11 @@ TASKORCH_ALLOWED_TOKEN_NAMES   comma-separated token names (``fnmatch`` patterns
                                (default GITHUB_TOKEN,GITLAB_TOKEN,JIRA_API_TOKEN,
                                BITBUCKET_TOKEN); ``TASKORCH_*_TOKEN`` names are always allowed.
                                The CLI, run by the user, may name any variable.
+TASKORCH_BITBUCKET_API_URL     Bitbucket Cloud's REST root (default https://api.bitbucket.org/2.0)
+TASKORCH_BITBUCKET_USERNAME    sends the Bitbucket token as HTTP Basic with this user: the
+                               Atlassian account e-mail for an API token, the username for an
+                               app password; unset: Bearer (workspace, project or repository
+                               access token, OAuth)
 =============================  ==========================================================
 
 A project can add or override specialist roles in ``<project root>/.taskorch/roles/*.md``.
@@ -123,6 +128,8 @@ class Settings:
     claim_ttl: float = 1800.0
     webhook_max_age: float = 600.0
     allowed_token_names: tuple[str, ...] = DEFAULT_ALLOWED_TOKEN_NAMES
+    bitbucket_api_url: str = "https://api.bitbucket.org/2.0"
+    bitbucket_username: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -165,6 +172,9 @@ class Settings:
             claim_ttl=_seconds(env, "TASKORCH_CLAIM_TTL", 1800.0),
             webhook_max_age=_seconds(env, "TASKORCH_WEBHOOK_MAX_AGE", 600.0),
             allowed_token_names=_token_names(env.get("TASKORCH_ALLOWED_TOKEN_NAMES", "")),
+            bitbucket_api_url=env.get("TASKORCH_BITBUCKET_API_URL", "").strip().rstrip("/")
+            or "https://api.bitbucket.org/2.0",
+            bitbucket_username=env.get("TASKORCH_BITBUCKET_USERNAME", "").strip(),
         )
 
     def tool_names(self) -> list[str]:

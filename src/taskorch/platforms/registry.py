@@ -32,6 +32,7 @@ https://docs.github.com/en/rest/issues/issues#update-an-issue
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -53,9 +54,13 @@ __all__ = [
     "TASK_STATUSES",
     "LabelConventions",
     "PlatformSpec",
+    "jira_reference",
+    "jira_site",
+    "jira_url",
     "platform_spec",
     "resolve_repository",
     "split_overrides",
+    "stored_reference",
 ]
 
 #: The board column keys of a status mapping (the spec's vocabulary): ``proposed`` is a pending
@@ -139,6 +144,19 @@ class PlatformSpec:
     default_host: Callable[[str], str]
     capabilities: Callable[[], Capabilities]
     notes: tuple[str, ...] = field(default=())
+    #: Empty for a platform that holds issues; for a code host only (Bitbucket Cloud, whose issue
+    #: tracker was removed) the sentence saying so, and the connection names a Jira project.
+    no_issues: str = ""
+    #: When set, the factory builds the adapter with ``build_with(settings, token, ref, base_url)``
+    #: instead of ``build``: for what the settings add (a user name for HTTP Basic, an e-mail).
+    build_with: Callable[[Settings, str, RepositoryRef, str], Platform] | None = None
+
+    def builder(self, settings: Settings) -> Callable[[str, RepositoryRef, str], Platform]:
+        """``build``, or ``build_with`` bound to ``settings``."""
+        build_with = self.build_with
+        if build_with is None:
+            return self.build
+        return lambda token, ref, base_url: build_with(settings, token, ref, base_url)
 
     def lacking(self, tier: str) -> list[str]:
         """What the platform cannot do that the ``tier`` would use, in words, then its notes."""
@@ -173,6 +191,84 @@ class PlatformSpec:
         """The label conventions with the repository's ``label:<status>`` overrides."""
         _columns, labels = split_overrides(overrides)
         return self.conventions.with_labels(labels)
+
+
+#: A Jira project key: a letter, then letters, digits or ``_`` (Jira's default key format).
+_JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]{1,49}")
+#: The project key in a Jira URL: ``/browse/KEY``, ``/browse/KEY-12``, ``/projects/KEY``.
+_JIRA_URL_KEY = re.compile(r"/(?:browse|projects)/([A-Za-z][A-Za-z0-9_]*)(?:-\d+)?(?:/|$)")
+#: Where the settings name the Jira Cloud site (``TASKORCH_JIRA_URL``).
+JIRA_URL_FIELD = "jira_url"
+
+
+def jira_site(settings: Settings) -> str:
+    """The Jira Cloud site the settings name (``TASKORCH_JIRA_URL``), or ``""``."""
+    return str(getattr(settings, JIRA_URL_FIELD, "") or "").strip().rstrip("/")
+
+
+def jira_reference(jira: str | None, project: str | None, *, settings: Settings) -> RepositoryRef:
+    """The Jira project a connection names -> ``RepositoryRef(platform="jira", host=SITE, path=KEY)``.
+
+    ``jira`` is the site (``https://SITE.atlassian.net``), a URL in the project
+    (``https://SITE.atlassian.net/browse/KEY``, ``.../browse/KEY-12``, ``.../projects/KEY``), the
+    key alone or ``None`` (both: the site the settings name, ``TASKORCH_JIRA_URL``); ``project`` the key, needed
+    when ``jira`` names none (and equal to it when it does). Keys are upper-cased. Its stored form,
+    :func:`jira_url`, parses back. Raises :class:`InvalidInput` naming ``jira`` or ``jira_project``.
+    """
+    text = (jira or "").strip()
+    if text and "://" not in text and _JIRA_KEY.fullmatch(text.upper()):  # the key alone: the configured site
+        text, project = "", project or text
+    text = text or jira_site(settings)
+    if not text:
+        raise InvalidInput(
+            "jira",
+            "names no Jira Cloud site.",
+            "pass the site, e.g. https://SITE.atlassian.net, or set TASKORCH_JIRA_URL.",
+        )
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidInput(
+            "jira", f"{text[:100]!r} is not a Jira Cloud URL.", "pass e.g. https://SITE.atlassian.net/browse/KEY."
+        )
+    found = _JIRA_URL_KEY.search(parts.path)
+    if found is None and parts.path.strip("/"):
+        raise InvalidInput(
+            "jira",
+            f"{text[:100]!r} names no project.",
+            "pass the site alone, or https://SITE.atlassian.net/browse/KEY.",
+        )
+    keys = {key.strip().upper() for key in (found.group(1) if found else None, project) if key and key.strip()}
+    if not keys:
+        raise InvalidInput("jira_project", "is required: the Jira site names no project.", "pass its key, e.g. SHOP.")
+    if len(keys) > 1:
+        raise InvalidInput("jira_project", f"names {' and '.join(sorted(keys))}: two projects.", "pass one of them.")
+    key = keys.pop()
+    if not _JIRA_KEY.fullmatch(key):
+        raise InvalidInput("jira_project", f"{key[:60]!r} is not a Jira project key.", "pass e.g. SHOP.")
+    return RepositoryRef(platform="jira", host=parts.netloc.lower(), path=key)
+
+
+def jira_url(ref: RepositoryRef, settings: Settings) -> str:
+    """The stored form of a Jira reference: ``https://SITE/browse/KEY`` (the scheme of the
+    settings' site when it is that host, so a stand-in on http keeps working)."""
+    configured = urlsplit(jira_site(settings))
+    scheme = configured.scheme if configured.netloc.lower() == ref.host and configured.scheme else "https"
+    return f"{scheme}://{ref.host}/browse/{ref.path}"
+
+
+def stored_reference(platform: str, repository_url: str, settings: Settings) -> RepositoryRef:
+    """A connection row's repository (``platform``, ``repository_url``, or ``code_platform``,
+    ``code_repository``) -> its :class:`RepositoryRef`."""
+    if platform == "jira":
+        return jira_reference(repository_url, None, settings=settings)
+    text = repository_url.strip()
+    if text.startswith(f"{platform}:") and "://" not in text[:12]:
+        text = text[len(platform) + 1 :]
+    ref = parse_repository(text, platform=platform)
+    if not ref.host:
+        spec = platform_spec(platform)
+        ref = RepositoryRef(platform=platform, host=spec.default_host(spec.configured_url(settings)), path=ref.path)
+    return ref
 
 
 def split_overrides(mapping: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -309,8 +405,59 @@ _GITLAB = PlatformSpec(
     ),
 )
 
+# -- Bitbucket Cloud (code host only) ------------------------------------------------------------
+
+
+def _build_bitbucket(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+    from taskorch.platforms.bitbucket import BitbucketPlatform
+
+    return BitbucketPlatform.connect(token, ref.path, base_url=base_url)
+
+
+def _build_bitbucket_with(settings: Settings, token: str, ref: RepositoryRef, base_url: str) -> Platform:
+    from taskorch.platforms.bitbucket import BitbucketPlatform
+
+    username = settings.bitbucket_username or None
+    return BitbucketPlatform.connect(token, ref.path, base_url=base_url, username=username)
+
+
+def _bitbucket_capabilities() -> Capabilities:
+    from taskorch.platforms.bitbucket import BitbucketPlatform
+
+    return BitbucketPlatform.capabilities
+
+
+_BITBUCKET = PlatformSpec(
+    name="bitbucket",
+    title="Bitbucket Cloud",
+    token_variable="BITBUCKET_TOKEN",
+    url_variable="TASKORCH_BITBUCKET_API_URL",
+    settings_field="bitbucket_api_url",
+    min_segments=2,
+    max_segments=2,
+    path_example="acme/shop",
+    conventions=DEFAULT_CONVENTIONS,
+    board_columns=_GITHUB.board_columns,
+    build=_build_bitbucket,
+    # Bitbucket Cloud is one service: every repository is on bitbucket.org, its API where the
+    # setting says (api.bitbucket.org/2.0, or a stand-in).
+    api_url=lambda ref, configured: configured.rstrip("/"),
+    default_host=lambda configured: "bitbucket.org",
+    capabilities=_bitbucket_capabilities,
+    notes=(
+        "code host only: Atlassian removed Bitbucket Cloud's issue tracker on 2026-08-20, so issues, versions, "
+        "boards and sprints live in the linked Jira Cloud project",
+        "a release is the tag plus the released Jira version and CHANGELOG.md: a Bitbucket repository has no "
+        "release object",
+    ),
+    no_issues="Bitbucket Cloud's issue tracker no longer exists (Atlassian removed it, with its API, on 2026-08-20): "
+    "taskorch keeps a Bitbucket team's issues, versions and boards in the linked Jira Cloud project and uses the "
+    "repository for tags and releases.",
+    build_with=_build_bitbucket_with,
+)
+
 #: Every platform taskorch can connect to, by name.
-PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType({spec.name: spec for spec in (_GITHUB, _GITLAB)})
+PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType({spec.name: spec for spec in (_GITHUB, _GITLAB, _BITBUCKET)})
 
 
 def platform_spec(name: str) -> PlatformSpec:
@@ -357,6 +504,8 @@ def resolve_repository(
         raise InvalidInput(
             "platform", f"{repository!r} names {prefixed}, not {spec.name}.", f"pass platform={prefixed}."
         )
+    if prefixed is not None:
+        text = text[len(prefixed) + 1 :]
     ref = parse_repository(text, platform=spec.name)
     default_host = spec.default_host(spec.configured_url(settings))
     if url is not None:
