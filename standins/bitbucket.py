@@ -145,12 +145,15 @@ class FakeBitbucket:
     def full_name(self) -> str:
         return f"{self.workspace}/{self.repo_slug}"
 
-    def add_commit(self, message: str, *, author: str = "Ada Lovelace <ada@example.com>") -> str:
-        """Add a commit on the main branch on top of the last one; returns its full hash."""
+    def add_commit(
+        self, message: str, *, author: str = "Ada Lovelace <ada@example.com>", sha: str | None = None
+    ) -> str:
+        """Add a commit on the main branch on top of the last one (``sha``: its hash, e.g. a local
+        commit pushed here; default: a made-up one); returns its full hash."""
         with self._lock:
             parent = self.order[-1] if self.order else None
             digest = hashlib.sha1(f"{parent}:{message}:{len(self.order)}".encode(), usedforsecurity=False)
-            sha = digest.hexdigest()
+            sha = sha or digest.hexdigest()
             self.commits[sha] = {
                 "hash": sha,
                 "message": message,

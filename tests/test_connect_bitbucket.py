@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,55 +20,23 @@ from mcp import Client
 from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner, Result
 
+from fakes.jira_doubles import JiraSettings, install_jira_spec
 from taskorch.config import Settings
 from taskorch.errors import InvalidInput
 from taskorch.mcp.server import build_server
 from taskorch.platforms import registry
-from taskorch.platforms.base import Capabilities, Platform, RepositoryRef
+from taskorch.platforms.base import Platform, RepositoryRef
 from taskorch.platforms.bitbucket import BitbucketPlatform
-from taskorch.platforms.registry import jira_reference, platform_spec, stored_reference
+from taskorch.platforms.registry import jira_reference, stored_reference
 from taskorch.services.git import code_host_of, default_platform_factory
 from taskorch.store.db import HEAD_REVISION, Database
 
 SITE = "https://shop.atlassian.net"
 
 
-@dataclass(frozen=True)
-class JiraSettings(Settings):
-    """Settings with the Jira site (``TASKORCH_JIRA_URL``), which the Jira adapter's settings add."""
-
-    jira_url: str = ""
-
-
-def _unbuilt(token: str, ref: RepositoryRef, base_url: str) -> Platform:
-    raise AssertionError("connect never builds an adapter")
-
-
 @pytest.fixture(autouse=True)
 def jira_spec(monkeypatch: pytest.MonkeyPatch) -> registry.PlatformSpec:
-    """The registry's "jira" platform; a stand-in spec with the agreed names while the Jira adapter
-    is not registered in this build."""
-    found = registry.PLATFORMS.get("jira")
-    if found is not None:
-        return found
-    spec = registry.PlatformSpec(
-        name="jira",
-        title="Jira Cloud",
-        token_variable="JIRA_API_TOKEN",
-        url_variable="TASKORCH_JIRA_URL",
-        settings_field="jira_url",
-        min_segments=1,
-        max_segments=1,
-        path_example="SHOP",
-        conventions=registry.DEFAULT_CONVENTIONS,
-        board_columns=platform_spec("github").board_columns,
-        build=_unbuilt,
-        api_url=lambda ref, configured: f"https://{ref.host}",
-        default_host=lambda configured: "",
-        capabilities=lambda: Capabilities(milestones=True, sub_issues=True, issue_dependencies=True),
-    )
-    monkeypatch.setattr(registry, "PLATFORMS", MappingProxyType({**registry.PLATFORMS, "jira": spec}))
-    return spec
+    return install_jira_spec(monkeypatch)
 
 
 # -- references ------------------------------------------------------------------------------------
