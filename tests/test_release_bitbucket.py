@@ -208,6 +208,22 @@ def test_execute_task_offers_the_jira_key_for_branch_and_commits(orch: Orchestra
     )
 
 
+def test_cli_show_names_the_branch_and_commit_prefix(
+    orch: Orchestrator, repo: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = orch.plan_task(TaskFields(title="Saved cards")).task.id
+    link_to_jira(orch, task, "SHOP-12")
+    monkeypatch.setenv("TASKORCH_DATABASE_URL", database_url)
+    monkeypatch.setenv("COLUMNS", "200")  # one table row on one line
+    from typer.testing import CliRunner
+
+    from taskorch.cli.app import app
+
+    shown = CliRunner().invoke(app, ["show", str(task), "--project", str(repo)])
+    assert shown.exit_code == 0, shown.stderr
+    assert "shop-12-saved-cards; start messages with SHOP-12" in " ".join(shown.stdout.split())
+
+
 def test_keys_helpers() -> None:
     assert issue_key("jira", "SHOP", 3, f"{SITE}/browse/SHOP-12") == "SHOP-12"
     assert issue_key("jira", f"{SITE}/browse/SHOP", 3, None) == "SHOP-3"

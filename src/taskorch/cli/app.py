@@ -484,6 +484,10 @@ def show(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = Fals
         if r.issue is not None:
             number = f"#{r.issue.issue_number}" if r.issue.issue_number else "(not created yet)"
             rows.append(("issue", f"{r.issue.repository} {number} {r.issue.issue_url or ''} ({r.issue.sync_status})"))
+        if r.jira_key:
+            from taskorch.release.keys import branch_name
+
+            rows.append(("branch, commits", f"{branch_name(r.jira_key, t.title)}; start messages with {r.jira_key}"))
         for name, value in rows:
             facts.add_row(*cells(name, value))
         out.print(facts)
