@@ -25,7 +25,8 @@ What it models:
   API now does; such exchanges are not validated (the description still lists those paths);
 * authentication: ``Authorization: Bearer <token>`` or ``Basic``; none, or
   ``credentials_valid = False``, answers 401;
-* rate limits: ``rate_limit`` requests per (rolling) hour; every answer carries
+* rate limits: ``rate_limit`` requests (the hour's budget; ``rate_used`` counts them and
+  nothing refills it, tests set it); every answer carries
   ``X-RateLimit-Limit``, ``X-RateLimit-Resource: api`` and ``X-RateLimit-NearLimit`` (true below a
   fifth of the budget), as Bitbucket sends them for access tokens; an exhausted budget answers 429
   without ``Retry-After`` (Bitbucket documents none);

@@ -171,6 +171,8 @@ def test_cli_connects_jira_alone_or_with_github_code(cli: Any) -> None:
     assert (alone["platform"], alone["repository"], alone["code_host"]) == ("jira", f"{SITE}/browse/SHOP", None)
     github = connected(cli("git", "connect", "octo-org/shop", "--jira", f"{SITE}/browse/SHOP", "--json"))
     assert (github["platform"], github["code_host"]) == ("jira", "github:octo-org/shop")
+    pasted = connected(cli("git", "connect", f"{SITE}/browse/SHOP-12", "--json"))
+    assert (pasted["platform"], pasted["repository"], pasted["code_host"]) == ("jira", f"{SITE}/browse/SHOP", None)
     clash = cli("git", "connect", "jira:SHOP", "--jira", SITE, "--jira-project", "WEB")
     assert clash.exit_code == 2 and "--jira-project" in clash.stderr
 

@@ -317,11 +317,16 @@ class GitService:
         """The issue platform and repository of a connect, and its code host when that is another
         repository (Bitbucket Cloud code with Jira issues): ``(spec, ref, (code_spec, code_ref) | None)``."""
         text = config.repository.strip()
-        if config.platform == "jira" or (text[:5].lower() == "jira:" and "://" not in text[:12]):
-            project = text[5:] if text[:5].lower() == "jira:" else text
-            if config.jira_project is not None and project.strip().upper() != config.jira_project.strip().upper():
-                raise InvalidInput("jira_project", f"{config.jira_project!r} is not {project!r}.", "pass one of them.")
-            spec, ref = platform_spec("jira"), jira_reference(config.jira, project, settings=self.settings)
+        prefixed = text[:5].lower() == "jira:" and "://" not in text[:12]
+        if config.platform == "jira" or prefixed or urlsplit(text).netloc.lower().endswith(".atlassian.net"):
+            # jira:KEY, KEY with platform=jira, or a URL in the project (https://SITE/browse/KEY).
+            named = text[5:].strip() if prefixed else text
+            site, project = (named, config.jira_project) if "://" in named else (config.jira, named)
+            if config.jira_project is not None and "://" not in named and named.upper() != config.jira_project.upper():
+                raise InvalidInput("jira_project", f"{config.jira_project!r} is not {named!r}.", "pass one of them.")
+            if "://" in named and config.jira is not None:
+                raise InvalidInput("jira", "is given twice: in the repository and here.", "pass one of them.")
+            spec, ref = platform_spec("jira"), jira_reference(site, project, settings=self.settings)
             self._check_host(spec, ref, trusted)
             return spec, ref, None
         spec, ref = resolve_repository(text, platform=config.platform, settings=self.settings, url=config.base_url)
