@@ -149,6 +149,7 @@ _FIELDS = (
     "description",
     "status",
     "resolution",
+    "resolutiondate",
     "labels",
     "assignee",
     "fixVersions",
@@ -481,10 +482,10 @@ class JiraPlatform:
         fields: dict[str, Any] = {"project": {"key": self.repository}, "summary": changes.title}
         labels = () if isinstance(changes.labels, Unset) else changes.labels
         parent = None if isinstance(changes.parent, Unset) else changes.parent
-        if parent is not None:
+        if parent is not None and not self._is_sub_task(self._raw_issue(parent)):
             fields["parent"] = {"key": self._key(parent)}
             fields["issuetype"] = {"name": self._sub_task_type}
-        else:
+        else:  # no parent, or a sub-task (which cannot have sub-tasks): add_sub_issue links them
             fields["issuetype"] = {"name": self._issue_type(labels)}
         self._content_fields(changes, fields, prop, {})
         path = "/rest/api/3/issue"
@@ -497,9 +498,8 @@ class JiraPlatform:
             raise PlatformError(f"Jira POST {path} answered with the key {key!r}, not one of {self.repository}.")
         raw = self._raw_issue(number)
         wanted = self._wanted_status(changes, self._issue_from_json(raw))
-        if wanted is not None:
-            self._move(raw, wanted)
-            raw = self._raw_issue(number)
+        if wanted is not None and wanted != self._task_status(self._issue_from_json(raw)):
+            return self._issue_from_json(self._move_and_read(raw, number, wanted))
         return self._issue_from_json(raw)
 
     def update_issue(self, number: int, changes: IssueChanges) -> RemoteIssue:
@@ -521,8 +521,26 @@ class JiraPlatform:
             self._request("PUT", f"/rest/api/3/issue/{self._key(number)}", body=body)
         wanted = self._wanted_status(changes, current)
         if wanted is not None and wanted != self._task_status(current):
-            self._move(raw, wanted)
+            return self._issue_from_json(self._move_and_read(raw, number, wanted))
         return self.get_issue(number)
+
+    def _move_and_read(self, raw: Mapping[str, Any], number: int, task_status: str) -> dict[str, Any]:
+        """Move the issue to ``task_status`` and read it again. A cancelled task whose done
+        transition could not set the resolution Won't Do (no resolution on its screen) is noted
+        in the ``taskorch`` property with the issue's resolution date, so that it reads as
+        ``not_planned`` until the issue is resolved again."""
+        resolved = self._move(raw, task_status)
+        after = self._raw_issue(number)
+        if task_status == "cancelled" and not resolved:
+            prop = {**self._property(after), "not_planned": after["fields"].get("resolutiondate")}
+            key = quote(str(after["key"]), safe="")
+            self._request("PUT", f"/rest/api/3/issue/{key}/properties/{PROPERTY_KEY}", body=prop)
+            after["properties"] = {PROPERTY_KEY: prop}
+        return after
+
+    @staticmethod
+    def _is_sub_task(raw: Mapping[str, Any]) -> bool:
+        return bool((raw["fields"].get("issuetype") or {}).get("subtask"))
 
     def _content_fields(
         self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any], old_prop: Mapping[str, Any]
@@ -591,7 +609,7 @@ class JiraPlatform:
         spelled = prop.get("labels") if isinstance(prop.get("labels"), Mapping) else {}
         assert isinstance(spelled, Mapping)
         labels = [str(spelled.get(label, label)) for label in fields.get("labels") or []]
-        state, reason, status_label = self._status_fields(fields)
+        state, reason, status_label = self._status_fields(fields, prop)
         if status_label:
             labels.append(status_label)
         assignee = fields.get("assignee")
@@ -630,8 +648,11 @@ class JiraPlatform:
 
     # -- status -----------------------------------------------------------------------------------
 
-    def _status_fields(self, fields: Mapping[str, Any]) -> tuple[Literal["open", "closed"], str | None, str | None]:
-        """(state, close reason, status label) of an issue's Jira status and resolution."""
+    def _status_fields(
+        self, fields: Mapping[str, Any], prop: Mapping[str, Any]
+    ) -> tuple[Literal["open", "closed"], str | None, str | None]:
+        """(state, close reason, status label) of an issue's Jira status and resolution (and the
+        ``not_planned`` note of the property, see :meth:`_move_and_read`)."""
         status = fields.get("status") or {}
         name = str(status.get("name") or "").casefold()
         category = str((status.get("statusCategory") or {}).get("key") or "new")
@@ -639,6 +660,8 @@ class JiraPlatform:
             resolution = str((fields.get("resolution") or {}).get("name") or "").casefold()
             cancelled_status = self._statuses["cancelled"].casefold()
             by_status = name == cancelled_status and cancelled_status != self._statuses["completed"].casefold()
+            noted = prop.get("not_planned") is not None and prop.get("not_planned") == fields.get("resolutiondate")
+            by_status = by_status or noted
             return "closed", "not_planned" if by_status or resolution in NOT_PLANNED_RESOLUTIONS else "completed", None
         if name == self._statuses["blocked"].casefold():
             return "open", None, self._conventions.label_for("blocked")
@@ -695,7 +718,7 @@ class JiraPlatform:
             category = _CATEGORY[task_status]
             found = next((s for s in available if (s.get("statusCategory") or {}).get("key") == category), None)
         if found is None:
-            names = ", ".join(sorted({str(s.get("name")) for s in available})) or "none"
+            names = ", ".join(dict.fromkeys(str(s.get("name")) for s in available)) or "none"
             raise PlatformRejected(
                 f"Jira: the workflow of {raw['key']} ({issue_type.get('name', 'issue')}) has no status "
                 f"{(name or self._statuses[key])!r} for a {task_status.replace('_', ' ')} task "
@@ -715,11 +738,14 @@ class JiraPlatform:
             self._transitions[(type_id, status_id)] = cached
         return cached
 
-    def _move(self, raw: Mapping[str, Any], task_status: str, *, status_name: str | None = None) -> None:
+    def _move(self, raw: Mapping[str, Any], task_status: str, *, status_name: str | None = None) -> bool:
         """Walk the issue through its workflow to the status of ``task_status`` (or the one called
         ``status_name``): a direct transition when there is one, else a path through the
         transitions seen so far, else a step to a status not visited yet (the one closest to the
-        target's category first). At most as many steps as the workflow has statuses."""
+        target's category first). At most as many steps as the workflow has statuses. Returns
+        whether the resolution of ``task_status`` (Done, Won't Do) was set, or none was needed: a
+        transition's screen (``expand=transitions.fields``) says whether it takes one; a transition
+        answered without its fields is sent one."""
         target = self._target_status(raw, task_status, status_name)
         fields = raw["fields"]
         key = str(raw["key"])
@@ -729,9 +755,10 @@ class JiraPlatform:
         target_id = str(target.get("id"))
         target_rank = _CATEGORY_RANK.get(str((target.get("statusCategory") or {}).get("key")), 1)
         steps = len(self._project_statuses().get(type_id, [])) + 2
+        resolved = task_status not in _RESOLUTION
         for _ in range(steps):
             if current == target_id:
-                return
+                return resolved
             transitions = self._issue_transitions(key, type_id, current)
             step = next((t for t in transitions if str((t.get("to") or {}).get("id")) == target_id), None)
             if step is None:
@@ -755,12 +782,14 @@ class JiraPlatform:
             to = step.get("to") or {}
             body: dict[str, Any] = {"transition": {"id": str(step.get("id"))}}
             resolution = _RESOLUTION.get(task_status)
+            screen = step.get("fields")
             if (
                 resolution
                 and (to.get("statusCategory") or {}).get("key") == "done"
-                and "resolution" in (step.get("fields") or {})
+                and (not isinstance(screen, Mapping) or "resolution" in screen)
             ):
                 body["fields"] = {"resolution": {"name": resolution}}
+                resolved = True
             self._request("POST", f"/rest/api/3/issue/{key}/transitions", body=body)
             current = str(to.get("id"))
             visited.add(current)
@@ -768,6 +797,7 @@ class JiraPlatform:
             raise PlatformRejected(
                 f"Jira: no workflow path took {key} to {target.get('name')!r} in {steps} transitions.", status=409
             )
+        return resolved
 
     def _known_path_step(
         self, type_id: str, start: str, target: str, transitions: list[dict[str, Any]]
