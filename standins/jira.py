@@ -58,6 +58,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -260,6 +261,22 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("PUT", API + r"/version/(?P<version>[^/]+)", "update_version"),
     ("POST", API + r"/filter", "create_filter"),
     ("GET", API + r"/filter/(?P<filter>[^/]+)", "get_filter"),
+    # agile API
+    ("GET", AGILE + r"/board", "list_boards"),
+    ("POST", AGILE + r"/board", "create_board"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)", "get_board"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/configuration", "get_board_configuration"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/issue", "board_issues"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/backlog", "board_backlog"),
+    ("GET", AGILE + r"/board/(?P<board>[^/]+)/sprint", "board_sprints"),
+    ("POST", AGILE + r"/sprint", "create_sprint"),
+    ("GET", AGILE + r"/sprint/(?P<sprint>[^/]+)", "get_sprint"),
+    ("POST", AGILE + r"/sprint/(?P<sprint>[^/]+)", "update_sprint_partial"),
+    ("PUT", AGILE + r"/sprint/(?P<sprint>[^/]+)", "update_sprint_full"),
+    ("GET", AGILE + r"/sprint/(?P<sprint>[^/]+)/issue", "sprint_issues"),
+    ("POST", AGILE + r"/sprint/(?P<sprint>[^/]+)/issue", "move_to_sprint"),
+    ("PUT", AGILE + r"/issue/rank", "rank_issues"),
+    ("POST", AGILE + r"/backlog/issue", "move_to_backlog"),
 )
 
 _Handler = Callable[[_Req, dict[str, str]], _Reply]
@@ -504,13 +521,10 @@ class FakeJira:
         document, or plain text made into paragraphs), ``labels``, ``assignee`` (an accountId or
         ``None``), ``priority`` / ``resolution`` (names), ``components`` (names), ``duedate``,
         ``status`` (a status name: the issue walks the workflow's shortest path there, one
-        transition at a time), ``actor`` (a display name; default the stand-in's own account).
-        Bumps ``updated``. Raises ``KeyError`` for an unknown issue and ``ValueError`` for a
+        transition at a time). Bumps ``updated``. Raises ``KeyError`` for an unknown issue and ``ValueError`` for a
         change Jira would refuse (including a status the workflow cannot reach)."""
         with self._lock:
             issue = self._issue_by_number(number)
-            actor_name = fields.pop("actor", None)
-            actor = self.add_user(actor_name) if actor_name else self.myself
             status = fields.pop("status", None)
             resolution = fields.pop("resolution", None)
             changes: Json = {}
@@ -532,15 +546,15 @@ class FakeJira:
                     route = self.workflow.path(issue["status"]["name"], target)
                     if route is None:
                         raise ValueError(f"the workflow has no path from {issue['status']['name']!r} to {target!r}")
-                    for step in route:
-                        self._move(issue, step, {"name": resolution} if resolution else None)
+                    for index, step in enumerate(route):
+                        last = index == len(route) - 1
+                        self._move(issue, step, {"name": resolution} if resolution and last else None)
                 elif resolution is not None:
                     issue["resolution"] = self._resolution({"name": resolution})
             except ApiError as exc:
                 raise ValueError(exc.body) from exc
             except KeyError as exc:
                 raise ValueError(f"unknown status {status!r}") from exc
-            del actor
             self._touch(issue)
             return issue
 
@@ -866,7 +880,8 @@ class FakeJira:
                 when = date.fromisoformat(version[name])
                 out["user" + name[0].upper() + name[1:]] = f"{when.day}/{when.strftime('%b')}/{when.strftime('%y')}"
         if version.get("releaseDate") and not version["released"]:
-            out["overdue"] = date.fromisoformat(version["releaseDate"]) < self._now().astimezone().date()
+            today = self._now().astimezone(ZoneInfo(self.time_zone)).date()
+            out["overdue"] = date.fromisoformat(version["releaseDate"]) < today
         return out
 
     def _issue_ref(self, number: int) -> Json:
@@ -1514,7 +1529,7 @@ class FakeJira:
         return _Reply(200, users[start : start + size])
 
     def create_issue(self, req: _Req, params: dict[str, str]) -> _Reply:
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _ISSUE_BEAN)
         fields = body.get("fields")
         if not isinstance(fields, Mapping):
             raise _bad(["The request must contain fields."])
@@ -1525,12 +1540,17 @@ class FakeJira:
             raise _bad(["Properties must be a list of objects with a key and a value."])
         for prop in properties:
             _check_property_key(prop["key"])
+        transition = body.get("transition")
+        if isinstance(transition, Mapping):
+            available = {t.id for t in self.workflow.available(self.workflow.initial.name)}
+            if str(transition.get("id", "")) not in available:
+                raise _bad([f"Transition id '{transition.get('id', '')}' is not valid for this issue."])
         number = self._create(fields, body.get("update") or {}, self.myself)
         issue = self.issues[number]
         if properties:
             self.properties[issue["key"]] = {p["key"]: copy.deepcopy(p["value"]) for p in properties}
-        if isinstance(body.get("transition"), Mapping):
-            self._transition_issue(number, body["transition"], {})
+        if isinstance(transition, Mapping):
+            self._transition_issue(number, transition, {})
         return _Reply(201, {"id": issue["id"], "key": issue["key"], "self": f"{self._api}/issue/{issue['id']}"})
 
     def get_issue(self, req: _Req, params: dict[str, str]) -> _Reply:
@@ -1542,7 +1562,7 @@ class FakeJira:
 
     def edit_issue_api(self, req: _Req, params: dict[str, str]) -> _Reply:
         number = self._find(params["issue"])
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _ISSUE_BEAN)
         issue = self.issues[number]
         staged = copy.deepcopy(issue)
         fields = body.get("fields") or {}
@@ -1596,7 +1616,7 @@ class FakeJira:
 
     def do_transition(self, req: _Req, params: dict[str, str]) -> _Reply:
         number = self._find(params["issue"])
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _ISSUE_BEAN)
         transition = body.get("transition")
         if not isinstance(transition, Mapping) or not transition.get("id"):
             raise _bad(["Missing 'transition' identifier"])
@@ -1667,9 +1687,11 @@ class FakeJira:
             },
         )
 
-    def add_comment(self, key: str, body: Any, author: Json) -> Json:
-        """Add a comment (an ADF document) to issue ``key`` as ``author``; bumps ``updated``.
-        Returns the stored comment."""
+    def add_comment(self, key: str, body: Any, author: Json | None = None) -> Json:
+        """Comment on issue ``key`` as a person would: ``body`` is an ADF document or plain text,
+        ``author`` a user from :attr:`users` (default: the API's own account). Bumps ``updated``;
+        returns the stored comment."""
+        author = author or self.myself
         with self._lock:
             issue = self.issues[self._find(key)]
             if isinstance(body, str):
@@ -1918,7 +1940,7 @@ class FakeJira:
         return self._search(req, req.query)
 
     def search_post(self, req: _Req, params: dict[str, str]) -> _Reply:
-        body = req.body if isinstance(req.body, Mapping) else {}
+        body = _known_keys(req.body, _SEARCH_BEAN)
         return self._search(req, body)
 
     # -- versions and filters ------------------------------------------------------------------
@@ -1958,7 +1980,7 @@ class FakeJira:
                     raise _bad(**{name: f"{name} must be true or false."})
                 version[name] = body[name]
         if version.get("released") and not version.get("releaseDate"):
-            version["releaseDate"] = self._now().astimezone().date().isoformat()
+            version["releaseDate"] = self._now().astimezone(ZoneInfo(self.time_zone)).date().isoformat()
 
     def create_version(self, req: _Req, params: dict[str, str]) -> _Reply:
         body = req.body if isinstance(req.body, Mapping) else {}
@@ -2065,6 +2087,368 @@ class FakeJira:
                 out[name] = sprint[name]
         return out
 
+    def _board(self, board_id: str) -> Json:
+        try:
+            return self.boards[int(board_id)]
+        except (ValueError, KeyError):
+            raise ApiError(
+                404,
+                [
+                    "The requested board cannot be viewed because it either does not exist or you do not have "
+                    "permission to view it."
+                ],
+            ) from None
+
+    def _sprint(self, sprint_id: str) -> Json:
+        try:
+            return self.sprints[int(sprint_id)]
+        except (ValueError, KeyError):
+            raise ApiError(
+                404, [f"Sprint with id {sprint_id} does not exist or you do not have permission to see it."]
+            ) from None
+
+    def _board_json(self, board: Json) -> Json:
+        return {
+            "id": board["id"],
+            "self": f"{self._agile}/board/{board['id']}",
+            "name": board["name"],
+            "type": board["type"],
+            "location": {
+                "projectId": int(self.project_id),
+                "displayName": f"{self.project_key.title()} ({self.project_key})",
+                "projectName": self.project_key.title(),
+                "projectKey": self.project_key,
+                "projectTypeKey": "software",
+                "avatarURI": f"{self.site_url}/rest/api/2/universal_avatar/view/type/project/avatar/10400?size=small",
+                "name": f"{self.project_key.title()} ({self.project_key})",
+            },
+            "isPrivate": False,
+        }
+
+    def _default_columns(self) -> list[Json]:
+        """Jira's columns for a board made from a filter: To Do, In Progress and Done, each
+        holding the workflow's statuses of that category."""
+        return [
+            {
+                "name": CATEGORIES[category][1],
+                "statuses": [s.id for s in self.workflow.statuses if s.category == category],
+            }
+            for category in ("new", "indeterminate", "done")
+        ]
+
+    def _paged_values(self, req: _Req, items: Sequence[Any]) -> Json:
+        start, size, chunk = self._page(req, items, 50)
+        return {
+            "maxResults": size,
+            "startAt": start,
+            "total": len(items),
+            "isLast": start + size >= len(items),
+            "values": chunk,
+        }
+
+    def list_boards(self, req: _Req, params: dict[str, str]) -> _Reply:
+        boards = list(self.boards.values())
+        project = req.query.get("projectKeyOrId")
+        if project and project not in {self.project_key, self.project_id}:
+            boards = []
+        if req.query.get("name"):
+            boards = [b for b in boards if req.query["name"].casefold() in b["name"].casefold()]
+        if req.query.get("type"):
+            kinds = set(self._list_param(req.query["type"]))
+            boards = [b for b in boards if b["type"] in kinds]
+        if req.query.get("filterId"):
+            boards = [b for b in boards if str(b["filterId"]) == req.query["filterId"]]
+        return _Reply(200, self._paged_values(req, [self._board_json(b) for b in boards]))
+
+    def create_board(self, req: _Req, params: dict[str, str]) -> _Reply:
+        body = req.body if isinstance(req.body, Mapping) else {}
+        name = str(body.get("name") or "").strip()
+        kind = body.get("type")
+        errors = {}
+        if not name:
+            errors["name"] = "Board name is required."
+        if kind not in {"scrum", "kanban"}:
+            errors["type"] = "Board type must be 'scrum' or 'kanban'."
+        filter_id = body.get("filterId")
+        if filter_id is None:
+            errors["filterId"] = "Filter id is required."
+        if errors:
+            raise ApiError(400, [], errors)
+        if not isinstance(filter_id, int) or filter_id not in self.filters:
+            raise _bad([f"Filter with id '{filter_id}' does not exist or you do not have permission to view it."])
+        board_id = self._next("board", 1)
+        board: Json = {
+            "id": board_id,
+            "name": name,
+            "type": kind,
+            "filterId": filter_id,
+            "columns": self._default_columns(),
+        }
+        self.boards[board_id] = board
+        return _Reply(201, self._board_json(board))
+
+    def get_board(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return _Reply(200, self._board_json(self._board(params["board"])))
+
+    def get_board_configuration(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        config = {
+            "id": board["id"],
+            "name": board["name"],
+            "type": board["type"],
+            "self": f"{self._agile}/board/{board['id']}/configuration",
+            "location": {"type": "project", "projectKeyOrId": self.project_id},
+            "filter": {"id": str(board["filterId"]), "self": f"{self._api}/filter/{board['filterId']}"},
+            "columnConfig": {
+                "columns": [
+                    {
+                        "name": column["name"],
+                        "statuses": [{"id": sid, "self": f"{self._api}/status/{sid}"} for sid in column["statuses"]],
+                    }
+                    for column in board["columns"]
+                ],
+                "constraintType": "issueCount",
+            },
+            "ranking": {"rankCustomFieldId": 10019},
+        }
+        if board["type"] == "scrum":
+            config["estimation"] = {
+                "type": "field",
+                "field": {"fieldId": "timeoriginalestimate", "displayName": "Original estimate"},
+            }
+        else:
+            config["subQuery"] = {"query": "resolution = EMPTY OR resolution changed AFTER -2w"}
+        return _Reply(200, config)
+
+    def _agile_issue(self, number: int, wanted: set[str] | None) -> Json:
+        rendered = self._render_issue(number, wanted)
+        if wanted is None or "sprint" in wanted:
+            sprint = self._sprint_of(number)
+            rendered["fields"]["sprint"] = self._sprint_json(sprint) if sprint is not None else None
+        if wanted is None or "closedSprints" in wanted:
+            closed = [s for s in self.sprints.values() if s["state"] == "closed" and number in s["issues"]]
+            rendered["fields"]["closedSprints"] = [self._sprint_json(s) for s in closed]
+        return rendered
+
+    def _agile_search(self, req: _Req, numbers: Sequence[int]) -> _Reply:
+        if req.query.get("jql"):
+            narrowed = set(self._run_jql(req.query["jql"], require_bound=False))
+            numbers = [n for n in numbers if n in narrowed]
+        ranked = sorted(numbers, key=lambda n: self.rank.index(n) if n in self.rank else len(self.rank))
+        wanted = self._wanted_fields(self._list_param(req.query.get("fields")), "*navigable")
+        start, size, chunk = self._page(req, ranked, 50)
+        size = min(size, 100)
+        chunk = ranked[start : start + size]
+        return _Reply(
+            200,
+            {
+                "expand": "schema,names",
+                "startAt": start,
+                "maxResults": size,
+                "total": len(ranked),
+                "issues": [self._agile_issue(n, wanted) for n in chunk],
+            },
+        )
+
+    def _board_numbers(self, board: Json) -> list[int]:
+        return self._run_jql(self.filters[board["filterId"]]["jql"], require_bound=False)
+
+    def board_issues(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        return self._agile_search(req, self._board_numbers(board))
+
+    def board_backlog(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        if board["type"] != "scrum":
+            raise _bad(["The board does not support the backlog (it is a kanban board without one)."])
+        backlog = [
+            n
+            for n in self._board_numbers(board)
+            if self._sprint_of(n) is None and self.issues[n]["status"]["statusCategory"]["key"] != "done"
+        ]
+        return self._agile_search(req, backlog)
+
+    def board_sprints(self, req: _Req, params: dict[str, str]) -> _Reply:
+        board = self._board(params["board"])
+        if board["type"] != "scrum":
+            raise _bad(["The board does not support sprints"])
+        states = set(self._list_param(req.query.get("state"))) or {"future", "active", "closed"}
+        unknown = states - {"future", "active", "closed"}
+        if unknown:
+            raise _bad([f"The sprint state '{sorted(unknown)[0]}' is not valid."])
+        sprints = [
+            self._sprint_json(s)
+            for s in self.sprints.values()
+            if s["originBoardId"] == board["id"] and s["state"] in states
+        ]
+        return _Reply(200, self._paged_values(req, sprints))
+
+    def _sprint_date(self, value: Any, name: str) -> str:
+        try:
+            moment = parse_jira_time(str(value))
+        except ValueError:
+            raise _bad(**{name: f"The {name} '{value}' is not a valid date."}) from None
+        return moment.astimezone(ZoneInfo(self.time_zone)).isoformat(timespec="milliseconds")
+
+    def create_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        body = req.body if isinstance(req.body, Mapping) else {}
+        name = str(body.get("name") or "").strip()
+        if not name:
+            raise _bad(name="The sprint name is required.")
+        if len(name) > 30:
+            raise _bad(name="The sprint name must not be longer than 30 characters.")
+        board = self._board(str(body.get("originBoardId", "")))
+        if board["type"] != "scrum":
+            raise _bad(["The board does not support sprints"])
+        sprint_id = self._next("sprint", 1)
+        sprint: Json = {
+            "id": sprint_id,
+            "state": "future",
+            "name": name,
+            "originBoardId": board["id"],
+            "createdDate": self._now().astimezone(ZoneInfo(self.time_zone)).isoformat(timespec="milliseconds"),
+            "startDate": None,
+            "endDate": None,
+            "completeDate": None,
+            "goal": body.get("goal") or None,
+            "issues": [],
+        }
+        for key in ("startDate", "endDate"):
+            if body.get(key):
+                sprint[key] = self._sprint_date(body[key], key)
+        self.sprints[sprint_id] = sprint
+        return _Reply(201, self._sprint_json(sprint))
+
+    def get_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return _Reply(200, self._sprint_json(self._sprint(params["sprint"])))
+
+    def _update_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        sprint = self._sprint(params["sprint"])
+        body = req.body if isinstance(req.body, Mapping) else {}
+        staged = dict(sprint)
+        if "name" in body:
+            name = str(body["name"] or "").strip()
+            if not name or len(name) > 30:
+                raise _bad(name="The sprint name must be 1 to 30 characters.")
+            staged["name"] = name
+        if "goal" in body:
+            staged["goal"] = body["goal"] or None
+        for key in ("startDate", "endDate"):
+            if body.get(key):
+                if sprint["state"] == "closed":
+                    raise _bad([f"The {key} of a closed sprint cannot be changed."])
+                staged[key] = self._sprint_date(body[key], key)
+        state = body.get("state")
+        if state is not None and state != sprint["state"]:
+            if (sprint["state"], state) == ("future", "active"):
+                if not staged.get("startDate") or not staged.get("endDate"):
+                    raise _bad(["A sprint can only be started with a start date and an end date."])
+                if any(
+                    s["state"] == "active" and s["originBoardId"] == sprint["originBoardId"]
+                    for s in self.sprints.values()
+                ):
+                    raise _bad(["This board already has an active sprint."])
+            elif (sprint["state"], state) == ("active", "closed"):
+                staged["completeDate"] = (
+                    self._now().astimezone(ZoneInfo(self.time_zone)).isoformat(timespec="milliseconds")
+                )
+                done = [
+                    n
+                    for n in sprint["issues"]
+                    if n in self.issues and self.issues[n]["status"]["statusCategory"]["key"] == "done"
+                ]
+                for number in set(sprint["issues"]) - set(done):
+                    if number in self.issues:
+                        self._touch(self.issues[number])
+                staged["issues"] = done  # incomplete issues go back to the backlog
+            else:
+                raise _bad([f"A {sprint['state']} sprint cannot become {state}."])
+            staged["state"] = state
+        sprint.update(staged)
+        return _Reply(200, self._sprint_json(sprint))
+
+    def update_sprint_partial(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return self._update_sprint(req, params)
+
+    def update_sprint_full(self, req: _Req, params: dict[str, str]) -> _Reply:
+        return self._update_sprint(req, params)
+
+    def sprint_issues(self, req: _Req, params: dict[str, str]) -> _Reply:
+        sprint = self._sprint(params["sprint"])
+        return self._agile_search(req, [n for n in sprint["issues"] if n in self.issues])
+
+    def _issue_list(self, body: Any) -> list[int]:
+        issues = body.get("issues") if isinstance(body, Mapping) else None
+        if not isinstance(issues, list) or not issues:
+            raise _bad(issues="The issues to move must be listed.")
+        if len(issues) > 50:
+            raise _bad(issues="At most 50 issues can be moved at once.")
+        numbers = []
+        for ref in issues:
+            try:
+                numbers.append(self._find(str(ref)))
+            except ApiError:
+                raise _bad([f"Issue '{ref}' does not exist or you do not have permission to see it."]) from None
+        return numbers
+
+    def _rank(self, numbers: Sequence[int], body: Mapping[str, Any], *, required: bool) -> None:
+        before, after = body.get("rankBeforeIssue"), body.get("rankAfterIssue")
+        if before and after:
+            raise _bad(["Only one of rankBeforeIssue and rankAfterIssue can be given."])
+        if not before and not after:
+            if required:
+                raise _bad(["One of rankBeforeIssue and rankAfterIssue must be given."])
+            return
+        anchor = self._find(str(before or after))
+        if anchor in numbers:
+            raise _bad(["An issue cannot be ranked relative to itself."])
+        moving = [n for n in self.rank if n in set(numbers)]
+        rest = [n for n in self.rank if n not in set(numbers)]
+        position = rest.index(anchor) + (0 if before else 1)
+        self.rank = rest[:position] + moving + rest[position:]
+
+    def move_to_sprint(self, req: _Req, params: dict[str, str]) -> _Reply:
+        sprint = self._sprint(params["sprint"])
+        if sprint["state"] == "closed":
+            raise _bad(["Issues cannot be moved to a closed sprint."])
+        numbers = self._issue_list(req.body)
+        for number in numbers:
+            if self.issues[number]["issuetype"]["subtask"]:
+                raise _bad(
+                    [f"Sub-task {self.issues[number]['key']} moves with its parent; it cannot be moved on its own."]
+                )
+        for number in numbers:
+            for other in self.sprints.values():
+                if other["state"] != "closed" and number in other["issues"] and other is not sprint:
+                    other["issues"].remove(number)
+            if number not in sprint["issues"]:
+                sprint["issues"].append(number)
+                self._touch(self.issues[number])
+        self._rank(numbers, req.body, required=False)
+        return _Reply(204)
+
+    def move_to_backlog(self, req: _Req, params: dict[str, str]) -> _Reply:
+        numbers = self._issue_list(req.body)
+        for number in numbers:
+            for sprint in self.sprints.values():
+                if sprint["state"] != "closed" and number in sprint["issues"]:
+                    sprint["issues"].remove(number)
+                    self._touch(self.issues[number])
+        return _Reply(204)
+
+    def rank_issues(self, req: _Req, params: dict[str, str]) -> _Reply:
+        numbers = self._issue_list(req.body)
+        self._rank(numbers, req.body, required=True)
+        return _Reply(204)
+
+
+#: The properties of the request beans the stand-in checks (IssueUpdateDetails,
+#: SearchAndReconcileRequestBean in Atlassian's description).
+_ISSUE_BEAN = frozenset({"fields", "update", "properties", "transition", "historyMetadata"})
+_SEARCH_BEAN = frozenset(
+    {"jql", "nextPageToken", "maxResults", "fields", "expand", "properties"}
+    | {"fieldsByKeys", "failFast", "reconcileIssues"}
+)
 
 _FIELD_NAMES = {
     "summary": "Summary",
@@ -2102,6 +2486,19 @@ _ALL_FIELD_NAMES = (
     "aggregatetimespent",
     "lastViewed",
 )
+
+
+def _known_keys(body: Any, allowed: frozenset[str]) -> Mapping[str, Any]:
+    """``body`` as an object whose keys are all ``allowed``; Jira refuses unknown properties of
+    its request beans with 400."""
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping):
+        raise _bad(["Can not deserialize the request body: an object is expected."])
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise _bad([f'Unrecognized field "{unknown[0]}" (known properties: {", ".join(sorted(allowed))})'])
+    return body
 
 
 def _check_label(label: str) -> None:

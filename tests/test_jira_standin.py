@@ -5,6 +5,7 @@ Atlassian's official OpenAPI descriptions of the platform API v3 and the agile A
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,9 +37,17 @@ class JiraSpecs:
         return JiraSpecs(self.platform.fork(), self.agile.fork())
 
     def check(self, request: httpx.Request, response: httpx.Response | None, *, path: str | None = None) -> Any:
+        """Check one exchange. A request the stand-in refused (4xx) may break the description —
+        tests send such requests on purpose — so only its answer is held to it."""
         target = path or request.url.path
         validator = self.agile if target.startswith(AGILE) else self.platform
-        return validator.check(request, response, path=target)
+        found = validator.check(request, response, path=target)
+        if response is not None and 400 <= response.status_code < 500:
+            excused = [v for v in found if v.where.startswith("request.")]
+            for violation in excused:
+                validator.violations.remove(violation)
+            found = [v for v in found if v not in excused]
+        return found
 
     @property
     def violations(self) -> list[Violation]:
@@ -49,12 +58,33 @@ class JiraSpecs:
         return self.platform.checked + self.agile.checked
 
 
+def _string_query_parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with the agile description's generator slip mended: a few query parameters
+    (``type`` of ``GET /board``, ``state`` of ``GET /board/{boardId}/sprint``, ``fields`` of the
+    board and sprint issue lists) are declared as property-less objects, which no query string
+    can be; Atlassian's reference pages document them as (comma-separated) strings."""
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if not isinstance(parameter, dict) or parameter.get("in") != "query":
+                    continue
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "object" and not schema.get("properties"):
+                    parameter["schema"] = {"type": "string"}
+                elif schema.get("type") == "array" and schema.get("items", {}).get("type") == "object":
+                    parameter["schema"] = {"type": "array", "items": {"type": "string"}}
+    return spec
+
+
 @functools.cache
 def _load_specs() -> tuple[JiraSpecs | None, str]:
     missing = [path for path in (PLATFORM_SPEC, AGILE_SPEC) if not path.is_file()]
     if missing:
         return None, f"Atlassian's OpenAPI descriptions are unavailable: {', '.join(map(str, missing))} missing"
-    return JiraSpecs(SpecValidator.from_file(PLATFORM_SPEC), SpecValidator.from_file(AGILE_SPEC)), ""
+    agile = _string_query_parameters(json.loads(AGILE_SPEC.read_text(encoding="utf-8")))
+    return JiraSpecs(SpecValidator.from_file(PLATFORM_SPEC), SpecValidator(agile)), ""
 
 
 @pytest.fixture(scope="session")
@@ -161,6 +191,14 @@ def test_myself_server_info_and_project_metadata(jira: FakeJira, client: httpx.C
     found = client.get(f"{API}/user/assignable/search", params={"project": "SHOP", "query": "alice"}).json()
     assert [u["accountId"] for u in found] == [alice["accountId"]]
     assert client.get(f"{API}/project/NOPE").status_code == 404
+    assert [r["name"] for r in client.get(f"{API}/resolution").json()][:2] == ["Done", "Won't Do"]
+    statuses = client.get(f"{API}/project/SHOP/statuses").json()
+    task_statuses = next(t["statuses"] for t in statuses if t["name"] == "Task")
+    assert [(s["name"], s["statusCategory"]["key"]) for s in task_statuses] == [
+        ("To Do", "new"),
+        ("In Progress", "indeterminate"),
+        ("Done", "done"),
+    ]
 
 
 # -- issues ------------------------------------------------------------------------------------
@@ -288,6 +326,10 @@ def test_labels_with_spaces_are_refused_and_unknown_fields_too(client: httpx.Cli
     assert added.status_code == 400 and "labels" in added.json()["errors"]
     status = client.put(f"{API}/issue/{key}", json={"fields": {"status": {"name": "Done"}}})
     assert status.status_code == 400 and "status" in status.json()["errors"]
+    typo = client.put(f"{API}/issue/{key}", json={"field": {"summary": "x"}})
+    assert typo.status_code == 400 and 'Unrecognized field "field"' in typo.json()["errorMessages"][0]
+    old_paging = client.post(f"{API}/search/jql", json={"jql": "project = SHOP", "startAt": 50})
+    assert old_paging.status_code == 400 and '"startAt"' in old_paging.json()["errorMessages"][0]
     missing = client.post(f"{API}/issue", json={"fields": {"project": {"key": "SHOP"}, "issuetype": {"name": "Task"}}})
     assert missing.status_code == 400 and "summary" in missing.json()["errors"]
 
@@ -352,6 +394,11 @@ def test_simplified_workflow_transitions_and_resolution(jira: FakeJira, client: 
     assert (fields["status"]["name"], fields["resolution"], fields["resolutiondate"]) == ("To Do", None, None)
     client.post(f"{API}/issue/{key}/transitions", json={"transition": {"id": "31"}})
     assert jira.issues[1]["resolution"]["name"] == "Done"  # the default resolution
+    new_issue = {"project": {"key": "SHOP"}, "summary": "Born in progress", "issuetype": {"name": "Task"}}
+    bad_start = client.post(f"{API}/issue", json={"fields": new_issue, "transition": {"id": "11"}})
+    assert bad_start.status_code == 400 and len(jira.issues) == 1  # refused before anything is created
+    started = client.post(f"{API}/issue", json={"fields": new_issue, "transition": {"id": "21"}})
+    assert started.status_code == 201 and jira.status_of(2) == "In Progress"
     expanded = client.get(f"{API}/issue/{key}", params={"expand": "transitions,names", "fields": "status"}).json()
     assert [t["to"]["name"] for t in expanded["transitions"]] == ["To Do", "In Progress"]
     assert expanded["names"] == {"status": "Status"}
@@ -371,6 +418,14 @@ def test_a_workflow_with_blocked_needs_paths_and_a_person_walks_them(clock: Manu
     jira.edit_issue(number, status="Done")
     assert jira.status_of(number) == "Done" and jira.issues[number]["resolution"]["name"] == "Done"
     assert jira.issues[number]["updated"] == "2025-01-06T10:01:00.000+0100"
+
+    jira.transition(number, "To Do")
+    jira.edit_issue(number, status="Done", resolution="Won't Do")  # the one-step "Won't do" path
+    assert jira.issues[number]["resolution"]["name"] == "Won't Do"
+    jira.transition(number, "To Do")
+    jira.transition(number, "In Progress")
+    jira.edit_issue(number, status="Done", resolution="Duplicate")  # via In Review; resolved on arrival
+    assert jira.issues[number]["resolution"]["name"] == "Duplicate"
 
     stuck = FakeJira(clock=clock, workflow=Workflow.without_path())
     stuck.add_issue("Final")
@@ -583,8 +638,10 @@ def test_comments_and_worklogs(jira: FakeJira, client: httpx.Client, clock: Manu
     assert comment.status_code == 201
     assert comment.json()["author"]["accountId"] == jira.myself["accountId"]
     assert client.post(f"{API}/issue/{key}/comment", json={"body": "plain"}).status_code == 400
+    jira.add_comment(key, "A person's note", jira.add_user("Bob Builder"))
     page = client.get(f"{API}/issue/{key}/comment").json()
-    assert page["total"] == 1 and page["comments"][0]["body"] == adf("Progress: 50%")
+    assert page["total"] == 2 and page["comments"][0]["body"] == adf("Progress: 50%")
+    assert page["comments"][1]["author"]["displayName"] == "Bob Builder"
 
     worklog = client.post(
         f"{API}/issue/{key}/worklog",
@@ -732,3 +789,119 @@ def test_the_validator_sees_every_exchange_and_catches_a_bad_one(jira_specs: Jir
         client.get(f"{API}/myself", params={"colour": "red"})  # not a parameter of getCurrentUser
     assert validator.checked == 2
     assert [v.where for v in validator.violations] == ["request.query"]
+
+
+# -- agile: boards, sprints, backlog, rank -----------------------------------------------------
+
+
+def make_board(client: httpx.Client, kind: str = "scrum") -> dict[str, Any]:
+    saved = client.post(f"{API}/filter", json={"name": f"SHOP {kind}", "jql": "project = SHOP ORDER BY Rank ASC"})
+    response = client.post(
+        f"{AGILE}/board", json={"name": f"SHOP {kind}", "type": kind, "filterId": int(saved.json()["id"])}
+    )
+    assert response.status_code == 201, response.text
+    board: dict[str, Any] = response.json()
+    return board
+
+
+def test_a_board_is_made_from_a_filter_and_found_again(jira: FakeJira, client: httpx.Client) -> None:
+    board = make_board(client, "kanban")
+    assert (board["type"], board["location"]["projectKey"]) == ("kanban", "SHOP")
+    no_filter = client.post(f"{AGILE}/board", json={"name": "x", "type": "scrum", "filterId": 999})
+    assert no_filter.status_code == 400
+    found = client.get(
+        f"{AGILE}/board", params={"projectKeyOrId": "SHOP", "name": "SHOP kanban", "type": "kanban"}
+    ).json()
+    assert [b["id"] for b in found["values"]] == [board["id"]] and found["isLast"] is True
+    assert client.get(f"{AGILE}/board", params={"projectKeyOrId": "OTHER"}).json()["values"] == []
+    assert client.get(f"{AGILE}/board/{board['id']}").json()["name"] == "SHOP kanban"
+    assert client.get(f"{AGILE}/board/999").status_code == 404
+    config = client.get(f"{AGILE}/board/{board['id']}/configuration").json()
+    columns = {c["name"]: [s["id"] for s in c["statuses"]] for c in config["columnConfig"]["columns"]}
+    assert columns == {"To Do": ["10000"], "In Progress": ["3"], "Done": ["10001"]}
+    assert config["filter"]["id"] == str(jira.boards[board["id"]]["filterId"])
+    assert client.get(f"{AGILE}/board/{board['id']}/sprint").status_code == 400  # kanban boards have none
+
+
+def test_board_issues_follow_rank(jira: FakeJira, client: httpx.Client) -> None:
+    board = make_board(client)
+    first, second, third = create(client, "one"), create(client, "two"), create(client, "three")
+    listed = client.get(f"{AGILE}/board/{board['id']}/issue", params={"fields": "summary,status"}).json()
+    assert keys(listed) == [first, second, third] and listed["total"] == 3
+    assert set(listed["issues"][0]["fields"]) == {"summary", "status"}
+    assert client.put(f"{AGILE}/issue/rank", json={"issues": [third], "rankBeforeIssue": first}).status_code == 204
+    assert client.put(f"{AGILE}/issue/rank", json={"issues": [first], "rankAfterIssue": second}).status_code == 204
+    ranked = client.get(f"{AGILE}/board/{board['id']}/issue", params={"fields": "summary"}).json()
+    assert keys(ranked) == [third, second, first] and jira.rank == [3, 2, 1]
+    assert search(client, "project = SHOP ORDER BY Rank ASC")["issues"][0]["key"] == third
+    both = client.put(
+        f"{AGILE}/issue/rank", json={"issues": [first], "rankBeforeIssue": second, "rankAfterIssue": third}
+    )
+    assert both.status_code == 400
+    narrowed = client.get(f"{AGILE}/board/{board['id']}/issue", params={"jql": f"key = {second}"}).json()
+    assert keys(narrowed) == [second]
+
+
+def test_sprints_are_created_filled_started_and_closed(
+    jira: FakeJira, client: httpx.Client, clock: ManualClock
+) -> None:
+    board = make_board(client)
+    done_key, open_key, sub_parent = create(client, "finished"), create(client, "unfinished"), create(client, "parent")
+    child = create(client, "child", issuetype={"name": "Sub-task"}, parent={"key": sub_parent})
+    created = client.post(
+        f"{AGILE}/sprint", json={"name": "Sprint 1", "originBoardId": board["id"], "goal": "Ship checkout"}
+    )
+    assert created.status_code == 201
+    sprint = created.json()
+    assert (sprint["state"], sprint["goal"], sprint["originBoardId"]) == ("future", "Ship checkout", board["id"])
+    clock.advance(minutes=3)
+    moved = client.post(f"{AGILE}/sprint/{sprint['id']}/issue", json={"issues": [done_key, open_key]})
+    assert moved.status_code == 204
+    assert jira.issues[1]["updated"] == "2025-01-06T10:03:00.000+0100"
+    refused_sub_task = client.post(f"{AGILE}/sprint/{sprint['id']}/issue", json={"issues": [child]})
+    assert refused_sub_task.status_code == 400
+    in_sprint = client.get(f"{AGILE}/sprint/{sprint['id']}/issue", params={"fields": "summary,sprint"}).json()
+    assert keys(in_sprint) == [done_key, open_key]
+    assert in_sprint["issues"][0]["fields"]["sprint"]["id"] == sprint["id"]
+    backlog = client.get(f"{AGILE}/board/{board['id']}/backlog", params={"fields": "summary"}).json()
+    assert keys(backlog) == [sub_parent, child]
+    platform_view = client.get(f"{API}/issue/{done_key}", params={"fields": "customfield_10020"}).json()["fields"]
+    assert platform_view["customfield_10020"][0]["name"] == "Sprint 1"
+
+    no_dates = client.post(f"{AGILE}/sprint/{sprint['id']}", json={"state": "active"})
+    assert no_dates.status_code == 400
+    started = client.post(
+        f"{AGILE}/sprint/{sprint['id']}",
+        json={
+            "state": "active",
+            "startDate": "2025-01-06T10:00:00.000+01:00",
+            "endDate": "2025-01-20T10:00:00.000+01:00",
+        },
+    )
+    assert started.status_code == 200 and started.json()["state"] == "active"
+    second = client.post(f"{AGILE}/sprint", json={"name": "Sprint 2", "originBoardId": board["id"]}).json()
+    cannot = client.put(
+        f"{AGILE}/sprint/{second['id']}",
+        json={
+            "state": "active",
+            "startDate": "2025-01-20T10:00:00.000+01:00",
+            "endDate": "2025-02-03T10:00:00.000+01:00",
+        },
+    )
+    assert cannot.status_code == 400  # one active sprint per board
+    active = client.get(f"{AGILE}/board/{board['id']}/sprint", params={"state": "active"}).json()["values"]
+    assert [s["id"] for s in active] == [sprint["id"]]
+
+    jira.transition(1, "Done")
+    closed = client.post(f"{AGILE}/sprint/{sprint['id']}", json={"state": "closed"})
+    assert closed.status_code == 200 and closed.json()["state"] == "closed" and "completeDate" in closed.json()
+    assert client.get(f"{AGILE}/sprint/{sprint['id']}").json()["state"] == "closed"
+    backlog = keys(client.get(f"{AGILE}/board/{board['id']}/backlog", params={"fields": "summary"}).json())
+    assert open_key in backlog and done_key not in backlog  # the unfinished issue went back to the backlog
+    assert client.post(f"{AGILE}/sprint/{sprint['id']}/issue", json={"issues": [open_key]}).status_code == 400
+    reopen = client.post(f"{AGILE}/sprint/{sprint['id']}", json={"state": "active"})
+    assert reopen.status_code == 400
+
+    client.post(f"{AGILE}/sprint/{second['id']}/issue", json={"issues": [open_key]})
+    assert client.post(f"{AGILE}/backlog/issue", json={"issues": [open_key]}).status_code == 204
+    assert jira.sprints[second["id"]]["issues"] == []
