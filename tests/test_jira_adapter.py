@@ -76,7 +76,13 @@ def fake(clock: ManualClock) -> Iterator[FakeJira]:
 
 def connect(fake: FakeJira, clock: ManualClock | None = None, **options: Any) -> JiraPlatform:
     return JiraPlatform.connect(
-        TOKEN, "SHOP", site_url=fake.site_url, email="bot@example.com", transport=fake.transport(), clock=clock, **options
+        TOKEN,
+        "SHOP",
+        site_url=fake.site_url,
+        email="bot@example.com",
+        transport=fake.transport(),
+        clock=clock,
+        **options,
     )
 
 
@@ -302,10 +308,13 @@ def test_a_cancelled_task_without_a_resolution_screen_still_reads_as_not_planned
             "issuetype": {"id": "10", "name": "Task"},
             "updated": "2025-01-06T10:00:00.000+0000",
         }
-        return httpx.Response(200, json={"id": "10001", "key": "SHOP-1", "fields": fields, "properties": {
-            PROPERTY_KEY: state["props"]}})
+        return httpx.Response(
+            200, json={"id": "10001", "key": "SHOP-1", "fields": fields, "properties": {PROPERTY_KEY: state["props"]}}
+        )
 
-    jira = JiraPlatform.connect(TOKEN, "SHOP", site_url="https://x.atlassian.net", transport=httpx.MockTransport(handler))
+    jira = JiraPlatform.connect(
+        TOKEN, "SHOP", site_url="https://x.atlassian.net", transport=httpx.MockTransport(handler)
+    )
     issue = jira.update_issue(1, IssueChanges(state="closed", state_reason="not_planned"))
     assert (issue.state, issue.state_reason) == ("closed", "not_planned")
     assert state["props"]["not_planned"] == state["resolved"]

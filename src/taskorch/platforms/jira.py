@@ -1166,14 +1166,16 @@ class JiraPlatform:
         return answered(parse, data, "a sprint", "Jira sprint")
 
     def list_sprints(self, board_number: int, *, states: Sequence[str] = ("active", "future")) -> list[RemoteSprint]:
-        """The board's sprints in ``states`` (``GET /board/{id}/sprint``, every page)."""
+        """The board's sprints in ``states`` (``GET /board/{id}/sprint``, every page). The states
+        are filtered here: the official description types the ``state`` parameter as an object,
+        so the comma-separated form the documentation gives would not validate."""
         path = f"/rest/agile/1.0/board/{board_number}/sprint"
         out: list[RemoteSprint] = []
         start = 0
         for _ in range(_MAX_PAGES):
-            page = self._request("GET", path, params={"state": ",".join(states), "startAt": start, "maxResults": 50})
+            page = self._request("GET", path, params={"startAt": start, "maxResults": 50})
             values = answered_items((page or {}).get("values") if isinstance(page, dict) else None, f"Jira GET {path}")
-            out += [self._sprint(v) for v in values]
+            out += [sprint for sprint in map(self._sprint, values) if sprint.state in states]
             start += len(values)
             if not values or (isinstance(page, dict) and page.get("isLast", True)):
                 break
