@@ -99,7 +99,8 @@ def new(jira: JiraPlatform, title: str = "Add rate limiting", **changes: Any) ->
 
 
 def mutations(fake: FakeJira) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in fake.mutations()]
+    """The requests that change something (a search is a POST that changes nothing)."""
+    return [(r.method, r.path) for r in fake.mutations() if not r.path.endswith("/search/jql")]
 
 
 # -- connecting ---------------------------------------------------------------------------------
@@ -554,3 +555,113 @@ def test_the_registry_builds_jira_from_a_key_and_the_settings(fake: FakeJira) ->
     assert adapter._statuses["blocked"] == "On Hold"
     adapter.close()
     assert platform_spec("jira").lacking("full") == ["no conditional requests, releases", *platform_spec("jira").notes]
+
+
+# -- through the sync engine ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[FakeJira, str]]:
+    """A stand-in on the real clock (the engine's), served over HTTP."""
+    master = _master()
+    specs = _Specs(master[0].fork(), master[1].fork()) if master else None
+    made = FakeJira(validator=specs, workflow=Workflow.with_blocked())
+    with made.serve() as url:
+        yield made, url
+    assert not made.internal_errors
+    if specs is not None:
+        assert specs.violations() == []
+
+
+@pytest.fixture
+def make_orch(
+    served: tuple[FakeJira, str], database_url: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    from taskorch.services.app import Orchestrator
+
+    monkeypatch.setenv("JIRA_API_TOKEN", TOKEN)
+    made: list[Any] = []
+
+    def make(**connect: Any) -> Any:
+        settings = Settings(
+            database_url=database_url, mutation_spacing=0.0, jira_url=served[1], jira_email="bot@example.com"
+        )
+        orch = Orchestrator(settings, sleep=lambda seconds: None)  # the registry's own factory
+        orch.initialize_session(str(project))
+        orch.git_connect("jira:SHOP", **connect)
+        made.append(orch)
+        return orch
+
+    yield make
+    for orch in made:
+        orch.close()
+
+
+def _issue_numbers(orch: Any) -> dict[int, int]:
+    from sqlalchemy import select
+
+    from taskorch.store.tables import feature_issue_links
+
+    with orch.db.transaction(write=False) as conn:
+        rows = conn.execute(select(feature_issue_links.c.task_id, feature_issue_links.c.issue_number)).all()
+    return {int(task): int(number) for task, number in rows if number is not None}
+
+
+def _plan(orch: Any) -> dict[str, int]:
+    from taskorch.services.models import SubtaskSpec, TaskFields
+
+    result = orch.plan_task(
+        TaskFields(title="Add rate limiting", labels=["needs review"]),
+        [
+            SubtaskSpec(key="impl", title="Implement"),
+            SubtaskSpec(key="docs", title="Document", depends_on_keys=["impl"]),
+        ],
+    )
+    return {"parent": result.task.id, **{k: b.id for k, b in result.subtasks.items()}}
+
+
+def test_the_engine_syncs_tasks_with_jira_both_ways(make_orch: Any, served: tuple[FakeJira, str]) -> None:
+    fake = served[0]
+    orch = make_orch(auto_sync_enabled=True)
+    ids = _plan(orch)
+    result = orch.git_sync()
+    assert result.sync is not None and not result.sync.failed, result.sync
+    numbers = _issue_numbers(orch)
+    parent, impl, docs = (numbers[ids[k]] for k in ("parent", "impl", "docs"))
+    assert len(fake.issues) == 3
+    # Sub-tasks created with their parent; the dependency a Blocks link impl -> docs.
+    assert {fake.issues[n]["parent"]["key"] for n in (impl, docs)} == {fake.key(parent)}
+    assert JiraPlatform.connect(TOKEN, "SHOP", site_url=served[1]).list_dependencies(docs) == [impl]
+    assert "needs-review" in fake.issues[parent]["labels"]
+    assert all("taskorch:key" not in str(issue["description"]) for issue in fake.issues.values())
+
+    # A quiet sync: labels and bodies read back as sent, nothing is pushed again.
+    orch.git_sync()
+    before = len(fake.mutations())
+    quiet = orch.git_sync()
+    assert quiet.sync is not None and not quiet.sync.updated and not quiet.sync.conflicts
+    assert mutations(fake)[before:] == []
+
+    # Status through the workflow, and back from Jira.
+    orch.execute_task(ids["impl"])
+    orch.git_sync()
+    assert fake.status_of(impl) == "In Progress"
+    fake.transition(impl, "Blocked")
+    fake.edit_issue(impl, summary="Implement the limiter", description="Edited in Jira")
+    orch.git_sync()
+    task = orch.get_task(ids["impl"])
+    assert (task.status, task.title, task.description) == ("blocked", "Implement the limiter", "Edited in Jira")
+
+
+def test_a_lost_creation_is_adopted_by_its_property_marker(make_orch: Any, served: tuple[FakeJira, str]) -> None:
+    from taskorch.services.models import TaskFields
+
+    fake = served[0]
+    orch = make_orch(auto_sync_enabled=True)
+    orch.plan_task(TaskFields(title="Only once"), [])
+    fake.inject("drop_after", method="POST", path=r"/rest/api/3/issue$")
+    orch.git_sync()
+    orch.git_sync()
+    assert len(fake.issues) == 1
+    assert len([r for r in fake.mutations() if r.path == "/rest/api/3/issue"]) == 1
+    assert list(_issue_numbers(orch).values()) == [1]
