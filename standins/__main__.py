@@ -7,6 +7,8 @@ python -m standins gitlab [--port N] [--repository GROUP/SUB/PROJECT]
     the same for the GitLab stand-in;
 python -m standins bitbucket [--port N] [--repository WORKSPACE/REPO]
     the Bitbucket Cloud stand-in (the repository and its tags; its issue tracker answers 410);
+python -m standins jira [--port N] [--project KEY]
+    the same for the Jira Cloud stand-in (the site root; APIs under /rest/api/3 and /rest/agile/1.0);
 python -m standins demo [--keep] [--platform github|gitlab]
     the demo: a real MCP client driving `taskorch serve` against a stand-in.
 """
@@ -24,6 +26,7 @@ from typing import TextIO
 TOKEN_NAME = "STANDIN_GITHUB_TOKEN"
 GITLAB_TOKEN_NAME = "STANDIN_GITLAB_TOKEN"
 BITBUCKET_TOKEN_NAME = "STANDIN_BITBUCKET_TOKEN"
+JIRA_TOKEN_NAME = "JIRA_API_TOKEN"
 
 
 def instructions(url: str, repository: str, *, platform: str = "github") -> str:
@@ -44,6 +47,37 @@ Try taskorch against it from another shell, in a throwaway Git repository and da
   taskorch plan-task "Try the stand-in"
   taskorch sync
 Ctrl-C stops it; its state lives in memory only."""
+
+
+def jira_instructions(url: str, project_key: str) -> str:
+    """How to point taskorch at the Jira stand-in serving project ``project_key`` at ``url``."""
+    return f"""\
+Try taskorch against it from another shell, in a throwaway Git repository and database:
+  cd "$(mktemp -d)" && git init -q
+  export TASKORCH_DATABASE_URL="sqlite:///$PWD/taskorch.db"
+  export TASKORCH_JIRA_URL={url}
+  export TASKORCH_MUTATION_SPACING=0
+  export {JIRA_TOKEN_NAME}=any-value   # the stand-in accepts any token (and any account e-mail)
+  taskorch git connect jira:{project_key} --jira {url} --token-name {JIRA_TOKEN_NAME} --auto-sync
+  taskorch plan-task "Try the stand-in"
+  taskorch sync
+Ctrl-C stops it; its state lives in memory only."""
+
+
+def serve_jira(project_key: str, port: int, out: TextIO) -> int:
+    """Serve the Jira Cloud stand-in until interrupted; the first line printed is its URL."""
+    from standins.jira import FakeJira
+
+    jira = FakeJira(project_key)
+    jira.rate_limit = jira.rate_remaining = 1_000_000
+    with jira.serve(port) as url:
+        print(f"Jira Cloud stand-in for project {project_key} at {url}", file=out)
+        print(jira_instructions(url, project_key), file=out, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=out, flush=True)
+    return 0
 
 
 def serve_github(repository: str, port: int, out: TextIO) -> int:
@@ -110,6 +144,12 @@ def _project(value: str) -> str:
     return value
 
 
+def _project_key(value: str) -> str:
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,9}", value):
+        raise argparse.ArgumentTypeError(f"expected a Jira project key such as SHOP, got {value!r}")
+    return value
+
+
 def _repository(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+", value):
         raise argparse.ArgumentTypeError(f"expected OWNER/REPO, got {value!r}")
@@ -136,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bitbucket.add_argument(
         "--repository", type=_repository, default="acme/shop", help="the one repository it holds (WORKSPACE/REPO)"
     )
+    jira = commands.add_parser("jira", help="serve the Jira Cloud stand-in on 127.0.0.1 until Ctrl-C")
+    jira.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
+    jira.add_argument("--project", type=_project_key, default="SHOP", help="the one project it holds (its KEY)")
     demo = commands.add_parser("demo", help="drive `taskorch serve` with the MCP client in a throwaway repository")
     demo.add_argument("--keep", action="store_true", help="keep the throwaway repository and database afterwards")
     demo.add_argument("--platform", choices=("github", "gitlab"), default="github", help="the stand-in to run against")
@@ -146,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_gitlab(args.repository, args.port, sys.stdout)
     if args.command == "bitbucket":
         return serve_bitbucket(args.repository, args.port, sys.stdout)
+    if args.command == "jira":
+        return serve_jira(args.project, args.port, sys.stdout)
     from standins.demo import run_demo
 
     return run_demo(keep=args.keep, platform=args.platform)

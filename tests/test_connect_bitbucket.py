@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -20,30 +20,24 @@ from mcp import Client
 from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner, Result
 
-from fakes.jira_doubles import JiraSettings, install_jira_spec
 from taskorch.config import Settings
 from taskorch.errors import InvalidInput
 from taskorch.mcp.server import build_server
 from taskorch.platforms import registry
 from taskorch.platforms.base import Platform, RepositoryRef
 from taskorch.platforms.bitbucket import BitbucketPlatform
-from taskorch.platforms.registry import jira_reference, stored_reference
+from taskorch.platforms.registry import jira_reference, platform_spec, stored_reference
 from taskorch.services.git import code_host_of, default_platform_factory
 from taskorch.store.db import HEAD_REVISION, Database
 
 SITE = "https://shop.atlassian.net"
 
 
-@pytest.fixture(autouse=True)
-def jira_spec(monkeypatch: pytest.MonkeyPatch) -> registry.PlatformSpec:
-    return install_jira_spec(monkeypatch)
-
-
 # -- references ------------------------------------------------------------------------------------
 
 
 def test_jira_references_and_their_stored_form(settings: Settings) -> None:
-    configured = JiraSettings(database_url=settings.database_url, jira_url=SITE)
+    configured = Settings(database_url=settings.database_url, jira_url=SITE)
     for jira, project in [
         (SITE, "shop"),
         (f"{SITE}/browse/SHOP", None),
@@ -56,7 +50,7 @@ def test_jira_references_and_their_stored_form(settings: Settings) -> None:
         assert ref == RepositoryRef(platform="jira", host="shop.atlassian.net", path="SHOP"), (jira, project)
     assert registry.jira_url(ref, configured) == f"{SITE}/browse/SHOP"
     assert stored_reference("jira", f"{SITE}/browse/SHOP", configured) == ref
-    local = JiraSettings(database_url=settings.database_url, jira_url="http://127.0.0.1:4030")
+    local = Settings(database_url=settings.database_url, jira_url="http://127.0.0.1:4030")
     assert registry.jira_url(jira_reference(None, "SHOP", settings=local), local) == "http://127.0.0.1:4030/browse/SHOP"
     bitbucket = stored_reference("bitbucket", "https://bitbucket.org/acme/shop", settings)
     assert bitbucket == RepositoryRef(platform="bitbucket", host="bitbucket.org", path="acme/shop")
@@ -188,7 +182,7 @@ async def _tool(client: Client, args: dict[str, Any]) -> tuple[bool, str, dict[s
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 def test_mcp_connects_bitbucket_with_the_jira_argument(mode: str, database_url: str, project: Path) -> None:
-    settings = JiraSettings(database_url=database_url, git_integration="full", jira_url=SITE)
+    settings = Settings(database_url=database_url, git_integration="full", jira_url=SITE)
 
     async def scenario() -> None:
         async with Client(build_server(settings), mode=mode) as client:
@@ -258,24 +252,24 @@ def test_revision_0010_upgrades_a_0009_database(tmp_path: Path) -> None:
 
 
 def test_the_factory_builds_jira_for_issues_and_bitbucket_for_code(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, jira_spec: registry.PlatformSpec
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
     monkeypatch.setenv("BITBUCKET_TOKEN", "bb-secret")
     monkeypatch.setenv("JIRA_API_TOKEN", "jira-secret")
     built: list[tuple[str, RepositoryRef, str]] = []
 
-    def build_jira(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+    def build_jira(
+        token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+    ) -> Platform:
         built.append((token, ref, base_url))
         return BitbucketPlatform.connect("x", "a/b")  # any Platform: what is asserted is the call
 
     monkeypatch.setattr(
         registry,
         "PLATFORMS",
-        MappingProxyType(
-            {**registry.PLATFORMS, "jira": dataclasses.replace(jira_spec, build=build_jira, build_with=None)}
-        ),
+        MappingProxyType({**registry.PLATFORMS, "jira": dataclasses.replace(platform_spec("jira"), build=build_jira)}),
     )
-    configured = JiraSettings(database_url=settings.database_url, bitbucket_username="ada@example.com")
+    configured = Settings(database_url=settings.database_url, bitbucket_username="ada@example.com")
     row = {
         "platform": "jira",
         "repository_url": f"{SITE}/browse/SHOP",

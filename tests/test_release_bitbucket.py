@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from fakes.jira_doubles import JiraSettings, JiraVersions, install_jira_spec
+from fakes.jira_doubles import JiraVersions
 from git_repo import IDENTITY, commit, git, init_repository
 from standins.bitbucket import FakeBitbucket
 from taskorch import summaries
+from taskorch.config import Settings
 from taskorch.errors import Conflict
 from taskorch.platforms.base import Platform
 from taskorch.platforms.bitbucket import BitbucketPlatform
@@ -59,7 +60,6 @@ def orch(
     bitbucket: FakeBitbucket,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Orchestrator]:
-    install_jira_spec(monkeypatch)
     for name, value in IDENTITY.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("JIRA_API_TOKEN", "jira-token")
@@ -72,7 +72,7 @@ def orch(
         return BitbucketPlatform.connect("t", "acme/shop", transport=bitbucket.transport())
 
     orchestrator = Orchestrator(
-        JiraSettings(database_url=database_url, git_integration="full", mutation_spacing=0.0, jira_url=SITE),
+        Settings(database_url=database_url, git_integration="full", mutation_spacing=0.0, jira_url=SITE),
         platform_factory=factory,
         sleep=lambda seconds: None,
     )
@@ -214,14 +214,48 @@ def test_cli_show_names_the_branch_and_commit_prefix(
     task = orch.plan_task(TaskFields(title="Saved cards")).task.id
     link_to_jira(orch, task, "SHOP-12")
     monkeypatch.setenv("TASKORCH_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "200")  # one table row on one line
     from typer.testing import CliRunner
 
     from taskorch.cli.app import app
 
-    shown = CliRunner().invoke(app, ["show", str(task), "--project", str(repo)])
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["show", str(task), "--project", str(repo)])
     assert shown.exit_code == 0, shown.stderr
     assert "shop-12-saved-cards; start messages with SHOP-12" in " ".join(shown.stdout.split())
+
+
+def test_release_with_the_jira_adapter_against_the_jira_stand_in(
+    repo: Path, database_url: str, bitbucket: FakeBitbucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standins.jira import FakeJira
+    from taskorch.platforms.jira import JiraPlatform
+
+    for name, value in IDENTITY.items():
+        monkeypatch.setenv(name, value)
+    fake_jira = FakeJira("SHOP")
+    site = fake_jira.site_url
+
+    def factory(config: Any) -> Platform:
+        if config["platform"] == "jira":
+            return JiraPlatform.connect("t", "SHOP", site_url=site, transport=fake_jira.transport())
+        return BitbucketPlatform.connect("t", "acme/shop", transport=bitbucket.transport())
+
+    orchestrator = Orchestrator(
+        Settings(database_url=database_url, git_integration="full", mutation_spacing=0.0, jira_url=site),
+        platform_factory=factory,
+        sleep=lambda seconds: None,
+    )
+    try:
+        orchestrator.initialize_session(str(repo))
+        orchestrator.git_connect("bitbucket:acme/shop", jira=f"{site}/browse/SHOP", tier="full")
+        done = finished_feature(orchestrator)
+        orchestrator.release_plan("0.2.0", included_features=[done])
+        result = orchestrator.release_tag("0.2.0")
+    finally:
+        orchestrator.close()
+    [version] = fake_jira.versions.values()
+    assert (version["name"], version["released"]) == ("v0.2.0", True)
+    assert "SHOP-12" in version["description"]
+    assert result.release.release_url is not None and result.release.release_url.startswith(site)
 
 
 def test_keys_helpers() -> None:

@@ -38,6 +38,12 @@ def gitlab_standin() -> Iterator[tuple[str, list[str]]]:
     yield from _started("gitlab")
 
 
+@pytest.fixture
+def jira_standin() -> Iterator[tuple[str, list[str]]]:
+    """The Jira Cloud stand-in as a user starts it (``python -m standins jira --project OPS``)."""
+    yield from _started("jira", "--project", "OPS")
+
+
 def _started(*arguments: str) -> Iterator[tuple[str, list[str]]]:
     env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
     process = subprocess.Popen(
@@ -203,3 +209,22 @@ def test_taskorch_syncs_with_the_gitlab_standin_as_printed(
     ).json()
     assert [issue["title"] for issue in listed] == ["Try the stand-in"]
     assert "status::to do" in listed[0]["labels"]
+
+
+@pytest.mark.slow
+def test_the_jira_standin_serves_until_interrupted(jira_standin: tuple[str, list[str]]) -> None:
+    """``python -m standins jira`` prints its site root and the settings naming it, and answers
+    the platform API there with basic authentication."""
+    url, lines = jira_standin
+    assert lines[0] == f"Jira Cloud stand-in for project OPS at {url}"
+    assert f"  export TASKORCH_JIRA_URL={url}" in lines
+    assert any(line.startswith("  export JIRA_API_TOKEN=") for line in lines)
+    auth = ("me@example.com", "any-value")
+    assert httpx.get(f"{url}/rest/api/3/myself", auth=auth).json()["timeZone"] == "Europe/Berlin"
+    created = httpx.post(
+        f"{url}/rest/api/3/issue",
+        auth=auth,
+        json={"fields": {"project": {"key": "OPS"}, "summary": "Try it", "issuetype": {"name": "Task"}}},
+    ).json()
+    assert created["key"] == "OPS-1" and created["self"].startswith(url)
+    assert httpx.get(f"{url}/rest/api/3/myself").status_code == 401

@@ -14,6 +14,9 @@ TASKORCH_GITHUB_API_URL        GitHub's REST base URL (default https://api.githu
                                GitHub Enterprise: https://HOST/api/v3)
 TASKORCH_GITLAB_URL            GitLab's base URL (default https://gitlab.com; a self-managed
                                instance: https://gitlab.example.com)
+TASKORCH_JIRA_URL              the Jira Cloud site (e.g. https://shop.atlassian.net)
+TASKORCH_JIRA_EMAIL            the Atlassian account e-mail that goes with JIRA_API_TOKEN
+                               (basic auth); unset: the token is an OAuth bearer token
 TASKORCH_MUTATION_SPACING      seconds between two mutating requests (default 1.0, as
                                GitHub's best practices ask)
 TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a rate limit
@@ -122,6 +125,8 @@ class Settings:
     git_integration: str = "disabled"
     github_api_url: str = "https://api.github.com"
     gitlab_url: str = "https://gitlab.com"
+    jira_url: str = "https://your-domain.atlassian.net"
+    jira_email: str | None = None
     mutation_spacing: float = 1.0
     max_retry_wait: float = 120.0
     sync_interval: float = 60.0
@@ -166,6 +171,8 @@ class Settings:
             git_integration=tier,
             github_api_url=env.get("TASKORCH_GITHUB_API_URL", "").strip() or "https://api.github.com",
             gitlab_url=env.get("TASKORCH_GITLAB_URL", "").strip().rstrip("/") or "https://gitlab.com",
+            jira_url=env.get("TASKORCH_JIRA_URL", "").strip().rstrip("/") or "https://your-domain.atlassian.net",
+            jira_email=env.get("TASKORCH_JIRA_EMAIL", "").strip() or None,
             mutation_spacing=_seconds(env, "TASKORCH_MUTATION_SPACING", 1.0),
             max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
             sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),

@@ -1,24 +1,17 @@
-"""Test doubles for the Jira side of a Bitbucket connection, on the agreed names: the registry's
-"jira" platform spec (a stand-in spec when the Jira adapter is not registered in this build), and
-:class:`JiraVersions`, an in-memory platform whose milestones are Jira versions."""
+"""A test double for the Jira side of a Bitbucket connection: :class:`JiraVersions`, an in-memory
+platform whose milestones are Jira versions, as the Jira adapter maps them."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Literal, NoReturn
 
-import pytest
-
-from taskorch.config import Settings
-from taskorch.platforms import registry
 from taskorch.platforms.base import (
     BoardRef,
     Capabilities,
     IssueChanges,
     IssueListing,
-    Platform,
     RateBudget,
     RemoteIssue,
     RemoteMilestone,
@@ -26,44 +19,7 @@ from taskorch.platforms.base import (
     RepositoryRef,
 )
 
-__all__ = ["JiraSettings", "JiraVersions", "install_jira_spec"]
-
-
-@dataclasses.dataclass(frozen=True)
-class JiraSettings(Settings):
-    """Settings with the Jira site (``TASKORCH_JIRA_URL``), which the Jira adapter's settings add."""
-
-    jira_url: str = ""
-
-
-def _unbuilt(token: str, ref: RepositoryRef, base_url: str) -> Platform:
-    raise AssertionError("the test hands the orchestrator a platform factory; the spec never builds")
-
-
-def install_jira_spec(monkeypatch: pytest.MonkeyPatch) -> registry.PlatformSpec:
-    """The registry's "jira" platform; while the Jira adapter is not registered, a spec with the
-    agreed names is put in the registry for the test."""
-    found = registry.PLATFORMS.get("jira")
-    if found is not None:
-        return found
-    spec = registry.PlatformSpec(
-        name="jira",
-        title="Jira Cloud",
-        token_variable="JIRA_API_TOKEN",
-        url_variable="TASKORCH_JIRA_URL",
-        settings_field="jira_url",
-        min_segments=1,
-        max_segments=1,
-        path_example="SHOP",
-        conventions=registry.DEFAULT_CONVENTIONS,
-        board_columns=registry.platform_spec("github").board_columns,
-        build=_unbuilt,
-        api_url=lambda ref, configured: f"https://{ref.host}",
-        default_host=lambda configured: "",
-        capabilities=lambda: Capabilities(milestones=True, sub_issues=True, issue_dependencies=True),
-    )
-    monkeypatch.setattr(registry, "PLATFORMS", MappingProxyType({**registry.PLATFORMS, "jira": spec}))
-    return spec
+__all__ = ["JiraVersions"]
 
 
 class JiraVersions:

@@ -4,8 +4,8 @@ Everything outside the adapters that depends on the platform comes from here: th
 the sync engine look a platform up by its name (``"github"``, ``"gitlab"``) and never name one
 themselves. A :class:`PlatformSpec` holds
 
-* how to build the adapter (``build(token, ref, base_url)``; the adapter modules are imported
-  only then, so a project without an integration never imports a platform library);
+* how to build the adapter (``build(token, ref, base_url, settings, status_mapping)``; the
+  adapter modules are imported only then, so a project without an integration never imports a platform library);
 * where the platform is: its default host, the setting naming its base URL
   (``TASKORCH_GITHUB_API_URL``, ``TASKORCH_GITLAB_URL``) and how a host becomes a base URL;
 * which repository paths it accepts (GitHub ``owner/name``; GitLab ``group/sub/project``);
@@ -122,7 +122,8 @@ DEFAULT_CONVENTIONS = LabelConventions(
 class PlatformSpec:
     """One platform: how to reach it, what it accepts, how it carries a task's status.
 
-    ``build(token, ref, base_url)`` makes the adapter (a :class:`~taskorch.platforms.base.Platform`);
+    ``build(token, ref, base_url, settings, status_mapping)`` makes the adapter (a
+    :class:`~taskorch.platforms.base.Platform`; ``status_mapping`` is the connection's overrides);
     ``api_url(ref, configured)`` is the base URL of the repository's host given the configured
     one (``settings_field`` of :class:`~taskorch.config.Settings`, set by ``url_variable``);
     ``default_host(configured)`` is the host of a reference that names none. ``min_segments`` /
@@ -139,7 +140,7 @@ class PlatformSpec:
     path_example: str
     conventions: LabelConventions
     board_columns: Mapping[str, str]
-    build: Callable[[str, RepositoryRef, str], Platform]
+    build: Callable[[str, RepositoryRef, str, Settings, Mapping[str, str]], Platform]
     api_url: Callable[[RepositoryRef, str], str]
     default_host: Callable[[str], str]
     capabilities: Callable[[], Capabilities]
@@ -147,16 +148,6 @@ class PlatformSpec:
     #: Empty for a platform that holds issues; for a code host only (Bitbucket Cloud, whose issue
     #: tracker was removed) the sentence saying so, and the connection names a Jira project.
     no_issues: str = ""
-    #: When set, the factory builds the adapter with ``build_with(settings, token, ref, base_url)``
-    #: instead of ``build``: for what the settings add (a user name for HTTP Basic, an e-mail).
-    build_with: Callable[[Settings, str, RepositoryRef, str], Platform] | None = None
-
-    def builder(self, settings: Settings) -> Callable[[str, RepositoryRef, str], Platform]:
-        """``build``, or ``build_with`` bound to ``settings``."""
-        build_with = self.build_with
-        if build_with is None:
-            return self.build
-        return lambda token, ref, base_url: build_with(settings, token, ref, base_url)
 
     def lacking(self, tier: str) -> list[str]:
         """What the platform cannot do that the ``tier`` would use, in words, then its notes."""
@@ -201,9 +192,14 @@ _JIRA_URL_KEY = re.compile(r"/(?:browse|projects)/([A-Za-z][A-Za-z0-9_]*)(?:-\d+
 JIRA_URL_FIELD = "jira_url"
 
 
+#: The placeholder site the settings hold when ``TASKORCH_JIRA_URL`` is not set.
+_JIRA_PLACEHOLDER = "your-domain.atlassian.net"
+
+
 def jira_site(settings: Settings) -> str:
-    """The Jira Cloud site the settings name (``TASKORCH_JIRA_URL``), or ``""``."""
-    return str(getattr(settings, JIRA_URL_FIELD, "") or "").strip().rstrip("/")
+    """The Jira Cloud site the settings name (``TASKORCH_JIRA_URL``), or ``""`` when it is not set."""
+    site = str(getattr(settings, JIRA_URL_FIELD, "") or "").strip().rstrip("/")
+    return "" if _netloc(site) == _JIRA_PLACEHOLDER else site
 
 
 def jira_reference(jira: str | None, project: str | None, *, settings: Settings) -> RepositoryRef:
@@ -290,7 +286,9 @@ def _netloc(url: str) -> str:
 # -- GitHub ---------------------------------------------------------------------------------------
 
 
-def _build_github(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+def _build_github(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
     from taskorch.platforms.github import GitHubPlatform
 
     return GitHubPlatform.connect(token, f"https://{ref.host}/{ref.path}", base_url=base_url)
@@ -340,7 +338,9 @@ _GITHUB = PlatformSpec(
 # -- GitLab ---------------------------------------------------------------------------------------
 
 
-def _build_gitlab(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+def _build_gitlab(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
     from taskorch.platforms.gitlab import GitLabPlatform
 
     return GitLabPlatform.connect(token, ref.path, url=base_url)
@@ -405,16 +405,84 @@ _GITLAB = PlatformSpec(
     ),
 )
 
+
+# -- Jira Cloud -----------------------------------------------------------------------------------
+
+
+def _build_jira(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
+    from taskorch.platforms.jira import JiraPlatform
+
+    return JiraPlatform.connect(
+        token,
+        ref.path,
+        site_url=base_url,
+        email=settings.jira_email,
+        statuses=_JIRA.columns(status_mapping),
+        conventions=_JIRA.label_conventions(status_mapping),
+    )
+
+
+def _jira_capabilities() -> Capabilities:
+    from taskorch.platforms.jira import JiraPlatform
+
+    return JiraPlatform.capabilities
+
+
+def _jira_api_url(ref: RepositoryRef, configured: str) -> str:
+    # The setting names the site (https://SITE.atlassian.net, or a stand-in); another host is
+    # reached over https.
+    if ref.host == _netloc(configured):
+        return configured.rstrip("/")
+    return f"https://{ref.host}"
+
+
+# The "repository" is the project key; a status is a workflow status (the board column names are
+# the status names the task statuses move to through transitions), never a label.
+_JIRA = PlatformSpec(
+    name="jira",
+    title="Jira Cloud",
+    token_variable="JIRA_API_TOKEN",
+    url_variable="TASKORCH_JIRA_URL",
+    settings_field="jira_url",
+    min_segments=1,
+    max_segments=1,
+    path_example="jira:SHOP",
+    conventions=DEFAULT_CONVENTIONS,
+    board_columns=_frozen(
+        {
+            "proposed": "To Do",
+            "approved": "To Do",
+            "in_progress": "In Progress",
+            "blocked": "Blocked",
+            "completed": "Done",
+            "cancelled": "Done",
+        }
+    ),
+    build=_build_jira,
+    api_url=_jira_api_url,
+    default_host=_netloc,
+    capabilities=_jira_capabilities,
+    notes=(
+        "labels have no spaces in Jira: 'needs review' is sent as needs-review (and read back as "
+        "'needs review'); 'type: feature' as type:feature",
+        "a task's status moves the issue through the workflow's transitions to the status named by "
+        "the board columns of status_mapping (To Do, In Progress, Blocked, Done); a workflow "
+        "without that status refuses the push until one is mapped",
+        "assignees are Atlassian account ids, one per issue",
+        "milestones are versions (fixVersions); closing one releases it; Jira has no release object",
+        "the account e-mail for the API token comes from TASKORCH_JIRA_EMAIL",
+    ),
+)
+
+
 # -- Bitbucket Cloud (code host only) ------------------------------------------------------------
 
 
-def _build_bitbucket(token: str, ref: RepositoryRef, base_url: str) -> Platform:
-    from taskorch.platforms.bitbucket import BitbucketPlatform
-
-    return BitbucketPlatform.connect(token, ref.path, base_url=base_url)
-
-
-def _build_bitbucket_with(settings: Settings, token: str, ref: RepositoryRef, base_url: str) -> Platform:
+def _build_bitbucket(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
     from taskorch.platforms.bitbucket import BitbucketPlatform
 
     username = settings.bitbucket_username or None
@@ -453,11 +521,12 @@ _BITBUCKET = PlatformSpec(
     no_issues="Bitbucket Cloud's issue tracker no longer exists (Atlassian removed it, with its API, on 2026-08-20): "
     "taskorch keeps a Bitbucket team's issues, versions and boards in the linked Jira Cloud project and uses the "
     "repository for tags and releases.",
-    build_with=_build_bitbucket_with,
 )
 
 #: Every platform taskorch can connect to, by name.
-PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType({spec.name: spec for spec in (_GITHUB, _GITLAB, _BITBUCKET)})
+PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType(
+    {spec.name: spec for spec in (_GITHUB, _GITLAB, _JIRA, _BITBUCKET)}
+)
 
 
 def platform_spec(name: str) -> PlatformSpec:

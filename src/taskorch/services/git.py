@@ -83,7 +83,8 @@ def default_platform_factory(settings: Settings) -> PlatformFactory:
         spec = platform_spec(str(config["platform"]))
         ref = stored_reference(spec.name, str(config["repository_url"]), settings)
         token = resolve_token(str(config["api_token_name"]))
-        return spec.builder(settings)(token, ref, spec.api_url(ref, spec.configured_url(settings)))
+        base_url = spec.api_url(ref, spec.configured_url(settings))
+        return spec.build(token, ref, base_url, settings, config.get("status_mapping") or {})
 
     return build
 
