@@ -24,6 +24,7 @@ from taskorch.platforms.base import Platform
 from taskorch.platforms.bitbucket import BitbucketPlatform
 from taskorch.release.keys import branch_name, issue_key, link_keys
 from taskorch.services.app import Orchestrator
+from taskorch.services.git import VERSION_DESCRIPTION_BYTES
 from taskorch.services.models import SubtaskSpec, TaskFields
 from taskorch.services.release import JIRA_MILESTONE
 from taskorch.store.tables import feature_issue_links
@@ -221,6 +222,20 @@ def test_cli_show_names_the_branch_and_commit_prefix(
     shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["show", str(task), "--project", str(repo)])
     assert shown.exit_code == 0, shown.stderr
     assert "shop-12-saved-cards; start messages with SHOP-12" in " ".join(shown.stdout.split())
+
+
+def test_notes_longer_than_a_version_description_are_cut_at_a_line(
+    orch: Orchestrator, repo: Path, jira: JiraVersions
+) -> None:
+    done = finished_feature(orch)
+    orch.release_plan("0.2.0", included_features=[done])
+    long_notes = "\n".join(f"- change number {n} with ünïcödé text" for n in range(1000))
+    orch.release_changelog("0.2.0", "hybrid", False, long_notes)
+    orch.release_tag("0.2.0")
+    [version] = jira.versions.values()
+    assert len(version.description.encode()) <= VERSION_DESCRIPTION_BYTES
+    assert version.description.endswith("(cut: the full notes are in CHANGELOG.md)")
+    assert "- change number 0 with ünïcödé text" in version.description
 
 
 def test_release_with_the_jira_adapter_against_the_jira_stand_in(

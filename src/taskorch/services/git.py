@@ -160,6 +160,21 @@ def config_view(row: Mapping[Any, Any]) -> GitConfigView:
     )
 
 
+#: The longest description a Jira version takes, in UTF-8 bytes
+#: (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-project-versions/).
+VERSION_DESCRIPTION_BYTES = 16_384
+_CUT = "\n\n(cut: the full notes are in CHANGELOG.md)"
+
+
+def _fit_description(notes: str) -> str:
+    """``notes`` within :data:`VERSION_DESCRIPTION_BYTES`, cut at a line when too long."""
+    if len(notes.encode()) <= VERSION_DESCRIPTION_BYTES:
+        return notes
+    room = VERSION_DESCRIPTION_BYTES - len(_CUT.encode())
+    kept = notes.encode()[:room].decode(errors="ignore")
+    return kept[: kept.rfind("\n")].rstrip() + _CUT if "\n" in kept else kept + _CUT
+
+
 def _code_host(row: Mapping[Any, Any]) -> str | None:
     """``bitbucket``'s ``https://bitbucket.org/acme/shop``, or ``github:octo-org/shop``; ``None``
     when the issue platform's repository is the code host."""
@@ -993,7 +1008,10 @@ class GitService:
     def release_version(self, session_id: int, name: str, notes: str) -> tuple[RemoteMilestone, str]:
         """The Jira version called ``name`` released with ``notes`` as its description: found by
         name or created (no issue is assigned here), then released (the milestone closed) unless it
-        is released with these notes already. Returns the version and what was done."""
+        is released with these notes already. Notes longer than a version's description may be
+        (:data:`VERSION_DESCRIPTION_BYTES`) are cut, saying where the rest is. Returns the version
+        and what was done."""
+        notes = _fit_description(notes)
         with self.connected(session_id) as engine:
             platform = engine.platform
             versions = engine.call("list_milestones", platform.list_milestones, mutation=False)
