@@ -253,6 +253,7 @@ def test_the_stand_in_is_checked_against_bitbucket_description() -> None:
     assert validator.check(bad, None)
 
 
+@pytest.mark.slow
 def test_python_m_standins_bitbucket_serves_until_interrupted() -> None:
     root = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
