@@ -279,8 +279,14 @@ class GitService:
         ``token_name_allowed`` restricts the token names a caller other than the user may use
         (``None``: any name); such a caller (``trusted=False``) may not name a base URL nor a host
         other than the one the settings name (``TASKORCH_GITHUB_API_URL``, ``TASKORCH_GITLAB_URL``),
-        so a token is only ever sent where the user said. Raises :class:`InvalidInput` naming the
-        field; a value that looks like a token is never repeated.
+        so a token is only ever sent where the user said (for Jira: the site of ``TASKORCH_JIRA_URL``).
+        Raises :class:`InvalidInput` naming the field; a value that looks like a token is never repeated.
+
+        With ``jira`` / ``jira_project`` (or a ``jira:KEY`` repository) the issues live in that Jira
+        project: the row's ``platform`` is ``jira``, ``repository_url`` ``https://SITE/browse/KEY``
+        and ``api_token_name`` Jira's token, and the repository, if any, is stored as the code host
+        (``code_platform``, ``code_repository``, ``code_token_name``). A platform that holds no
+        issues (Bitbucket Cloud) without them is refused, saying why and what to pass.
         """
         config = config.checked_text()
         if not trusted and config.base_url is not None:
@@ -403,7 +409,7 @@ class GitService:
                 "TASKORCH_*_TOKEN), so its value was not read.",
                 f"use one of those names, or ask the user to add {token_name} to TASKORCH_ALLOWED_TOKEN_NAMES "
                 "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
-                f"taskorch git connect {ref} --token-name {token_name}",
+                f"taskorch git connect {ref} --{'code-' if field == 'code_token_name' else ''}token-name {token_name}",
             )
         return token_name
 
