@@ -217,9 +217,10 @@ def test_cli_show_names_the_branch_and_commit_prefix(
     monkeypatch.setenv("TASKORCH_DATABASE_URL", database_url)
     from typer.testing import CliRunner
 
-    from taskorch.cli.app import app
+    from taskorch.cli import app as cli_module
 
-    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["show", str(task), "--project", str(repo)])
+    monkeypatch.setattr(cli_module.out, "width", 400)  # one table row on one line
+    shown = CliRunner().invoke(cli_module.app, ["show", str(task), "--project", str(repo)])
     assert shown.exit_code == 0, shown.stderr
     assert "shop-12-saved-cards; start messages with SHOP-12" in " ".join(shown.stdout.split())
 
