@@ -5,6 +5,8 @@ python -m standins github [--port N] [--repository OWNER/REPO]
     that point `taskorch sync` at it;
 python -m standins gitlab [--port N] [--repository GROUP/SUB/PROJECT]
     the same for the GitLab stand-in;
+python -m standins bitbucket [--port N] [--repository WORKSPACE/REPO]
+    the Bitbucket Cloud stand-in (the repository and its tags; its issue tracker answers 410);
 python -m standins jira [--port N] [--project KEY]
     the same for the Jira Cloud stand-in (the site root; APIs under /rest/api/3 and /rest/agile/1.0);
 python -m standins demo [--keep] [--platform github|gitlab]
@@ -23,6 +25,7 @@ from typing import TextIO
 #: The environment variable the printed instructions name for the stand-in's (any) token.
 TOKEN_NAME = "STANDIN_GITHUB_TOKEN"
 GITLAB_TOKEN_NAME = "STANDIN_GITLAB_TOKEN"
+BITBUCKET_TOKEN_NAME = "STANDIN_BITBUCKET_TOKEN"
 JIRA_TOKEN_NAME = "JIRA_API_TOKEN"
 
 
@@ -109,6 +112,32 @@ def serve_gitlab(repository: str, port: int, out: TextIO) -> int:
     return 0
 
 
+def serve_bitbucket(repository: str, port: int, out: TextIO) -> int:
+    """Serve the Bitbucket Cloud stand-in until interrupted; the first line printed is its URL."""
+    from standins.bitbucket import FakeBitbucket
+
+    workspace, _, slug = repository.partition("/")
+    bitbucket = FakeBitbucket(workspace, slug)
+    bitbucket.rate_limit = 1_000_000
+    bitbucket.add_commit("chore: initial commit")
+    with bitbucket.serve(port) as url:
+        print(f"Bitbucket Cloud stand-in for {repository} at {url}", file=out)
+        print(
+            f"""\
+Point taskorch at it with TASKORCH_BITBUCKET_API_URL={url} and any token in {BITBUCKET_TOKEN_NAME};
+issues live in Jira: taskorch git connect bitbucket:{repository} --jira https://SITE.atlassian.net --jira-project KEY
+--code-token-name {BITBUCKET_TOKEN_NAME}
+Ctrl-C stops it; its state lives in memory only.""",
+            file=out,
+            flush=True,
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=out, flush=True)
+    return 0
+
+
 def _project(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+", value):
         raise argparse.ArgumentTypeError(f"expected GROUP/PROJECT or GROUP/SUB/PROJECT, got {value!r}")
@@ -142,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     gitlab.add_argument(
         "--repository", type=_project, default="group/sub/project", help="the one project it holds (GROUP/.../PROJECT)"
     )
+    bitbucket = commands.add_parser("bitbucket", help="serve the Bitbucket Cloud stand-in on 127.0.0.1 until Ctrl-C")
+    bitbucket.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
+    bitbucket.add_argument(
+        "--repository", type=_repository, default="acme/shop", help="the one repository it holds (WORKSPACE/REPO)"
+    )
     jira = commands.add_parser("jira", help="serve the Jira Cloud stand-in on 127.0.0.1 until Ctrl-C")
     jira.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
     jira.add_argument("--project", type=_project_key, default="SHOP", help="the one project it holds (its KEY)")
@@ -153,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_github(args.repository, args.port, sys.stdout)
     if args.command == "gitlab":
         return serve_gitlab(args.repository, args.port, sys.stdout)
+    if args.command == "bitbucket":
+        return serve_bitbucket(args.repository, args.port, sys.stdout)
     if args.command == "jira":
         return serve_jira(args.project, args.port, sys.stdout)
     from standins.demo import run_demo

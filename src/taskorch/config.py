@@ -14,6 +14,9 @@ TASKORCH_GITHUB_API_URL        GitHub's REST base URL (default https://api.githu
                                GitHub Enterprise: https://HOST/api/v3)
 TASKORCH_GITLAB_URL            GitLab's base URL (default https://gitlab.com; a self-managed
                                instance: https://gitlab.example.com)
+TASKORCH_JIRA_URL              the Jira Cloud site (e.g. https://shop.atlassian.net)
+TASKORCH_JIRA_EMAIL            the Atlassian account e-mail that goes with JIRA_API_TOKEN
+                               (basic auth); unset: the token is an OAuth bearer token
 TASKORCH_MUTATION_SPACING      seconds between two mutating requests (default 1.0, as
                                GitHub's best practices ask)
 TASKORCH_MAX_RETRY_WAIT        longest wait, in seconds, a sync accepts from a rate limit
@@ -32,6 +35,11 @@ TASKORCH_ALLOWED_TOKEN_NAMES   comma-separated token names (``fnmatch`` patterns
                                (default GITHUB_TOKEN,GITLAB_TOKEN,JIRA_API_TOKEN,
                                BITBUCKET_TOKEN); ``TASKORCH_*_TOKEN`` names are always allowed.
                                The CLI, run by the user, may name any variable.
+TASKORCH_BITBUCKET_API_URL     Bitbucket Cloud's REST root (default https://api.bitbucket.org/2.0)
+TASKORCH_BITBUCKET_USERNAME    sends the Bitbucket token as HTTP Basic with this user: the
+                               Atlassian account e-mail for an API token, the username for an
+                               app password; unset: Bearer (workspace, project or repository
+                               access token, OAuth)
 =============================  ==========================================================
 
 A project can add or override specialist roles in ``<project root>/.taskorch/roles/*.md``.
@@ -117,12 +125,16 @@ class Settings:
     git_integration: str = "disabled"
     github_api_url: str = "https://api.github.com"
     gitlab_url: str = "https://gitlab.com"
+    jira_url: str = "https://your-domain.atlassian.net"
+    jira_email: str | None = None
     mutation_spacing: float = 1.0
     max_retry_wait: float = 120.0
     sync_interval: float = 60.0
     claim_ttl: float = 1800.0
     webhook_max_age: float = 600.0
     allowed_token_names: tuple[str, ...] = DEFAULT_ALLOWED_TOKEN_NAMES
+    bitbucket_api_url: str = "https://api.bitbucket.org/2.0"
+    bitbucket_username: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -159,12 +171,17 @@ class Settings:
             git_integration=tier,
             github_api_url=env.get("TASKORCH_GITHUB_API_URL", "").strip() or "https://api.github.com",
             gitlab_url=env.get("TASKORCH_GITLAB_URL", "").strip().rstrip("/") or "https://gitlab.com",
+            jira_url=env.get("TASKORCH_JIRA_URL", "").strip().rstrip("/") or "https://your-domain.atlassian.net",
+            jira_email=env.get("TASKORCH_JIRA_EMAIL", "").strip() or None,
             mutation_spacing=_seconds(env, "TASKORCH_MUTATION_SPACING", 1.0),
             max_retry_wait=_seconds(env, "TASKORCH_MAX_RETRY_WAIT", 120.0),
             sync_interval=_seconds(env, "TASKORCH_SYNC_INTERVAL", 60.0),
             claim_ttl=_seconds(env, "TASKORCH_CLAIM_TTL", 1800.0),
             webhook_max_age=_seconds(env, "TASKORCH_WEBHOOK_MAX_AGE", 600.0),
             allowed_token_names=_token_names(env.get("TASKORCH_ALLOWED_TOKEN_NAMES", "")),
+            bitbucket_api_url=env.get("TASKORCH_BITBUCKET_API_URL", "").strip().rstrip("/")
+            or "https://api.bitbucket.org/2.0",
+            bitbucket_username=env.get("TASKORCH_BITBUCKET_USERNAME", "").strip(),
         )
 
     def tool_names(self) -> list[str]:

@@ -158,6 +158,14 @@ def execute(r: ExecuteResult) -> str:
                     lines.append("  " + cut.replace("\n", "\n  "))
                 if art.next_action:
                     lines.append(f"  next: {art.next_action}")
+    if r.jira_key:
+        from taskorch.release.keys import branch_name
+
+        lines += [
+            "",
+            f"Jira issue {r.jira_key}: branch {branch_name(r.jira_key, task.title)}; "
+            f"start commit messages with {r.jira_key}.",
+        ]
     lines += ["", "## Next", r.next_step]
     return "\n".join(lines)
 

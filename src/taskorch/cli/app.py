@@ -484,6 +484,10 @@ def show(task_id: TaskArg, project: ProjectOpt = Path(), as_json: JsonOpt = Fals
         if r.issue is not None:
             number = f"#{r.issue.issue_number}" if r.issue.issue_number else "(not created yet)"
             rows.append(("issue", f"{r.issue.repository} {number} {r.issue.issue_url or ''} ({r.issue.sync_status})"))
+        if r.jira_key:
+            from taskorch.release.keys import branch_name
+
+            rows.append(("branch, commits", f"{branch_name(r.jira_key, t.title)}; start messages with {r.jira_key}"))
         for name, value in rows:
             facts.add_row(*cells(name, value))
         out.print(facts)
@@ -881,10 +885,30 @@ app.add_typer(board_app, name="board")
 @git_app.command("connect")
 def git_connect(
     repository: Annotated[
-        str, typer.Argument(help="owner/name, group/sub/project, gitlab:group/sub/project, or the repository's URL.")
+        str,
+        typer.Argument(
+            help="owner/name, group/sub/project, gitlab:group/sub/project, bitbucket:workspace/repo, jira:KEY, or "
+            "the repository's URL."
+        ),
     ],
     platform: Annotated[
-        str | None, typer.Option(help="github or gitlab (default: from the repository, else github).")
+        str | None, typer.Option(help="github, gitlab, bitbucket or jira (default: from the repository, else github).")
+    ] = None,
+    jira: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the issues in this Jira Cloud project, the repository being the code host (required for "
+            "bitbucket:, whose issue tracker Atlassian removed): the site https://SITE.atlassian.net with "
+            "--jira-project KEY, or https://SITE.atlassian.net/browse/KEY."
+        ),
+    ] = None,
+    jira_project: Annotated[str | None, typer.Option(help="The Jira project's key, e.g. SHOP.")] = None,
+    code_token_name: Annotated[
+        str | None,
+        typer.Option(
+            help="With --jira: NAME of the code host's token (default BITBUCKET_TOKEN, GITHUB_TOKEN or GITLAB_TOKEN); "
+            "--token-name is then Jira's (default JIRA_API_TOKEN)."
+        ),
     ] = None,
     url: Annotated[
         str | None,
@@ -933,6 +957,9 @@ def git_connect(
         issue_template=template,
         conflict_policy=conflict_policy,
         progress_comments=progress_comments,
+        jira=jira,
+        jira_project=jira_project,
+        code_token_name=code_token_name,
     )
     _run(
         lambda o: o.git_connect(config, trusted=True),  # the user: any variable, keyring entry or host
@@ -1202,12 +1229,16 @@ def release_tag(
     remote: Annotated[str, typer.Option()] = "origin",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the steps without doing them.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Release despite open included tasks.")] = False,
+    via_api: Annotated[
+        bool, typer.Option("--via-api", help="With --push: create the tag through Bitbucket Cloud's refs API.")
+    ] = False,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
-    """Tag, push, publish the platform release, close the milestone; resumes after a failure."""
+    """Tag, push, publish the platform release (with Jira: release the version), close the milestone; resumes
+    after a failure."""
     _run(
-        lambda o: o.release_tag(version, commit, push, remote, dry_run, force),
+        lambda o: o.release_tag(version, commit, push, remote, dry_run, force, via_api=via_api),
         as_json=as_json,
         summary=summaries.release,
         project=project,

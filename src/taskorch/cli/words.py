@@ -87,7 +87,14 @@ COMMANDS: dict[str, Command] = {
     "git_integration.connect": Command(
         ("git", "connect"),
         {"repository": "OWNER/NAME"},
-        {"api_token_name": "--token-name", "tier": "--tier", "conflict_policy": "--conflict-policy"},
+        {
+            "api_token_name": "--token-name",
+            "tier": "--tier",
+            "conflict_policy": "--conflict-policy",
+            "jira": "--jira",
+            "jira_project": "--jira-project",
+            "code_token_name": "--code-token-name",
+        },
     ),
     "git_integration.sync_status": Command(
         ("git", "status"),
@@ -104,7 +111,9 @@ COMMANDS: dict[str, Command] = {
     "project_board_manager.add_to_board": Command(("board", "add"), _TASK),
     "release_coordinator.plan_release": Command(("release", "plan"), {"version": "VERSION"}, {"included": "--task"}),
     "release_coordinator.tag_release": Command(
-        ("release", "tag"), {"version": "VERSION"}, {"force": "--force", "dry_run": "--dry-run", "push": "--push"}
+        ("release", "tag"),
+        {"version": "VERSION"},
+        {"force": "--force", "dry_run": "--dry-run", "push": "--push", "tag_via_api": "--via-api"},
     ),
 }
 
@@ -120,6 +129,9 @@ PARAMS: dict[str, str] = {
     "expected_version": "--expected-version",
     "cascade": "--cascade",
     "force": "--force",
+    "jira": "--jira",
+    "jira_project": "--jira-project",
+    "code_token_name": "--code-token-name",
 }
 
 

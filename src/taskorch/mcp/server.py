@@ -774,8 +774,8 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
 
     @tool(
         "git_integration",
-        "Keep tasks in step with GitHub or GitLab issues. Actions: connect (repository='owner/name', "
-        "'group/sub/project' or 'gitlab:group/sub/project'; platform; issue_config "
+        "Keep tasks in step with GitHub, GitLab or Jira issues. Actions: connect (repository='owner/name', "
+        "'gitlab:group/sub/project', 'bitbucket:ws/repo' or 'jira:KEY'; platform; jira; issue_config "
         "with api_token_name = the NAME of the env var or keyring entry holding the token, tier, labels, "
         "auto_sync_enabled, issue_template, conflict_policy); create_issue / update_issue (task_id); "
         "link_task (task_id, issue_number); sync_status (pull remote changes, push local ones; reports "
@@ -805,6 +805,14 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
             str | None, Field(max_length=300, description="owner/name, group/sub/project, or its URL.")
         ] = None,
         issue_config: IssueConfig | None = None,
+        jira: Annotated[
+            str | None,
+            Field(
+                max_length=300,
+                description="Issues in this Jira project, the repository being code only (needed for bitbucket:): "
+                "https://SITE.atlassian.net/browse/KEY.",
+            ),
+        ] = None,
         task_id: OptionalTaskArg = None,
         issue_number: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
         milestone: MilestoneSpec | None = None,
@@ -838,6 +846,7 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
                     conflict_policy=cfg.conflict_policy,
                     progress_comments=cfg.progress_comments,
                     status_mapping=dict(cfg.status_mapping or {}),
+                    jira=jira,
                 )
                 # An assistant: token names limited to the user's allow-list, the address to the settings.
                 return o.git_connect(config, session_id=session_id, trusted=False)
@@ -924,6 +933,7 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
         commit: Annotated[str, Field(min_length=1, max_length=200)] = "HEAD",
         push: bool = False,
         remote: Annotated[str, Field(min_length=1, max_length=100)] = "origin",
+        tag_via_api: Annotated[bool, Field(description="Push through Bitbucket's refs API, not git.")] = False,
         dry_run: bool = False,
         force: bool = False,
         session_id: SessionArg = None,
@@ -943,7 +953,9 @@ def build_server(settings: Settings | None = None, **server_options: Any) -> Tas
                 summaries.release,
             )
         return await call(
-            lambda o: o.release_tag(release_version, commit, push, remote, dry_run, force, session_id),
+            lambda o: o.release_tag(
+                release_version, commit, push, remote, dry_run, force, session_id, via_api=tag_via_api
+            ),
             summaries.release,
         )
 

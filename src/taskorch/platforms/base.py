@@ -20,6 +20,7 @@ from taskorch.errors import PlatformError
 
 __all__ = [
     "DEFAULT_HOSTS",
+    "SINGLE_SEGMENT_PLATFORMS",
     "UNSET",
     "BoardRef",
     "Capabilities",
@@ -98,6 +99,9 @@ class IssueChanges:
     """The fields of an issue to set; :data:`UNSET` leaves a field as it is.
 
     ``labels`` and ``assignees`` replace the whole set. ``milestone=None`` clears it.
+    ``parent`` is the number of the parent's issue, given at creation when the parent is linked
+    already: an adapter whose platform fixes the parent at creation (Jira's sub-tasks) uses it;
+    the others ignore it and link the two with :meth:`Platform.add_sub_issue`.
     """
 
     title: str | Unset = UNSET
@@ -107,6 +111,7 @@ class IssueChanges:
     labels: tuple[str, ...] | Unset = UNSET
     assignees: tuple[str, ...] | Unset = UNSET
     milestone: int | Unset | None = UNSET
+    parent: int | Unset | None = UNSET
 
     def is_empty(self) -> bool:
         return all(isinstance(getattr(self, name), Unset) for name in self.__dataclass_fields__)
@@ -315,6 +320,9 @@ class Platform(Protocol):
 
 #: The host a repository is on when its reference names none, per platform.
 DEFAULT_HOSTS = {"github": "github.com", "gitlab": "gitlab.com"}
+#: Platforms whose "repository" is one segment (Jira: the project key) and the prefixes
+#: (``jira:KEY``) that name them.
+SINGLE_SEGMENT_PLATFORMS = ("jira",)
 
 
 @dataclass(frozen=True)
@@ -344,13 +352,14 @@ def parse_repository(repository: str, *, platform: str = "github") -> Repository
     Accepts ``group/sub/project`` (host: the platform's default), ``PLATFORM:path``
     (``gitlab:group/sub/project``), ``https://HOST/path(.git)`` and ``git@HOST:path(.git)``. Each
     path segment is letters, digits, ``-``, ``_`` or ``.`` (at most 100 characters); at least two
-    segments. Raises :class:`~taskorch.errors.InvalidInput` naming ``repository``.
+    segments, except for Jira (``jira:KEY`` or ``https://SITE/KEY``: one segment, the project key).
+    Raises :class:`~taskorch.errors.InvalidInput` naming ``repository``.
     """
     from taskorch.errors import InvalidInput
 
     text = repository.strip()
     host: str | None = None
-    for name in DEFAULT_HOSTS:
+    for name in (*DEFAULT_HOSTS, *SINGLE_SEGMENT_PLATFORMS):
         if text.startswith(f"{name}:") and not text.startswith(f"{name}://"):
             platform, text = name, text[len(name) + 1 :]
             break
@@ -361,7 +370,14 @@ def parse_repository(repository: str, *, platform: str = "github") -> Repository
         host, _, text = text[len("git@") :].partition(":")
     text = text.removesuffix(".git").strip("/")
     parts = text.split("/")
-    if len(parts) < 2 or not all(parts) or any(not _valid_name(p) for p in parts) or host == "":
+    fewest = 1 if platform in SINGLE_SEGMENT_PLATFORMS else 2
+    if (
+        (fewest == 1 and len(parts) != 1)
+        or len(parts) < fewest
+        or not all(parts)
+        or any(not _valid_name(p) for p in parts)
+        or host == ""
+    ):
         raise InvalidInput(
             "repository",
             f"{repository!r} is not a repository path (owner/name, or group/sub/project).",

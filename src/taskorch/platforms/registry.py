@@ -4,8 +4,8 @@ Everything outside the adapters that depends on the platform comes from here: th
 the sync engine look a platform up by its name (``"github"``, ``"gitlab"``) and never name one
 themselves. A :class:`PlatformSpec` holds
 
-* how to build the adapter (``build(token, ref, base_url)``; the adapter modules are imported
-  only then, so a project without an integration never imports a platform library);
+* how to build the adapter (``build(token, ref, base_url, settings, status_mapping)``; the
+  adapter modules are imported only then, so a project without an integration never imports a platform library);
 * where the platform is: its default host, the setting naming its base URL
   (``TASKORCH_GITHUB_API_URL``, ``TASKORCH_GITLAB_URL``) and how a host becomes a base URL;
 * which repository paths it accepts (GitHub ``owner/name``; GitLab ``group/sub/project``);
@@ -32,6 +32,7 @@ https://docs.github.com/en/rest/issues/issues#update-an-issue
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -53,9 +54,13 @@ __all__ = [
     "TASK_STATUSES",
     "LabelConventions",
     "PlatformSpec",
+    "jira_reference",
+    "jira_site",
+    "jira_url",
     "platform_spec",
     "resolve_repository",
     "split_overrides",
+    "stored_reference",
 ]
 
 #: The board column keys of a status mapping (the spec's vocabulary): ``proposed`` is a pending
@@ -117,7 +122,8 @@ DEFAULT_CONVENTIONS = LabelConventions(
 class PlatformSpec:
     """One platform: how to reach it, what it accepts, how it carries a task's status.
 
-    ``build(token, ref, base_url)`` makes the adapter (a :class:`~taskorch.platforms.base.Platform`);
+    ``build(token, ref, base_url, settings, status_mapping)`` makes the adapter (a
+    :class:`~taskorch.platforms.base.Platform`; ``status_mapping`` is the connection's overrides);
     ``api_url(ref, configured)`` is the base URL of the repository's host given the configured
     one (``settings_field`` of :class:`~taskorch.config.Settings`, set by ``url_variable``);
     ``default_host(configured)`` is the host of a reference that names none. ``min_segments`` /
@@ -134,11 +140,14 @@ class PlatformSpec:
     path_example: str
     conventions: LabelConventions
     board_columns: Mapping[str, str]
-    build: Callable[[str, RepositoryRef, str], Platform]
+    build: Callable[[str, RepositoryRef, str, Settings, Mapping[str, str]], Platform]
     api_url: Callable[[RepositoryRef, str], str]
     default_host: Callable[[str], str]
     capabilities: Callable[[], Capabilities]
     notes: tuple[str, ...] = field(default=())
+    #: Empty for a platform that holds issues; for a code host only (Bitbucket Cloud, whose issue
+    #: tracker was removed) the sentence saying so, and the connection names a Jira project.
+    no_issues: str = ""
 
     def lacking(self, tier: str) -> list[str]:
         """What the platform cannot do that the ``tier`` would use, in words, then its notes."""
@@ -175,6 +184,89 @@ class PlatformSpec:
         return self.conventions.with_labels(labels)
 
 
+#: A Jira project key: a letter, then letters, digits or ``_`` (Jira's default key format).
+_JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]{1,49}")
+#: The project key in a Jira URL: ``/browse/KEY``, ``/browse/KEY-12``, ``/projects/KEY``.
+_JIRA_URL_KEY = re.compile(r"/(?:browse|projects)/([A-Za-z][A-Za-z0-9_]*)(?:-\d+)?(?:/|$)")
+#: Where the settings name the Jira Cloud site (``TASKORCH_JIRA_URL``).
+JIRA_URL_FIELD = "jira_url"
+
+
+#: The placeholder site the settings hold when ``TASKORCH_JIRA_URL`` is not set.
+_JIRA_PLACEHOLDER = "your-domain.atlassian.net"
+
+
+def jira_site(settings: Settings) -> str:
+    """The Jira Cloud site the settings name (``TASKORCH_JIRA_URL``), or ``""`` when it is not set."""
+    site = str(getattr(settings, JIRA_URL_FIELD, "") or "").strip().rstrip("/")
+    return "" if _netloc(site) == _JIRA_PLACEHOLDER else site
+
+
+def jira_reference(jira: str | None, project: str | None, *, settings: Settings) -> RepositoryRef:
+    """The Jira project a connection names -> ``RepositoryRef(platform="jira", host=SITE, path=KEY)``.
+
+    ``jira`` is the site (``https://SITE.atlassian.net``), a URL in the project
+    (``https://SITE.atlassian.net/browse/KEY``, ``.../browse/KEY-12``, ``.../projects/KEY``), the
+    key alone or ``None`` (both: the site the settings name, ``TASKORCH_JIRA_URL``); ``project`` the key, needed
+    when ``jira`` names none (and equal to it when it does). Keys are upper-cased. Its stored form,
+    :func:`jira_url`, parses back. Raises :class:`InvalidInput` naming ``jira`` or ``jira_project``.
+    """
+    text = (jira or "").strip()
+    if text and "://" not in text and _JIRA_KEY.fullmatch(text.upper()):  # the key alone: the configured site
+        text, project = "", project or text
+    text = text or jira_site(settings)
+    if not text:
+        raise InvalidInput(
+            "jira",
+            "names no Jira Cloud site.",
+            "pass the site, e.g. https://SITE.atlassian.net, or set TASKORCH_JIRA_URL.",
+        )
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidInput(
+            "jira", f"{text[:100]!r} is not a Jira Cloud URL.", "pass e.g. https://SITE.atlassian.net/browse/KEY."
+        )
+    found = _JIRA_URL_KEY.search(parts.path)
+    if found is None and parts.path.strip("/"):
+        raise InvalidInput(
+            "jira",
+            f"{text[:100]!r} names no project.",
+            "pass the site alone, or https://SITE.atlassian.net/browse/KEY.",
+        )
+    keys = {key.strip().upper() for key in (found.group(1) if found else None, project) if key and key.strip()}
+    if not keys:
+        raise InvalidInput("jira_project", "is required: the Jira site names no project.", "pass its key, e.g. SHOP.")
+    if len(keys) > 1:
+        raise InvalidInput("jira_project", f"names {' and '.join(sorted(keys))}: two projects.", "pass one of them.")
+    key = keys.pop()
+    if not _JIRA_KEY.fullmatch(key):
+        raise InvalidInput("jira_project", f"{key[:60]!r} is not a Jira project key.", "pass e.g. SHOP.")
+    return RepositoryRef(platform="jira", host=parts.netloc.lower(), path=key)
+
+
+def jira_url(ref: RepositoryRef, settings: Settings) -> str:
+    """The stored form of a Jira reference: ``https://SITE/browse/KEY`` (the scheme of the
+    settings' site when it is that host, so a stand-in on http keeps working)."""
+    configured = urlsplit(jira_site(settings))
+    scheme = configured.scheme if configured.netloc.lower() == ref.host and configured.scheme else "https"
+    return f"{scheme}://{ref.host}/browse/{ref.path}"
+
+
+def stored_reference(platform: str, repository_url: str, settings: Settings) -> RepositoryRef:
+    """A connection row's repository (``platform``, ``repository_url``, or ``code_platform``,
+    ``code_repository``) -> its :class:`RepositoryRef`."""
+    if platform == "jira":
+        return jira_reference(repository_url, None, settings=settings)
+    text = repository_url.strip()
+    if text.startswith(f"{platform}:") and "://" not in text[:12]:
+        text = text[len(platform) + 1 :]
+    ref = parse_repository(text, platform=platform)
+    if not ref.host:
+        spec = platform_spec(platform)
+        ref = RepositoryRef(platform=platform, host=spec.default_host(spec.configured_url(settings)), path=ref.path)
+    return ref
+
+
 def split_overrides(mapping: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """A connection's ``status_mapping`` -> (board column overrides by board key, status label
     overrides by task status). Keys are board keys (:data:`BOARD_KEYS`) or ``label:<status>``."""
@@ -194,7 +286,9 @@ def _netloc(url: str) -> str:
 # -- GitHub ---------------------------------------------------------------------------------------
 
 
-def _build_github(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+def _build_github(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
     from taskorch.platforms.github import GitHubPlatform
 
     return GitHubPlatform.connect(token, f"https://{ref.host}/{ref.path}", base_url=base_url)
@@ -244,7 +338,9 @@ _GITHUB = PlatformSpec(
 # -- GitLab ---------------------------------------------------------------------------------------
 
 
-def _build_gitlab(token: str, ref: RepositoryRef, base_url: str) -> Platform:
+def _build_gitlab(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
     from taskorch.platforms.gitlab import GitLabPlatform
 
     return GitLabPlatform.connect(token, ref.path, url=base_url)
@@ -309,8 +405,128 @@ _GITLAB = PlatformSpec(
     ),
 )
 
+
+# -- Jira Cloud -----------------------------------------------------------------------------------
+
+
+def _build_jira(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
+    from taskorch.platforms.jira import JiraPlatform
+
+    return JiraPlatform.connect(
+        token,
+        ref.path,
+        site_url=base_url,
+        email=settings.jira_email,
+        statuses=_JIRA.columns(status_mapping),
+        conventions=_JIRA.label_conventions(status_mapping),
+    )
+
+
+def _jira_capabilities() -> Capabilities:
+    from taskorch.platforms.jira import JiraPlatform
+
+    return JiraPlatform.capabilities
+
+
+def _jira_api_url(ref: RepositoryRef, configured: str) -> str:
+    # The setting names the site (https://SITE.atlassian.net, or a stand-in); another host is
+    # reached over https.
+    if ref.host == _netloc(configured):
+        return configured.rstrip("/")
+    return f"https://{ref.host}"
+
+
+# The "repository" is the project key; a status is a workflow status (the board column names are
+# the status names the task statuses move to through transitions), never a label.
+_JIRA = PlatformSpec(
+    name="jira",
+    title="Jira Cloud",
+    token_variable="JIRA_API_TOKEN",
+    url_variable="TASKORCH_JIRA_URL",
+    settings_field="jira_url",
+    min_segments=1,
+    max_segments=1,
+    path_example="jira:SHOP",
+    conventions=DEFAULT_CONVENTIONS,
+    board_columns=_frozen(
+        {
+            "proposed": "To Do",
+            "approved": "To Do",
+            "in_progress": "In Progress",
+            "blocked": "Blocked",
+            "completed": "Done",
+            "cancelled": "Done",
+        }
+    ),
+    build=_build_jira,
+    api_url=_jira_api_url,
+    default_host=_netloc,
+    capabilities=_jira_capabilities,
+    notes=(
+        "labels have no spaces in Jira: 'needs review' is sent as needs-review (and read back as "
+        "'needs review'); 'type: feature' as type:feature",
+        "a task's status moves the issue through the workflow's transitions to the status named by "
+        "the board columns of status_mapping (To Do, In Progress, Blocked, Done); a workflow "
+        "without that status refuses the push until one is mapped",
+        "assignees are Atlassian account ids, one per issue",
+        "milestones are versions (fixVersions); closing one releases it; Jira has no release object",
+        "the account e-mail for the API token comes from TASKORCH_JIRA_EMAIL",
+    ),
+)
+
+
+# -- Bitbucket Cloud (code host only) ------------------------------------------------------------
+
+
+def _build_bitbucket(
+    token: str, ref: RepositoryRef, base_url: str, settings: Settings, status_mapping: Mapping[str, str]
+) -> Platform:
+    from taskorch.platforms.bitbucket import BitbucketPlatform
+
+    username = settings.bitbucket_username or None
+    return BitbucketPlatform.connect(token, ref.path, base_url=base_url, username=username)
+
+
+def _bitbucket_capabilities() -> Capabilities:
+    from taskorch.platforms.bitbucket import BitbucketPlatform
+
+    return BitbucketPlatform.capabilities
+
+
+_BITBUCKET = PlatformSpec(
+    name="bitbucket",
+    title="Bitbucket Cloud",
+    token_variable="BITBUCKET_TOKEN",
+    url_variable="TASKORCH_BITBUCKET_API_URL",
+    settings_field="bitbucket_api_url",
+    min_segments=2,
+    max_segments=2,
+    path_example="acme/shop",
+    conventions=DEFAULT_CONVENTIONS,
+    board_columns=_GITHUB.board_columns,
+    build=_build_bitbucket,
+    # Bitbucket Cloud is one service: every repository is on bitbucket.org, its API where the
+    # setting says (api.bitbucket.org/2.0, or a stand-in).
+    api_url=lambda ref, configured: configured.rstrip("/"),
+    default_host=lambda configured: "bitbucket.org",
+    capabilities=_bitbucket_capabilities,
+    notes=(
+        "code host only: Atlassian removed Bitbucket Cloud's issue tracker on 2026-08-20, so issues, versions, "
+        "boards and sprints live in the linked Jira Cloud project",
+        "a release is the tag plus the released Jira version and CHANGELOG.md: a Bitbucket repository has no "
+        "release object",
+    ),
+    no_issues="Bitbucket Cloud's issue tracker no longer exists (Atlassian removed it, with its API, on 2026-08-20): "
+    "taskorch keeps a Bitbucket team's issues, versions and boards in the linked Jira Cloud project and uses the "
+    "repository for tags and releases.",
+)
+
 #: Every platform taskorch can connect to, by name.
-PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType({spec.name: spec for spec in (_GITHUB, _GITLAB)})
+PLATFORMS: Mapping[str, PlatformSpec] = MappingProxyType(
+    {spec.name: spec for spec in (_GITHUB, _GITLAB, _JIRA, _BITBUCKET)}
+)
 
 
 def platform_spec(name: str) -> PlatformSpec:
@@ -357,6 +573,8 @@ def resolve_repository(
         raise InvalidInput(
             "platform", f"{repository!r} names {prefixed}, not {spec.name}.", f"pass platform={prefixed}."
         )
+    if prefixed is not None:
+        text = text[len(prefixed) + 1 :]
     ref = parse_repository(text, platform=spec.name)
     default_host = spec.default_host(spec.configured_url(settings))
     if url is not None:

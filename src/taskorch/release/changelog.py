@@ -73,6 +73,7 @@ and this project adheres to [Semantic Versioning](https://semver.org/spec/v2.0.0
 
 _CC_KIND = {"Features": "features", "Bug Fixes": "fixes", "Docs": "documentation"}
 _SECTION = re.compile(r"^## \[(?P<name>[^\]]+)\]", re.MULTILINE)
+_BROWSE_KEY = re.compile(r"/browse/([A-Z][A-Z0-9_]*-[1-9][0-9]*)/?$")
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,10 @@ def task_entries(tasks: Iterable[Mapping[str, Any]]) -> list[Entry]:
                 task["task_type"], "other"
             )
         if task.get("issue_number"):
-            ref = (
-                f"[#{task['issue_number']}]({task['issue_url']})"
-                if task.get("issue_url")
-                else f"#{task['issue_number']}"
-            )
+            # A Jira issue is named by its key (its URL is .../browse/SHOP-12), others by number.
+            key = _BROWSE_KEY.search(str(task.get("issue_url") or ""))
+            label = key.group(1) if key else f"#{task['issue_number']}"
+            ref = f"[{label}]({task['issue_url']})" if task.get("issue_url") else label
         else:
             ref = f"task {task['id']}"
         out.append(Entry(kind=kind, text=f"{task['title']} ({ref})", source="task"))

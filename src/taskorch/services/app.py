@@ -840,10 +840,19 @@ class Orchestrator:
         dry_run: bool = False,
         force: bool = False,
         session_id: int | None = None,
+        via_api: bool = False,
     ) -> ReleaseResult:
         sid, root = self._session_root(session_id)
         return self.releases.tag_release(
-            sid, root, version=version, commit=commit, push=push, remote=remote, dry_run=dry_run, force=force
+            sid,
+            root,
+            version=version,
+            commit=commit,
+            push=push,
+            remote=remote,
+            dry_run=dry_run,
+            force=force,
+            via_api=via_api,
         )
 
     # -- health and lifecycle ---------------------------------------------------------------

@@ -17,17 +17,35 @@ from taskorch.domain.text import checked_text
 
 __all__ = ["ConnectionConfig"]
 
-_ONE_LINE = ("repository", "api_token_name", "platform", "base_url", "tier", "conflict_policy")
+_ONE_LINE = (
+    "repository",
+    "api_token_name",
+    "platform",
+    "base_url",
+    "tier",
+    "conflict_policy",
+    "jira",
+    "jira_project",
+    "code_token_name",
+)
 
 
 @dataclass(frozen=True)
 class ConnectionConfig:
     """What ``connect`` needs to know.
 
-    * ``repository``: ``owner/name``, ``group/sub/project``, ``gitlab:group/sub/project``, or the
-      repository's https URL or SSH remote;
-    * ``platform``: ``"github"`` or ``"gitlab"``; ``None`` infers it from ``repository`` (its
-      ``gitlab:`` prefix or its host), else GitHub;
+    * ``repository``: ``owner/name``, ``group/sub/project``, ``gitlab:group/sub/project``,
+      ``bitbucket:workspace/repo``, ``jira:KEY``, or the repository's https URL or SSH remote;
+    * ``platform``: ``"github"``, ``"gitlab"``, ``"bitbucket"`` or ``"jira"``; ``None`` infers it
+      from ``repository`` (its prefix or its host), else GitHub;
+    * ``jira`` / ``jira_project``: the Jira Cloud project holding the issues, when the repository
+      is only the code host (Bitbucket Cloud, whose issue tracker was removed; or GitHub / GitLab
+      code with Jira issues): ``jira`` is the site (``https://SITE.atlassian.net``, then
+      ``jira_project`` is the key) or a URL in the project (``https://SITE.atlassian.net/browse/KEY``);
+      with ``repository="jira:KEY"`` there is no code host and ``jira`` may name the site;
+    * ``code_token_name``: the NAME of the code host's token when the issues live in Jira
+      (``None``: the code host's default, e.g. ``BITBUCKET_TOKEN``); ``api_token_name`` is then
+      Jira's (default ``JIRA_API_TOKEN``);
     * ``base_url``: the instance (``https://gitlab.example.com``) for a path without a host; only
       the user may name one (the CLI's ``--url``): over MCP the address comes from the settings;
     * ``api_token_name``: the NAME of the environment variable or keyring entry holding the token
@@ -54,6 +72,9 @@ class ConnectionConfig:
     conflict_policy: str = "manual"
     progress_comments: bool = False
     status_mapping: Mapping[str, str] = field(default_factory=dict)
+    jira: str | None = None
+    jira_project: str | None = None
+    code_token_name: str | None = None
 
     @classmethod
     def of(cls, repository: str, **options: Any) -> ConnectionConfig:

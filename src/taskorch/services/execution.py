@@ -12,6 +12,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, insert, select
 from taskorch.domain.model import ArtifactType, TaskStatus
 from taskorch.errors import Conflict, DependenciesUnfinished, InvalidInput
 from taskorch.hints import REQUIRED, Hint, Message, attach, render
+from taskorch.release.keys import issue_key
 from taskorch.services import views
 from taskorch.services.models import (
     CompleteResult,
@@ -23,7 +24,7 @@ from taskorch.services.paths import check_file_paths
 from taskorch.services.planning import ancestors
 from taskorch.specialists import RoleLibrary
 from taskorch.store import repository as repo
-from taskorch.store.tables import artifacts, task_dependencies, tasks
+from taskorch.store.tables import artifacts, feature_issue_links, task_dependencies, tasks
 
 __all__ = ["complete_task", "execute_task", "project_relative_paths", "specialist_context"]
 
@@ -160,7 +161,21 @@ def specialist_context(
             for d in dep_rows
         ],
         "acceptance_criteria": list(task["acceptance_criteria"]),
+        "jira_key": _jira_key(conn, task["id"]),
     }
+
+
+def _jira_key(conn: Connection, task_id: int) -> str | None:
+    """The key of the task's linked Jira issue (``SHOP-12``), or ``None``."""
+    link = conn.execute(
+        select(
+            feature_issue_links.c.platform,
+            feature_issue_links.c.repository,
+            feature_issue_links.c.issue_number,
+            feature_issue_links.c.issue_url,
+        ).where(feature_issue_links.c.task_id == task_id, feature_issue_links.c.platform == "jira")
+    ).first()
+    return issue_key(*link) if link is not None else None
 
 
 def _remote_note(remote_fields: list[str] | None) -> str:

@@ -13,20 +13,26 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from taskorch.config import GIT_TIERS, Settings
 from taskorch.errors import Conflict, InvalidInput, NotFound
 from taskorch.hints import REQUIRED, Hint
-from taskorch.platforms.base import Platform, RemoteRelease, lacks, parse_repository
+from taskorch.platforms.base import Platform, RemoteMilestone, RemoteRelease, RepositoryRef, lacks
 from taskorch.platforms.registry import (
     BOARD_KEYS,
     LABEL_KEY_PREFIX,
     TASK_STATUSES,
+    PlatformSpec,
+    jira_reference,
+    jira_site,
+    jira_url,
     platform_spec,
     resolve_repository,
     split_overrides,
+    stored_reference,
 )
 from taskorch.services.connection import ConnectionConfig
 from taskorch.services.models import (
@@ -58,9 +64,11 @@ from taskorch.sync.engine import (
 from taskorch.sync.reports import SyncReport, conflict_report, link_report
 from taskorch.sync.template import check_template
 
-__all__ = ["GitService", "PlatformFactory", "default_platform_factory"]
+__all__ = ["JIRA_EXAMPLE", "GitService", "PlatformFactory", "code_host_of", "default_platform_factory"]
 
 POLICIES = ("manual", "local_wins", "remote_wins", "newest_wins")
+#: How a hint spells a Jira project for a connect.
+JIRA_EXAMPLE = "https://SITE.atlassian.net/browse/KEY"
 
 PlatformFactory = Callable[[Mapping[Any, Any]], Platform]
 
@@ -73,11 +81,29 @@ def default_platform_factory(settings: Settings) -> PlatformFactory:
         from taskorch.sync.secrets import resolve_token
 
         spec = platform_spec(str(config["platform"]))
-        ref = parse_repository(str(config["repository_url"]), platform=spec.name)
+        ref = stored_reference(spec.name, str(config["repository_url"]), settings)
         token = resolve_token(str(config["api_token_name"]))
-        return spec.build(token, ref, spec.api_url(ref, spec.configured_url(settings)))
+        base_url = spec.api_url(ref, spec.configured_url(settings))
+        return spec.build(token, ref, base_url, settings, config.get("status_mapping") or {})
 
     return build
+
+
+def code_host_of(config: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The config row of a connection's code host, to hand a :data:`PlatformFactory`, when it is
+    not the issue platform's repository (``code_platform`` set: Bitbucket Cloud code with Jira
+    issues); ``None`` otherwise."""
+    if not config.get("code_platform"):
+        return None
+    return {
+        **config,
+        "platform": config["code_platform"],
+        "repository_url": config["code_repository"],
+        "api_token_name": config["code_token_name"],
+        "code_platform": None,
+        "code_repository": None,
+        "code_token_name": None,
+    }
 
 
 def columns_of(config: Mapping[Any, Any]) -> dict[str, str]:
@@ -130,7 +156,32 @@ def config_view(row: Mapping[Any, Any]) -> GitConfigView:
         board_number=row["board_number"],
         custom_template=row["issue_template"] is not None,
         import_policy=row["import_policy"],
+        code_host=_code_host(row),
     )
+
+
+#: The longest description a Jira version takes, in UTF-8 bytes
+#: (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-project-versions/).
+VERSION_DESCRIPTION_BYTES = 16_384
+_CUT = "\n\n(cut: the full notes are in CHANGELOG.md)"
+
+
+def _fit_description(notes: str) -> str:
+    """``notes`` within :data:`VERSION_DESCRIPTION_BYTES`, cut at a line when too long."""
+    if len(notes.encode()) <= VERSION_DESCRIPTION_BYTES:
+        return notes
+    room = VERSION_DESCRIPTION_BYTES - len(_CUT.encode())
+    kept = notes.encode()[:room].decode(errors="ignore")
+    return kept[: kept.rfind("\n")].rstrip() + _CUT if "\n" in kept else kept + _CUT
+
+
+def _code_host(row: Mapping[Any, Any]) -> str | None:
+    """``bitbucket``'s ``https://bitbucket.org/acme/shop``, or ``github:octo-org/shop``; ``None``
+    when the issue platform's repository is the code host."""
+    platform, repository = row.get("code_platform"), row.get("code_repository")
+    if not platform or not repository:
+        return None
+    return str(repository) if "://" in str(repository) else f"{platform}:{repository}"
 
 
 def check_import_policy(policy: str) -> str:
@@ -228,8 +279,14 @@ class GitService:
         ``token_name_allowed`` restricts the token names a caller other than the user may use
         (``None``: any name); such a caller (``trusted=False``) may not name a base URL nor a host
         other than the one the settings name (``TASKORCH_GITHUB_API_URL``, ``TASKORCH_GITLAB_URL``),
-        so a token is only ever sent where the user said. Raises :class:`InvalidInput` naming the
-        field; a value that looks like a token is never repeated.
+        so a token is only ever sent where the user said (for Jira: the site of ``TASKORCH_JIRA_URL``).
+        Raises :class:`InvalidInput` naming the field; a value that looks like a token is never repeated.
+
+        With ``jira`` / ``jira_project`` (or a ``jira:KEY`` repository) the issues live in that Jira
+        project: the row's ``platform`` is ``jira``, ``repository_url`` ``https://SITE/browse/KEY``
+        and ``api_token_name`` Jira's token, and the repository, if any, is stored as the code host
+        (``code_platform``, ``code_repository``, ``code_token_name``). A platform that holds no
+        issues (Bitbucket Cloud) without them is refused, saying why and what to pass.
         """
         config = config.checked_text()
         if not trusted and config.base_url is not None:
@@ -239,30 +296,17 @@ class GitService:
                 "ask the user to set TASKORCH_GITLAB_URL (or TASKORCH_GITHUB_API_URL), or to connect from the CLI "
                 "with --url.",
             )
-        spec, ref = resolve_repository(
-            config.repository, platform=config.platform, settings=self.settings, url=config.base_url
+        spec, ref, code = self._resolve(config, trusted=trusted)
+        token_name = self._token_name(
+            "api_token_name", config.api_token_name, spec.token_variable, ref, token_name_allowed
         )
-        configured_host = spec.default_host(spec.configured_url(self.settings))
-        if not trusted and ref.host != configured_host:
-            raise InvalidInput(
-                "repository",
-                f"{ref.host} is not the {spec.title} host this server is set up for ({configured_host}).",
-                f"ask the user to set {spec.url_variable} for {ref.host}, or to connect from the CLI: "
-                f"taskorch git connect {ref} --platform {spec.name}",
+        code_token_name = (
+            self._token_name(
+                "code_token_name", config.code_token_name, code[0].token_variable, code[1], token_name_allowed
             )
-        from taskorch.sync.secrets import check_token_name
-
-        token_name = check_token_name(config.api_token_name or spec.token_variable)
-        if token_name_allowed is not None and not token_name_allowed(token_name):
-            listed = ", ".join(self.settings.allowed_token_names) or "(none)"
-            raise InvalidInput(
-                "api_token_name",
-                f"{token_name} is not among the token names this server may send to a platform ({listed}, or "
-                "TASKORCH_*_TOKEN), so its value was not read.",
-                f"use one of those names, or ask the user to add {token_name} to TASKORCH_ALLOWED_TOKEN_NAMES "
-                "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
-                f"taskorch git connect {ref} --token-name {token_name}",
-            )
+            if code is not None
+            else None
+        )
         if config.tier not in GIT_TIERS[1:]:
             raise InvalidInput("tier", f"{config.tier!r} is not a tier.", f"use one of: {', '.join(GIT_TIERS[1:])}.")
         if config.conflict_policy not in POLICIES:
@@ -275,8 +319,11 @@ class GitService:
             check_template(config.issue_template)
         return {
             "platform": spec.name,
-            "repository_url": str(ref),
+            "repository_url": jira_url(ref, self.settings) if spec.name == "jira" else str(ref),
             "api_token_name": token_name,
+            "code_platform": code[0].name if code is not None else None,
+            "code_repository": str(code[1]) if code is not None else None,
+            "code_token_name": code_token_name,
             "default_labels": list(dict.fromkeys(label.strip() for label in config.default_labels if label.strip())),
             "auto_sync_enabled": config.auto_sync_enabled,
             "issue_template": config.issue_template,
@@ -286,12 +333,95 @@ class GitService:
             "status_mapping": _check_mapping(config.status_mapping),
         }
 
+    def _resolve(
+        self, config: ConnectionConfig, *, trusted: bool
+    ) -> tuple[PlatformSpec, RepositoryRef, tuple[PlatformSpec, RepositoryRef] | None]:
+        """The issue platform and repository of a connect, and its code host when that is another
+        repository (Bitbucket Cloud code with Jira issues): ``(spec, ref, (code_spec, code_ref) | None)``."""
+        text = config.repository.strip()
+        prefixed = text[:5].lower() == "jira:" and "://" not in text[:12]
+        if config.platform == "jira" or prefixed or urlsplit(text).netloc.lower().endswith(".atlassian.net"):
+            # jira:KEY, KEY with platform=jira, or a URL in the project (https://SITE/browse/KEY).
+            named = text[5:].strip() if prefixed else text
+            site, project = (named, config.jira_project) if "://" in named else (config.jira, named)
+            if config.jira_project is not None and "://" not in named and named.upper() != config.jira_project.upper():
+                raise InvalidInput("jira_project", f"{config.jira_project!r} is not {named!r}.", "pass one of them.")
+            if "://" in named and config.jira is not None:
+                raise InvalidInput("jira", "is given twice: in the repository and here.", "pass one of them.")
+            spec, ref = platform_spec("jira"), jira_reference(site, project, settings=self.settings)
+            self._check_host(spec, ref, trusted)
+            return spec, ref, None
+        spec, ref = resolve_repository(text, platform=config.platform, settings=self.settings, url=config.base_url)
+        self._check_host(spec, ref, trusted)
+        if config.jira is None and config.jira_project is None:
+            if spec.no_issues:
+                raise InvalidInput(
+                    "repository",
+                    spec.no_issues,
+                    (
+                        "connect the repository with its Jira project: ",
+                        Hint(
+                            "git_integration",
+                            {"action": "connect", "repository": f"{spec.name}:{ref.path}", "jira": JIRA_EXAMPLE},
+                        ),
+                        ".",
+                    ),
+                )
+            return spec, ref, None
+        jira_spec = platform_spec("jira")
+        jira_ref = jira_reference(config.jira, config.jira_project, settings=self.settings)
+        self._check_host(jira_spec, jira_ref, trusted)
+        return jira_spec, jira_ref, (spec, ref)
+
+    def _check_host(self, spec: PlatformSpec, ref: RepositoryRef, trusted: bool) -> None:
+        """A caller other than the user may only reach the host the settings name."""
+        if trusted:
+            return
+        configured = urlsplit(jira_site(self.settings)).netloc.lower() if spec.name == "jira" else None
+        if configured is None:
+            configured = spec.default_host(spec.configured_url(self.settings))
+        if ref.host != configured:
+            field = "jira" if spec.name == "jira" else "repository"
+            reference = jira_url(ref, self.settings) if spec.name == "jira" else str(ref)
+            raise InvalidInput(
+                field,
+                f"{ref.host} is not the {spec.title} host this server is set up for ({configured or 'none'}).",
+                f"ask the user to set {spec.url_variable} for {ref.host}, or to connect from the CLI: "
+                f"taskorch git connect {reference} --platform {spec.name}",
+            )
+
+    def _token_name(
+        self,
+        field: str,
+        name: str | None,
+        default: str,
+        ref: RepositoryRef,
+        allowed: Callable[[str], bool] | None,
+    ) -> str:
+        from taskorch.sync.secrets import check_token_name
+
+        token_name = check_token_name(name or default)
+        if allowed is not None and not allowed(token_name):
+            listed = ", ".join(self.settings.allowed_token_names) or "(none)"
+            raise InvalidInput(
+                field,
+                f"{token_name} is not among the token names this server may send to a platform ({listed}, or "
+                "TASKORCH_*_TOKEN), so its value was not read.",
+                f"use one of those names, or ask the user to add {token_name} to TASKORCH_ALLOWED_TOKEN_NAMES "
+                "(comma-separated) in the server's environment and restart it, or to connect from the CLI: "
+                f"taskorch git connect {ref} --{'code-' if field == 'code_token_name' else ''}token-name {token_name}",
+            )
+        return token_name
+
     @staticmethod
     def lacking(view: GitConfigView) -> str:
         """What the connected platform cannot do for the view's tier, said plainly ("" if nothing):
         "; on gitlab: no conditional requests; subtasks are linked issues ..."."""
         said = platform_spec(view.platform).lacking(view.tier)
-        return f"; on {view.platform}: {'; '.join(said)}" if said else ""
+        text = f"; on {view.platform}: {'; '.join(said)}" if said else ""
+        if view.code_host:
+            text += f"; code, tags and releases on {view.code_host}"
+        return text
 
     def connect(self, conn: Connection, session_id: int, checked: Mapping[str, Any]) -> GitConfigView:
         """Create or replace the project's integration settings (no network call) from the values
@@ -319,6 +449,7 @@ class GitService:
                 "repository": values["repository_url"],
                 "tier": values["tier"],
                 "api_token_name": values["api_token_name"],
+                **({"code_host": values["code_repository"]} if values.get("code_platform") else {}),
             },
             at=self.clock(),
         )
@@ -865,6 +996,77 @@ class GitService:
         return engine.call(
             "update_release", lambda: engine.platform.update_release(release_id, name=tag, body=notes), mutation=True
         )
+
+    def jira_project(self, session_id: int) -> tuple[str, str] | None:
+        """``(site, project key)`` when the session's issues live in Jira (``None`` otherwise)."""
+        with self.db.transaction(write=False) as conn:
+            row = conn.execute(
+                select(git_integration_config.c.platform, git_integration_config.c.repository_url).where(
+                    git_integration_config.c.session_id == session_id
+                )
+            ).first()
+        if row is None or row[0] != "jira":
+            return None
+        ref = stored_reference("jira", str(row[1]), self.settings)
+        parts = urlsplit(str(row[1]))
+        return f"{parts.scheme}://{parts.netloc}", ref.path
+
+    def release_version(self, session_id: int, name: str, notes: str) -> tuple[RemoteMilestone, str]:
+        """The Jira version called ``name`` released with ``notes`` as its description: found by
+        name or created (no issue is assigned here), then released (the milestone closed) unless it
+        is released with these notes already. Notes longer than a version's description may be
+        (:data:`VERSION_DESCRIPTION_BYTES`) are cut, saying where the rest is. Returns the version
+        and what was done."""
+        notes = _fit_description(notes)
+        with self.connected(session_id) as engine:
+            platform = engine.platform
+            versions = engine.call("list_milestones", platform.list_milestones, mutation=False)
+            version = next((v for v in versions if v.title == name), None)
+            made = version is None
+            if version is None:
+                version = engine.call(
+                    "create_milestone", lambda: platform.create_milestone(name, notes, None), mutation=True
+                )
+            if version.state == "closed" and version.description == notes:
+                return version, "released already"
+            number = version.number
+            released = engine.call(
+                "release_version",
+                lambda: platform.update_milestone(number, state="closed", description=notes),
+                mutation=True,
+            )
+            return released, "created and released" if made else "released"
+
+    def push_tag_via_api(self, session_id: int, name: str, sha: str, message: str) -> str:
+        """Create the annotated tag ``name`` on ``sha`` through the code host's API (Bitbucket
+        Cloud's refs API), adopting one already there on ``sha``. Raises :class:`Conflict` when the
+        connection has no such code host or the tag exists on another commit."""
+        with self.db.transaction(write=False) as conn:
+            config = dict(self.config_row(conn, session_id))
+        code = code_host_of(config) or (config if config["platform"] == "bitbucket" else None)
+        if code is None or code["platform"] != "bitbucket":
+            raise Conflict(
+                "this project's code host has no tag API in taskorch (only Bitbucket Cloud's refs API); push the "
+                "tag with git instead."
+            )
+        from taskorch.platforms.bitbucket import BitbucketPlatform
+
+        platform = self.platform_factory(code)
+        try:
+            if not isinstance(platform, BitbucketPlatform):
+                raise Conflict(f"the code host {platform.repository} has no tag API in taskorch.")
+            existing = platform.get_tag(name)
+            if existing is not None:
+                if existing.target != sha:
+                    raise Conflict(
+                        f"Bitbucket has the tag {name} on {existing.target[:12]}, not on {sha[:12]}; plan another "
+                        "version or remove that tag."
+                    )
+                return f"Bitbucket has {name} on {sha[:12]} already"
+            platform.create_tag(name, sha, message)
+            return f"{name} created on Bitbucket ({platform.repository}) through the refs API"
+        finally:
+            platform.close()
 
     def close_milestone(self, session_id: int, number: int) -> None:
         with self.connected(session_id) as engine:

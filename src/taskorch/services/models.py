@@ -300,6 +300,10 @@ class ExecuteResult(BaseModel):
     dependency_results: list[DependencyResult]
     acceptance_criteria: list[str]
     next_step: str
+    jira_key: str | None = Field(
+        default=None,
+        description="The linked Jira issue's key: put it in the branch name and commit messages (Jira links by key).",
+    )
 
 
 class CompleteResult(BaseModel):
@@ -548,6 +552,9 @@ class GitConfigView(BaseModel):
     import_policy: str = Field(
         default="off", description="Which issues opened on the platform become tasks: off, all or label:NAME."
     )
+    code_host: str | None = Field(
+        default=None, description="The repository of code, tags and releases when issues live elsewhere (Jira)."
+    )
 
 
 class GitResult(BaseModel):
@@ -626,6 +633,10 @@ class ShowResult(BaseModel):
     acceptance_criteria: list[str]
     audit: list[AuditEntry] = Field(description="The task's audit trail, oldest first (the newest 50).")
     issue: IssueLinkView | None = Field(description="The linked issue on the Git platform, if any.")
+    jira_key: str | None = Field(
+        default=None,
+        description="The linked Jira issue's key: put it in the branch name and commit messages (Jira links by key).",
+    )
 
 
 class TreeResult(BaseModel):

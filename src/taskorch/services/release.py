@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.errors import Conflict, InvalidInput, NotFound, TaskorchError
 from taskorch.hints import Hint, Param
 from taskorch.release import changelog as notes_lib
-from taskorch.release import versioning
+from taskorch.release import keys, versioning
 from taskorch.release.git import GitRepo, check_remote_name
 from taskorch.services import views
 from taskorch.services.models import BlockedTask, Readiness, ReleaseResult, ReleaseStep, ReleaseView
@@ -39,8 +40,10 @@ __all__ = ["ReleaseService"]
 
 Template = Literal["automated", "manual", "hybrid"]
 TOOL = "release_coordinator"
+#: The milestone step of a Jira connection: the version is the milestone, released in the release step.
+JIRA_MILESTONE = "the Jira version is the milestone: released in the release step"
 #: Step details that mean the step does not apply to this run.
-_NOT_RUN = frozenset({"not asked", "no platform connected", "no platform milestone"})
+_NOT_RUN = frozenset({"not asked", "no platform connected", "no platform milestone", JIRA_MILESTONE})
 
 
 def release_view(row: RowMapping, numbers: Mapping[int, int]) -> ReleaseView:
@@ -442,6 +445,12 @@ class ReleaseService:
         existing = notes_lib.read_changelog(path)
         if template == "hybrid" and not (notes and notes.strip()) and existing:
             notes = notes_lib.hand_written_notes(existing, plan["name"])
+        jira = self.git.jira_project(session_id)
+        if jira is not None:  # Jira links the work by key: so do the notes
+            site, key = jira
+            entries, commits = (
+                [replace(e, text=keys.link_keys(e.text, site, key)) for e in group] for group in (entries, commits)
+            )
         day = (self.clock()).date().isoformat()
         section = notes_lib.render_section(plan["name"], day, [*entries, *commits], template=template, notes=notes)
         written: str | None = None
@@ -483,9 +492,15 @@ class ReleaseService:
         remote: str,
         dry_run: bool,
         force: bool,
+        via_api: bool = False,
     ) -> ReleaseResult:
         """Tag the release, push the tag, publish the platform release, close the milestone and
         complete the plan; every step skipped when already done. ``dry_run`` only reports.
+
+        ``push`` with ``via_api`` creates the tag on the code host through its API (Bitbucket
+        Cloud's refs API) instead of ``git push``. When the issues live in Jira the release is the
+        Jira version of the release's name, found or created and released with the notes as its
+        description; a Bitbucket repository has no release object, and the result says so.
 
         Raises :class:`InvalidInput` for a remote that is not a remote name or a commit that is not
         a revision, :class:`Conflict` for a dirty work tree, a tag of that name on another commit, or
@@ -526,19 +541,29 @@ class ReleaseService:
                     " to release anyway.",
                 )
             )
-        if push and remote not in git.remotes():
+        if push and not via_api and remote not in git.remotes():
             raise InvalidInput(
                 "remote",
                 f"the project has no remote named {remote!r}.",
                 f"use one of: {', '.join(git.remotes()) or '(none)'}.",
             )
 
+        jira = self.git.jira_project(session_id) if has_platform else None
+        pushed = f"create {name} through the code host's API" if via_api else f"push {name} to {remote}"
+        released = "create or update the platform release"
+        if jira is not None:
+            released = f"release the Jira version {name} ({jira[1]}) with the notes"
         plan_steps = [
             ("notes", "release notes from the plan" if plan["notes"] else "generate automated notes"),
             ("tag", f"annotated tag {name} on {sha[:12]}"),
-            ("push", f"push {name} to {remote}" if push else "not asked"),
-            ("release", "create or update the platform release" if has_platform else "no platform connected"),
-            ("milestone", "close the milestone" if plan["platform_milestone_id"] else "no platform milestone"),
+            ("push", pushed if push else "not asked"),
+            ("release", released if has_platform else "no platform connected"),
+            (
+                "milestone",
+                JIRA_MILESTONE
+                if jira is not None
+                else ("close the milestone" if plan["platform_milestone_id"] else "no platform milestone"),
+            ),
             ("complete", "mark the plan completed"),
         ]
         if dry_run:
@@ -570,7 +595,9 @@ class ReleaseService:
                 continue
             self._record_step(plan["id"], session_id, step, {"status": "started", "sha": sha})
             try:
-                outcome = self._run_step(step, session_id, project_root, git, plan, name, sha, remote)
+                outcome = self._run_step(
+                    step, session_id, project_root, git, plan, name, sha, remote, via_api=via_api, jira=jira
+                )
             except TaskorchError as exc:
                 self._record_step(plan["id"], session_id, step, {"status": "failed", "sha": sha, "error": str(exc)})
                 raise
@@ -585,6 +612,23 @@ class ReleaseService:
             steps=steps,
             detail=f"release {name} published" + (f": {plan['release_url']}" if plan["release_url"] else ""),
         )
+
+    def _no_release_object(self, session_id: int) -> str:
+        """What stands for the platform release when the issues live in Jira, said plainly."""
+        with self.db.transaction(write=False) as conn:
+            code = conn.execute(
+                select(git_integration_config.c.code_platform, git_integration_config.c.code_repository).where(
+                    git_integration_config.c.session_id == session_id
+                )
+            ).first()
+        if code is not None and code[0] == "bitbucket":
+            return (
+                f"a Bitbucket repository has no release object: the release is the tag on {code[1]}, the released "
+                "Jira version and CHANGELOG.md"
+            )
+        if code is not None and code[0]:
+            return f"no release was published on {code[0]} ({code[1]}): the Jira version carries the notes"
+        return "no code host is connected: the release is the tag, the released Jira version and CHANGELOG.md"
 
     def _record_step(self, plan_id: int, session_id: int, step: str, state: dict[str, Any]) -> None:
         with self.db.transaction() as conn:
@@ -617,6 +661,9 @@ class ReleaseService:
         name: str,
         sha: str,
         remote: str,
+        *,
+        via_api: bool = False,
+        jira: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         if step == "notes":
             if plan["notes"]:
@@ -642,11 +689,26 @@ class ReleaseService:
                     update(release_milestones).where(release_milestones.c.id == plan["id"]).values(tag_sha=sha)
                 )
             return {"detail": f"tag {name} created on {sha[:12]}"}
+        if step == "push" and via_api:
+            with self.db.transaction(write=False) as conn:
+                notes = self._plan(conn, session_id, plan["version"])["notes"] or ""
+            return {"detail": self.git.push_tag_via_api(session_id, name, sha, f"Release {name}\n\n{notes}".strip())}
         if step == "push":
             if git.remote_has_tag(remote, name):
                 return {"detail": f"{remote} has {name} already"}
             git.push_tag(remote, name)
             return {"detail": f"{name} pushed to {remote}"}
+        if step == "release" and jira is not None:
+            with self.db.transaction(write=False) as conn:
+                notes = self._plan(conn, session_id, plan["version"])["notes"] or ""
+            version, done = self.git.release_version(session_id, name, notes)
+            with self.db.transaction() as conn:
+                conn.execute(
+                    update(release_milestones)
+                    .where(release_milestones.c.id == plan["id"])
+                    .values(platform_milestone_id=version.number, release_url=version.url)
+                )
+            return {"detail": f"Jira version {name} {done}: {version.url}; " + self._no_release_object(session_id)}
         if step == "release":
             with self.db.transaction(write=False) as conn:
                 notes = self._plan(conn, session_id, plan["version"])["notes"] or ""

@@ -296,6 +296,11 @@ git_integration_config = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # Revision 0007: which issues opened on the platform become tasks: off | all | label:<name>.
     Column("import_policy", String(64), nullable=False, default="off", server_default=text("'off'")),
+    # Revision 0010: the repository holding the code, tags and releases when the issues live on
+    # another platform (Bitbucket Cloud code with Jira issues); NULL: the issue platform's own.
+    Column("code_platform", String(16), nullable=True),
+    Column("code_repository", Text, nullable=True),
+    Column("code_token_name", String(200), nullable=True),
 )
 
 feature_issue_links = Table(

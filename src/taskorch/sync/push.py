@@ -7,6 +7,7 @@ issue's marker before any retry) and recorded in a short transaction of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,6 +142,7 @@ class PushMixin(EngineCore):
     def _push_create(self, entry: RowMapping) -> bool:
         with self.db.transaction(write=False) as conn:
             task, link, labels = self._task_and_link(conn, entry["task_id"])
+            parent = sync_store.link_of(conn, task["parent_id"]) if task["parent_id"] is not None else None
         if link is None:
             self._finish_entry(entry["id"], "failed", "no link intent recorded for this task")
             return True
@@ -157,6 +159,9 @@ class PushMixin(EngineCore):
             milestone_numbers=numbers,
             conventions=self.conventions,
         )
+        if parent is not None and parent["issue_number"] is not None:
+            # The parent's issue exists: a platform that fixes the parent at creation uses it.
+            changes = replace(changes, parent=int(parent["issue_number"]))
         entry_id = entry["id"]
 
         def before_attempt(attempt: int) -> None:
