@@ -478,6 +478,10 @@ def test_sprints_on_a_scrum_board(fake: FakeJira, jira: JiraPlatform, clock: Man
     assert [s.id for s in jira.list_sprints(board.number, states=("active",))] == [sprint.id]
     in_sprint = {n for n, issue in fake.issues.items() if fake._sprint_of(n) is not None}
     assert in_sprint == {1, 2}
+    child = new(jira, "child", parent=first.number)
+    before = len(fake.mutations())
+    jira.add_to_board(board, child)  # a sub-task moves with its parent, never on its own
+    assert mutations(fake)[before:] == []
     assert jira.close_sprint(sprint.id).state == "closed"
 
 
