@@ -371,6 +371,41 @@ def test_a_child_created_with_its_parent_is_a_sub_task(fake: FakeJira, jira: Jir
     assert any(link["type"] == "Relates" or "Relates" in str(link["type"]) for link in fake.links)
 
 
+def test_issue_types_come_from_the_project() -> None:
+    """Team-managed projects call their sub-task type "Subtask"; a task type maps to an issue type."""
+    sent: list[dict[str, Any]] = []
+    types = [
+        {"id": "1", "name": "Task", "subtask": False, "statuses": []},
+        {"id": "2", "name": "Bug", "subtask": False, "statuses": []},
+        {"id": "3", "name": "Subtask", "subtask": True, "statuses": []},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/statuses"):
+            return httpx.Response(200, json=types)
+        if request.url.path.endswith("/issue/SHOP-1"):  # the parent: a Task
+            return httpx.Response(200, json={"id": "1", "key": "SHOP-1", "fields": {"issuetype": types[0]}})
+        if request.method == "POST":
+            sent.append(httpx.Response(200, content=request.content).json()["fields"])
+        return httpx.Response(400, json={"errorMessages": ["stop here"]})
+
+    jira = JiraPlatform.connect(
+        TOKEN,
+        "SHOP",
+        site_url="https://x.atlassian.net",
+        transport=httpx.MockTransport(handler),
+        issue_types={"bug": "Bug"},
+    )
+    for changes in (
+        IssueChanges(title="child", parent=1),
+        IssueChanges(title="bug", labels=("type: bug",)),
+        IssueChanges(title="other", labels=("type: chore",)),
+    ):
+        with pytest.raises(PlatformRejected):
+            jira.create_issue(changes)
+    assert [f["issuetype"] for f in sent] == [{"id": "3"}, {"id": "2"}, {"id": "1"}]
+
+
 def test_a_standard_issue_cannot_become_a_sub_task_and_is_linked(fake: FakeJira, jira: JiraPlatform) -> None:
     parent, other = new(jira, "parent"), new(jira, "other", parent=UNSET)
     jira.add_sub_issue(parent.number, other)

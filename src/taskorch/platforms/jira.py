@@ -362,6 +362,7 @@ class JiraPlatform:
         self._zone: ZoneInfo | None = None
         self._project: dict[str, Any] | None = None
         self._workflow_statuses: dict[str, list[dict[str, Any]]] | None = None
+        self._types: list[dict[str, Any]] = []
         self._transitions: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._board_types: dict[int, str] = {}
 
@@ -484,10 +485,10 @@ class JiraPlatform:
         parent = None if isinstance(changes.parent, Unset) else changes.parent
         if parent is not None and not self._is_sub_task(self._raw_issue(parent)):
             fields["parent"] = {"key": self._key(parent)}
-            fields["issuetype"] = {"name": self._sub_task_type}
+            fields["issuetype"] = self._issue_type_field(self._sub_task_type, sub_task=True)
         else:  # no parent, or a sub-task (which cannot have sub-tasks): add_sub_issue links them
-            fields["issuetype"] = {"name": self._issue_type(labels)}
-        self._content_fields(changes, fields, prop, {})
+            fields["issuetype"] = self._issue_type_field(self._issue_type(labels), sub_task=False)
+        self._content_fields(changes, fields, prop)
         path = "/rest/api/3/issue"
         created = self._request(
             "POST", path, body={"fields": fields, "properties": [{"key": PROPERTY_KEY, "value": prop}]}
@@ -513,7 +514,7 @@ class JiraPlatform:
         fields: dict[str, Any] = {}
         if not isinstance(changes.title, Unset):
             fields["summary"] = changes.title
-        self._content_fields(changes, fields, prop, old_prop)
+        self._content_fields(changes, fields, prop)
         if fields or prop != old_prop:
             body: dict[str, Any] = {"fields": fields}
             if prop != old_prop:
@@ -542,9 +543,7 @@ class JiraPlatform:
     def _is_sub_task(raw: Mapping[str, Any]) -> bool:
         return bool((raw["fields"].get("issuetype") or {}).get("subtask"))
 
-    def _content_fields(
-        self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any], old_prop: Mapping[str, Any]
-    ) -> None:
+    def _content_fields(self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any]) -> None:
         """Fill ``fields`` and the property value ``prop`` from body, labels, assignees and
         milestone of ``changes``."""
         if not isinstance(changes.body, Unset):
@@ -577,7 +576,17 @@ class JiraPlatform:
             fields["assignee"] = {"accountId": changes.assignees[0]} if changes.assignees else None
         if not isinstance(changes.milestone, Unset):
             fields["fixVersions"] = [] if changes.milestone is None else [{"id": str(changes.milestone)}]
-        del old_prop  # the caller compares
+
+    def _issue_type_field(self, name: str, *, sub_task: bool) -> dict[str, str]:
+        """The ``issuetype`` of a new issue: the project's type called ``name``, else (for a
+        sub-task) its first sub-task type, whatever it is called (company-managed projects say
+        "Sub-task", team-managed ones "Subtask"); by name when the project lists neither."""
+        self._project_statuses()
+        wanted = [t for t in self._types if bool(t.get("subtask")) == sub_task]
+        found = next((t for t in wanted if str(t.get("name", "")).casefold() == name.casefold()), None)
+        if found is None and sub_task and wanted:
+            found = wanted[0]
+        return {"id": str(found["id"])} if found is not None else {"name": name}
 
     def _issue_type(self, labels: Sequence[str]) -> str:
         for label in labels:
@@ -697,6 +706,7 @@ class JiraPlatform:
         if self._workflow_statuses is None:
             path = f"/rest/api/3/project/{self.repository}/statuses"
             types = answered_items(self._request("GET", path), f"Jira GET {path}")
+            self._types = [{"id": t.get("id"), "name": t.get("name"), "subtask": t.get("subtask")} for t in types]
             self._workflow_statuses = {
                 str(t.get("id")): [s for s in t.get("statuses") or [] if isinstance(s, dict)] for t in types
             }
