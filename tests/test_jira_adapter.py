@@ -164,6 +164,14 @@ def test_an_unedited_description_reads_back_as_written(jira: JiraPlatform) -> No
     assert strip_marker(jira.get_issue(issue.number).body) == written
 
 
+def test_a_long_description_is_kept_compressed(fake: FakeJira, jira: JiraPlatform) -> None:
+    written = "\n\n".join(f"Paragraph {n} with *some* words_and_more." for n in range(1500))
+    new(jira, body=f"{written}\n\n{MARKER}")
+    prop = fake.properties["SHOP-1"][PROPERTY_KEY]
+    assert "markdown" not in prop and "markdown_z" in prop
+    assert strip_marker(jira.get_issue(1).body) == written
+
+
 def test_the_marker_survives_a_person_editing_the_description(fake: FakeJira, jira: JiraPlatform) -> None:
     new(jira)
     fake.edit_issue(1, description="Rewritten in Jira")
@@ -265,10 +273,18 @@ def test_no_blocked_status_is_refused_before_anything_moves(clock: ManualClock) 
     assert "'Blocked'" in message and "To Do, In Progress, Done" in message and "status_mapping" in message
     assert fake.status_of(1) == "To Do" and fake.issues[1]["summary"] == "Still renamed"
     assert [m for m in mutations(fake)[before:] if m[1].endswith("/transitions")] == []
-    # Mapped to a status the workflow has, the same push goes through and reads back as blocked.
-    mapped = connect(fake, clock, statuses={"blocked": "In Progress", "in_progress": "In Progress"})
+    # Mapped to a status the workflow has, the same push goes through and reads back as blocked
+    # (noted in the property) while the issue stays there.
+    mapped = connect(fake, clock, statuses={"blocked": "In Progress"})
     issue = mapped.update_issue(1, IssueChanges(labels=("status: blocked",)))
     assert fake.status_of(1) == "In Progress" and issue.labels == ("status: blocked",)
+    assert mapped.get_issue(1).labels == ("status: blocked",)
+    issue = mapped.update_issue(1, IssueChanges(labels=("status: in progress",)))
+    assert issue.labels == ("status: in progress",) and "note" not in fake.properties["SHOP-1"][PROPERTY_KEY]
+    mapped.update_issue(1, IssueChanges(labels=("status: blocked",)))
+    fake.transition(1, "To Do")
+    fake.transition(1, "Done")
+    assert mapped.get_issue(1).state == "closed"  # moved on in Jira: the note no longer applies
 
 
 def test_a_status_no_path_reaches_is_refused(clock: ManualClock) -> None:
@@ -318,7 +334,7 @@ def test_a_cancelled_task_without_a_resolution_screen_still_reads_as_not_planned
     )
     issue = jira.update_issue(1, IssueChanges(state="closed", state_reason="not_planned"))
     assert (issue.state, issue.state_reason) == ("closed", "not_planned")
-    assert state["props"]["not_planned"] == state["resolved"]
+    assert state["props"]["note"] == {"status": "cancelled", "status_id": "2", "resolved": state["resolved"]}
     state["resolved"] = "2025-02-01T10:00:00.000+0000"  # resolved again by a person since
     assert jira.get_issue(1).state_reason == "completed"
 

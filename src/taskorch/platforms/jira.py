@@ -11,8 +11,8 @@ GitHub's conventions; Jira's differences stay here:
   written (a conversion normalises spacing and escapes), the ``taskorch`` issue property keeps the
   Markdown sent together with a digest of the Markdown its ADF renders to: when the description
   still renders to that digest, the Markdown sent is returned, else the description's own
-  rendering (a person's edit). A Markdown text too long for a property (32 KB) is not kept and the
-  rendering is returned.
+  rendering (a person's edit). A Markdown text too long for a property (32 KB) is kept
+  compressed; one too long even then is not kept, and the rendering is returned.
 * **Idempotency.** The engine's marker (``<!-- taskorch:key=HEX -->``, see
   ``taskorch.sync.template``) never goes into the description people edit: a creation sends the
   key as the ``taskorch`` issue entity property in the create request itself (atomic with the
@@ -31,8 +31,11 @@ GitHub's conventions; Jira's differences stay here:
   when needed); a transition into ``done`` sets the resolution Done or Won't Do when its screen has
   the field. A workflow without the target status (e.g. no Blocked) is a
   :class:`~taskorch.errors.PlatformRejected` (409) that names the statuses there are and how to map
-  one, raised before anything moves; the other fields of the update are applied first. Status
-  labels are never sent as Jira labels.
+  one, raised before anything moves; the other fields of the update are applied first. Mapped
+  to a status that does not read back as the task's status (blocked mapped to In Progress, or a
+  Won't Do the transition's screen cannot take), the ``taskorch`` property notes the task's
+  status for as long as the issue stays in that status, so the sync does not flip it back.
+  Status labels are never sent as Jira labels.
 * **Labels** cannot contain spaces in Jira: ``": "`` becomes ``":"`` and other white space
   ``-`` (``needs review`` -> ``needs-review``, ``type: feature`` -> ``type:feature``). The
   ``taskorch`` property remembers the spelling taskorch sent for each label it changed, so
@@ -74,10 +77,12 @@ Atlassian documentation followed:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import re
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,6 +149,13 @@ NOT_PLANNED_RESOLUTIONS = frozenset({"won't do", "won't fix", "duplicate", "cann
 _RESOLUTION = {"completed": "Done", "cancelled": "Won't Do"}
 _CATEGORY = {"pending": "new", "in_progress": "indeterminate", "completed": "done", "cancelled": "done"}
 _CATEGORY_RANK = {"new": 0, "indeterminate": 1, "done": 2}
+_STATE_OF: Mapping[str, tuple[Literal["open", "closed"], str | None]] = {
+    "pending": ("open", None),
+    "in_progress": ("open", None),
+    "blocked": ("open", None),
+    "completed": ("closed", "completed"),
+    "cancelled": ("closed", "not_planned"),
+}
 _FIELDS = (
     "summary",
     "description",
@@ -291,6 +303,31 @@ def _split_marker(body: str) -> tuple[str, str | None]:
         return pieces[0].rstrip(), None
     kept = [pieces[0].rstrip(), *(piece.strip("\n").rstrip() for piece in pieces[1:])]
     return "\n\n".join(piece for piece in kept if piece.strip()), match.group(1) if match else None
+
+
+def _keep_markdown(prop: dict[str, Any], text: str) -> None:
+    """Keep ``text`` in the property value: as it is, else compressed (zlib, base64) when the
+    value would pass Jira's 32 KB limit, else not at all."""
+    prop.pop("markdown", None)
+    prop.pop("markdown_z", None)
+    prop["markdown"] = text
+    if len(json.dumps(prop).encode()) <= _PROPERTY_LIMIT:
+        return
+    del prop["markdown"]
+    prop["markdown_z"] = base64.b64encode(zlib.compress(text.encode(), 9)).decode()
+    if len(json.dumps(prop).encode()) > _PROPERTY_LIMIT:
+        del prop["markdown_z"]
+
+
+def _kept_markdown(prop: Mapping[str, Any]) -> str | None:
+    if isinstance(prop.get("markdown"), str):
+        return str(prop["markdown"])
+    if isinstance(prop.get("markdown_z"), str):
+        try:
+            return zlib.decompress(base64.b64decode(prop["markdown_z"])).decode()
+        except (ValueError, zlib.error):
+            return None
+    return None
 
 
 def _digest(text: str) -> str:
@@ -526,14 +563,27 @@ class JiraPlatform:
         return self.get_issue(number)
 
     def _move_and_read(self, raw: Mapping[str, Any], number: int, task_status: str) -> dict[str, Any]:
-        """Move the issue to ``task_status`` and read it again. A cancelled task whose done
-        transition could not set the resolution Won't Do (no resolution on its screen) is noted
-        in the ``taskorch`` property with the issue's resolution date, so that it reads as
-        ``not_planned`` until the issue is resolved again."""
-        resolved = self._move(raw, task_status)
+        """Move the issue to ``task_status`` and read it again.
+
+        When the status reached does not read back as ``task_status`` by itself (a cancelled task
+        whose done transition could not set Won't Do because its screen has no resolution; a
+        blocked task mapped to the status in-progress tasks use), the ``taskorch`` property notes
+        it: ``{"note": {"status", "status_id", "resolved"}}``, which reads as ``task_status`` for as
+        long as the issue stays in that status (and, for a done one, is not resolved again). A note
+        that is no longer needed is removed."""
+        self._move(raw, task_status)
         after = self._raw_issue(number)
-        if task_status == "cancelled" and not resolved:
-            prop = {**self._property(after), "not_planned": after["fields"].get("resolutiondate")}
+        old = self._property(after)
+        prop = {k: v for k, v in old.items() if k != "note"}
+        fields = after["fields"]
+        state, reason, label = self._status_fields(fields, prop)
+        if self._status_from(state, reason, [label] if label else []) != task_status:
+            prop["note"] = {
+                "status": task_status,
+                "status_id": str((fields.get("status") or {}).get("id")),
+                "resolved": fields.get("resolutiondate"),
+            }
+        if prop != old:
             key = quote(str(after["key"]), safe="")
             self._request("PUT", f"/rest/api/3/issue/{key}/properties/{PROPERTY_KEY}", body=prop)
             after["properties"] = {PROPERTY_KEY: prop}
@@ -553,9 +603,7 @@ class JiraPlatform:
             if key is not None:
                 prop["key"] = key
             prop["rendered"] = _digest(adf_to_markdown(document))
-            prop["markdown"] = text
-            if len(json.dumps(prop).encode()) > _PROPERTY_LIMIT:
-                del prop["markdown"]
+            _keep_markdown(prop, text)
         if not isinstance(changes.labels, Unset):
             spelled: dict[str, str] = {}
             for label in changes.labels:
@@ -611,8 +659,9 @@ class JiraPlatform:
         fields = raw["fields"]
         prop = self._property(raw)
         text = adf_to_markdown(fields.get("description"))
-        if isinstance(prop.get("markdown"), str) and prop.get("rendered") == _digest(text):
-            text = prop["markdown"]
+        kept = _kept_markdown(prop)
+        if kept is not None and prop.get("rendered") == _digest(text):
+            text = kept
         if isinstance(prop.get("key"), str) and re.fullmatch(r"[0-9a-f]{32}", prop["key"]):
             text = f"{text}\n\n<!-- taskorch:key={prop['key']} -->" if text else f"<!-- taskorch:key={prop['key']} -->"
         spelled = prop.get("labels") if isinstance(prop.get("labels"), Mapping) else {}
@@ -660,19 +709,28 @@ class JiraPlatform:
     def _status_fields(
         self, fields: Mapping[str, Any], prop: Mapping[str, Any]
     ) -> tuple[Literal["open", "closed"], str | None, str | None]:
-        """(state, close reason, status label) of an issue's Jira status and resolution (and the
-        ``not_planned`` note of the property, see :meth:`_move_and_read`)."""
+        """(state, close reason, status label) of an issue's Jira status and resolution, or of the
+        property's note while the issue is where the note says (see :meth:`_move_and_read`)."""
         status = fields.get("status") or {}
+        note = prop.get("note")
+        if (
+            isinstance(note, Mapping)
+            and note.get("status") in _STATE_OF
+            and str(note.get("status_id")) == str(status.get("id"))
+            and note.get("resolved") == fields.get("resolutiondate")
+        ):
+            noted = str(note["status"])
+            state_of, reason_of = _STATE_OF[noted]
+            return state_of, reason_of, None if state_of == "closed" else self._conventions.label_for(noted)
         name = str(status.get("name") or "").casefold()
         category = str((status.get("statusCategory") or {}).get("key") or "new")
         if category == "done":
             resolution = str((fields.get("resolution") or {}).get("name") or "").casefold()
             cancelled_status = self._statuses["cancelled"].casefold()
             by_status = name == cancelled_status and cancelled_status != self._statuses["completed"].casefold()
-            noted = prop.get("not_planned") is not None and prop.get("not_planned") == fields.get("resolutiondate")
-            by_status = by_status or noted
             return "closed", "not_planned" if by_status or resolution in NOT_PLANNED_RESOLUTIONS else "completed", None
-        if name == self._statuses["blocked"].casefold():
+        blocked = self._statuses["blocked"].casefold()
+        if name == blocked and blocked != self._statuses["in_progress"].casefold():
             return "open", None, self._conventions.label_for("blocked")
         if category == "indeterminate" or name == self._statuses["in_progress"].casefold():
             return "open", None, self._conventions.label_for("in_progress")
