@@ -21,8 +21,11 @@ exchange is checked against them as it happens. Behaviour follows Atlassian's pa
   by" A); ``GET /issueLink/{id}`` answers ``inwardIssue: A, outwardIssue: B`` as it was created.
   ``links`` stores ``{"id", "type", "inward": A, "outward": B}`` in the request's terms.
 * search: ``/rest/api/3/search/jql`` with token pagination (``nextPageToken``, ``isLast``); the
-  default ``fields`` is ``id`` only; unbounded queries are refused, as Jira does:
-  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
+  default ``fields`` is ``id`` only; unbounded queries and unknown body properties (``startAt``
+  of the old endpoint) are refused, as Jira does:
+  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/ . A token
+  is bound to its query and holds an offset into the result, evaluated afresh for each page: an
+  issue edited between pages moves in an ``ORDER BY updated`` result as it would in Jira's index.
 * JQL: a subset (see :func:`standins.jira_model.parse_jql`); dates have minute precision and are
   read in the account's time zone (``GET /myself`` tells it), timestamps in answers carry
   milliseconds and the offset (``2025-01-06T10:00:00.000+0100``).
@@ -30,7 +33,14 @@ exchange is checked against them as it happens. Behaviour follows Atlassian's pa
   ``Retry-After`` (seconds), ``X-RateLimit-Reset`` (ISO 8601, ``yyyy-MM-ddTHH:mmZ``),
   ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``RateLimit-Reason``; every answer carries
   ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` and ``X-RateLimit-NearLimit: true`` below 20 %.
-* agile boards, sprints, backlog and rank:
+* workflows (:class:`~standins.jira_model.Workflow`): Jira Software's simplified workflow by
+  default (To Do, In Progress, Done, global transitions); ``Workflow.with_blocked()`` (a Blocked
+  status, directed transitions, multi-step paths) and ``Workflow.without_path()`` (statuses no
+  transition reaches) for testing how an adapter walks or reports a workflow. Entering a done
+  status sets the resolution ("Done", or the transition's ``fields.resolution``); leaving clears it.
+* agile boards (made from a filter; columns To Do / In Progress / Done by status category),
+  sprints (future -> active with dates -> closed; unfinished issues go back to the backlog; one
+  active sprint per board), backlog and rank (``rank``; ``ORDER BY Rank`` follows it):
   https://developer.atlassian.com/cloud/jira/software/rest/intro/
 
 Authentication: ``Authorization: Basic base64(email:api_token)`` or ``Authorization: Bearer
@@ -66,6 +76,7 @@ from standins.github import ManualClock
 from standins.jira_model import (
     CATEGORIES,
     JqlError,
+    JqlQuery,
     Status,
     Transition,
     Workflow,
@@ -240,6 +251,7 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", API + r"/issue", "create_issue"),
     ("GET", API + r"/issue/(?P<issue>[^/]+)", "get_issue"),
     ("PUT", API + r"/issue/(?P<issue>[^/]+)", "edit_issue_api"),
+    ("DELETE", API + r"/issue/(?P<issue>[^/]+)", "delete_issue_api"),
     ("GET", API + r"/issue/(?P<issue>[^/]+)/transitions", "get_transitions"),
     ("POST", API + r"/issue/(?P<issue>[^/]+)/transitions", "do_transition"),
     ("GET", API + r"/issue/(?P<issue>[^/]+)/properties", "list_properties"),
@@ -306,6 +318,9 @@ class FakeJira:
     * ``requests: list[Recorded]`` — every request received, in order;
     * ``rate_limit`` / ``rate_remaining`` — the burst budget of ``rate_window`` seconds (an
       exhausted budget is answered 429);
+    * ``search_lag`` (a ``timedelta``, default zero) — how long a new issue stays out of
+      ``/search/jql`` results, as Jira's eventually consistent index can keep it (reads by key
+      find it at once);
     * ``credentials_valid`` (false: every request is 401), ``hold_seconds`` (how long a
       ``timeout`` fault holds a served connection at most);
     * ``site_url`` — the base of every ``self`` link (the served address while :meth:`serve` runs).
@@ -334,6 +349,7 @@ class FakeJira:
         self.rate_limit = 1000
         self.rate_remaining = 1000
         self.rate_window = 60
+        self.search_lag = timedelta(0)
 
         self.issues: dict[int, Json] = {}
         self.links: list[Json] = []
@@ -557,6 +573,31 @@ class FakeJira:
                 raise ValueError(f"unknown status {status!r}") from exc
             self._touch(issue)
             return issue
+
+    def delete_issue(self, number: int) -> None:
+        """Delete an issue as an admin in Jira's UI would, with its sub-tasks, links, properties,
+        comments and worklogs; reads of it then answer 404."""
+        with self._lock:
+            issue = self._issue_by_number(number)
+            doomed = [number] + [
+                n
+                for n, other in self.issues.items()
+                if (other.get("parent") or {}).get("key") == issue["key"] and other["issuetype"]["subtask"]
+            ]
+            self._forget(doomed)
+
+    def _forget(self, numbers: Sequence[int]) -> None:
+        keys = {self.issues[n]["key"] for n in numbers}
+        for number in numbers:
+            del self.issues[number]
+        self.links = [link for link in self.links if not {link["inward"], link["outward"]} & keys]
+        for key in keys:
+            self.properties.pop(key, None)
+            self.comments.pop(key, None)
+            self.worklogs.pop(key, None)
+        self.rank = [n for n in self.rank if n not in numbers]
+        for sprint in self.sprints.values():
+            sprint["issues"] = [n for n in sprint["issues"] if n not in numbers]
 
     def transition(self, number: int, status_name: str) -> None:
         """Move an issue to ``status_name`` through one transition available from its current
@@ -1590,6 +1631,18 @@ class FakeJira:
             return _Reply(200, self._render_issue(number, None))
         return _Reply(204)
 
+    def delete_issue_api(self, req: _Req, params: dict[str, str]) -> _Reply:
+        number = self._find(params["issue"])
+        key = self.issues[number]["key"]
+        children = [n for n, other in self.issues.items() if (other.get("parent") or {}).get("key") == key]
+        subtasks = [n for n in children if self.issues[n]["issuetype"]["subtask"]]
+        if subtasks and req.query.get("deleteSubtasks") != "true":
+            raise _bad(["The issue has subtasks. Set deleteSubtasks=true to delete them with it."])
+        for child in set(children) - set(subtasks):
+            self.issues[child]["parent"] = None  # an epic's children stay, without their parent
+        self._forget([number, *subtasks])
+        return _Reply(204)
+
     def get_transitions(self, req: _Req, params: dict[str, str]) -> _Reply:
         number = self._find(params["issue"])
         available = self.workflow.available(self.issues[number]["status"]["name"])
@@ -1881,23 +1934,46 @@ class FakeJira:
             return self.rank.index(number) if number in self.rank else len(self.rank)
         return 0
 
-    def _run_jql(self, jql: str, *, require_bound: bool = True) -> list[int]:
+    def _run_jql(self, jql: str, *, require_bound: bool = True, indexed: bool = False) -> list[int]:
         try:
             query = parse_jql(jql)
             if require_bound and not query.bounded:
                 raise JqlError(
                     "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
                 )
+            self._check_jql_values(query)
             now = self._now()
+            visible = now - self.search_lag if indexed else None
             hits = [
                 issue
                 for issue in self.issues.values()
                 if query.matches(functools.partial(self._value_of, issue), now, self.time_zone)
+                and (visible is None or parse_jira_time(issue["created"]) <= visible)
             ]
         except JqlError as exc:
             raise _bad(exc.messages) from None
         ordered = sort_issues(hits, query.order, self._sort_value)
         return [self._number_of(issue["key"]) for issue in ordered]
+
+    def _check_jql_values(self, query: JqlQuery) -> None:
+        """Jira refuses a query naming a project or an issue key that does not exist (or that the
+        user cannot see), listing each such value."""
+        problems = []
+        for clause in query.clauses:
+            if clause.field == "project":
+                problems += [
+                    f"The value '{value}' does not exist for the field 'project'."
+                    for value in clause.values
+                    if value.upper() not in {self.project_key, self.project_id}
+                ]
+            elif clause.field in {"key", "issuekey", "parent"}:
+                problems += [
+                    f"An issue with key '{value}' does not exist for field '{clause.field}'."
+                    for value in clause.values
+                    if not value.isdigit() and self._number_of(value.upper()) not in self.issues
+                ]
+        if problems:
+            raise JqlError(*problems)
 
     def _search(self, req: _Req, args: Mapping[str, Any]) -> _Reply:
         jql = str(args.get("jql") or "")
@@ -1906,7 +1982,7 @@ class FakeJira:
         id_only = wanted is not None and wanted <= {"id", "key"}
         limit = 5000 if id_only else 100
         size = max(1, min(limit, self._int(args.get("maxResults"), "maxResults", 50)))
-        numbers = self._run_jql(jql)
+        numbers = self._run_jql(jql, indexed=True)
         token = args.get("nextPageToken")
         digest = f"{zlib.crc32(jql.encode()):08x}"
         offset = 0

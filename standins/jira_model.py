@@ -21,17 +21,22 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "CATEGORIES",
     "JqlError",
     "JqlQuery",
     "Status",
     "Transition",
     "Workflow",
+    "adf_paragraphs",
     "adf_problem",
+    "adf_text",
     "format_duration",
     "jira_time",
+    "jql_moment",
     "parse_duration",
     "parse_jira_time",
     "parse_jql",
+    "sort_issues",
 ]
 
 Json = dict[str, Any]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,10 @@ def test_create_read_edit_round_trip(jira: FakeJira, client: httpx.Client, clock
         "updated": "2025-01-06T10:05:00.250+0100",
     }
     assert client.get(f"{API}/issue/{jira.issues[1]['id']}").json()["key"] == key  # by id too
+    returned = client.put(f"{API}/issue/{key}", params={"returnIssue": "true"}, json={"fields": {"duedate": None}})
+    assert returned.status_code == 200 and returned.json()["fields"]["duedate"] is None
+    rendered = client.get(f"{API}/issue/{key}", params={"expand": "renderedFields", "fields": "description"}).json()
+    assert rendered["renderedFields"]["description"] == "<p>Steps to reproduce</p>"
     assert client.get(f"{API}/issue/SHOP-99").status_code == 404
 
 
@@ -365,6 +369,12 @@ def test_sub_tasks_need_a_parent_and_only_epics_parent_standard_issues(jira: Fak
     assert child_fields["parent"]["key"] == parent and child_fields["issuetype"]["subtask"] is True
     assert client.get(f"{API}/issue/{story}").json()["fields"]["parent"]["key"] == epic
     assert jira.issues[2]["parent"] == {"id": jira.issues[1]["id"], "key": parent}
+
+    assert client.delete(f"{API}/issue/{parent}").status_code == 400  # it has a sub-task
+    assert client.delete(f"{API}/issue/{parent}", params={"deleteSubtasks": "true"}).status_code == 204
+    assert client.get(f"{API}/issue/{child}").status_code == 404 and sorted(jira.issues) == [3, 4]
+    assert client.delete(f"{API}/issue/{epic}").status_code == 204
+    assert client.get(f"{API}/issue/{story}", params={"fields": "parent"}).json()["fields"] == {}  # no parent now
 
 
 # -- workflow ----------------------------------------------------------------------------------
@@ -603,6 +613,23 @@ def test_search_pages_with_next_page_token(jira: FakeJira, client: httpx.Client,
     assert other_query.status_code == 400
     found = search(client, 'key in (SHOP-2, "SHOP-5") AND status = "To Do"', fields=["summary"], properties=["none"])
     assert sorted(keys(found)) == ["SHOP-2", "SHOP-5"]
+    jira.delete_issue(5)
+    gone = client.post(f"{API}/search/jql", json={"jql": "key in (SHOP-2, SHOP-5)"})
+    assert gone.status_code == 400
+    assert gone.json()["errorMessages"] == ["An issue with key 'SHOP-5' does not exist for field 'key'."]
+    other_project = client.post(f"{API}/search/jql", json={"jql": "project = OTHER"})
+    assert other_project.json()["errorMessages"] == ["The value 'OTHER' does not exist for the field 'project'."]
+
+
+def test_new_issues_can_lag_behind_search_as_jiras_index_does(
+    jira: FakeJira, client: httpx.Client, clock: ManualClock
+) -> None:
+    jira.search_lag = timedelta(seconds=30)
+    key = create(client, "Fresh")
+    assert keys(search(client, "project = SHOP")) == []
+    assert client.get(f"{API}/issue/{key}").status_code == 200  # a read by key finds it at once
+    clock.advance(seconds=30)
+    assert keys(search(client, "project = SHOP")) == [key]
 
 
 @pytest.mark.parametrize(
