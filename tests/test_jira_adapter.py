@@ -352,7 +352,7 @@ def test_minute_precision_in_the_account_zone(clock: ManualClock) -> None:
     assert first.updated_at < second.updated_at
     listing = jira.list_issues_since(first.updated_at, None)
     assert [i.number for i in listing.issues] == [1, 2]  # the same-minute edit is not skipped
-    query = [r for r in fake.requests if r.path.endswith("/search/jql")][-1].json["jql"]
+    query = [r.json["jql"] for r in fake.requests if r.path.endswith("/search/jql")][-1]
     assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated ASC, key ASC")
     again = jira.list_issues_since(second.updated_at, "ignored-etag")
     assert [i.number for i in again.issues] == [2]  # the earlier one is not read again
@@ -366,7 +366,24 @@ def test_listing_follows_next_page_tokens(fake: FakeJira, jira: JiraPlatform, cl
         fake.add_issue(f"issue {n}")
     listing = jira.list_issues_since(None, None)
     assert [i.number for i in listing.issues] == list(range(1, 121))
-    assert listing.requests == 2
+    assert listing.requests == 3  # two pages, and SHOP-121 read by key: none yet
+
+
+def test_an_issue_the_search_index_lags_behind_is_read_by_key(fake: FakeJira, clock: ManualClock) -> None:
+    fake.add_issue("indexed")
+    fake.search_lag = timedelta(minutes=5)
+    jira = connect(fake, clock)
+    fake.inject("drop_after", method="POST", path=r"/issue$")
+    with pytest.raises(PlatformUnavailable):
+        new(jira, "lost answer")
+    listing = jira.list_issues_since(START - timedelta(minutes=1), None)
+    assert [(i.number, find_marker(i.body)) for i in listing.issues] == [(1, None), (2, KEY)]
+    # A fresh adapter finds the highest indexed number once, then reads the ones above it.
+    fresh = connect(fake, clock)
+    assert [i.number for i in fresh.list_issues_since(START, None).issues] == [1, 2]
+    before = len(fake.requests)
+    quiet = fresh.list_issues_since(START, None)
+    assert quiet.requests == len(fake.requests) - before == 2  # the search, and SHOP-3: not there
 
 
 # -- sub-tasks and dependencies -----------------------------------------------------------------
@@ -712,6 +729,7 @@ def test_a_lost_creation_is_adopted_by_its_property_marker(make_orch: Any, serve
     from taskorch.services.models import TaskFields
 
     fake = served[0]
+    fake.search_lag = timedelta(minutes=10)  # the search index does not show the new issue yet
     orch = make_orch(auto_sync_enabled=True)
     orch.plan_task(TaskFields(title="Only once"), [])
     fake.inject("drop_after", method="POST", path=r"/rest/api/3/issue$")

@@ -400,6 +400,7 @@ class JiraPlatform:
         self._project: dict[str, Any] | None = None
         self._workflow_statuses: dict[str, list[dict[str, Any]]] | None = None
         self._types: list[dict[str, Any]] = []
+        self._highest: int | None = None  # the highest issue number seen (search is eventually consistent)
         self._transitions: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._board_types: dict[int, str] = {}
 
@@ -534,6 +535,7 @@ class JiraPlatform:
         number = self._number(key)
         if number is None:
             raise PlatformError(f"Jira POST {path} answered with the key {key!r}, not one of {self.repository}.")
+        self._highest = max(self._highest or 0, number)
         raw = self._raw_issue(number)
         wanted = self._wanted_status(changes, self._issue_from_json(raw))
         if wanted is not None and wanted != self._task_status(self._issue_from_json(raw)):
@@ -910,7 +912,14 @@ class JiraPlatform:
         """Issues of the project updated at or after ``since``, oldest first: ``POST /search/jql``
         with ``updated >= "<since floored to the minute in the account's zone>"``, every page
         (``nextPageToken``), then only those whose exact ``updated`` is not before ``since``.
-        ``etag`` is ignored (Jira has no conditional requests)."""
+        ``etag`` is ignored (Jira has no conditional requests).
+
+        Jira's search index is eventually consistent: an issue created a moment ago may be
+        missing from search for a while, though a read by key finds it. So the issues numbered
+        above the highest one seen are read by key until the first that does not exist (one
+        request, answered 404, when nothing is new; the highest number comes from one
+        ``ORDER BY key DESC`` search the first time). A creation whose answer was lost is so
+        found by its marker at once."""
         del etag
         requests = 0
         clauses = [f"project = {self.repository}"]
@@ -920,6 +929,7 @@ class JiraPlatform:
             clauses.append(f'updated >= "{self.jql_since(since)}"')
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         issues: list[RemoteIssue] = []
+        highest = 0
         token: str | None = None
         path = "/rest/api/3/search/jql"
         for _ in range(_MAX_PAGES):
@@ -937,11 +947,32 @@ class JiraPlatform:
                 raise PlatformError(f"Jira POST {path} answered with something other than a search result.")
             for item in answered_items(page.get("issues"), f"Jira POST {path}"):
                 issue = self._issue_from_json(item)
+                highest = max(highest, issue.number)
                 if since is None or issue.updated_at >= since:
                     issues.append(issue)
             token = page.get("nextPageToken")
             if page.get("isLast", True) or not token:
                 break
+        if self._highest is None and since is not None:
+            newest = self._request(
+                "POST", path, body={"jql": f"project = {self.repository} ORDER BY key DESC", "maxResults": 1}
+            )
+            requests += 1
+            for item in answered_items((newest or {}).get("issues") if isinstance(newest, dict) else None, path):
+                highest = max(highest, self._number(str(item.get("key") or "")) or 0)
+        self._highest = max(self._highest or 0, highest)
+        listed = {issue.number for issue in issues}
+        for number in range(self._highest + 1, self._highest + _PAGE + 1):
+            requests += 1
+            try:
+                issue = self.get_issue(number)
+            except PlatformRejected as error:
+                if error.status != 404:
+                    raise
+                break
+            self._highest = number
+            if number not in listed and (since is None or issue.updated_at >= since):
+                issues.append(issue)
         issues.sort(key=lambda i: (i.updated_at, i.number))
         return IssueListing(issues=issues, etag=None, not_modified=False, requests=requests)
 
