@@ -487,7 +487,7 @@ def test_milestones_are_versions_released_when_closed(fake: FakeJira, jira: Jira
     closed = jira.update_milestone(other.number, state="closed", description="Notes")
     assert closed.state == "closed" and closed.description == "Notes"
     assert closed.due_on == datetime(2025, 3, 2, tzinfo=UTC)
-    assert jira.update_milestone(made.number, state="closed").due_on == datetime(2025, 2, 1, tzinfo=UTC)
+    assert jira.update_milestone(made.number, state="closed").due_on == datetime(2025, 3, 2, tzinfo=UTC)
     assert jira.update_milestone(made.number, state="open", title="1.0.0").state == "open"
 
 
@@ -544,8 +544,7 @@ def test_sprints_on_a_scrum_board(fake: FakeJira, jira: JiraPlatform, clock: Man
     jira.add_to_board(board, second)
     jira.add_to_sprint(sprint.id, [first.number])
     assert [s.id for s in jira.list_sprints(board.number, states=("active",))] == [sprint.id]
-    in_sprint = {n for n, issue in fake.issues.items() if fake._sprint_of(n) is not None}
-    assert in_sprint == {1, 2}
+    assert set(fake.sprints[sprint.id]["issues"]) == {1, 2}
     child = new(jira, "child", parent=first.number)
     before = len(fake.mutations())
     jira.add_to_board(board, child)  # a sub-task moves with its parent, never on its own
@@ -624,8 +623,15 @@ def test_the_registry_builds_jira_from_a_key_and_the_settings(fake: FakeJira) ->
         resolve_repository("jira:SHOP/extra", platform=None, settings=settings)
     adapter = spec.build(TOKEN, ref, spec.api_url(ref, settings.jira_url), settings, {"blocked": "On Hold"})
     assert isinstance(adapter, JiraPlatform) and adapter.repository == "SHOP"
-    assert adapter._statuses["blocked"] == "On Hold"
     adapter.close()
+    with fake.serve() as url:  # the status mapping reaches the adapter: blocked means "On Hold"
+        here = Settings(database_url="sqlite://", jira_url=url, jira_email="bot@example.com")
+        spec, ref = resolve_repository("jira:SHOP", platform=None, settings=here)
+        served = spec.build(TOKEN, ref, spec.api_url(ref, here.jira_url), here, {"blocked": "On Hold"})
+        new(served)  # type: ignore[arg-type]
+        with pytest.raises(PlatformRejected, match="'On Hold'"):
+            served.update_issue(1, IssueChanges(labels=("status: blocked",)))
+        served.close()
     assert platform_spec("jira").lacking("full") == ["no conditional requests, releases", *platform_spec("jira").notes]
 
 

@@ -922,7 +922,7 @@ class JiraPlatform:
         found by its marker at once."""
         del etag
         requests = 0
-        clauses = [f"project = {self.repository}"]
+        clauses = [f'project = "{self.repository}"']
         if since is not None:
             if self._zone is None:
                 requests += 1
@@ -1107,8 +1107,7 @@ class JiraPlatform:
         state: Literal["open", "closed"] | None = None,
     ) -> RemoteMilestone:
         """``PUT /version/{id}``; ``state="closed"`` releases the version (its release date
-        ``due_on``, else the one it has, else today in the account's time zone), ``"open"``
-        unreleases it."""
+        ``due_on``, else today in the account's time zone), ``"open"`` unreleases it."""
         body: dict[str, Any] = {}
         if title is not None:
             body["name"] = title
@@ -1118,10 +1117,8 @@ class JiraPlatform:
             body["releaseDate"] = due_on.date().isoformat()
         if state == "closed":
             body["released"] = True
-            if due_on is None:
-                current = self._request("GET", f"/rest/api/3/version/{number}")
-                if not (isinstance(current, dict) and current.get("releaseDate")):
-                    body["releaseDate"] = self._clock().astimezone(self._time_zone()).date().isoformat()
+            if due_on is None:  # released today, as Jira's release dialog proposes
+                body["releaseDate"] = self._clock().astimezone(self._time_zone()).date().isoformat()
         elif state == "open":
             body["released"] = False
         return self._milestone(self._request("PUT", f"/rest/api/3/version/{number}", body=body))
