@@ -812,7 +812,9 @@ class JiraPlatform:
         """Walk the issue through its workflow to the status of ``task_status`` (or the one called
         ``status_name``): a direct transition when there is one, else a path through the
         transitions seen so far, else a step to a status not visited yet (the one closest to the
-        target's category first). At most as many steps as the workflow has statuses. Returns
+        target's category first; a walk that explores and then finds no way on stops there,
+        with the issue in the last status reached). At most as many steps as the workflow has
+        statuses. Returns
         whether the resolution of ``task_status`` (Done, Won't Do) was set, or none was needed: a
         transition's screen (``expand=transitions.fields``) says whether it takes one; a transition
         answered without its fields is sent one."""
