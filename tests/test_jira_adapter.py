@@ -635,10 +635,6 @@ def test_the_registry_builds_jira_from_a_key_and_the_settings(fake: FakeJira) ->
     configured = Settings.from_env({"TASKORCH_JIRA_URL": "https://x.atlassian.net/", "TASKORCH_JIRA_EMAIL": " a@b.c "})
     assert (configured.jira_url, configured.jira_email) == ("https://x.atlassian.net", "a@b.c")
     assert Settings.from_env({}).jira_email is None
-    unset = Settings(database_url="sqlite://")
-    spec, ref = resolve_repository("jira:SHOP", platform=None, settings=unset)
-    with pytest.raises(InvalidInput, match="TASKORCH_JIRA_URL"):
-        spec.build(TOKEN, ref, spec.api_url(ref, unset.jira_url), unset, {})
     assert platform_spec("jira").lacking("full") == ["no conditional requests, releases", *platform_spec("jira").notes]
 
 

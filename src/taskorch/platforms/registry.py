@@ -323,10 +323,6 @@ def _build_jira(
 ) -> Platform:
     from taskorch.platforms.jira import JiraPlatform
 
-    if _netloc(base_url) == _netloc(_JIRA_PLACEHOLDER):
-        raise InvalidInput(
-            "TASKORCH_JIRA_URL", "names no Jira site.", "set it to the site, e.g. https://shop.atlassian.net."
-        )
     return JiraPlatform.connect(
         token,
         ref.path,
@@ -335,10 +331,6 @@ def _build_jira(
         statuses=_JIRA.columns(status_mapping),
         conventions=_JIRA.label_conventions(status_mapping),
     )
-
-
-#: The default of ``Settings.jira_url``: no site.
-_JIRA_PLACEHOLDER = "https://your-domain.atlassian.net"
 
 
 def _jira_capabilities() -> Capabilities:
