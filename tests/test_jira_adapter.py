@@ -211,6 +211,14 @@ def test_update_changes_fields_and_one_edit_carries_the_property(fake: FakeJira,
     assert jira.update_issue(1, IssueChanges(assignees=())).assignees == ()
 
 
+def test_a_title_longer_than_a_summary_reads_back_whole(fake: FakeJira, jira: JiraPlatform) -> None:
+    title = "Long " * 60
+    issue = new(jira, title.strip())
+    assert len(fake.issues[1]["summary"]) == 255 and issue.title == title.strip()
+    fake.edit_issue(1, summary="Shortened in Jira")
+    assert jira.get_issue(1).title == "Shortened in Jira"
+
+
 def test_an_update_without_a_status_does_not_move_the_issue(fake: FakeJira, jira: JiraPlatform) -> None:
     new(jira)
     fake.transition(1, "In Progress")

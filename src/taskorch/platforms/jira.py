@@ -174,6 +174,7 @@ _MARKER = re.compile(r"<!-- taskorch:key=([0-9a-f]{32}) -->")
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 _PROPERTY_LIMIT = 32_000  # bytes of JSON a property value may hold (Jira: 32,768)
 _PAGE = 100
+_SUMMARY_LIMIT = 255
 _MAX_PAGES = 10_000
 _MESSAGE_LIMIT = 300
 
@@ -303,6 +304,11 @@ def _split_marker(body: str) -> tuple[str, str | None]:
         return pieces[0].rstrip(), None
     kept = [pieces[0].rstrip(), *(piece.strip("\n").rstrip() for piece in pieces[1:])]
     return "\n\n".join(piece for piece in kept if piece.strip()), match.group(1) if match else None
+
+
+def _summary(title: str) -> str:
+    """A title as a Jira summary: at most 255 characters (cut, with an ellipsis)."""
+    return title if len(title) <= _SUMMARY_LIMIT else title[: _SUMMARY_LIMIT - 1] + "…"
 
 
 def _keep_markdown(prop: dict[str, Any], text: str) -> None:
@@ -518,7 +524,7 @@ class JiraPlatform:
         if isinstance(changes.title, Unset):
             raise InvalidInput("title", "an issue needs a title.", "give the task a title.")
         prop: dict[str, Any] = {}
-        fields: dict[str, Any] = {"project": {"key": self.repository}, "summary": changes.title}
+        fields: dict[str, Any] = {"project": {"key": self.repository}}
         labels = () if isinstance(changes.labels, Unset) else changes.labels
         parent = None if isinstance(changes.parent, Unset) else changes.parent
         if parent is not None and not self._is_sub_task(self._raw_issue(parent)):
@@ -551,8 +557,6 @@ class JiraPlatform:
         old_prop = self._property(raw)
         prop = dict(old_prop)
         fields: dict[str, Any] = {}
-        if not isinstance(changes.title, Unset):
-            fields["summary"] = changes.title
         self._content_fields(changes, fields, prop)
         if fields or prop != old_prop:
             body: dict[str, Any] = {"fields": fields}
@@ -596,8 +600,15 @@ class JiraPlatform:
         return bool((raw["fields"].get("issuetype") or {}).get("subtask"))
 
     def _content_fields(self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any]) -> None:
-        """Fill ``fields`` and the property value ``prop`` from body, labels, assignees and
-        milestone of ``changes``."""
+        """Fill ``fields`` and the property value ``prop`` from title, body, labels, assignees and
+        milestone of ``changes``. A title longer than Jira's summary (255 characters) is cut, and
+        kept whole in the property so that it reads back whole while the summary is unchanged."""
+        if not isinstance(changes.title, Unset):
+            summary = _summary(changes.title)
+            fields["summary"] = summary
+            prop.pop("title", None)
+            if summary != changes.title:
+                prop["title"] = changes.title
         if not isinstance(changes.body, Unset):
             text, key = _split_marker(changes.body)
             document = markdown_to_adf(text)
@@ -680,7 +691,7 @@ class JiraPlatform:
             id=int(raw["id"]),
             node_id=key,
             url=f"{self._site}/browse/{key}",
-            title=str(fields.get("summary") or ""),
+            title=self._title(str(fields.get("summary") or ""), prop),
             body=text,
             state=state,
             state_reason=reason,
@@ -691,6 +702,13 @@ class JiraPlatform:
             blocked_by_count=len(blocked_by),
             blocked_by=blocked_by,
         )
+
+    @staticmethod
+    def _title(summary: str, prop: Mapping[str, Any]) -> str:
+        whole = prop.get("title")
+        if isinstance(whole, str) and whole != summary and _summary(whole) == summary:
+            return whole
+        return summary
 
     def _blocked_by(self, links: Iterable[Any]) -> tuple[int, ...]:
         """The numbers of the issues of this project blocking the issue whose ``issuelinks`` these
