@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Connection, RowMapping, desc, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
 from taskorch.domain.caller import current_caller
 from taskorch.domain.model import ArtifactType
@@ -917,6 +916,8 @@ class Orchestrator:
         if git is not None:
             components["git"] = git
         components["roles"] = f"{len(self._roles)} project librar{'y' if len(self._roles) == 1 else 'ies'} cached"
+        from taskorch import __version__  # read from the installed metadata: tens of milliseconds
+
         return HealthResult(
             status=status,
             version=__version__,
