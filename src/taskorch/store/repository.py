@@ -120,6 +120,11 @@ _ARTIFACT_TEXTS = select(artifacts.c.summary, artifacts.c.detailed_work, artifac
 )
 _TASK_BY_NUMBER = select(tasks).where(tasks.c.session_id == bindparam("sid"), tasks.c.number == bindparam("n"))
 _TASK_BY_NUMBER_FOR_UPDATE = _TASK_BY_NUMBER.with_for_update()
+_IDS_BY_NUMBERS = (
+    select(tasks.c.id)
+    .where(tasks.c.session_id == bindparam("sid"), tasks.c.number.between(bindparam("lo"), bindparam("hi")))
+    .order_by(tasks.c.number)
+)
 _BUMP_COUNT = (
     update(status_counts)
     .where(status_counts.c.session_id == bindparam("sid"), status_counts.c.status == bindparam("st"))
@@ -561,9 +566,15 @@ def insert_tasks(
                 "updated_at": at,
             }
         )
+    # One executemany, then the ids in one read by their numbers (unique in the session): an
+    # INSERT ... RETURNING whose rows must come back in order runs one statement per row on SQLite.
+    conn.execute(insert(tasks), rows)
     ids = [
-        int(i) for i in conn.execute(insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True), rows).scalars()
+        int(i)
+        for i in conn.execute(_IDS_BY_NUMBERS, {"sid": session_id, "lo": first, "hi": first + count - 1}).scalars()
     ]
+    if len(ids) != count:  # pragma: no cover - the numbers were reserved by this transaction
+        raise RuntimeError(f"inserted {count} tasks but found {len(ids)} by their numbers")
     labels_rows = [{"task_id": ids[i], "label": label} for i, (_, labels) in enumerate(snapshots) for label in labels]
     if labels_rows:
         conn.execute(insert(task_labels), labels_rows)
