@@ -537,6 +537,8 @@ class SizeResult:
     #: SQL statements per call of each tool, counted in process.
     statements: dict[str, float]
     big_plan: Samples
+    #: The official client's check of each 1,000-subtask answer against the output schema, timed again alone.
+    big_plan_check: Samples
     big_plan_bytes: int
     memory_before_big: dict[str, float]
     memory: dict[str, float]
@@ -559,6 +561,7 @@ async def bench_size(
     server_cpu: dict[str, float] = {}
     scratch = CallTimes()
     big_plan = Samples()
+    big_plan_check = Samples()
     big_bytes = 0
     floor = CallTimes()
     async with client(taskorch_params(database_url, project)) as c, client(bare_params(project)) as bare:
@@ -602,6 +605,9 @@ async def bench_size(
             result = await call(c, TOOLS["plan"], args)
             big_plan.add(time.perf_counter() - t0)
             big_bytes = len(json.dumps(result.structured_content, separators=(",", ":")).encode())
+            t0 = time.perf_counter()
+            await c.session.validate_tool_result(TOOLS["plan"], result)
+            big_plan_check.add(time.perf_counter() - t0)
         memory = memory_of(pid)
     return SizeResult(
         size=size,
@@ -611,6 +617,7 @@ async def bench_size(
         inproc=inproc,
         statements=statements,
         big_plan=big_plan,
+        big_plan_check=big_plan_check,
         big_plan_bytes=big_bytes,
         memory_before_big=memory_before_big,
         memory=memory,
@@ -822,6 +829,7 @@ def print_big_plan(cfg: Config, results: list[SizeResult], stages: list[SeedStag
         f"median of {cfg.big_runs} ms",
         "runs ms",
         "answer KiB",
+        "client check ms",
         "in-process plan_task median ms (seeding)",
     )
     for r, stage in zip(results, stages, strict=True):
@@ -830,9 +838,15 @@ def print_big_plan(cfg: Config, results: list[SizeResult], stages: list[SeedStag
             ms(r.big_plan.median_ms, 0),
             ", ".join(ms(v * 1000, 0) for v in r.big_plan.values),
             ms(r.big_plan_bytes / 1024, 1),
+            ms(r.big_plan_check.median_ms, 0),
             ms(stage.plan_seconds.median_ms, 0),
         )
     out.print(t)
+    out.print(
+        "'client check': the official client's check of the answer against the tool's outputSchema "
+        "(part of the round trip), timed again alone after each call.",
+        soft_wrap=True,
+    )
 
 
 def print_memory(floor: FloorResult, results: list[SizeResult]) -> None:
