@@ -654,6 +654,8 @@ class Orchestrator:
 
             allowed = partial(token_name_allowed, allowed=self.settings.allowed_token_names)
 
+        from taskorch.platforms.registry import platform_spec
+
         checked = self.git.check_connect(config, token_name_allowed=allowed, trusted=trusted)
         with self.db.transaction() as conn:
             session = self._session(conn, session_id)
@@ -662,7 +664,8 @@ class Orchestrator:
         return GitResult(
             action="connect",
             config=view,
-            detail=f"connected to {view.repository} on {view.platform} ({view.tier} tier)" + self.git.lacking(view),
+            detail=f"connected to {view.repository} on {platform_spec(view.platform).title} ({view.tier} tier)"
+            + self.git.lacking(view),
         )
 
     def project_git_tier(self, session_id: int | None = None) -> str | None:
