@@ -1,8 +1,9 @@
-"""Benchmark of the sync against the local GitHub and GitLab stand-ins: requests and time.
+"""Benchmark of the sync against the local GitHub, GitLab and Jira stand-ins: requests and time.
 
     .venv/bin/python bench/bench_sync.py [--quick] [--tasks N] [--latency SECONDS] [--platform P]
 
-Prints three tables, one row per platform (``--platform github`` or ``gitlab``: that one only):
+Prints three tables, one row per platform (``--platform github``, ``gitlab`` or ``jira``: that one
+only):
 
 1. the requests a no-op pull spends over N linked issues (aim: at most 2), after the pulls that
    read the new issues once (``since`` is inclusive and to the second, so the issues updated in
@@ -15,7 +16,9 @@ Prints three tables, one row per platform (``--platform github`` or ``gitlab``: 
 Everything runs in this process against standins.github (in process, through an httpx transport)
 and standins.gitlab (served on 127.0.0.1, as python-gitlab speaks ``requests``); no other network
 is used. GitLab answers no 304: its no-op pull is one ``updated_after`` request listing the issues
-of the watermark's millisecond.
+of the watermark's millisecond. Jira answers no 304 either, and JQL reads times to the minute: its
+no-op pull is one ``search/jql`` request for the watermark's minute plus one read of the key above
+the highest known (the search index lags behind creations, so a lost creation is looked for by key).
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ from taskorch.services.models import TaskFields
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from standins.github import FakeGitHub
 from standins.gitlab import FakeGitLab
+from standins.jira import FakeJira
 
 GITHUB_DOCUMENTED_SPACING = 1.0  # seconds between mutations, GitHub's best practice
-PLATFORMS = ("github", "gitlab")
-Fake = FakeGitHub | FakeGitLab
+PLATFORMS = ("github", "gitlab", "jira")
+Fake = FakeGitHub | FakeGitLab | FakeJira
 
 
 class LatentGitLab(FakeGitLab):
@@ -59,11 +63,28 @@ class LatentGitLab(FakeGitLab):
         return super()._process(method, raw_path, headers, content)
 
 
+class LatentJira(FakeJira):
+    """The Jira stand-in, sleeping ``latency`` seconds before answering each request."""
+
+    latency = 0.0
+
+    def _process(self, request: Any) -> Any:
+        if self.latency > 0:
+            time.sleep(self.latency)
+        return super()._process(request)
+
+
 @contextmanager
 def stand_in(platform: str) -> Iterator[tuple[Fake, str | None]]:
     """A fresh stand-in and its base URL (``None``: reached in process)."""
     if platform == "github":
         yield FakeGitHub(), None
+        return
+    if platform == "jira":
+        jira = LatentJira("SHOP")
+        jira.rate_limit = jira.rate_remaining = 1_000_000_000
+        with jira.serve() as url:
+            yield jira, url
         return
     lab = LatentGitLab("group/sub/project")
     lab.rate_limit = lab.rate_remaining = 1_000_000_000
@@ -86,6 +107,10 @@ def orchestrator(workdir: Path, fake: Fake, url: str | None, spacing: float) -> 
             ),
         )
         repository = "octo-org/shop"
+    elif isinstance(fake, FakeJira):
+        assert url is not None
+        orch = Orchestrator(Settings(**{**settings.__dict__, "jira_url": url, "jira_email": "bench@example.com"}))
+        repository = "jira:SHOP"
     else:
         assert url is not None
         orch = Orchestrator(Settings(**{**settings.__dict__, "gitlab_url": url}))  # the registry's own factory
