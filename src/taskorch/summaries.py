@@ -286,7 +286,13 @@ def git(r: GitResult) -> Message:
 
 def board(r: BoardResult) -> str:
     lines = [r.detail]
-    lines += [f"- task {m.get('task_id')} -> {m.get('column') or 'board'}" for m in r.moved if "task_id" in m]
+    if r.sprint:
+        s = r.sprint
+        lines.append(f"- sprint {s.get('id')} '{s.get('name')}': {s.get('state')}, {s.get('start')} to {s.get('end')}")
+    for m in r.moved:
+        if "task_id" in m and "seconds" not in m:
+            where = m.get("column") or (f"sprint {m['sprint_id']}" if "sprint_id" in m else "board")
+            lines.append(f"- task {m['task_id']} -> {where}")
     return "\n".join(lines)
 
 

@@ -572,6 +572,7 @@ class GitResult(BaseModel):
 class BoardResult(BaseModel):
     action: str
     board: dict[str, Any] | None = None
+    sprint: dict[str, Any] | None = Field(default=None, description="id, name, state, start, end, goal.")
     moved: list[dict[str, Any]] = Field(default_factory=list)
     detail: str
 
