@@ -288,7 +288,8 @@ def board(r: BoardResult) -> str:
     lines = [r.detail]
     if r.sprint:
         s = r.sprint
-        lines.append(f"- sprint {s.get('id')} '{s.get('name')}': {s.get('state')}, {s.get('start')} to {s.get('end')}")
+        dates = f", {s['start'][:10]} to {s['end'][:10]}" if s.get("start") and s.get("end") else ", no dates yet"
+        lines.append(f"- sprint {s.get('id')} '{s.get('name')}': {s.get('state')}{dates}")
     for m in r.moved:
         if "task_id" in m and "seconds" not in m:
             where = m.get("column") or (f"sprint {m['sprint_id']}" if "sprint_id" in m else "board")

@@ -1104,11 +1104,12 @@ class JiraPlatform:
     def add_to_board(self, board: BoardRef, issue: RemoteIssue) -> str:
         """A board shows the issues its filter finds, so the issue is on it already; on a scrum
         board it is also put in the active sprint (else the first future one; with none it stays
-        in the backlog). Returns the issue key (the card's id)."""
+        in the backlog), unless it is a sub-task: a sub-task moves with its parent and Jira refuses
+        to move it on its own. Returns the issue key (the card's id)."""
         key = self._key(issue.number)
         if self._board_types.get(board.number) is None:
             self.get_board(board.number)
-        if self._board_types.get(board.number) == "scrum":
+        if self._board_types.get(board.number) == "scrum" and not self._is_sub_task(self._raw_issue(issue.number)):
             sprints = self.list_sprints(board.number, states=("active", "future"))
             chosen = next((s for s in sprints if s.state == "active"), None) or next(iter(sprints), None)
             if chosen is not None:
