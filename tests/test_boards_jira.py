@@ -338,3 +338,48 @@ def test_github_says_plainly_it_has_no_sprints_nor_time_tracking(
         finally:
             orch.close()
     assert not any("sprint" in str(r) for r in lab.fake.requests[requests:])
+
+
+def test_gitlab_logs_the_time_as_spent_time_and_refuses_sprints(
+    database_url: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_platforms import harness
+
+    monkeypatch.setenv("GITLAB_TOKEN", "t")
+    with harness("gitlab") as lab:
+        settings = Settings(
+            database_url=database_url, git_integration="full", mutation_spacing=0.0, **lab.settings_overrides()
+        )
+        orch = Orchestrator(settings, platform_factory=lab.factory(), sleep=lambda seconds: None)
+        try:
+            orch.initialize_session(str(project))
+            orch.git_connect(lab.repository, tier="full", auto_sync_enabled=True)
+            task = orch.plan_task(TaskFields(title="Checkout")).task.id
+            orch.git_sync()
+            logged = orch.board_manager("log_work", task_ids=[task], time_spent="1h15m")
+            orch.board_manager("create_board", title="Board")
+            with pytest.raises(Conflict, match=r"gitlab .* has no iterations in taskorch"):
+                orch.board_manager("create_sprint", title="Sprint 1")
+        finally:
+            orch.close()
+        [issue] = lab.fake.issues.values()
+    assert logged.moved[0]["pending"] is False
+    assert issue["total_time_spent"] == 4500
+
+
+def test_a_sub_task_on_a_scrum_board_stays_out_of_sprints(jira: FakeJira) -> None:
+    """Jira moves a sub-task with its parent and refuses to move it alone: adding a sub-task's card
+    to a scrum board leaves the sprints alone, its parent's card goes in the active sprint."""
+    from taskorch.platforms.base import IssueChanges
+
+    adapter = JiraPlatform.connect("t", "SHOP", site_url=jira.site_url, transport=jira.transport())
+    parent = adapter.create_issue(IssueChanges(title="Checkout"))
+    child = adapter.create_issue(IssueChanges(title="API", parent=parent.number))
+    board = adapter.create_board("Sprints", board_type="scrum")
+    sprint = adapter.create_sprint(board.number, "Sprint 1")
+    adapter.start_sprint(sprint.id)
+    assert adapter.add_to_board(board, child) == f"SHOP-{child.number}"
+    assert jira.sprints[sprint.id]["issues"] == []
+    adapter.add_to_board(board, parent)
+    assert jira.sprints[sprint.id]["issues"] == [parent.number]
+    adapter.close()
