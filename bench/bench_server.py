@@ -293,14 +293,34 @@ class Seeder:
             remaining -= count + 1
         stage.seconds += time.perf_counter() - t0
 
-    def measure(self, calls: int, pool: Sequence[int]) -> dict[str, Samples]:
-        """The four measured tools as service calls, without any transport."""
+    def measure(self, calls: int, pool: Sequence[int]) -> tuple[dict[str, Samples], dict[str, float]]:
+        """The four measured tools as service calls, without any transport: their times, and the
+        SQL statements each sends per call (BEGIN included, COMMIT not: what the driver executes)."""
+        from sqlalchemy import event
+
+        o = self.orchestrator
+        times: dict[str, Samples] = {name: Samples() for name in ("get_status", "query_tasks", "pair", "plan")}
+        counted = dict.fromkeys(times, 0)
+        current = [""]
+
+        def count(*_: object) -> None:
+            counted[current[0]] += 1
+
+        engine = o.db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            self._measure(calls, pool, times, current)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return times, {name: n / calls for name, n in counted.items()}
+
+    def _measure(self, calls: int, pool: Sequence[int], times: dict[str, Samples], current: list[str]) -> None:
         from taskorch.services.models import TaskFields
 
         o, sid = self.orchestrator, self.session_id
-        times: dict[str, Samples] = {name: Samples() for name in ("get_status", "query_tasks", "pair", "plan")}
         for i in range(calls):
             for name, samples in times.items():
+                current[0] = name
                 t0 = time.perf_counter()
                 if name == "get_status":
                     o.get_status(sid)
@@ -312,7 +332,6 @@ class Seeder:
                 else:
                     o.plan_task(TaskFields(title=f"Single task {i}"), session_id=sid)
                 samples.add(time.perf_counter() - t0)
-        return times
 
     def close(self) -> None:
         self.orchestrator.close()
@@ -515,7 +534,11 @@ class SizeResult:
     times: dict[str, CallTimes]
     server_cpu: dict[str, float]
     inproc: dict[str, Samples]
+    #: SQL statements per call of each tool, counted in process.
+    statements: dict[str, float]
     big_plan: Samples
+    #: The official client's check of each 1,000-subtask answer against the output schema, timed again alone.
+    big_plan_check: Samples
     big_plan_bytes: int
     memory_before_big: dict[str, float]
     memory: dict[str, float]
@@ -525,13 +548,20 @@ class SizeResult:
 
 
 async def bench_size(
-    cfg: Config, size: int, database_url: str, project: Path, pool: Sequence[int], inproc: dict[str, Samples]
+    cfg: Config,
+    size: int,
+    database_url: str,
+    project: Path,
+    pool: Sequence[int],
+    inproc: dict[str, Samples],
+    statements: dict[str, float],
 ) -> SizeResult:
     rnd = random.Random(size)
     times = {name: CallTimes() for name in TOOLS}
     server_cpu: dict[str, float] = {}
     scratch = CallTimes()
     big_plan = Samples()
+    big_plan_check = Samples()
     big_bytes = 0
     floor = CallTimes()
     async with client(taskorch_params(database_url, project)) as c, client(bare_params(project)) as bare:
@@ -575,6 +605,9 @@ async def bench_size(
             result = await call(c, TOOLS["plan"], args)
             big_plan.add(time.perf_counter() - t0)
             big_bytes = len(json.dumps(result.structured_content, separators=(",", ":")).encode())
+            t0 = time.perf_counter()
+            await c.session.validate_tool_result(TOOLS["plan"], result)
+            big_plan_check.add(time.perf_counter() - t0)
         memory = memory_of(pid)
     return SizeResult(
         size=size,
@@ -582,7 +615,9 @@ async def bench_size(
         times=times,
         server_cpu=server_cpu,
         inproc=inproc,
+        statements=statements,
         big_plan=big_plan,
+        big_plan_check=big_plan_check,
         big_plan_bytes=big_bytes,
         memory_before_big=memory_before_big,
         memory=memory,
@@ -731,6 +766,7 @@ def print_latency(cfg: Config, floor: FloorResult, results: list[SizeResult]) ->
         "client check ms",
         "server CPU ms/call",
         "in-process service ms",
+        "SQL statements/call",
     )
     t.add_row(
         "-",
@@ -741,6 +777,7 @@ def print_latency(cfg: Config, floor: FloorResult, results: list[SizeResult]) ->
         ms(floor.times.net.median_ms),
         ms(floor.times.check.median_ms),
         ms(floor.server_cpu),
+        "-",
         "-",
     )
     for r in results:
@@ -755,6 +792,7 @@ def print_latency(cfg: Config, floor: FloorResult, results: list[SizeResult]) ->
                 ms(r.times[name].check.median_ms),
                 ms(r.server_cpu[name]),
                 ms(r.inproc[name].median_ms),
+                ms(r.statements[name], 1),
             )
         t.add_row(
             f"{r.tasks_at_start:,}",
@@ -764,6 +802,7 @@ def print_latency(cfg: Config, floor: FloorResult, results: list[SizeResult]) ->
             ms(r.floor.rtt.p95_ms),
             ms(r.floor.net.median_ms),
             ms(r.floor.check.median_ms),
+            "-",
             "-",
             "-",
         )
@@ -777,7 +816,8 @@ def print_latency(cfg: Config, floor: FloorResult, results: list[SizeResult]) ->
         "(repeated once after each call) and 'excl. client check' is the round trip minus it, call by call. "
         "'server CPU': user+system CPU time of the server process (all threads) during the timed calls, per call; "
         "unlike wall time it barely moves when other processes compete for the 2 CPUs. "
-        f"'in-process service': the same service method called directly, no transport, median of {cfg.inproc_calls}.",
+        f"'in-process service': the same service method called directly, no transport, median of {cfg.inproc_calls}; "
+        "'SQL statements': what those calls sent to the driver, per call (BEGIN counted, COMMIT not).",
         soft_wrap=True,
     )
 
@@ -789,6 +829,7 @@ def print_big_plan(cfg: Config, results: list[SizeResult], stages: list[SeedStag
         f"median of {cfg.big_runs} ms",
         "runs ms",
         "answer KiB",
+        "client check ms",
         "in-process plan_task median ms (seeding)",
     )
     for r, stage in zip(results, stages, strict=True):
@@ -797,9 +838,15 @@ def print_big_plan(cfg: Config, results: list[SizeResult], stages: list[SeedStag
             ms(r.big_plan.median_ms, 0),
             ", ".join(ms(v * 1000, 0) for v in r.big_plan.values),
             ms(r.big_plan_bytes / 1024, 1),
+            ms(r.big_plan_check.median_ms, 0),
             ms(stage.plan_seconds.median_ms, 0),
         )
     out.print(t)
+    out.print(
+        "'client check': the official client's check of the answer against the tool's outputSchema "
+        "(part of the round trip), timed again alone after each call.",
+        soft_wrap=True,
+    )
 
 
 def print_memory(floor: FloorResult, results: list[SizeResult]) -> None:
@@ -1015,11 +1062,11 @@ async def run(cfg: Config) -> None:
                 pool = seeder.ready_pool(pool_size)
                 stage.seconds += time.perf_counter() - t0
                 progress(f"seeded in {stage.seconds:.1f}s; in-process service times")
-                inproc = seeder.measure(cfg.inproc_calls, inproc_pool)
+                inproc, statements = seeder.measure(cfg.inproc_calls, inproc_pool)
                 stage.tasks_after = seeder.total()
                 seeder.close()  # the server is the only user of the database while measured
                 progress(f"{size:,} tasks: {cfg.calls} timed calls per tool over stdio")
-                results.append(await bench_size(cfg, size, database_url, project, pool, inproc))
+                results.append(await bench_size(cfg, size, database_url, project, pool, inproc, statements))
                 progress(f"{size:,} tasks: done")
         finally:
             seeder.close()

@@ -107,6 +107,10 @@ def test_what_adf_does_not_allow_is_reshaped() -> None:
     assert built["content"][3]["content"][0]["content"] == [{"type": "paragraph"}]  # an empty item
     assert built["content"][4]["content"] == [text("alt", href="https://x/i.png")]
     assert markdown_to_adf("") == empty_document()
+    quoted = markdown_to_adf("> - [ ] a task in a quote\n\n- | a | b |\n  |---|---|\n  | 1 | 2 |")
+    assert adf_problems(quoted) == []
+    assert quoted["content"][0]["content"][0]["type"] == "bulletList"
+    assert quoted["content"][1]["content"][0]["content"] == [para(text("a | b")), para(text("1 | 2"))]
 
 
 # -- ADF -> Markdown: people's nodes -------------------------------------------------------------
@@ -243,6 +247,8 @@ _BLOCK = st.one_of(
         lambda c: f"```{c[0]}\n" + "\n".join(c[1]) + "\n```"
     ),
     st.lists(_INLINE, min_size=1, max_size=2).map(lambda lines: "\n".join(f"> {line}" for line in lines)),
+    _ITEMS.map(lambda items: "\n".join(f"> {line}" for line in _list_of("-", items).split("\n"))),
+    st.lists(_PLAIN, min_size=1, max_size=2).map(lambda lines: "\n".join(f"> - [ ] {line}" for line in lines)),
     st.just("---"),
     st.tuples(st.lists(_PLAIN, min_size=2, max_size=2), st.lists(_PLAIN, min_size=2, max_size=2)).map(
         lambda t: f"| {t[0][0]} | {t[0][1]} |\n|---|---|\n| {t[1][0]} | {t[1][1]} |"

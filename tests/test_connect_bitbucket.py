@@ -149,7 +149,7 @@ def test_cli_connects_bitbucket_code_with_jira_issues(cli: Any, database_url: st
     )
     assert shown.exit_code == 0, shown.stderr
     said = " ".join(shown.stdout.split())
-    assert "on jira" in said and "code, tags and releases on https://bitbucket.org/acme/shop" in said
+    assert "on Jira Cloud:" in said and "code, tags and releases on https://bitbucket.org/acme/shop" in said
 
 
 def test_cli_refuses_bitbucket_issues_and_says_to_pass_jira(cli: Any) -> None:

@@ -166,7 +166,7 @@ def test_demo_runs_against_the_gitlab_standin(tmp_path: Path) -> None:
     assert any("subtask of #1" in line for line in lines)
     assert any("Document the login limits for operators" in line for line in lines if line.startswith("<-"))
     assert any(line.startswith("gl release v0.1.0") for line in lines)
-    assert any("on gitlab:" in line for line in lines if line.startswith("<-"))
+    assert any("on GitLab:" in line for line in lines if line.startswith("<-"))
 
 
 def test_demo_runs_against_bitbucket_with_jira(tmp_path: Path) -> None:

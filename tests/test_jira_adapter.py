@@ -164,6 +164,14 @@ def test_an_unedited_description_reads_back_as_written(jira: JiraPlatform) -> No
     assert strip_marker(jira.get_issue(issue.number).body) == written
 
 
+def test_a_long_description_is_kept_compressed(fake: FakeJira, jira: JiraPlatform) -> None:
+    written = "\n\n".join(f"Paragraph {n} with *some* words_and_more." for n in range(1500))
+    new(jira, body=f"{written}\n\n{MARKER}")
+    prop = fake.properties["SHOP-1"][PROPERTY_KEY]
+    assert "markdown" not in prop and "markdown_z" in prop
+    assert strip_marker(jira.get_issue(1).body) == written
+
+
 def test_the_marker_survives_a_person_editing_the_description(fake: FakeJira, jira: JiraPlatform) -> None:
     new(jira)
     fake.edit_issue(1, description="Rewritten in Jira")
@@ -201,6 +209,14 @@ def test_update_changes_fields_and_one_edit_carries_the_property(fake: FakeJira,
     with pytest.raises(PlatformRejected, match="one assignee"):
         jira.update_issue(1, IssueChanges(assignees=(dev, dev + "x")))
     assert jira.update_issue(1, IssueChanges(assignees=())).assignees == ()
+
+
+def test_a_title_longer_than_a_summary_reads_back_whole(fake: FakeJira, jira: JiraPlatform) -> None:
+    title = "Long " * 60
+    issue = new(jira, title.strip())
+    assert len(fake.issues[1]["summary"]) == 255 and issue.title == title.strip()
+    fake.edit_issue(1, summary="Shortened in Jira")
+    assert jira.get_issue(1).title == "Shortened in Jira"
 
 
 def test_an_update_without_a_status_does_not_move_the_issue(fake: FakeJira, jira: JiraPlatform) -> None:
@@ -265,10 +281,18 @@ def test_no_blocked_status_is_refused_before_anything_moves(clock: ManualClock) 
     assert "'Blocked'" in message and "To Do, In Progress, Done" in message and "status_mapping" in message
     assert fake.status_of(1) == "To Do" and fake.issues[1]["summary"] == "Still renamed"
     assert [m for m in mutations(fake)[before:] if m[1].endswith("/transitions")] == []
-    # Mapped to a status the workflow has, the same push goes through and reads back as blocked.
-    mapped = connect(fake, clock, statuses={"blocked": "In Progress", "in_progress": "In Progress"})
+    # Mapped to a status the workflow has, the same push goes through and reads back as blocked
+    # (noted in the property) while the issue stays there.
+    mapped = connect(fake, clock, statuses={"blocked": "In Progress"})
     issue = mapped.update_issue(1, IssueChanges(labels=("status: blocked",)))
     assert fake.status_of(1) == "In Progress" and issue.labels == ("status: blocked",)
+    assert mapped.get_issue(1).labels == ("status: blocked",)
+    issue = mapped.update_issue(1, IssueChanges(labels=("status: in progress",)))
+    assert issue.labels == ("status: in progress",) and "note" not in fake.properties["SHOP-1"][PROPERTY_KEY]
+    mapped.update_issue(1, IssueChanges(labels=("status: blocked",)))
+    fake.transition(1, "To Do")
+    fake.transition(1, "Done")
+    assert mapped.get_issue(1).state == "closed"  # moved on in Jira: the note no longer applies
 
 
 def test_a_status_no_path_reaches_is_refused(clock: ManualClock) -> None:
@@ -318,7 +342,7 @@ def test_a_cancelled_task_without_a_resolution_screen_still_reads_as_not_planned
     )
     issue = jira.update_issue(1, IssueChanges(state="closed", state_reason="not_planned"))
     assert (issue.state, issue.state_reason) == ("closed", "not_planned")
-    assert state["props"]["not_planned"] == state["resolved"]
+    assert state["props"]["note"] == {"status": "cancelled", "status_id": "2", "resolved": state["resolved"]}
     state["resolved"] = "2025-02-01T10:00:00.000+0000"  # resolved again by a person since
     assert jira.get_issue(1).state_reason == "completed"
 
@@ -336,7 +360,7 @@ def test_minute_precision_in_the_account_zone(clock: ManualClock) -> None:
     assert first.updated_at < second.updated_at
     listing = jira.list_issues_since(first.updated_at, None)
     assert [i.number for i in listing.issues] == [1, 2]  # the same-minute edit is not skipped
-    query = [r for r in fake.requests if r.path.endswith("/search/jql")][-1].json["jql"]
+    query = [r.json["jql"] for r in fake.requests if r.path.endswith("/search/jql")][-1]
     assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated ASC, key ASC")
     again = jira.list_issues_since(second.updated_at, "ignored-etag")
     assert [i.number for i in again.issues] == [2]  # the earlier one is not read again
@@ -350,7 +374,24 @@ def test_listing_follows_next_page_tokens(fake: FakeJira, jira: JiraPlatform, cl
         fake.add_issue(f"issue {n}")
     listing = jira.list_issues_since(None, None)
     assert [i.number for i in listing.issues] == list(range(1, 121))
-    assert listing.requests == 2
+    assert listing.requests == 3  # two pages, and SHOP-121 read by key: none yet
+
+
+def test_an_issue_the_search_index_lags_behind_is_read_by_key(fake: FakeJira, clock: ManualClock) -> None:
+    fake.add_issue("indexed")
+    fake.search_lag = timedelta(minutes=5)
+    jira = connect(fake, clock)
+    fake.inject("drop_after", method="POST", path=r"/issue$")
+    with pytest.raises(PlatformUnavailable):
+        new(jira, "lost answer")
+    listing = jira.list_issues_since(START - timedelta(minutes=1), None)
+    assert [(i.number, find_marker(i.body)) for i in listing.issues] == [(1, None), (2, KEY)]
+    # A fresh adapter finds the highest indexed number once, then reads the ones above it.
+    fresh = connect(fake, clock)
+    assert [i.number for i in fresh.list_issues_since(START, None).issues] == [1, 2]
+    before = len(fake.requests)
+    quiet = fresh.list_issues_since(START, None)
+    assert quiet.requests == len(fake.requests) - before == 2  # the search, and SHOP-3: not there
 
 
 # -- sub-tasks and dependencies -----------------------------------------------------------------
@@ -369,6 +410,41 @@ def test_a_child_created_with_its_parent_is_a_sub_task(fake: FakeJira, jira: Jir
     assert fake.issues[grandchild.number]["issuetype"]["name"] == "Task"
     jira.add_sub_issue(child.number, grandchild)
     assert any(link["type"] == "Relates" or "Relates" in str(link["type"]) for link in fake.links)
+
+
+def test_issue_types_come_from_the_project() -> None:
+    """Team-managed projects call their sub-task type "Subtask"; a task type maps to an issue type."""
+    sent: list[dict[str, Any]] = []
+    types = [
+        {"id": "1", "name": "Task", "subtask": False, "statuses": []},
+        {"id": "2", "name": "Bug", "subtask": False, "statuses": []},
+        {"id": "3", "name": "Subtask", "subtask": True, "statuses": []},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/statuses"):
+            return httpx.Response(200, json=types)
+        if request.url.path.endswith("/issue/SHOP-1"):  # the parent: a Task
+            return httpx.Response(200, json={"id": "1", "key": "SHOP-1", "fields": {"issuetype": types[0]}})
+        if request.method == "POST":
+            sent.append(httpx.Response(200, content=request.content).json()["fields"])
+        return httpx.Response(400, json={"errorMessages": ["stop here"]})
+
+    jira = JiraPlatform.connect(
+        TOKEN,
+        "SHOP",
+        site_url="https://x.atlassian.net",
+        transport=httpx.MockTransport(handler),
+        issue_types={"bug": "Bug"},
+    )
+    for changes in (
+        IssueChanges(title="child", parent=1),
+        IssueChanges(title="bug", labels=("type: bug",)),
+        IssueChanges(title="other", labels=("type: chore",)),
+    ):
+        with pytest.raises(PlatformRejected):
+            jira.create_issue(changes)
+    assert [f["issuetype"] for f in sent] == [{"id": "3"}, {"id": "2"}, {"id": "1"}]
 
 
 def test_a_standard_issue_cannot_become_a_sub_task_and_is_linked(fake: FakeJira, jira: JiraPlatform) -> None:
@@ -419,7 +495,7 @@ def test_milestones_are_versions_released_when_closed(fake: FakeJira, jira: Jira
     closed = jira.update_milestone(other.number, state="closed", description="Notes")
     assert closed.state == "closed" and closed.description == "Notes"
     assert closed.due_on == datetime(2025, 3, 2, tzinfo=UTC)
-    assert jira.update_milestone(made.number, state="closed").due_on == datetime(2025, 2, 1, tzinfo=UTC)
+    assert jira.update_milestone(made.number, state="closed").due_on == datetime(2025, 3, 2, tzinfo=UTC)
     assert jira.update_milestone(made.number, state="open", title="1.0.0").state == "open"
 
 
@@ -476,8 +552,11 @@ def test_sprints_on_a_scrum_board(fake: FakeJira, jira: JiraPlatform, clock: Man
     jira.add_to_board(board, second)
     jira.add_to_sprint(sprint.id, [first.number])
     assert [s.id for s in jira.list_sprints(board.number, states=("active",))] == [sprint.id]
-    in_sprint = {n for n, issue in fake.issues.items() if fake._sprint_of(n) is not None}
-    assert in_sprint == {1, 2}
+    assert set(fake.sprints[sprint.id]["issues"]) == {1, 2}
+    child = new(jira, "child", parent=first.number)
+    before = len(fake.mutations())
+    jira.add_to_board(board, child)  # a sub-task moves with its parent, never on its own
+    assert mutations(fake)[before:] == []
     assert jira.close_sprint(sprint.id).state == "closed"
 
 
@@ -552,8 +631,18 @@ def test_the_registry_builds_jira_from_a_key_and_the_settings(fake: FakeJira) ->
         resolve_repository("jira:SHOP/extra", platform=None, settings=settings)
     adapter = spec.build(TOKEN, ref, spec.api_url(ref, settings.jira_url), settings, {"blocked": "On Hold"})
     assert isinstance(adapter, JiraPlatform) and adapter.repository == "SHOP"
-    assert adapter._statuses["blocked"] == "On Hold"
     adapter.close()
+    with fake.serve() as url:  # the status mapping reaches the adapter: blocked means "On Hold"
+        here = Settings(database_url="sqlite://", jira_url=url, jira_email="bot@example.com")
+        spec, ref = resolve_repository("jira:SHOP", platform=None, settings=here)
+        served = spec.build(TOKEN, ref, spec.api_url(ref, here.jira_url), here, {"blocked": "On Hold"})
+        new(served)  # type: ignore[arg-type]
+        with pytest.raises(PlatformRejected, match="'On Hold'"):
+            served.update_issue(1, IssueChanges(labels=("status: blocked",)))
+        served.close()
+    configured = Settings.from_env({"TASKORCH_JIRA_URL": "https://x.atlassian.net/", "TASKORCH_JIRA_EMAIL": " a@b.c "})
+    assert (configured.jira_url, configured.jira_email) == ("https://x.atlassian.net", "a@b.c")
+    assert Settings.from_env({}).jira_email is None
     assert platform_spec("jira").lacking("full") == ["no conditional requests, releases", *platform_spec("jira").notes]
 
 
@@ -657,6 +746,7 @@ def test_a_lost_creation_is_adopted_by_its_property_marker(make_orch: Any, serve
     from taskorch.services.models import TaskFields
 
     fake = served[0]
+    fake.search_lag = timedelta(minutes=10)  # the search index does not show the new issue yet
     orch = make_orch(auto_sync_enabled=True)
     orch.plan_task(TaskFields(title="Only once"), [])
     fake.inject("drop_after", method="POST", path=r"/rest/api/3/issue$")

@@ -78,9 +78,9 @@ def test_connect_by_reference_names_the_platform_and_what_it_lacks(make_orch: An
     assert result.config.repository.endswith("/group/sub/project")
     assert result.config.status_mapping["label:in_progress"] == "status::in progress"
     connect = orch.git_connect(lab.repository, tier="full")
-    assert "on gitlab: no conditional requests" in connect.detail
+    assert "on GitLab:\n- no conditional requests" in connect.detail
     # Dependencies are native (blocks links), with the Free fallback named; subtasks use task lists.
-    lacking = connect.detail.split("on gitlab: ", 1)[1].split(";", 1)[0]
+    lacking = connect.detail.split("on GitLab:\n- ", 1)[1].split("\n", 1)[0]
     assert "issue dependencies" not in lacking
     assert "relates_to" in connect.detail and "task list" in connect.detail
 

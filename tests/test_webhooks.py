@@ -176,6 +176,43 @@ def test_a_delivery_is_queued_then_pulled_through_the_merge(linked: Orchestrator
     assert WebhookService(linked).process_pending("worker-1")["done"] == 0
 
 
+def test_a_jira_delivery_names_issues_by_key_and_pulls_that_issue(
+    database_url: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standins.jira import FakeJira
+
+    monkeypatch.setenv("JIRA_API_TOKEN", TOKEN)
+    monkeypatch.setenv("TASKORCH_WEBHOOK_SECRET_JIRA", SECRET)
+    jira = FakeJira("SHOP")
+    with jira.serve() as url:
+        settings = Settings(database_url=database_url, mutation_spacing=0.0, jira_url=url, jira_email="bot@example.com")
+        orch = Orchestrator(settings, sleep=lambda _s: None)
+        try:
+            orch.initialize_session(str(project))
+            orch.git_connect("jira:SHOP", auto_sync_enabled=True)
+            orch.plan_task(TaskFields(title="Import CSV"))
+            orch.git_sync()
+            (number,) = jira.issues
+            jira.edit_issue(number, summary="Import CSV and XLSX")
+            body = json.dumps(
+                {
+                    "timestamp": int(datetime.now(UTC).timestamp() * 1000),
+                    "webhookEvent": "jira:issue_updated",
+                    "issue": {"key": jira.key(number)},
+                }
+            ).encode()
+            headers = {"X-Atlassian-Webhook-Identifier": "j-1", "X-Hub-Signature": sign(SECRET, body)}
+            with client_for(orch) as client:
+                assert client.post("/webhooks/jira", content=body, headers=headers).status_code == 202
+            before = len(jira.requests)
+            assert WebhookService(orch).process_pending("worker-1")["done"] == 1
+            assert orch.get_task(1).title == "Import CSV and XLSX"
+            fetched = [r.path for r in jira.requests[before:] if r.method == "GET" and "/issue/" in r.path]
+            assert fetched == [f"/rest/api/3/issue/{jira.key(number)}"]  # targeted: that issue only
+        finally:
+            orch.close()
+
+
 def test_forged_unsigned_and_replayed_deliveries_are_refused_and_change_nothing(
     linked: Orchestrator, fake_github: FakeGitHub
 ) -> None:

@@ -32,10 +32,10 @@ def serve(toolsets: str | None = None, *, background_sync: bool = False) -> int:
     from taskorch.mcp.server import build_server
 
     if not background_sync:
-        build_server(settings).run()
+        build_server(settings, own_process=True).run()
         return 0
     from taskorch.services.background import serving
 
     with serving(settings, enabled=True):
-        build_server(settings).run()
+        build_server(settings, own_process=True).run()
     return 0

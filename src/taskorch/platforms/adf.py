@@ -157,7 +157,7 @@ class _Builder:
                 return inner
             return [{"type": "blockquote", "content": inner or [_paragraph([])]}]
         if kind == "bullet_list":
-            tasks = self.task_list(node)
+            tasks = self.task_list(node) if parent != "blockquote" else None  # no task list in a quote
             if tasks is not None:
                 return [tasks]
             return [{"type": "bulletList", "content": [self.list_item(item) for item in node.children]}]
@@ -168,7 +168,11 @@ class _Builder:
                 ordered["attrs"] = {"order": start}
             return [ordered]
         if kind == "table":
-            return [self.table(node)] if parent == "doc" else []
+            if parent == "doc":
+                return [self.table(node)]
+            # No table in a list or a quote: a paragraph per row, its cells separated by " | ".
+            rows = [row for section in node.children for row in section.children]
+            return [_paragraph(_join_cells([self.inline(cell) for cell in row.children])) for row in rows]
         if kind == "html_block":
             text = node.content.strip("\n")
             return [_paragraph(_text_with_breaks(text, []))] if text else []
@@ -260,6 +264,15 @@ def _inline_nodes(nodes: Iterable[SyntaxTreeNode], marks: list[Node]) -> list[No
         else:
             out += _inline_nodes(node.children, marks)
     return out
+
+
+def _join_cells(cells: list[list[Node]]) -> list[Node]:
+    out: list[Node] = []
+    for index, cell in enumerate(cells):
+        if index:
+            out.append({"type": "text", "text": " | "})
+        out += cell
+    return _merge_text(out)
 
 
 def _text(text: str, marks: Sequence[Node]) -> list[Node]:

@@ -11,8 +11,8 @@ GitHub's conventions; Jira's differences stay here:
   written (a conversion normalises spacing and escapes), the ``taskorch`` issue property keeps the
   Markdown sent together with a digest of the Markdown its ADF renders to: when the description
   still renders to that digest, the Markdown sent is returned, else the description's own
-  rendering (a person's edit). A Markdown text too long for a property (32 KB) is not kept and the
-  rendering is returned.
+  rendering (a person's edit). A Markdown text too long for a property (32 KB) is kept
+  compressed; one too long even then is not kept, and the rendering is returned.
 * **Idempotency.** The engine's marker (``<!-- taskorch:key=HEX -->``, see
   ``taskorch.sync.template``) never goes into the description people edit: a creation sends the
   key as the ``taskorch`` issue entity property in the create request itself (atomic with the
@@ -31,8 +31,11 @@ GitHub's conventions; Jira's differences stay here:
   when needed); a transition into ``done`` sets the resolution Done or Won't Do when its screen has
   the field. A workflow without the target status (e.g. no Blocked) is a
   :class:`~taskorch.errors.PlatformRejected` (409) that names the statuses there are and how to map
-  one, raised before anything moves; the other fields of the update are applied first. Status
-  labels are never sent as Jira labels.
+  one, raised before anything moves; the other fields of the update are applied first. Mapped
+  to a status that does not read back as the task's status (blocked mapped to In Progress, or a
+  Won't Do the transition's screen cannot take), the ``taskorch`` property notes the task's
+  status for as long as the issue stays in that status, so the sync does not flip it back.
+  Status labels are never sent as Jira labels.
 * **Labels** cannot contain spaces in Jira: ``": "`` becomes ``":"`` and other white space
   ``-`` (``needs review`` -> ``needs-review``, ``type: feature`` -> ``type:feature``). The
   ``taskorch`` property remembers the spelling taskorch sent for each label it changed, so
@@ -74,10 +77,12 @@ Atlassian documentation followed:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import re
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,6 +149,13 @@ NOT_PLANNED_RESOLUTIONS = frozenset({"won't do", "won't fix", "duplicate", "cann
 _RESOLUTION = {"completed": "Done", "cancelled": "Won't Do"}
 _CATEGORY = {"pending": "new", "in_progress": "indeterminate", "completed": "done", "cancelled": "done"}
 _CATEGORY_RANK = {"new": 0, "indeterminate": 1, "done": 2}
+_STATE_OF: Mapping[str, tuple[Literal["open", "closed"], str | None]] = {
+    "pending": ("open", None),
+    "in_progress": ("open", None),
+    "blocked": ("open", None),
+    "completed": ("closed", "completed"),
+    "cancelled": ("closed", "not_planned"),
+}
 _FIELDS = (
     "summary",
     "description",
@@ -162,6 +174,7 @@ _MARKER = re.compile(r"<!-- taskorch:key=([0-9a-f]{32}) -->")
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 _PROPERTY_LIMIT = 32_000  # bytes of JSON a property value may hold (Jira: 32,768)
 _PAGE = 100
+_SUMMARY_LIMIT = 255
 _MAX_PAGES = 10_000
 _MESSAGE_LIMIT = 300
 
@@ -293,6 +306,36 @@ def _split_marker(body: str) -> tuple[str, str | None]:
     return "\n\n".join(piece for piece in kept if piece.strip()), match.group(1) if match else None
 
 
+def _summary(title: str) -> str:
+    """A title as a Jira summary: at most 255 characters (cut, with an ellipsis)."""
+    return title if len(title) <= _SUMMARY_LIMIT else title[: _SUMMARY_LIMIT - 1] + "…"
+
+
+def _keep_markdown(prop: dict[str, Any], text: str) -> None:
+    """Keep ``text`` in the property value: as it is, else compressed (zlib, base64) when the
+    value would pass Jira's 32 KB limit, else not at all."""
+    prop.pop("markdown", None)
+    prop.pop("markdown_z", None)
+    prop["markdown"] = text
+    if len(json.dumps(prop).encode()) <= _PROPERTY_LIMIT:
+        return
+    del prop["markdown"]
+    prop["markdown_z"] = base64.b64encode(zlib.compress(text.encode(), 9)).decode()
+    if len(json.dumps(prop).encode()) > _PROPERTY_LIMIT:
+        del prop["markdown_z"]
+
+
+def _kept_markdown(prop: Mapping[str, Any]) -> str | None:
+    if isinstance(prop.get("markdown"), str):
+        return str(prop["markdown"])
+    if isinstance(prop.get("markdown_z"), str):
+        try:
+            return zlib.decompress(base64.b64decode(prop["markdown_z"])).decode()
+        except (ValueError, zlib.error):
+            return None
+    return None
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -362,6 +405,8 @@ class JiraPlatform:
         self._zone: ZoneInfo | None = None
         self._project: dict[str, Any] | None = None
         self._workflow_statuses: dict[str, list[dict[str, Any]]] | None = None
+        self._types: list[dict[str, Any]] = []
+        self._highest: int | None = None  # the highest issue number seen (search is eventually consistent)
         self._transitions: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._board_types: dict[int, str] = {}
 
@@ -479,15 +524,15 @@ class JiraPlatform:
         if isinstance(changes.title, Unset):
             raise InvalidInput("title", "an issue needs a title.", "give the task a title.")
         prop: dict[str, Any] = {}
-        fields: dict[str, Any] = {"project": {"key": self.repository}, "summary": changes.title}
+        fields: dict[str, Any] = {"project": {"key": self.repository}}
         labels = () if isinstance(changes.labels, Unset) else changes.labels
         parent = None if isinstance(changes.parent, Unset) else changes.parent
         if parent is not None and not self._is_sub_task(self._raw_issue(parent)):
             fields["parent"] = {"key": self._key(parent)}
-            fields["issuetype"] = {"name": self._sub_task_type}
+            fields["issuetype"] = self._issue_type_field(self._sub_task_type, sub_task=True)
         else:  # no parent, or a sub-task (which cannot have sub-tasks): add_sub_issue links them
-            fields["issuetype"] = {"name": self._issue_type(labels)}
-        self._content_fields(changes, fields, prop, {})
+            fields["issuetype"] = self._issue_type_field(self._issue_type(labels), sub_task=False)
+        self._content_fields(changes, fields, prop)
         path = "/rest/api/3/issue"
         created = self._request(
             "POST", path, body={"fields": fields, "properties": [{"key": PROPERTY_KEY, "value": prop}]}
@@ -496,6 +541,7 @@ class JiraPlatform:
         number = self._number(key)
         if number is None:
             raise PlatformError(f"Jira POST {path} answered with the key {key!r}, not one of {self.repository}.")
+        self._highest = max(self._highest or 0, number)
         raw = self._raw_issue(number)
         wanted = self._wanted_status(changes, self._issue_from_json(raw))
         if wanted is not None and wanted != self._task_status(self._issue_from_json(raw)):
@@ -511,9 +557,7 @@ class JiraPlatform:
         old_prop = self._property(raw)
         prop = dict(old_prop)
         fields: dict[str, Any] = {}
-        if not isinstance(changes.title, Unset):
-            fields["summary"] = changes.title
-        self._content_fields(changes, fields, prop, old_prop)
+        self._content_fields(changes, fields, prop)
         if fields or prop != old_prop:
             body: dict[str, Any] = {"fields": fields}
             if prop != old_prop:
@@ -525,14 +569,27 @@ class JiraPlatform:
         return self.get_issue(number)
 
     def _move_and_read(self, raw: Mapping[str, Any], number: int, task_status: str) -> dict[str, Any]:
-        """Move the issue to ``task_status`` and read it again. A cancelled task whose done
-        transition could not set the resolution Won't Do (no resolution on its screen) is noted
-        in the ``taskorch`` property with the issue's resolution date, so that it reads as
-        ``not_planned`` until the issue is resolved again."""
-        resolved = self._move(raw, task_status)
+        """Move the issue to ``task_status`` and read it again.
+
+        When the status reached does not read back as ``task_status`` by itself (a cancelled task
+        whose done transition could not set Won't Do because its screen has no resolution; a
+        blocked task mapped to the status in-progress tasks use), the ``taskorch`` property notes
+        it: ``{"note": {"status", "status_id", "resolved"}}``, which reads as ``task_status`` for as
+        long as the issue stays in that status (and, for a done one, is not resolved again). A note
+        that is no longer needed is removed."""
+        self._move(raw, task_status)
         after = self._raw_issue(number)
-        if task_status == "cancelled" and not resolved:
-            prop = {**self._property(after), "not_planned": after["fields"].get("resolutiondate")}
+        old = self._property(after)
+        prop = {k: v for k, v in old.items() if k != "note"}
+        fields = after["fields"]
+        state, reason, label = self._status_fields(fields, prop)
+        if self._status_from(state, reason, [label] if label else []) != task_status:
+            prop["note"] = {
+                "status": task_status,
+                "status_id": str((fields.get("status") or {}).get("id")),
+                "resolved": fields.get("resolutiondate"),
+            }
+        if prop != old:
             key = quote(str(after["key"]), safe="")
             self._request("PUT", f"/rest/api/3/issue/{key}/properties/{PROPERTY_KEY}", body=prop)
             after["properties"] = {PROPERTY_KEY: prop}
@@ -542,11 +599,16 @@ class JiraPlatform:
     def _is_sub_task(raw: Mapping[str, Any]) -> bool:
         return bool((raw["fields"].get("issuetype") or {}).get("subtask"))
 
-    def _content_fields(
-        self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any], old_prop: Mapping[str, Any]
-    ) -> None:
-        """Fill ``fields`` and the property value ``prop`` from body, labels, assignees and
-        milestone of ``changes``."""
+    def _content_fields(self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any]) -> None:
+        """Fill ``fields`` and the property value ``prop`` from title, body, labels, assignees and
+        milestone of ``changes``. A title longer than Jira's summary (255 characters) is cut, and
+        kept whole in the property so that it reads back whole while the summary is unchanged."""
+        if not isinstance(changes.title, Unset):
+            summary = _summary(changes.title)
+            fields["summary"] = summary
+            prop.pop("title", None)
+            if summary != changes.title:
+                prop["title"] = changes.title
         if not isinstance(changes.body, Unset):
             text, key = _split_marker(changes.body)
             document = markdown_to_adf(text)
@@ -554,9 +616,7 @@ class JiraPlatform:
             if key is not None:
                 prop["key"] = key
             prop["rendered"] = _digest(adf_to_markdown(document))
-            prop["markdown"] = text
-            if len(json.dumps(prop).encode()) > _PROPERTY_LIMIT:
-                del prop["markdown"]
+            _keep_markdown(prop, text)
         if not isinstance(changes.labels, Unset):
             spelled: dict[str, str] = {}
             for label in changes.labels:
@@ -577,7 +637,17 @@ class JiraPlatform:
             fields["assignee"] = {"accountId": changes.assignees[0]} if changes.assignees else None
         if not isinstance(changes.milestone, Unset):
             fields["fixVersions"] = [] if changes.milestone is None else [{"id": str(changes.milestone)}]
-        del old_prop  # the caller compares
+
+    def _issue_type_field(self, name: str, *, sub_task: bool) -> dict[str, str]:
+        """The ``issuetype`` of a new issue: the project's type called ``name``, else (for a
+        sub-task) its first sub-task type, whatever it is called (company-managed projects say
+        "Sub-task", team-managed ones "Subtask"); by name when the project lists neither."""
+        self._project_statuses()
+        wanted = [t for t in self._types if bool(t.get("subtask")) == sub_task]
+        found = next((t for t in wanted if str(t.get("name", "")).casefold() == name.casefold()), None)
+        if found is None and sub_task and wanted:
+            found = wanted[0]
+        return {"id": str(found["id"])} if found is not None else {"name": name}
 
     def _issue_type(self, labels: Sequence[str]) -> str:
         for label in labels:
@@ -602,8 +672,9 @@ class JiraPlatform:
         fields = raw["fields"]
         prop = self._property(raw)
         text = adf_to_markdown(fields.get("description"))
-        if isinstance(prop.get("markdown"), str) and prop.get("rendered") == _digest(text):
-            text = prop["markdown"]
+        kept = _kept_markdown(prop)
+        if kept is not None and prop.get("rendered") == _digest(text):
+            text = kept
         if isinstance(prop.get("key"), str) and re.fullmatch(r"[0-9a-f]{32}", prop["key"]):
             text = f"{text}\n\n<!-- taskorch:key={prop['key']} -->" if text else f"<!-- taskorch:key={prop['key']} -->"
         spelled = prop.get("labels") if isinstance(prop.get("labels"), Mapping) else {}
@@ -620,7 +691,7 @@ class JiraPlatform:
             id=int(raw["id"]),
             node_id=key,
             url=f"{self._site}/browse/{key}",
-            title=str(fields.get("summary") or ""),
+            title=self._title(str(fields.get("summary") or ""), prop),
             body=text,
             state=state,
             state_reason=reason,
@@ -631,6 +702,13 @@ class JiraPlatform:
             blocked_by_count=len(blocked_by),
             blocked_by=blocked_by,
         )
+
+    @staticmethod
+    def _title(summary: str, prop: Mapping[str, Any]) -> str:
+        whole = prop.get("title")
+        if isinstance(whole, str) and whole != summary and _summary(whole) == summary:
+            return whole
+        return summary
 
     def _blocked_by(self, links: Iterable[Any]) -> tuple[int, ...]:
         """The numbers of the issues of this project blocking the issue whose ``issuelinks`` these
@@ -651,19 +729,28 @@ class JiraPlatform:
     def _status_fields(
         self, fields: Mapping[str, Any], prop: Mapping[str, Any]
     ) -> tuple[Literal["open", "closed"], str | None, str | None]:
-        """(state, close reason, status label) of an issue's Jira status and resolution (and the
-        ``not_planned`` note of the property, see :meth:`_move_and_read`)."""
+        """(state, close reason, status label) of an issue's Jira status and resolution, or of the
+        property's note while the issue is where the note says (see :meth:`_move_and_read`)."""
         status = fields.get("status") or {}
+        note = prop.get("note")
+        if (
+            isinstance(note, Mapping)
+            and note.get("status") in _STATE_OF
+            and str(note.get("status_id")) == str(status.get("id"))
+            and note.get("resolved") == fields.get("resolutiondate")
+        ):
+            noted = str(note["status"])
+            state_of, reason_of = _STATE_OF[noted]
+            return state_of, reason_of, None if state_of == "closed" else self._conventions.label_for(noted)
         name = str(status.get("name") or "").casefold()
         category = str((status.get("statusCategory") or {}).get("key") or "new")
         if category == "done":
             resolution = str((fields.get("resolution") or {}).get("name") or "").casefold()
             cancelled_status = self._statuses["cancelled"].casefold()
             by_status = name == cancelled_status and cancelled_status != self._statuses["completed"].casefold()
-            noted = prop.get("not_planned") is not None and prop.get("not_planned") == fields.get("resolutiondate")
-            by_status = by_status or noted
             return "closed", "not_planned" if by_status or resolution in NOT_PLANNED_RESOLUTIONS else "completed", None
-        if name == self._statuses["blocked"].casefold():
+        blocked = self._statuses["blocked"].casefold()
+        if name == blocked and blocked != self._statuses["in_progress"].casefold():
             return "open", None, self._conventions.label_for("blocked")
         if category == "indeterminate" or name == self._statuses["in_progress"].casefold():
             return "open", None, self._conventions.label_for("in_progress")
@@ -697,6 +784,7 @@ class JiraPlatform:
         if self._workflow_statuses is None:
             path = f"/rest/api/3/project/{self.repository}/statuses"
             types = answered_items(self._request("GET", path), f"Jira GET {path}")
+            self._types = [{"id": t.get("id"), "name": t.get("name"), "subtask": t.get("subtask")} for t in types]
             self._workflow_statuses = {
                 str(t.get("id")): [s for s in t.get("statuses") or [] if isinstance(s, dict)] for t in types
             }
@@ -742,7 +830,9 @@ class JiraPlatform:
         """Walk the issue through its workflow to the status of ``task_status`` (or the one called
         ``status_name``): a direct transition when there is one, else a path through the
         transitions seen so far, else a step to a status not visited yet (the one closest to the
-        target's category first). At most as many steps as the workflow has statuses. Returns
+        target's category first; a walk that explores and then finds no way on stops there,
+        with the issue in the last status reached). At most as many steps as the workflow has
+        statuses. Returns
         whether the resolution of ``task_status`` (Done, Won't Do) was set, or none was needed: a
         transition's screen (``expand=transitions.fields``) says whether it takes one; a transition
         answered without its fields is sent one."""
@@ -842,16 +932,24 @@ class JiraPlatform:
         """Issues of the project updated at or after ``since``, oldest first: ``POST /search/jql``
         with ``updated >= "<since floored to the minute in the account's zone>"``, every page
         (``nextPageToken``), then only those whose exact ``updated`` is not before ``since``.
-        ``etag`` is ignored (Jira has no conditional requests)."""
+        ``etag`` is ignored (Jira has no conditional requests).
+
+        Jira's search index is eventually consistent: an issue created a moment ago may be
+        missing from search for a while, though a read by key finds it. So the issues numbered
+        above the highest one seen are read by key until the first that does not exist (one
+        request, answered 404, when nothing is new; the highest number comes from one
+        ``ORDER BY key DESC`` search the first time). A creation whose answer was lost is so
+        found by its marker at once."""
         del etag
         requests = 0
-        clauses = [f"project = {self.repository}"]
+        clauses = [f'project = "{self.repository}"']
         if since is not None:
             if self._zone is None:
                 requests += 1
             clauses.append(f'updated >= "{self.jql_since(since)}"')
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         issues: list[RemoteIssue] = []
+        highest = 0
         token: str | None = None
         path = "/rest/api/3/search/jql"
         for _ in range(_MAX_PAGES):
@@ -869,11 +967,32 @@ class JiraPlatform:
                 raise PlatformError(f"Jira POST {path} answered with something other than a search result.")
             for item in answered_items(page.get("issues"), f"Jira POST {path}"):
                 issue = self._issue_from_json(item)
+                highest = max(highest, issue.number)
                 if since is None or issue.updated_at >= since:
                     issues.append(issue)
             token = page.get("nextPageToken")
             if page.get("isLast", True) or not token:
                 break
+        if self._highest is None and since is not None:
+            newest = self._request(
+                "POST", path, body={"jql": f"project = {self.repository} ORDER BY key DESC", "maxResults": 1}
+            )
+            requests += 1
+            for item in answered_items((newest or {}).get("issues") if isinstance(newest, dict) else None, path):
+                highest = max(highest, self._number(str(item.get("key") or "")) or 0)
+        self._highest = max(self._highest or 0, highest)
+        listed = {issue.number for issue in issues}
+        for number in range(self._highest + 1, self._highest + _PAGE + 1):
+            requests += 1
+            try:
+                issue = self.get_issue(number)
+            except PlatformRejected as error:
+                if error.status != 404:
+                    raise
+                break
+            self._highest = number
+            if number not in listed and (since is None or issue.updated_at >= since):
+                issues.append(issue)
         issues.sort(key=lambda i: (i.updated_at, i.number))
         return IssueListing(issues=issues, etag=None, not_modified=False, requests=requests)
 
@@ -1008,8 +1127,7 @@ class JiraPlatform:
         state: Literal["open", "closed"] | None = None,
     ) -> RemoteMilestone:
         """``PUT /version/{id}``; ``state="closed"`` releases the version (its release date
-        ``due_on``, else the one it has, else today in the account's time zone), ``"open"``
-        unreleases it."""
+        ``due_on``, else today in the account's time zone), ``"open"`` unreleases it."""
         body: dict[str, Any] = {}
         if title is not None:
             body["name"] = title
@@ -1019,10 +1137,8 @@ class JiraPlatform:
             body["releaseDate"] = due_on.date().isoformat()
         if state == "closed":
             body["released"] = True
-            if due_on is None:
-                current = self._request("GET", f"/rest/api/3/version/{number}")
-                if not (isinstance(current, dict) and current.get("releaseDate")):
-                    body["releaseDate"] = self._clock().astimezone(self._time_zone()).date().isoformat()
+            if due_on is None:  # released today, as Jira's release dialog proposes
+                body["releaseDate"] = self._clock().astimezone(self._time_zone()).date().isoformat()
         elif state == "open":
             body["released"] = False
         return self._milestone(self._request("PUT", f"/rest/api/3/version/{number}", body=body))
@@ -1104,8 +1220,8 @@ class JiraPlatform:
     def add_to_board(self, board: BoardRef, issue: RemoteIssue) -> str:
         """A board shows the issues its filter finds, so the issue is on it already; on a scrum
         board it is also put in the active sprint (else the first future one; with none it stays
-        in the backlog), unless it is a sub-task: a sub-task moves with its parent and Jira refuses
-        to move it on its own. Returns the issue key (the card's id)."""
+        in the backlog), unless it is a sub-task (those move with their parent). Returns the issue
+        key (the card's id)."""
         key = self._key(issue.number)
         if self._board_types.get(board.number) is None:
             self.get_board(board.number)

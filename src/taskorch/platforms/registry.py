@@ -477,6 +477,8 @@ _JIRA = PlatformSpec(
         "the board columns of status_mapping (To Do, In Progress, Blocked, Done); a workflow "
         "without that status refuses the push until one is mapped",
         "assignees are Atlassian account ids, one per issue",
+        "subtasks are Jira sub-tasks created under their parent's issue; one whose parent's issue "
+        "came later, or whose parent is itself a sub-task, is linked to it with a Relates link",
         "milestones are versions (fixVersions); closing one releases it; Jira has no release object",
         "the account e-mail for the API token comes from TASKORCH_JIRA_EMAIL",
     ),

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Connection, RowMapping, desc, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from taskorch import __version__
 from taskorch.config import Settings, project_roles_dir
 from taskorch.domain.caller import current_caller
 from taskorch.domain.model import ArtifactType
@@ -244,6 +243,15 @@ class Orchestrator:
         session = self._session(conn, session_id)
         return session, sessions.resolve_task(conn, session, number)
 
+    def _locked(self, conn: Connection, session_id: int | None, number: int) -> tuple[RowMapping, RowMapping]:
+        """The session (given or current) and the row of its task ``number``, read in one query
+        and locked for the transaction on PostgreSQL; raises :class:`NotFound`."""
+        session = self._session(conn, session_id)
+        task = repo.task_by_number(conn, session["id"], number, for_update=True)
+        if task is None:
+            raise sessions.task_not_found(conn, session, number)
+        return session, task
+
     def _resolve(self, session_id: int | None, numbers: Sequence[int]) -> tuple[int, list[int]]:
         """The session id and the internal ids of task ``numbers`` in it (one read transaction)."""
         with self.db.transaction(write=False) as conn:
@@ -356,10 +364,10 @@ class Orchestrator:
         from taskorch.services import claims, execution
 
         with self._write() as conn:
-            session, internal = self._scoped(conn, session_id, task_id)
-            claims.claim(conn, internal, at=self.clock(), ttl=self.settings.claim_ttl, force=force)
+            session, task = self._locked(conn, session_id, task_id)
+            claim = claims.claim(conn, task, at=self.clock(), ttl=self.settings.claim_ttl, force=force)
             return execution.execute_task(
-                conn, task_id=internal, roles=self.roles_for(session["project_root"]), at=self.clock()
+                conn, task=task, claim=claim, roles=self.roles_for(session["project_root"]), at=self.clock()
             )
 
     @text_arguments(texts=("summary", "detailed_work", "next_action"))
@@ -387,12 +395,11 @@ class Orchestrator:
                 f"use one of: {', '.join(t.value for t in ArtifactType)}.",
             ) from None
         with self._write() as conn:
-            session, internal = self._scoped(conn, session_id, task_id)
-            claims.check_holder(conn, internal, at=self.clock(), tool="complete_task")
-            claims.release(conn, internal)
+            session, task = self._locked(conn, session_id, task_id)
+            claims.check_holder(conn, task, at=self.clock(), tool="complete_task")
             return execution.complete_task(
                 conn,
-                task_id=internal,
+                task=task,
                 project_root=session["project_root"],
                 summary=summary.strip(),
                 detailed_work=detailed_work,
@@ -647,6 +654,8 @@ class Orchestrator:
 
             allowed = partial(token_name_allowed, allowed=self.settings.allowed_token_names)
 
+        from taskorch.platforms.registry import platform_spec
+
         checked = self.git.check_connect(config, token_name_allowed=allowed, trusted=trusted)
         with self.db.transaction() as conn:
             session = self._session(conn, session_id)
@@ -655,7 +664,8 @@ class Orchestrator:
         return GitResult(
             action="connect",
             config=view,
-            detail=f"connected to {view.repository} on {view.platform} ({view.tier} tier)" + self.git.lacking(view),
+            detail=f"connected to {view.repository} on {platform_spec(view.platform).title} ({view.tier} tier)"
+            + self.git.lacking(view),
         )
 
     def project_git_tier(self, session_id: int | None = None) -> str | None:
@@ -952,6 +962,8 @@ class Orchestrator:
         if git is not None:
             components["git"] = git
         components["roles"] = f"{len(self._roles)} project librar{'y' if len(self._roles) == 1 else 'ies'} cached"
+        from taskorch import __version__  # read from the installed metadata: tens of milliseconds
+
         return HealthResult(
             status=status,
             version=__version__,

@@ -9,16 +9,18 @@ a task ends its claim. A takeover (of an expired lease, or forced) is audited as
 naming both actors; a first claim shows as the ``execute_task`` status row with its actor, and a
 renewal is not audited (it would write a row per call).
 
-The functions here run inside the caller's transaction, on a task row they lock first
+The functions here run inside the caller's transaction, on a task row the caller locked first
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write transactions are serialized already), so
 two actors racing for one task are ordered by the database: the second one sees the first's claim.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, update
+from sqlalchemy import Connection, bindparam, update
 
 from taskorch.domain.caller import current_caller
 from taskorch.errors import ClaimedByOther
@@ -26,10 +28,16 @@ from taskorch.hints import Hint
 from taskorch.store import repository as repo
 from taskorch.store.tables import tasks
 
-__all__ = ["check_holder", "claim", "release", "renew"]
+__all__ = ["RELEASED", "check_holder", "claim", "release", "renew", "write"]
+
+_SET_CLAIM = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("tid"))
+    .values(claimed_by=bindparam("claimed_by"), claim_expires_at=bindparam("claim_expires_at"))
+)
 
 
-def _held_by_other(task: RowMapping, actor: str, at: datetime) -> bool:
+def _held_by_other(task: Mapping[Any, Any], actor: str, at: datetime) -> bool:
     holder = task["claimed_by"]
     expires = task["claim_expires_at"]
     return holder is not None and holder != actor and expires is not None and expires > at
@@ -39,14 +47,21 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def claim(conn: Connection, task_id: int, *, at: datetime, ttl: float, force: bool = False) -> RowMapping:
-    """Claim task ``task_id`` (internal id) for the current actor until ``at + ttl`` seconds.
+#: The claim columns of a task nobody holds (written with the completion, which ends the claim).
+RELEASED: Mapping[str, Any] = {"claimed_by": None, "claim_expires_at": None}
 
-    Returns the task row as it was before the claim (locked). Raises :class:`ClaimedByOther`
-    when another actor's lease runs past ``at`` and ``force`` is false.
+
+def claim(
+    conn: Connection, task: Mapping[Any, Any], *, at: datetime, ttl: float, force: bool = False
+) -> dict[str, Any]:
+    """Claim ``task`` (its row, locked by the caller) for the current actor until ``at + ttl`` seconds.
+
+    Returns the claim's columns (``claimed_by``, ``claim_expires_at``) for the caller to write
+    with the task's own change in one statement (:func:`write`, or
+    :func:`taskorch.store.repository.change_status`'s ``unaudited``). A takeover is audited here.
+    Raises :class:`ClaimedByOther` when another actor's lease runs past ``at`` and ``force`` is false.
     """
     actor = current_caller().actor
-    task = repo.get_task(conn, task_id, for_update=True)
     holder, expires = task["claimed_by"], task["claim_expires_at"]
     if _held_by_other(task, actor, at) and not force:
         raise ClaimedByOther(
@@ -62,22 +77,32 @@ def claim(conn: Connection, task_id: int, *, at: datetime, ttl: float, force: bo
             expires_at=expires,
         )
     until = at + timedelta(seconds=ttl)
-    conn.execute(update(tasks).where(tasks.c.id == task_id).values(claimed_by=actor, claim_expires_at=until))
     if holder is not None and holder != actor:  # a takeover: from an expired lease, or forced
         changes: dict[str, object] = {"claimed_by": [holder, actor], "claim_expires_at": [expires, until]}
         if expires is not None and expires > at:
             changes["forced"] = True
         repo.record_event(
-            conn, session_id=task["session_id"], task_id=task_id, tool="execute_task", action="claimed", changes=changes
+            conn,
+            session_id=task["session_id"],
+            task_id=task["id"],
+            tool="execute_task",
+            action="claimed",
+            changes=changes,
         )
-    return task
+    return {"claimed_by": actor, "claim_expires_at": until}
 
 
-def check_holder(conn: Connection, task_id: int, *, at: datetime, tool: str) -> None:
-    """Refuse ``tool`` on task ``task_id`` while another actor's lease on it runs
-    (:class:`ClaimedByOther`); locks the row."""
+def write(conn: Connection, task: Mapping[Any, Any], columns: Mapping[str, Any]) -> dict[str, Any]:
+    """Write claim ``columns`` (:func:`claim`'s answer, or :data:`RELEASED`) to ``task`` alone;
+    return its row with them."""
+    conn.execute(_SET_CLAIM, {"tid": task["id"], **columns})
+    return {**task, **columns}
+
+
+def check_holder(conn: Connection, task: Mapping[Any, Any], *, at: datetime, tool: str) -> None:
+    """Refuse ``tool`` on ``task`` (its row, locked by the caller) while another actor's lease on
+    it runs (:class:`ClaimedByOther`)."""
     actor = current_caller().actor
-    task = repo.get_task(conn, task_id, for_update=True)
     if _held_by_other(task, actor, at):
         raise ClaimedByOther(
             (

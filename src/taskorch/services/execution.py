@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,7 +29,7 @@ from taskorch.store.tables import artifacts, feature_issue_links, task_dependenc
 __all__ = ["complete_task", "execute_task", "project_relative_paths", "specialist_context"]
 
 
-def _refuse_archived(task: RowMapping) -> None:
+def _refuse_archived(task: Mapping[Any, Any]) -> None:
     if task["archived"]:
         raise Conflict(f"task {task['number']} is archived; plan a new task instead.")
 
@@ -57,18 +57,6 @@ _DEPENDENCIES = (
     .order_by(tasks.c.id)
 )
 _UNFINISHED_DEPENDENCIES = _DEPENDENCIES.where(tasks.c.status != TaskStatus.COMPLETED.value)
-_UNBLOCKED = (
-    select(tasks)
-    .join(task_dependencies, task_dependencies.c.task_id == tasks.c.id)
-    .where(
-        task_dependencies.c.depends_on_id == bindparam("tid"),
-        tasks.c.status == TaskStatus.PENDING.value,
-        tasks.c.unmet_dependencies == 0,
-        tasks.c.open_subtasks == 0,
-        tasks.c.archived.is_(False),
-    )
-    .order_by(tasks.c.priority_rank, tasks.c.id)
-)
 _INSERT_ARTIFACT = insert(artifacts).returning(artifacts.c.id)
 
 
@@ -82,14 +70,19 @@ def _unfinished_dependencies(conn: Connection, task_id: int) -> list[RowMapping]
     return list(conn.execute(_UNFINISHED_DEPENDENCIES, {"tid": task_id}).mappings())
 
 
-def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: datetime) -> ExecuteResult:
-    """Start ``task_id`` and return everything its specialist needs.
+def execute_task(
+    conn: Connection, *, task: Mapping[Any, Any], claim: Mapping[str, Any], roles: RoleLibrary, at: datetime
+) -> ExecuteResult:
+    """Start ``task`` (its row, locked by the caller) and return everything its specialist needs.
 
-    A task already in progress gets its context again, unchanged. Raises
-    :class:`DependenciesUnfinished` (naming the blockers), :class:`Conflict` (open subtasks,
-    archived), :class:`InvalidTransition` (finished tasks).
+    ``claim`` holds the claim's columns (:func:`taskorch.services.claims.claim`), written with the
+    status. A task already in progress gets its context again, unchanged but for the claim.
+    Raises :class:`DependenciesUnfinished` (naming the blockers), :class:`Conflict` (open
+    subtasks, archived), :class:`InvalidTransition` (finished tasks).
     """
-    task = repo.get_task(conn, task_id, for_update=True)
+    from taskorch.services import claims  # not imported by show, which reads specialist_context only
+
+    task_id = task["id"]
     number = task["number"]
     _refuse_archived(task)
     if task["unmet_dependencies"] > 0:
@@ -116,8 +109,9 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
             )
         )
     if task["status"] != TaskStatus.IN_PROGRESS.value:
-        repo.change_status(conn, task, TaskStatus.IN_PROGRESS, tool="execute_task", at=at)
-        task = repo.get_task(conn, task_id)
+        task = repo.change_status(conn, task, TaskStatus.IN_PROGRESS, tool="execute_task", at=at, unaudited=claim).task
+    else:
+        task = claims.write(conn, task, claim)
 
     context = specialist_context(conn, task, roles)
     role = roles.get(task["specialist_type"])
@@ -134,7 +128,7 @@ def execute_task(conn: Connection, *, task_id: int, roles: RoleLibrary, at: date
 
 
 def specialist_context(
-    conn: Connection, task: RowMapping, roles: RoleLibrary, *, include_artifacts: bool = False
+    conn: Connection, task: Mapping[Any, Any], roles: RoleLibrary, *, include_artifacts: bool = False
 ) -> dict[str, Any]:
     """What the specialist of ``task`` is handed: ``task`` (a TaskView), ``specialist``,
     ``ancestry``, ``dependency_results`` and ``acceptance_criteria`` (the fields ExecuteResult
@@ -144,9 +138,13 @@ def specialist_context(
     dep_rows = list(conn.execute(_DEPENDENCIES, {"tid": task["id"]}).mappings())
     arts = views.artifacts_of(conn, [d["id"] for d in dep_rows])
     return {
-        "task": views.task_views(conn, [task], include_children=include_artifacts, include_artifacts=include_artifacts)[
-            0
-        ],
+        "task": views.task_views(
+            conn,
+            [task],
+            include_children=include_artifacts,
+            include_artifacts=include_artifacts,
+            dependency_numbers={task["id"]: sorted(d["number"] for d in dep_rows)},
+        )[0],
         "specialist": SpecialistContext(
             name=role.name, title=role.title, summary=role.summary, instructions=role.instructions
         ),
@@ -222,7 +220,7 @@ def project_relative_paths(project_root: str, file_paths: Sequence[str]) -> list
 def complete_task(
     conn: Connection,
     *,
-    task_id: int,
+    task: Mapping[Any, Any],
     project_root: str,
     summary: str,
     detailed_work: str,
@@ -236,10 +234,14 @@ def complete_task(
     File paths are recorded relative to the project; those that do not exist are recorded too
     and listed in ``missing_files`` (a warning, not a refusal: the work may have deleted a file).
 
+    ``task`` is the task's row, locked by the caller. Completing ends its claim.
+
     Raises :class:`InvalidInput` (a path outside the project), :class:`InvalidTransition`
     (a task not in progress), :class:`Conflict` (open subtasks, archived).
     """
-    task = repo.get_task(conn, task_id, for_update=True)
+    from taskorch.services import claims
+
+    task_id = task["id"]
     number = task["number"]
     _refuse_archived(task)
     if task["open_subtasks"] > 0:
@@ -261,7 +263,11 @@ def complete_task(
     paths = project_relative_paths(project_root, file_paths)
     # Recorded all the same (a file may be deleted by the work, or not written yet), but named.
     missing = [p for p in paths if not (Path(project_root) / p).exists()]
-    repo.change_status(conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at)
+    # The status and artifact audit rows go in one statement, in that order.
+    events: list[dict[str, Any]] = []
+    change = repo.change_status(
+        conn, task, TaskStatus.COMPLETED, tool="complete_task", at=at, unaudited=claims.RELEASED, events=events
+    )
     artifact_id = int(
         conn.execute(
             _INSERT_ARTIFACT,
@@ -276,26 +282,40 @@ def complete_task(
             },
         ).scalar_one()
     )
-    repo.record_event(
-        conn,
-        session_id=task["session_id"],
-        task_id=task_id,
-        tool="complete_task",
-        action="artifact",
-        changes={"artifact_id": artifact_id, "artifact_type": artifact_type.value, "file_paths": paths},
-        at=at,
+    events.append(
+        repo.event_row(
+            session_id=task["session_id"],
+            task_id=task_id,
+            tool="complete_task",
+            action="artifact",
+            changes={"artifact_id": artifact_id, "artifact_type": artifact_type.value, "file_paths": paths},
+            at=at,
+        )
     )
-    repo.reindex(conn, task_id)
+    repo.record_events(conn, events)
+    repo.index_new_artifact(conn, task_id, summary, detailed_work, paths)
 
     parent_ready = False
     open_siblings: list[RowMapping] = []
     open_count = 0
     if task["parent_id"] is not None:
-        parent = repo.get_task(conn, task["parent_id"])
+        # The parent's count as the status change left it (read back when it did not move).
+        parent = change.parent or repo.get_task(conn, task["parent_id"])
         parent_ready = parent["open_subtasks"] == 0 and not parent["archived"]
         open_count = int(parent["open_subtasks"])
         open_siblings = _open_subtasks(conn, task["parent_id"], SIBLINGS_SHOWN)
-    unblocked = list(conn.execute(_UNBLOCKED, {"tid": task_id}).mappings())
+    # The dependents the completion left with nothing to wait for, by priority then age.
+    unblocked = sorted(
+        (
+            row
+            for row in change.dependents
+            if row["status"] == TaskStatus.PENDING.value
+            and row["unmet_dependencies"] == 0
+            and row["open_subtasks"] == 0
+            and not row["archived"]
+        ),
+        key=lambda row: (row["priority_rank"], row["id"]),
+    )
     next_step: Message
     if parent_ready:
         next_step = (
@@ -311,9 +331,8 @@ def complete_task(
         )
     else:
         next_step = ("See the ready queue with ", Hint("get_status"), ".")
-    done = repo.get_task(conn, task_id)
     result = CompleteResult(
-        task=views.brief(done),
+        task=views.brief(change.task),
         artifact_id=artifact_id,
         parent_id=task["parent_number"],
         parent_ready_for_synthesis=parent_ready,

@@ -433,12 +433,13 @@ class GitService:
 
     @staticmethod
     def lacking(view: GitConfigView) -> str:
-        """What the connected platform cannot do for the view's tier, said plainly ("" if nothing):
-        "; on gitlab: no conditional requests; subtasks are linked issues ..."."""
-        said = platform_spec(view.platform).lacking(view.tier)
-        text = f"; on {view.platform}: {'; '.join(said)}" if said else ""
+        """What the connected platform cannot do for the view's tier and how it differs, said
+        plainly, one point per line ("" if nothing): "; on GitLab:\n- no conditional requests\n- ..."."""
+        spec = platform_spec(view.platform)
+        said = spec.lacking(view.tier)
+        text = f"; on {spec.title}:" + "".join(f"\n- {point}" for point in said) if said else ""
         if view.code_host:
-            text += f"; code, tags and releases on {view.code_host}"
+            text += f"\n- code, tags and releases on {view.code_host}"
         return text
 
     def connect(self, conn: Connection, session_id: int, checked: Mapping[str, Any]) -> GitConfigView:

@@ -90,7 +90,11 @@ TaskId = Annotated[int, Field(ge=1, le=MAX_ID)]
 _STRICT = ConfigDict(extra="forbid")
 
 
-class TaskFields(BaseModel):
+class _Model(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class TaskFields(_Model):
     """The fields of one task to plan."""
 
     model_config = _STRICT
@@ -134,7 +138,7 @@ class SubtaskSpec(TaskFields):
     )
 
 
-class TaskChanges(BaseModel):
+class TaskChanges(_Model):
     """The fields update_task may change, each optional, with the rules of :class:`TaskFields`.
 
     ``None`` clears ``due_date``, ``estimated_effort`` and ``milestone``; ``status`` is checked by
@@ -180,7 +184,7 @@ class TaskChanges(BaseModel):
         return out
 
 
-class TaskBrief(BaseModel):
+class TaskBrief(_Model):
     """A task in one line: enough to choose what to look at next."""
 
     id: int
@@ -193,7 +197,7 @@ class TaskBrief(BaseModel):
     claim_expires_at: datetime | None = Field(default=None, description="When that claim's lease ends (UTC).")
 
 
-class ArtifactView(BaseModel):
+class ArtifactView(_Model):
     id: int
     task_id: int
     artifact_type: ArtifactType
@@ -204,7 +208,7 @@ class ArtifactView(BaseModel):
     created_at: datetime
 
 
-class TaskView(BaseModel):
+class TaskView(_Model):
     """A whole task."""
 
     id: int
@@ -241,7 +245,7 @@ class TaskView(BaseModel):
     artifacts: list[ArtifactView] | None = None
 
 
-class SessionResult(BaseModel):
+class SessionResult(_Model):
     session_id: int
     name: str
     project_root: str
@@ -260,13 +264,13 @@ class SessionResult(BaseModel):
     project_reason: str | None = Field(default=None, description="Why the working directory led to this project.")
 
 
-class RoutingDecision(BaseModel):
+class RoutingDecision(_Model):
     task_id: int
     specialist_type: str
     reason: str
 
 
-class PlanResult(BaseModel):
+class PlanResult(_Model):
     session_id: int
     task: TaskView = Field(
         description="The task planned (the parent when subtasks were given; they are listed in subtasks, not here)."
@@ -277,7 +281,7 @@ class PlanResult(BaseModel):
     next_step: str
 
 
-class DependencyResult(BaseModel):
+class DependencyResult(_Model):
     """What a completed dependency produced."""
 
     task_id: int
@@ -286,14 +290,14 @@ class DependencyResult(BaseModel):
     artifacts: list[ArtifactView]
 
 
-class SpecialistContext(BaseModel):
+class SpecialistContext(_Model):
     name: str
     title: str
     summary: str
     instructions: str
 
 
-class ExecuteResult(BaseModel):
+class ExecuteResult(_Model):
     task: TaskView
     specialist: SpecialistContext
     ancestry: list[TaskBrief] = Field(description="Parent first, then its parent, up to the root.")
@@ -306,7 +310,7 @@ class ExecuteResult(BaseModel):
     )
 
 
-class CompleteResult(BaseModel):
+class CompleteResult(_Model):
     task: TaskBrief
     artifact_id: int
     parent_id: int | None
@@ -323,7 +327,7 @@ class CompleteResult(BaseModel):
     next_step: str
 
 
-class TaskRow(BaseModel):
+class TaskRow(_Model):
     """A task in a list (query_tasks with detail=brief): enough to choose, plan and update; the
     specialist and the texts are in detail=full and execute_task.
 
@@ -340,7 +344,7 @@ class TaskRow(BaseModel):
     depends_on: list[int] = Field(default_factory=list)
 
 
-class QueryBrief(BaseModel):
+class QueryBrief(_Model):
     """query_tasks with detail=brief: one row per task (detail=full gives whole tasks)."""
 
     total: int = Field(description="Tasks matching the filters, before limit and offset.")
@@ -349,19 +353,19 @@ class QueryBrief(BaseModel):
     tasks: list[TaskRow]
 
 
-class QueryResult(BaseModel):
+class QueryResult(_Model):
     total: int = Field(description="Tasks matching the filters, before limit and offset.")
     limit: int
     offset: int
     tasks: list[TaskView]
 
 
-class UpdateResult(BaseModel):
+class UpdateResult(_Model):
     task: TaskView
     changed: list[str] = Field(description="Fields that changed.")
 
 
-class CancelResult(BaseModel):
+class CancelResult(_Model):
     cancelled: list[int]
     skipped: list[int] = Field(description="Subtasks already finished, left as they were.")
     reason: str
@@ -370,12 +374,12 @@ class CancelResult(BaseModel):
     )
 
 
-class DeleteResult(BaseModel):
+class DeleteResult(_Model):
     mode: Literal["archived", "deleted"]
     task_ids: list[int]
 
 
-class SynthesisResult(BaseModel):
+class SynthesisResult(_Model):
     parent_id: int
     synthesis: str = Field(description="Markdown combining the completed subtasks' results.")
     completed: list[TaskBrief]
@@ -384,13 +388,13 @@ class SynthesisResult(BaseModel):
     next_step: str
 
 
-class BlockedTask(BaseModel):
+class BlockedTask(_Model):
     task: TaskBrief
     blockers: list[TaskBrief]
     reason: str
 
 
-class StatusResult(BaseModel):
+class StatusResult(_Model):
     session_id: int
     project_root: str
     counts: dict[str, int]
@@ -404,14 +408,14 @@ class StatusResult(BaseModel):
     recently_completed: list[TaskBrief]
 
 
-class Finding(BaseModel):
+class Finding(_Model):
     kind: str
     detail: str
     task_id: int | None = None
     fixed: bool = False
 
 
-class MaintenanceResult(BaseModel):
+class MaintenanceResult(_Model):
     action: str
     dry_run: bool
     findings: list[Finding]
@@ -419,7 +423,7 @@ class MaintenanceResult(BaseModel):
     report: str | None = Field(default=None, description="Markdown, for prepare_handover.")
 
 
-class HealthResult(BaseModel):
+class HealthResult(_Model):
     status: Literal["ok", "degraded", "failing"]
     version: str
     uptime_seconds: float
@@ -428,7 +432,7 @@ class HealthResult(BaseModel):
     components: dict[str, str]
 
 
-class ShutdownResult(BaseModel):
+class ShutdownResult(_Model):
     ready: bool
     in_flight_calls: int
     background_work: dict[str, str]
@@ -436,7 +440,7 @@ class ShutdownResult(BaseModel):
     detail: str
 
 
-class RestartRecord(BaseModel):
+class RestartRecord(_Model):
     id: int
     reason: str
     started_at: datetime
@@ -446,17 +450,17 @@ class RestartRecord(BaseModel):
     components: dict[str, str]
 
 
-class RestartResult(BaseModel):
+class RestartResult(_Model):
     restart: RestartRecord
 
 
-class RestartStatusResult(BaseModel):
+class RestartStatusResult(_Model):
     restarts: list[RestartRecord]
     total: int
     uptime_seconds: float
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(_Model):
     """One change: when, by which tool, what, to which task; ``changes`` maps field -> [old, new]."""
 
     id: int
@@ -468,11 +472,11 @@ class AuditEntry(BaseModel):
     actor: str = Field(default="local", description="Who made the change: an API token's name, or local.")
 
 
-class AuditTrail(BaseModel):
+class AuditTrail(_Model):
     entries: list[AuditEntry] = Field(description="Oldest first.")
 
 
-class ReconnectResult(BaseModel):
+class ReconnectResult(_Model):
     ok: bool
     disconnect_seconds: float
     reconnect_seconds: float
@@ -483,7 +487,7 @@ class ReconnectResult(BaseModel):
 # -- Git platform integration ----------------------------------------------------------------
 
 
-class IssueLinkView(BaseModel):
+class IssueLinkView(_Model):
     task_id: int
     platform: str
     repository: str
@@ -494,7 +498,7 @@ class IssueLinkView(BaseModel):
     error: str | None = None
 
 
-class ConflictView(BaseModel):
+class ConflictView(_Model):
     """A field changed on both sides since they last agreed; resolve with resolve_conflict."""
 
     id: int
@@ -508,13 +512,13 @@ class ConflictView(BaseModel):
     resolution: str | None = None
 
 
-class SyncFailure(BaseModel):
+class SyncFailure(_Model):
     task_id: int | None
     operation: str
     error: str
 
 
-class SyncResult(BaseModel):
+class SyncResult(_Model):
     """What a sync moved, what failed and what conflicts; requests counts HTTP requests spent."""
 
     repository: str
@@ -537,7 +541,7 @@ class SyncResult(BaseModel):
     )
 
 
-class GitConfigView(BaseModel):
+class GitConfigView(_Model):
     platform: str
     repository: str
     api_token_name: str
@@ -557,7 +561,7 @@ class GitConfigView(BaseModel):
     )
 
 
-class GitResult(BaseModel):
+class GitResult(_Model):
     """The answer of the git_integration tool: which parts are set depends on the action."""
 
     action: str
@@ -569,7 +573,7 @@ class GitResult(BaseModel):
     detail: str
 
 
-class BoardResult(BaseModel):
+class BoardResult(_Model):
     action: str
     board: dict[str, Any] | None = None
     sprint: dict[str, Any] | None = Field(default=None, description="id, name, state, start, end, goal.")
@@ -580,7 +584,7 @@ class BoardResult(BaseModel):
 # -- Release coordination --------------------------------------------------------------------
 
 
-class ReleaseView(BaseModel):
+class ReleaseView(_Model):
     name: str = Field(description="The tag and milestone title, e.g. v1.2.0.")
     version: str | None
     status: str = Field(description="planning, active, completed or cancelled.")
@@ -594,7 +598,7 @@ class ReleaseView(BaseModel):
     notes: str | None
 
 
-class Readiness(BaseModel):
+class Readiness(_Model):
     """How ready the release's work is."""
 
     ready: bool = Field(description="True when every included task and subtask is finished.")
@@ -604,13 +608,13 @@ class Readiness(BaseModel):
     without_issue: list[int] = Field(description="Included tasks that have no issue yet.")
 
 
-class ReleaseStep(BaseModel):
+class ReleaseStep(_Model):
     step: str
     status: Literal["done", "resumed", "skipped", "planned", "failed"]
     detail: str
 
 
-class ReleaseResult(BaseModel):
+class ReleaseResult(_Model):
     action: str
     release: ReleaseView
     readiness: Readiness | None = None
@@ -624,7 +628,7 @@ class ReleaseResult(BaseModel):
 # -- reading one task, the plan as a tree, reopening ------------------------------------------
 
 
-class ShowResult(BaseModel):
+class ShowResult(_Model):
     """One task as execute_task would present it, read without starting it, with its history."""
 
     task: TaskView
@@ -640,7 +644,7 @@ class ShowResult(BaseModel):
     )
 
 
-class TreeResult(BaseModel):
+class TreeResult(_Model):
     """Every live task of the project, by number; ``parent_id`` links a subtask to its parent."""
 
     session_id: int
@@ -648,7 +652,7 @@ class TreeResult(BaseModel):
     tasks: list[TaskBrief]
 
 
-class ReopenResult(BaseModel):
+class ReopenResult(_Model):
     """A completed task moved back to pending by reopen_task."""
 
     task: TaskBrief

@@ -12,7 +12,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, ColumnElement, Connection, RowMapping, and_, bindparam, func, select, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 
 from taskorch.domain.model import ACTIVE_STATUSES, TaskStatus
 from taskorch.services import views
@@ -320,6 +333,38 @@ _BLOCKERS = (
 )
 
 
+#: get_status's five lists (ready, awaiting synthesis, in progress, recently completed, waiting)
+#: in one statement, per dialect: each member is its own statement above as a subquery (its
+#: index range, order and limit), tagged with its position; the same columns in each.
+_ORDER_COLUMNS = (tasks.c.status_reason, tasks.c.unmet_dependencies, tasks.c.priority_rank, tasks.c.updated_at)
+_BLOCKED_LIMIT: BindParameter[int] = bindparam("blim")
+
+
+def _lists_statement(dialect: str) -> CompoundSelect[Any]:
+    members = [
+        *(
+            member.add_columns(*_ORDER_COLUMNS)
+            for member in (_READY, _AWAITING, _LATEST[TaskStatus.IN_PROGRESS], _LATEST[TaskStatus.COMPLETED])
+        ),
+        _WAITING[dialect].add_columns(tasks.c.priority_rank, tasks.c.updated_at).limit(_BLOCKED_LIMIT),
+    ]
+    subqueries = [member.subquery() for member in members]
+    return union_all(
+        *(select(literal_column(str(index)).label("list"), *sub.c) for index, sub in enumerate(subqueries))
+    )
+
+
+_LISTS = {dialect: _lists_statement(dialect) for dialect in WAITING_SQL}
+
+
+def _by_priority(row: RowMapping) -> tuple[int, int]:
+    return row["priority_rank"], row["id"]
+
+
+def _by_latest(row: RowMapping) -> tuple[datetime, int]:
+    return row["updated_at"], row["id"]
+
+
 def ready_queue(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[TaskBrief]:
     """Pending tasks without subtasks whose dependencies are all completed, by priority then age."""
     return views.briefs_of(conn, _READY, {"sid": session_id, "lim": limit})
@@ -333,7 +378,11 @@ def awaiting_synthesis(conn: Connection, session_id: int, limit: int = STATUS_LI
 def blocked_tasks(conn: Connection, session_id: int, limit: int = STATUS_LIST_LIMIT) -> list[BlockedTask]:
     """Tasks marked blocked, and pending tasks waiting on unfinished dependencies, with blockers."""
     waiting = _WAITING.get(conn.dialect.name, _WAITING["sqlite"])
-    rows = list(conn.execute(waiting, {"sid": session_id, "lim": limit}).mappings())
+    return _blocked(conn, list(conn.execute(waiting, {"sid": session_id, "lim": limit}).mappings()))
+
+
+def _blocked(conn: Connection, rows: list[RowMapping]) -> list[BlockedTask]:
+    """The waiting ``rows`` (with ``status_reason`` and ``unmet_dependencies``) with their blockers."""
     ids = [r["id"] for r in rows]
     blockers: dict[int, list[TaskBrief]] = {i: [] for i in ids}
     if ids:
@@ -361,14 +410,24 @@ def get_status(
     """Counts by status, the ready queue, blocked, in-progress and recently completed tasks
     (at most ``limit`` tasks in each list; ``blocked_limit``, default ``limit``, blocked ones)."""
     counts = repo.stored_counts(conn, session_id)
+    lists: list[list[RowMapping]] = [[], [], [], [], []]
+    statement = _LISTS.get(conn.dialect.name, _LISTS["sqlite"])
+    parameters = {"sid": session_id, "lim": limit, "blim": limit if blocked_limit is None else blocked_limit}
+    for row in conn.execute(statement, parameters).mappings():
+        lists[row["list"]].append(row)
+    # Each list in its member's order (a compound statement keeps no order of its own).
+    ready, awaiting, in_progress, completed, waiting = (
+        sorted(rows, key=_by_latest, reverse=True) if index in (2, 3) else sorted(rows, key=_by_priority)
+        for index, rows in enumerate(lists)
+    )
     return StatusResult(
         session_id=session_id,
         project_root=project_root,
         counts=counts,
         total=sum(counts.values()),
-        ready=ready_queue(conn, session_id, limit),
-        awaiting_synthesis=awaiting_synthesis(conn, session_id, limit),
-        blocked=blocked_tasks(conn, session_id, limit if blocked_limit is None else blocked_limit),
-        in_progress=views.briefs_of(conn, _LATEST[TaskStatus.IN_PROGRESS], {"sid": session_id, "lim": limit}),
-        recently_completed=views.briefs_of(conn, _LATEST[TaskStatus.COMPLETED], {"sid": session_id, "lim": limit}),
+        ready=[views.brief(row) for row in ready],
+        awaiting_synthesis=[views.brief(row) for row in awaiting],
+        blocked=_blocked(conn, waiting),
+        in_progress=[views.brief(row) for row in in_progress],
+        recently_completed=[views.brief(row) for row in completed],
     )

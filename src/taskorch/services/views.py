@@ -6,10 +6,10 @@ Every task reference leaving here is the task's number in its project (``tasks.n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, bindparam, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, select
 
 from taskorch.domain.caller import LOCAL, current_caller
 from taskorch.services.models import ArtifactView, AuditEntry, TaskBrief, TaskView
@@ -33,7 +33,7 @@ BRIEF_COLUMNS = _BRIEF_COLUMNS = (
 )
 
 
-def brief(row: RowMapping) -> TaskBrief:
+def brief(row: Mapping[Any, Any]) -> TaskBrief:
     """A task in one line; ``row`` needs ``number`` and ``parent_number`` (a full tasks row has them).
 
     The claim is left out (its fields keep their default, ``None``, which answers omit) when it
@@ -92,15 +92,19 @@ def artifacts_of(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[Ar
 
 def task_views(
     conn: Connection,
-    rows: Sequence[RowMapping],
+    rows: Sequence[Mapping[Any, Any]],
     *,
     include_children: bool = False,
     include_artifacts: bool = False,
+    dependency_numbers: Mapping[int, list[int]] | None = None,
 ) -> list[TaskView]:
-    """Whole views of ``rows``, with labels and dependencies (and optionally children, artifacts)."""
+    """Whole views of ``rows``, with labels and dependencies (and optionally children, artifacts).
+
+    ``dependency_numbers``: each row's dependencies as sorted task numbers, when the caller has
+    read them already (by internal id; every row present)."""
     ids = [row["id"] for row in rows]
     labels = repo.labels_of(conn, ids)
-    deps = repo.dependency_numbers_of(conn, ids)
+    deps = repo.dependency_numbers_of(conn, ids) if dependency_numbers is None else dependency_numbers
     children: dict[int, list[TaskBrief]] = {i: [] for i in ids}
     if include_children and ids:
         for child in conn.execute(_CHILDREN_OF, {"ids": ids}).mappings():

@@ -166,8 +166,9 @@ class WebhookService:
         return outcome
 
     def _pull_issues(self, session_id: int, numbers: list[Any]) -> None:
-        """Fetch each linked issue named and merge it into its task (the pull's merge)."""
-        wanted = [int(n) for n in numbers if str(n).isdigit()]
+        """Fetch each linked issue named and merge it into its task (the pull's merge). Issues are
+        named by number (``"12"``) or by Jira key (``"SHOP-12"``: the number of the key)."""
+        wanted = [int(n) for n in (str(named).rpartition("-")[2] for named in numbers) if n.isascii() and n.isdigit()]
         if not wanted:
             return
         with self.orchestrator.git.connected(session_id) as engine:

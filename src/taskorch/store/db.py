@@ -92,6 +92,10 @@ class Database:
                 "use sqlite:////absolute/path.db or postgresql+psycopg://user@host/dbname.",
             ) from None
         self.dialect = parsed.get_backend_name()
+        if self.dialect == "postgresql":
+            from taskorch.store.tables import declare_postgresql_options
+
+            declare_postgresql_options()
         #: The database in words for messages: its file, or its URL without the password.
         self.location = (
             f"the database file {(parsed.database or ':memory:').removeprefix('file:')}"

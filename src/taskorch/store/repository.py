@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from taskorch.domain.caller import current_caller
 from taskorch.domain.graph import find_cycle
@@ -45,6 +57,7 @@ from taskorch.store.tables import (
 
 __all__ = [
     "NewTask",
+    "StatusChange",
     "archive_tasks",
     "change_status",
     "delete_tasks",
@@ -52,19 +65,23 @@ __all__ = [
     "dependency_cycle",
     "dependency_numbers_of",
     "dependents_of",
+    "event_row",
     "get_task",
     "get_tasks",
+    "index_new_artifact",
     "insert_task",
     "insert_tasks",
     "labels_of",
     "numbers_of",
     "record_event",
+    "record_events",
     "reindex",
     "replace_dependencies",
     "replace_labels",
     "session_row",
     "subtree_ids",
     "summary_rows",
+    "task_by_number",
     "task_id_of",
     "update_fields",
     "utcnow",
@@ -101,10 +118,26 @@ _TITLE_AND_DESCRIPTION = select(tasks.c.title, tasks.c.description).where(tasks.
 _ARTIFACT_TEXTS = select(artifacts.c.summary, artifacts.c.detailed_work, artifacts.c.file_paths).where(
     artifacts.c.task_id == bindparam("id")
 )
+_TASK_BY_NUMBER = select(tasks).where(tasks.c.session_id == bindparam("sid"), tasks.c.number == bindparam("n"))
+_TASK_BY_NUMBER_FOR_UPDATE = _TASK_BY_NUMBER.with_for_update()
+_IDS_BY_NUMBERS = (
+    select(tasks.c.id)
+    .where(tasks.c.session_id == bindparam("sid"), tasks.c.number.between(bindparam("lo"), bindparam("hi")))
+    .order_by(tasks.c.number)
+)
 _BUMP_COUNT = (
     update(status_counts)
     .where(status_counts.c.session_id == bindparam("sid"), status_counts.c.status == bindparam("st"))
     .values(count=status_counts.c.count + bindparam("delta"))
+)
+#: One status's count down by one and another's up by one, in one statement.
+_MOVE_COUNT = (
+    update(status_counts)
+    .where(
+        status_counts.c.session_id == bindparam("sid"),
+        status_counts.c.status.in_([bindparam("old"), bindparam("new")]),
+    )
+    .values(count=status_counts.c.count + case((status_counts.c.status == bindparam("old"), -1), else_=1))
 )
 _BUMP_OPEN = (
     update(tasks).where(tasks.c.id == bindparam("pid")).values(open_subtasks=tasks.c.open_subtasks + bindparam("delta"))
@@ -114,6 +147,7 @@ _BUMP_OPEN_NEW_CHILD = (
     .where(tasks.c.id == bindparam("pid"))
     .values(open_subtasks=tasks.c.open_subtasks + bindparam("delta"), has_subtasks=True)
 )
+_BUMP_OPEN_RETURNING = _BUMP_OPEN.returning(tasks.c.open_subtasks, tasks.c.archived)
 _BUMP_UNMET = (
     update(tasks)
     .where(
@@ -121,6 +155,7 @@ _BUMP_UNMET = (
     )
     .values(unmet_dependencies=tasks.c.unmet_dependencies + bindparam("delta"))
 )
+_BUMP_UNMET_RETURNING = _BUMP_UNMET.returning(*tasks.c)
 #: Executed with the new values as parameters: the SET clause names the keys given.
 _UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("tid"))
 _SUMMARY_ROWS = select(
@@ -165,6 +200,12 @@ def task_id_of(conn: Connection, session_id: int, number: int) -> int | None:
     """The internal id of task ``number`` of the session, or None."""
     found = conn.execute(_TASK_ID_BY_NUMBER, {"sid": session_id, "n": number}).scalar()
     return None if found is None else int(found)
+
+
+def task_by_number(conn: Connection, session_id: int, number: int, *, for_update: bool = False) -> RowMapping | None:
+    """The row of task ``number`` of the session, or None; ``for_update`` locks it on PostgreSQL."""
+    query = _TASK_BY_NUMBER_FOR_UPDATE if for_update else _TASK_BY_NUMBER
+    return conn.execute(query, {"sid": session_id, "n": number}).mappings().first()
 
 
 def get_task(conn: Connection, task_id: int, *, for_update: bool = False) -> RowMapping:
@@ -276,19 +317,38 @@ def record_event(
     """
     conn.execute(
         _INSERT_EVENT,
-        {
-            "session_id": session_id,
-            "task_id": task_id,
-            "tid": task_id,
-            "tool": tool,
-            "action": action,
-            "changes": {
-                k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
-            },
-            "created_at": at or utcnow(),
-            "actor": current_caller().actor,
-        },
+        event_row(session_id=session_id, task_id=task_id, tool=tool, action=action, changes=changes, at=at),
     )
+
+
+def event_row(
+    *,
+    session_id: int,
+    task_id: int | None,
+    tool: str,
+    action: str,
+    changes: Mapping[str, Any],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The parameters of one audit row as :func:`record_event` writes it, for :func:`record_events`."""
+    return {
+        "session_id": session_id,
+        "task_id": task_id,
+        "tid": task_id,
+        "tool": tool,
+        "action": action,
+        "changes": {
+            k: _jsonable(v) if not isinstance(v, list) else [_jsonable(x) for x in v] for k, v in changes.items()
+        },
+        "created_at": at or utcnow(),
+        "actor": current_caller().actor,
+    }
+
+
+def record_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append the audit rows built by :func:`event_row`, in order, in one statement."""
+    if rows:
+        conn.execute(_INSERT_EVENT, list(rows))
 
 
 def reindex(conn: Connection, task_id: int) -> None:
@@ -301,6 +361,20 @@ def reindex(conn: Connection, task_id: int) -> None:
     for summary, detail, paths in conn.execute(_ARTIFACT_TEXTS, {"id": task_id}):
         parts.extend([summary, detail, " ".join(paths)])
     search.index_task(conn, task_id, "\n".join(p for p in parts if p))
+
+
+def index_new_artifact(
+    conn: Connection, task_id: int, summary: str, detailed_work: str, file_paths: Sequence[str]
+) -> None:
+    """Add the text of the artifact just recorded to the task's search document.
+
+    The document :func:`reindex` writes ends with the artifacts' texts in the order they were
+    recorded, so the newest one is appended in one statement; a task without a document gets
+    it whole.
+    """
+    text = "\n".join(p for p in (summary, detailed_work, " ".join(file_paths)) if p)
+    if not text or not search.append_to_document(conn, task_id, text):
+        reindex(conn, task_id)
 
 
 # -- counters ------------------------------------------------------------------------------
@@ -492,9 +566,15 @@ def insert_tasks(
                 "updated_at": at,
             }
         )
+    # One executemany, then the ids in one read by their numbers (unique in the session): an
+    # INSERT ... RETURNING whose rows must come back in order runs one statement per row on SQLite.
+    conn.execute(insert(tasks), rows)
     ids = [
-        int(i) for i in conn.execute(insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True), rows).scalars()
+        int(i)
+        for i in conn.execute(_IDS_BY_NUMBERS, {"sid": session_id, "lo": first, "hi": first + count - 1}).scalars()
     ]
+    if len(ids) != count:  # pragma: no cover - the numbers were reserved by this transaction
+        raise RuntimeError(f"inserted {count} tasks but found {len(ids)} by their numbers")
     labels_rows = [{"task_id": ids[i], "label": label} for i, (_, labels) in enumerate(snapshots) for label in labels]
     if labels_rows:
         conn.execute(insert(task_labels), labels_rows)
@@ -543,22 +623,40 @@ def insert_tasks(
     return ids
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """What :func:`change_status` did, so its caller need not read it back.
+
+    ``task``: the task's row as written (the row given, updated). ``parent``: the parent's
+    ``open_subtasks`` and ``archived`` after the change, when its count moved (else None).
+    ``dependents``: on completion, the rows of the tasks that depend on it, as updated.
+    """
+
+    task: Mapping[Any, Any]
+    parent: RowMapping | None = None
+    dependents: list[RowMapping] = field(default_factory=list)
+
+
 def change_status(
     conn: Connection,
-    task: RowMapping,
+    task: Mapping[Any, Any],
     target: TaskStatus,
     *,
     tool: str,
     at: datetime,
     extra: Mapping[str, Any] | None = None,
     reopen: bool = False,
-) -> None:
+    unaudited: Mapping[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> StatusChange:
     """Move ``task`` to ``target`` after checking the transition table; keep every counter true.
 
     ``extra`` holds other columns changed in the same step (e.g. ``status_reason``), audited
-    with the status. ``reopen`` allows only the way back from completed (``REOPENING``): the
-    parent counts the task open again and its dependents wait for it again. Raises
-    :class:`InvalidTransition`.
+    with the status; ``unaudited`` columns written in the same statement without an audit
+    entry of their own (a claim ended by the completion). ``reopen`` allows only the way back
+    from completed (``REOPENING``): the parent counts the task open again and its dependents
+    wait for it again. The audit row is written, or appended to ``events`` when given (for
+    :func:`record_events`). Raises :class:`InvalidTransition`.
     """
     current = TaskStatus(task["status"])
     check_transition(task["number"], current, target, reopen=reopen)
@@ -570,30 +668,38 @@ def change_status(
     elif current in TERMINAL_STATUSES:
         values["completed_at"] = None
     values.update(extra or {})
+    values.update(unaudited or {})
     conn.execute(_UPDATE_TASK, {"tid": task["id"], **values})
+    parent: RowMapping | None = None
+    dependents: list[RowMapping] = []
     if not task["archived"]:
-        _bump_count(conn, task["session_id"], current.value, -1)
-        _bump_count(conn, task["session_id"], target.value, 1)
-        if current in ACTIVE_STATUSES and target in TERMINAL_STATUSES:
-            _bump_open_subtasks(conn, task["parent_id"], -1)
-        elif current in TERMINAL_STATUSES and target in ACTIVE_STATUSES:
-            _bump_open_subtasks(conn, task["parent_id"], 1)
+        if current is not target:
+            conn.execute(_MOVE_COUNT, {"sid": task["session_id"], "old": current.value, "new": target.value})
+        if task["parent_id"] is not None:
+            delta = 0
+            if current in ACTIVE_STATUSES and target in TERMINAL_STATUSES:
+                delta = -1
+            elif current in TERMINAL_STATUSES and target in ACTIVE_STATUSES:
+                delta = 1
+            if delta:
+                parent = (
+                    conn.execute(_BUMP_OPEN_RETURNING, {"pid": task["parent_id"], "delta": delta}).mappings().first()
+                )
     if target is TaskStatus.COMPLETED:
-        _bump_unmet_of_dependents(conn, task["id"], -1)
+        dependents = list(conn.execute(_BUMP_UNMET_RETURNING, {"tid": task["id"], "delta": -1}).mappings())
     elif current is TaskStatus.COMPLETED:
         _bump_unmet_of_dependents(conn, task["id"], 1)
     changes: dict[str, Any] = {"status": [current.value, target.value]}
     for key, new in (extra or {}).items():
         changes[key] = [_jsonable(task[key]), _jsonable(new)]
-    record_event(
-        conn,
-        session_id=task["session_id"],
-        task_id=task["id"],
-        tool=tool,
-        action="status",
-        changes=changes,
-        at=at,
+    event = event_row(
+        session_id=task["session_id"], task_id=task["id"], tool=tool, action="status", changes=changes, at=at
     )
+    if events is None:
+        conn.execute(_INSERT_EVENT, event)
+    else:
+        events.append(event)
+    return StatusChange(task={**task, **values}, parent=parent, dependents=dependents)
 
 
 def update_fields(

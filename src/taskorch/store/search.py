@@ -14,7 +14,7 @@ import re
 
 from sqlalchemy import Connection, Select, bindparam, column, select, table, text
 
-__all__ = ["index_new_tasks", "index_task", "matching_task_ids", "remove_task", "terms"]
+__all__ = ["append_to_document", "index_new_tasks", "index_task", "matching_task_ids", "remove_task", "terms"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _fts = table("task_fts", column("rowid"), column("task_id"), column("document"))
@@ -41,6 +41,22 @@ def index_task(conn: Connection, task_id: int, document: str) -> None:
             ),
             {"id": task_id, "doc": document},
         )
+
+
+_APPEND = {
+    "sqlite": text("UPDATE task_fts SET document = document || :sep || :doc WHERE rowid = :id"),
+    "postgresql": text("UPDATE task_fts SET document = document || to_tsvector('simple', :doc) WHERE task_id = :id"),
+}
+
+
+def append_to_document(conn: Connection, task_id: int, document: str) -> bool:
+    """Add ``document`` at the end of the search document of ``task_id``, as a new line, in one
+    statement; False (nothing written) when the task has no document yet."""
+    if conn.dialect.name == "sqlite":
+        result = conn.execute(_APPEND["sqlite"], {"id": task_id, "doc": document, "sep": "\n"})
+    else:
+        result = conn.execute(_APPEND["postgresql"], {"id": task_id, "doc": document})
+    return bool(result.rowcount)
 
 
 def index_new_tasks(conn: Connection, documents: list[tuple[int, str]]) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "WAITING_SQL",
     "api_tokens",
     "artifacts",
+    "declare_postgresql_options",
     "feature_issue_links",
     "git_integration_config",
     "metadata",
@@ -178,7 +179,7 @@ tasks = Table(
         "priority_rank",
         "id",
         sqlite_where=text(WAITING_SQL["sqlite"]),
-        postgresql_where=text(WAITING_SQL["postgresql"]),
+        # postgresql_where: see declare_postgresql_options.
     ),
     Index("ix_tasks_session_status_updated", "session_id", "archived", "status", "updated_at"),
     Index("ix_tasks_session_created", "session_id", "archived", "created_at"),
@@ -186,6 +187,18 @@ tasks = Table(
     Index("ix_tasks_session_number", "session_id", "number", unique=True),
     sqlite_autoincrement=True,
 )
+
+
+def declare_postgresql_options() -> None:
+    """Give ``ix_tasks_waiting`` its PostgreSQL condition (``postgresql_where``); idempotent.
+
+    :class:`~taskorch.store.db.Database` calls it when it opens a PostgreSQL database. It is not
+    declared with the index because naming a dialect's option imports that dialect (tens of
+    milliseconds), which a process on SQLite never needs.
+    """
+    index = next(ix for ix in tasks.indexes if ix.name == "ix_tasks_waiting")
+    index.dialect_kwargs["postgresql_where"] = text(WAITING_SQL["postgresql"])
+
 
 task_labels = Table(
     "task_labels",
