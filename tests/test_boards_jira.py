@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from taskorch.platforms.jira import JiraPlatform
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
 from taskorch.services.sprints import parse_time_spent
-from taskorch.store.tables import feature_issue_links, tasks
+from taskorch.store.tables import feature_issue_links, sync_outbox, tasks
 
 
 @pytest.fixture
@@ -195,6 +195,12 @@ def test_a_worklog_goes_through_the_outbox_and_survives_a_failure(orch: Orchestr
     orch.git_sync()
     [worklog] = jira.worklogs[key]
     assert worklog["timeSpentSeconds"] == 5400
+    # Jira's "started" is when the work began: an hour and a half before it was logged.
+    with orch.db.transaction(write=False) as conn:
+        [entry] = conn.execute(select(sync_outbox).where(sync_outbox.c.operation == "worklog")).mappings()
+    assert entry["status"] == "done"
+    began = entry["created_at"].replace(microsecond=0) - timedelta(seconds=5400)
+    assert datetime.strptime(worklog["started"], "%Y-%m-%dT%H:%M:%S.%f%z") == began
     assert worklog["comment"]["type"] == "doc"  # ADF, as Jira takes it
     orch.git_sync()
     assert len(jira.worklogs[key]) == 1  # done once, never again

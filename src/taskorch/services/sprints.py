@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from taskorch.errors import Conflict, InvalidInput, PlatformRejected
@@ -333,7 +333,9 @@ class SprintService:
                         ".",
                     )
                 )
-            payload = {"seconds": seconds, "comment": comment or None, "started": at.isoformat()}
+            # Jira's "started" is when the work began: the time spent, back from now.
+            began = at - timedelta(seconds=seconds)
+            payload = {"seconds": seconds, "comment": comment or None, "started": began.isoformat()}
             enqueue(conn, session_id, task_id, "worklog", payload, at)
         result = self.git.push_tasks(session_id, [task_id])
         failed = [f.error for f in result.failed if f.operation == "worklog"]

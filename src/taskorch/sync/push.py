@@ -40,7 +40,7 @@ __all__ = ["PushMixin"]
 
 class PushMixin(EngineCore):
     """Outbox draining: issue creation and adoption, field updates, milestones, comments,
-    sub-issues, board cards and dependencies."""
+    worklogs, sub-issues, board cards and dependencies."""
 
     def push(
         self,
