@@ -9,7 +9,7 @@ python -m standins bitbucket [--port N] [--repository WORKSPACE/REPO]
     the Bitbucket Cloud stand-in (the repository and its tags; its issue tracker answers 410);
 python -m standins jira [--port N] [--project KEY]
     the same for the Jira Cloud stand-in (the site root; APIs under /rest/api/3 and /rest/agile/1.0);
-python -m standins demo [--keep] [--platform github|gitlab]
+python -m standins demo [--keep] [--platform github|gitlab|bitbucket]
     the demo: a real MCP client driving `taskorch serve` against a stand-in.
 """
 
@@ -181,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     jira.add_argument("--project", type=_project_key, default="SHOP", help="the one project it holds (its KEY)")
     demo = commands.add_parser("demo", help="drive `taskorch serve` with the MCP client in a throwaway repository")
     demo.add_argument("--keep", action="store_true", help="keep the throwaway repository and database afterwards")
-    demo.add_argument("--platform", choices=("github", "gitlab"), default="github", help="the stand-in to run against")
+    demo.add_argument(
+        "--platform", choices=("github", "gitlab", "bitbucket"), default="github", help="the stand-in to run against"
+    )
     args = parser.parse_args(argv)
     if args.command == "github":
         return serve_github(args.repository, args.port, sys.stdout)

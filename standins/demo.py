@@ -2,14 +2,17 @@
 
 It creates a throwaway Git repository and a fresh SQLite database beside it, serves the GitHub
 stand-in (:mod:`standins.github`), or with ``platform="gitlab"`` the GitLab stand-in
-(:mod:`standins.gitlab`), on 127.0.0.1, starts the server as a subprocess
+(:mod:`standins.gitlab`), or with ``platform="bitbucket"`` the Bitbucket Cloud stand-in
+(:mod:`standins.bitbucket`: code and tags) and the Jira Cloud one (:mod:`standins.jira`: issues
+with sub-tasks and Blocks links, the workflow, a scrum board with a sprint, worklogs, versions),
+on 127.0.0.1, starts the server as a subprocess
 with the official MCP client, and walks through a whole feature: initialize a session, connect the
 repository, plan a parent with dependent subtasks (they become issues and sub-issues), try to start
 a task too early, execute and complete every task in dependency order (writing the files the
 "assistant" produces into the repository), let a teammate rename an issue on "GitHub" and watch it
 flow back, synthesize, release (plan with readiness, milestone, changelog, dry run, annotated tag
 and the release on the stand-in), and show the status and the audit trail. Every line after ``<-`` is the
-server's answer; ``gh`` (``gl``) lines are read from the stand-in's state, ``git`` lines from the
+server's answer; ``gh`` (``gl``, ``jira``) lines are read from the stand-in's state, ``git`` lines from the
 repository.
 """
 
@@ -296,6 +299,18 @@ class _Forge:
     def rename(self, number: int, title: str, labels: list[str]) -> None:
         self.fake.edit_issue(number, title=title, labels=labels)
 
+    def connect_arguments(self) -> dict[str, Any]:
+        """What ``git_integration`` connect is given besides the repository and the token name."""
+        return {}
+
+    def tag_arguments(self, repo: Path) -> dict[str, Any]:
+        """What ``tag_release`` is given besides the version (the code host may take the tag)."""
+        return {}
+
+    def sprint_board(self) -> bool:
+        """Whether the platform runs sprints (the demo then plans one on a scrum board)."""
+        return False
+
     def releases(self) -> list[str]:
         lines = []
         for release in self.fake.releases.values():
@@ -359,7 +374,110 @@ class _GitLabForge(_Forge):
         return lines
 
 
-FORGES: dict[str, type[_Forge]] = {"github": _Forge, "gitlab": _GitLabForge}
+class _BitbucketForge(_Forge):
+    """Bitbucket Cloud for the code and tags, Jira Cloud for the issues, versions, board and
+    sprints: both stand-ins served on 127.0.0.1."""
+
+    title = "Jira (with Bitbucket Cloud)"
+    tag = "jira"
+    repository = "bitbucket:acme/shop"
+    project = "SHOP"
+
+    def __init__(self) -> None:
+        from standins.bitbucket import FakeBitbucket
+        from standins.jira import FakeJira
+
+        self.bitbucket: FakeBitbucket = FakeBitbucket("acme", "shop")
+        self.bitbucket.rate_limit = 1_000_000
+        self.jira: FakeJira = FakeJira(self.project)
+        self.jira.rate_limit = self.jira.rate_remaining = 1_000_000
+        self.site = ""
+        self.api = ""
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        with self.bitbucket.serve() as api, self.jira.serve() as site:
+            self.api, self.site = api, site
+            yield site
+
+    def banner(self, url: str) -> str:
+        return (
+            f"Jira Cloud stand-in: {url} (project {self.project}; {url}/browse/{self.project})\n"
+            f"Bitbucket Cloud stand-in: {self.api} (acme/shop: code and tags)"
+        )
+
+    def environment(self, url: str) -> dict[str, str]:
+        return {
+            "TASKORCH_JIRA_URL": url,
+            "TASKORCH_BITBUCKET_API_URL": self.api,
+            "BITBUCKET_TOKEN": "demo-token-for-the-local-stand-in",
+        }
+
+    def connect_arguments(self) -> dict[str, Any]:
+        return {"jira": f"{self.site}/browse/{self.project}"}
+
+    def tag_arguments(self, repo: Path) -> dict[str, Any]:
+        # The commits reached Bitbucket (a push, in real life); the tag goes through its refs API.
+        for sha in _git(repo, "rev-list", "--reverse", "HEAD").split():
+            self.bitbucket.add_commit(_git(repo, "log", "-1", "--format=%s", sha), sha=sha)
+        return {"push": True, "tag_via_api": True}
+
+    def sprint_board(self) -> bool:
+        return True
+
+    def show(self, out: _Transcript) -> None:
+        jira = self.jira
+        for number, issue in sorted(jira.issues.items()):
+            key = issue["key"]
+            parent = issue.get("parent")
+            blocked_by = [link["inward"] for link in jira.links if link["outward"] == key]
+            sprint = jira._sprint_of(number)
+            out.github(
+                f"{key} {issue['summary']} [{issue['issuetype']['name']}]: {issue['status']['name']}"
+                + (f"; labels: {', '.join(issue['labels'])}" if issue["labels"] else "")
+                + (f"; sub-task of {parent['key']}" if parent else "")
+                + (f"; blocked by {', '.join(blocked_by)}" if blocked_by else "")
+                + (f"; in {sprint['name']} ({sprint['state']})" if sprint else "")
+                + (f"; comments: {len(jira.comments[key])}" if jira.comments.get(key) else "")
+                + (f"; worklogs: {len(jira.worklogs[key])}" if jira.worklogs.get(key) else "")
+                + f"; {self.site}/browse/{key}"
+            )
+
+    def rename(self, number: int, title: str, labels: list[str]) -> None:
+        current = [name for name in self.jira.issues[number]["labels"] if name not in ("auth", "security")]
+        self.jira.edit_issue(number, summary=title, labels=[*current, *labels])
+
+    def releases(self) -> list[str]:
+        lines = []
+        for version in self.jira.versions.values():
+            count = len((version.get("description") or "").splitlines())
+            state = "released" if version.get("released") else "unreleased"
+            lines.append(f"Jira version {version['name']}: {state} {version.get('releaseDate') or ''} ({count} lines)")
+        for name, tag in self.bitbucket.tags.items():
+            lines.append(f"Bitbucket tag {name} -> {str(tag['target'])[:12]}")
+        for sprint in self.jira.sprints.values():
+            lines.append(f"sprint {sprint['name']}: {sprint['state']}, {len(sprint['issues'])} issue(s)")
+        return lines
+
+
+FORGES: dict[str, type[_Forge]] = {"github": _Forge, "gitlab": _GitLabForge, "bitbucket": _BitbucketForge}
+
+
+async def _plan_sprint(call: Any, out: _Transcript, forge: _Forge, ids: dict[str, int]) -> None:
+    """A scrum board for the project, a sprint with the feature in it, started."""
+    out.heading("A sprint board follows the work")
+    await call(
+        "orchestrator_project_board_manager",
+        {"action": "create_board", "title": "Shop sprints", "board_type": "sprint_board"},
+    )
+    await call(
+        "orchestrator_project_board_manager",
+        {"action": "create_sprint", "title": "Sprint 1", "goal": "Login rate limiting"},
+    )
+    # A sub-task moves with its parent in Jira: adding the design subtask puts the feature in.
+    await call("orchestrator_project_board_manager", {"action": "add_to_sprint", "feature_id": ids["design"]})
+    await call("orchestrator_project_board_manager", {"action": "start_sprint"})
+    forge.show(out)
 
 
 async def _release(call: Any, out: _Transcript, repo: Path, forge: _Forge) -> None:
@@ -375,8 +493,12 @@ async def _release(call: Any, out: _Transcript, repo: Path, forge: _Forge) -> No
     _git(repo, "add", "CHANGELOG.md")
     _git(repo, "commit", "-q", "-m", f"chore(release): changelog for {name}")
     out.git(f"committed CHANGELOG.md for {name}")
-    await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name, "dry_run": True})
-    await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name})
+    tagging = forge.tag_arguments(repo)
+    await call(
+        "orchestrator_release_coordinator",
+        {"action": "tag_release", "release_version": name, "dry_run": True, **tagging},
+    )
+    await call("orchestrator_release_coordinator", {"action": "tag_release", "release_version": name, **tagging})
     out.git(_git(repo, "tag", "-n1", "--list", name))
     for line in forge.releases():
         out.github(line)
@@ -396,6 +518,7 @@ async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url
         DEMO_TOKEN_NAME: "demo-token-for-the-local-stand-in",
     }
     env.pop("TASKORCH_TOOLSETS", None)
+    env.pop("TASKORCH_JIRA_EMAIL", None)  # the stand-in takes the token as a bearer token
     params = StdioServerParameters(command=command, args=args, env=env, cwd=str(repo))
     out = _Transcript(console, forge.tag)
     async with Client(params, mode="legacy") as client:
@@ -420,7 +543,13 @@ async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url
             {
                 "action": "connect",
                 "repository": forge.repository,
-                "issue_config": {"api_token_name": DEMO_TOKEN_NAME, "auto_sync_enabled": True},
+                "issue_config": {
+                    "api_token_name": DEMO_TOKEN_NAME,
+                    "auto_sync_enabled": True,
+                    # Boards and sprints come with the project tier; progress notes as Jira comments.
+                    **({"tier": "full", "progress_comments": True} if forge.sprint_board() else {}),
+                },
+                **forge.connect_arguments(),
             },
         )
         plan = await call("orchestrator_plan_task", FEATURE)
@@ -433,6 +562,9 @@ async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url
         issue_of_task = {link["task_id"]: link["issue_number"] for link in first_sync["sync"]["created"]}
         numbers = {key: issue_of_task[task_id] for key, task_id in ids.items()}
         forge.show(out)
+
+        if forge.sprint_board():
+            await _plan_sprint(call, out, forge, ids)
 
         out.heading("Dependencies are enforced")
         await call("orchestrator_execute_task", {"task_id": ids["tests"]}, expect_error=True)
@@ -482,6 +614,11 @@ async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url
 
         out.heading(f"Progress reached {forge.title}")
         await call("orchestrator_git_integration", {"action": "sync_status"})
+        if forge.sprint_board():
+            await call(
+                "orchestrator_project_board_manager",
+                {"action": "log_work", "feature_id": ids["limiter"], "time_spent": "2h30m", "comment": "Token bucket"},
+            )
         forge.show(out)
 
         out.heading("Synthesis")
@@ -493,6 +630,13 @@ async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url
             read = await client.read_resource(uri)
             subtasks.append(json.loads(getattr(read.contents[0], "text", "{}")))
         console.print(_synthesis_tree(plan["task"]["title"], synthesis, subtasks), highlight=False)
+
+        if forge.sprint_board():
+            out.heading("The sprint closes with the work done")
+            await call("orchestrator_git_integration", {"action": "sync_status"})
+            await call("orchestrator_project_board_manager", {"action": "update_progress"})
+            await call("orchestrator_project_board_manager", {"action": "close_sprint"})
+            forge.show(out)
 
         if has_git:
             await _release(call, out, repo, forge)
@@ -517,8 +661,8 @@ async def _session(repo: Path, db_url: str, console: Console, forge: _Forge, url
 
 
 def run_demo(*, keep: bool = False, console: Console | None = None, platform: str = "github") -> int:
-    """Run the demo against the ``platform`` stand-in (github or gitlab); return the process exit
-    code (0 on success)."""
+    """Run the demo against the ``platform`` stand-in (github, gitlab, or bitbucket: Bitbucket
+    Cloud with Jira Cloud); return the process exit code (0 on success)."""
     console = console or Console()
     workdir = Path(tempfile.mkdtemp(prefix="taskorch-demo-"))
     repo = workdir / "shop"

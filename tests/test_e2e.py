@@ -167,3 +167,41 @@ def test_demo_runs_against_the_gitlab_standin(tmp_path: Path) -> None:
     assert any("Document the login limits for operators" in line for line in lines if line.startswith("<-"))
     assert any(line.startswith("gl release v0.1.0") for line in lines)
     assert any("on GitLab:" in line for line in lines if line.startswith("<-"))
+
+
+def test_demo_runs_against_bitbucket_with_jira(tmp_path: Path) -> None:
+    env = {**os.environ}
+    for name in ("TASKORCH_DATABASE_URL", "TASKORCH_TOOLSETS", "FORCE_COLOR", "TASKORCH_JIRA_URL"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = str(REPOSITORY)
+    completed = subprocess.run(
+        [sys.executable, "-m", "standins", "demo", "--platform", "bitbucket"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    answers = [line for line in lines if line.startswith("<-")]
+    assert "Demo complete." in completed.stdout and "demo failed" not in completed.stdout
+    # Tasks became Jira issues: the subtasks are sub-tasks with Blocks links, and they moved
+    # through the workflow to Done with progress comments and a worklog.
+    assert any(line.startswith("jira SHOP-3 Implement the token bucket limiter [Sub-task]: To Do") for line in lines)
+    assert any("sub-task of SHOP-1; blocked by SHOP-2" in line for line in lines)
+    assert any(line.startswith("jira SHOP-3 ") and ": Done;" in line and "worklogs: 1" in line for line in lines)
+    assert any(line.startswith("jira SHOP-2 ") and "comments: " in line for line in lines)
+    assert any("Document the login limits for operators" in line for line in answers)
+    # A sprint board followed the work: the feature in an active sprint, then the sprint closed.
+    assert any(line.startswith("jira SHOP-1 ") and "in Sprint 1 (active)" in line for line in lines)
+    assert "<- sprint 'Sprint 1' started" in lines
+    assert any(line.startswith("<- sprint 'Sprint 1' closed") for line in lines)
+    # The release: the annotated tag, the tag on Bitbucket, the released Jira version, the changelog.
+    assert any(line.startswith("git v0.1.0") for line in lines)
+    assert any(line.startswith("jira Bitbucket tag v0.1.0 -> ") for line in lines)
+    assert any(line.startswith("jira Jira version v0.1.0: released") for line in lines)
+    assert any("a Bitbucket repository has no release object" in line for line in lines)
+    assert any("[SHOP-1](http://127.0.0.1:" in line for line in lines)
+    assert "atlassian.net" not in completed.stdout and "api.bitbucket.org" not in completed.stdout

@@ -286,7 +286,14 @@ def git(r: GitResult) -> Message:
 
 def board(r: BoardResult) -> str:
     lines = [r.detail]
-    lines += [f"- task {m.get('task_id')} -> {m.get('column') or 'board'}" for m in r.moved if "task_id" in m]
+    if r.sprint:
+        s = r.sprint
+        dates = f", {s['start'][:10]} to {s['end'][:10]}" if s.get("start") and s.get("end") else ", no dates yet"
+        lines.append(f"- sprint {s.get('id')} '{s.get('name')}': {s.get('state')}{dates}")
+    for m in r.moved:
+        if "task_id" in m and "seconds" not in m:
+            where = m.get("column") or (f"sprint {m['sprint_id']}" if "sprint_id" in m else "board")
+            lines.append(f"- task {m['task_id']} -> {where}")
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
@@ -879,7 +879,7 @@ def restart_status(limit: Annotated[int, typer.Option(min=1, max=200)] = 20, as_
 # -- Git platform integration --------------------------------------------------------------
 
 git_app = _typer("Keep tasks in step with GitHub or GitLab issues.")
-board_app = _typer("The project's board (GitHub Projects v2, or a GitLab issue board of status:: lists).")
+board_app = _typer("The project's board (GitHub Projects v2, a GitLab issue board of status:: lists, or a Jira board).")
 app.add_typer(git_app, name="git")
 app.add_typer(board_app, name="board")
 
@@ -1118,11 +1118,31 @@ def sync(
     _exit_if_incomplete(result)
 
 
+BoardTypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--type",
+        help="sprint_board: a Jira Software scrum board, with sprints; else the platform's board "
+        "(github_projects_v2, gitlab_issue_board, jira_board).",
+    ),
+]
+SprintOpt = Annotated[
+    int | None, typer.Option("--sprint", help="Sprint id; default: the active sprint, else the next one.")
+]
+DayOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")]
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
 @board_app.command("create")
-def board_create(title: str, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Create the project board (needs the project tier)."""
+def board_create(
+    title: str, board_type: BoardTypeOpt = None, project: ProjectOpt = Path(), as_json: JsonOpt = False
+) -> None:
+    """Create the project board (needs the project tier); on Jira, find the project's board of that name."""
     _run(
-        lambda o: o.board_manager("create_board", title=title),
+        lambda o: o.board_manager("create_board", title=title, board_type=board_type),
         as_json=as_json,
         summary=summaries.board,
         project=project,
@@ -1166,6 +1186,89 @@ def board_update_progress(project: ProjectOpt = Path(), as_json: JsonOpt = False
 def board_sync_milestones(project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
     """Make sure every release milestone exists on the platform."""
     _run(lambda o: o.board_manager("sync_milestones"), as_json=as_json, summary=summaries.board, project=project)
+
+
+@board_app.command("log-work")
+def board_log_work(
+    task_id: TaskArg,
+    time_spent: Annotated[str, typer.Argument(help="e.g. 1h30m, 45m, 2h.")],
+    comment: Annotated[str | None, typer.Option(help="What the time went on.")] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Log time spent on a task's issue (Jira worklog, GitLab spent time); retried by sync if it fails."""
+    _run(
+        lambda o: o.board_manager("log_work", task_ids=[task_id], time_spent=time_spent, comment=comment),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+sprint_app = _typer("Sprints on the project's Jira Software scrum board.")
+board_app.add_typer(sprint_app, name="sprint")
+
+
+@sprint_app.command("create")
+def sprint_create(
+    name: str,
+    start: DayOpt = None,
+    end: DayOpt = None,
+    goal: Annotated[str | None, typer.Option(help="The sprint's goal.")] = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a future sprint on the board (or show the open one of that name)."""
+    _run(
+        lambda o: o.board_manager("create_sprint", title=name, start_date=_day(start), end_date=_day(end), goal=goal),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+@sprint_app.command("add")
+def sprint_add(
+    task_ids: Annotated[list[int], typer.Argument(metavar="TASK...", help="Task numbers.")],
+    sprint: SprintOpt = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Put tasks' issues in a sprint."""
+    _run(
+        lambda o: o.board_manager("add_to_sprint", task_ids=task_ids, sprint_id=sprint),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+@sprint_app.command("start")
+def sprint_start(
+    sprint: SprintOpt = None,
+    start: DayOpt = None,
+    end: DayOpt = None,
+    project: ProjectOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a sprint (default: the next one); a board runs one sprint at a time."""
+    _run(
+        lambda o: o.board_manager("start_sprint", sprint_id=sprint, start_date=_day(start), end_date=_day(end)),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
+
+
+@sprint_app.command("close")
+def sprint_close(sprint: SprintOpt = None, project: ProjectOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Close the active sprint; its unfinished issues go back to the backlog."""
+    _run(
+        lambda o: o.board_manager("close_sprint", sprint_id=sprint),
+        as_json=as_json,
+        summary=summaries.board,
+        project=project,
+    )
 
 
 release_app = _typer("Plan, tag and publish releases from finished work.")

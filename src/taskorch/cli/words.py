@@ -107,7 +107,9 @@ COMMANDS: dict[str, Command] = {
         ("git", "resolve"), {"conflict_id": "CONFLICT_ID"}, {"resolution": "--use"}
     ),
     "git_integration.sync": Command(("sync",)),
-    "project_board_manager.create_board": Command(("board", "create"), {"title": "TITLE"}),
+    "project_board_manager.create_board": Command(("board", "create"), {"title": "TITLE"}, {"board_type": "--type"}),
+    "project_board_manager.create_sprint": Command(("board", "sprint", "create"), {"title": "NAME"}),
+    "project_board_manager.close_sprint": Command(("board", "sprint", "close"), {}, {"sprint_id": "--sprint"}),
     "project_board_manager.add_to_board": Command(("board", "add"), _TASK),
     "release_coordinator.plan_release": Command(("release", "plan"), {"version": "VERSION"}, {"included": "--task"}),
     "release_coordinator.tag_release": Command(

@@ -898,26 +898,60 @@ def build_server(
     @tool(
         "project_board_manager",
         "The project's board (GitHub Projects v2; GitLab issue board whose lists are status:: labels, so "
-        "move_card is a label change). Actions: create_board (title, "
-        "status_mapping: proposed/approved/in_progress/blocked/completed/cancelled -> column); add_to_board "
+        "move_card is a label change; Jira Software board, move_card a workflow transition). Actions: "
+        "create_board (title, status_mapping: proposed/approved/in_progress/blocked/completed/cancelled -> "
+        "column; board_type=sprint_board makes a Jira scrum board); add_to_board "
         "and move_card (feature_id = task number in this project; column optional, else from its status); "
         "update_progress "
-        "(every linked task to its column); sync_milestones (release milestones onto the platform).",
+        "(every linked task to its column); sync_milestones (release milestones onto the platform). "
+        "Sprints (Jira only): create_sprint (title, start_date, end_date, goal), add_to_sprint (feature_id; "
+        "sprint_id, else the active or next sprint), start_sprint, close_sprint (one active sprint per board; "
+        "unfinished issues go back to the backlog). log_work (feature_id, time_spent e.g. 1h30m, comment) "
+        "logs time on the issue (Jira, GitLab).",
         open_world=True,
     )
     async def project_board_manager(
-        action: Literal["create_board", "add_to_board", "move_card", "update_progress", "sync_milestones"],
-        board_type: Literal["github_projects_v2", "gitlab_issue_board"] | None = None,
+        action: Literal[
+            "create_board",
+            "add_to_board",
+            "move_card",
+            "update_progress",
+            "sync_milestones",
+            "create_sprint",
+            "add_to_sprint",
+            "start_sprint",
+            "close_sprint",
+            "log_work",
+        ],
+        board_type: Literal["github_projects_v2", "gitlab_issue_board", "jira_board", "sprint_board"] | None = None,
         feature_id: OptionalTaskArg = None,
         title: Annotated[str | None, Field(max_length=200)] = None,
         column: Annotated[str | None, Field(max_length=100)] = None,
         status_mapping: dict[str, Annotated[str, Field(max_length=100)]] | None = None,
+        sprint_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = None,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        goal: Annotated[str | None, Field(max_length=1000)] = None,
+        time_spent: Annotated[str | None, Field(max_length=20)] = None,
+        comment: Annotated[str | None, Field(max_length=5000)] = None,
         session_id: SessionArg = None,
     ) -> Annotated[CallToolResult, BoardResult]:
         ids = [feature_id] if feature_id is not None else []
         return await call(
             lambda o: o.board_manager(
-                action, task_ids=ids, title=title, column=column, status_mapping=status_mapping, session_id=session_id
+                action,
+                task_ids=ids,
+                title=title,
+                column=column,
+                status_mapping=status_mapping,
+                board_type=board_type,
+                sprint_id=sprint_id,
+                start_date=start_date,
+                end_date=end_date,
+                goal=goal,
+                time_spent=time_spent,
+                comment=comment,
+                session_id=session_id,
             ),
             summaries.board,
         )

@@ -148,6 +148,9 @@ class PlatformSpec:
     #: Empty for a platform that holds issues; for a code host only (Bitbucket Cloud, whose issue
     #: tracker was removed) the sentence saying so, and the connection names a Jira project.
     no_issues: str = ""
+    #: What ``project_board_manager``'s ``board_type`` calls the board this platform makes
+    #: (``github_projects_v2``); empty for a platform without boards.
+    board_type: str = ""
 
     def lacking(self, tier: str) -> list[str]:
         """What the platform cannot do that the ``tier`` would use, in words, then its notes."""
@@ -331,6 +334,7 @@ _GITHUB = PlatformSpec(
     build=_build_github,
     api_url=_github_api_url,
     default_host=lambda configured: "github.com",
+    board_type="github_projects_v2",
     capabilities=_github_capabilities,
 )
 
@@ -395,6 +399,7 @@ _GITLAB = PlatformSpec(
     build=_build_gitlab,
     api_url=_gitlab_api_url,
     default_host=lambda configured: _netloc(configured) or "gitlab.com",
+    board_type="gitlab_issue_board",
     capabilities=_gitlab_capabilities,
     notes=(
         "a quiet pull is one updated_after request (GitLab answers no 304)",
@@ -463,6 +468,7 @@ _JIRA = PlatformSpec(
     build=_build_jira,
     api_url=_jira_api_url,
     default_host=_netloc,
+    board_type="jira_board",
     capabilities=_jira_capabilities,
     notes=(
         "labels have no spaces in Jira: 'needs review' is sent as needs-review (and read back as "

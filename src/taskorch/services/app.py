@@ -750,7 +750,9 @@ class Orchestrator:
     def git_resolve_conflict(self, conflict_id: int, resolution: str, session_id: int | None = None) -> GitResult:
         return self.git.resolve_conflict(self._session_id(session_id), conflict_id, resolution)
 
-    @text_arguments(lines=("action", "title", "column", "status_mapping"))
+    @text_arguments(
+        lines=("action", "title", "column", "status_mapping", "board_type", "time_spent"), texts=("goal", "comment")
+    )
     def board_manager(
         self,
         action: str,
@@ -759,20 +761,44 @@ class Orchestrator:
         title: str | None = None,
         column: str | None = None,
         status_mapping: dict[str, str] | None = None,
+        board_type: str | None = None,
+        sprint_id: int | None = None,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        goal: str | None = None,
+        time_spent: str | None = None,
+        comment: str | None = None,
         session_id: int | None = None,
     ) -> BoardResult:
-        """The project board: create_board, add_to_board, move_card, update_progress, sync_milestones.
+        """The project board: create_board, add_to_board, move_card, update_progress, sync_milestones;
+        sprints (create_sprint, add_to_sprint, start_sprint, close_sprint) on a platform with
+        iterations; log_work (``time_spent`` such as ``1h30m``) on a platform with time tracking.
 
-        ``task_ids`` are task numbers of the project."""
+        ``task_ids`` are task numbers of the project; ``title`` names the board or the sprint."""
+        from taskorch.services.sprints import SprintService, parse_time_spent
+
         sid, internal_ids = self._resolve(session_id, task_ids)
-        if action == "create_board":
+        sprints = SprintService(self.git)
+        if action in ("create_board", "create_sprint"):
             if not title or not title.strip():
-                raise InvalidInput("title", "is empty.", "name the board, e.g. the feature or the release.")
-            return self.git.create_board(sid, title.strip(), status_mapping)
-        if action in ("add_to_board", "move_card"):
+                raise InvalidInput("title", "is empty.", "name the board or sprint, e.g. the feature or 'Sprint 1'.")
+            if action == "create_sprint":
+                return sprints.create_sprint(sid, title.strip(), start_date, end_date, goal)
+            return self.git.create_board(sid, title.strip(), status_mapping, board_type)
+        if action in ("add_to_board", "move_card", "add_to_sprint", "log_work"):
             if not task_ids:
                 raise InvalidInput("feature_id", "is missing.", "pass the id of the task whose card to place.")
+            if action == "add_to_sprint":
+                return sprints.add_to_sprint(sid, internal_ids, sprint_id)
+            if action == "log_work":
+                if not time_spent:
+                    raise InvalidInput("time_spent", "is missing.", "pass the time spent, e.g. '1h30m'.")
+                return sprints.log_work(sid, internal_ids[0], parse_time_spent(time_spent), comment)
             return self.git.board_move(sid, internal_ids, column if action == "move_card" else None, action)
+        if action == "start_sprint":
+            return sprints.start_sprint(sid, sprint_id, start_date, end_date)
+        if action == "close_sprint":
+            return sprints.close_sprint(sid, sprint_id)
         if action == "update_progress":
             return self.git.board_move(sid, self.git.linked_task_ids(sid), None, action)
         if action == "sync_milestones":

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
@@ -206,6 +206,24 @@ def _label_keys(row: Mapping[Any, Any]) -> dict[str, str]:
     with the repository's overrides."""
     conventions = platform_spec(str(row["platform"])).label_conventions(row["status_mapping"] or {})
     return {f"{LABEL_KEY_PREFIX}{status}": label for status, label in conventions.status_labels.items()}
+
+
+def _check_board_type(platform: Platform, board_type: str | None) -> None:
+    """Refuse a ``board_type`` the connection's platform does not make, saying what it makes
+    (:attr:`PlatformSpec.board_type`); ``sprint_board`` (a board with sprints) needs ``iterations``."""
+    own = platform_spec(platform.name).board_type
+    if board_type is None or board_type == own:
+        return
+    if board_type == "sprint_board":
+        missing = lacks(platform, "iterations")
+        if missing is not None:
+            raise Conflict(f"{missing}: no sprint board; create a board without board_type, or connect a Jira project.")
+        return
+    raise InvalidInput(
+        "board_type",
+        f"{board_type!r} is not a board {platform.name} makes.",
+        f"use {own!r} or omit board_type." if own else "omit board_type.",
+    )
 
 
 def _check_mapping(status_mapping: Mapping[str, str] | None) -> dict[str, str]:
@@ -842,11 +860,31 @@ class GitService:
             raise Conflict(f"{missing}; keep the status in the issues' labels instead.")
         return engine, config
 
-    def create_board(self, session_id: int, title: str, status_mapping: Mapping[str, str] | None) -> BoardResult:
+    def create_board(
+        self,
+        session_id: int,
+        title: str,
+        status_mapping: Mapping[str, str] | None,
+        board_type: str | None = None,
+    ) -> BoardResult:
+        """Create the project's board (or, on Jira, find the project's board of that name) and
+        remember its number. ``board_type`` is the platform's kind of board (``PlatformSpec.board_type``),
+        or ``sprint_board``: a board with sprints (a Jira Software scrum board), refused in plain
+        words on a platform without ``iterations``."""
         engine, config = self._board_engine(session_id)
-        mapping_checked = {**(config["status_mapping"] or {}), **_check_mapping(status_mapping)}
         try:
-            board = engine.call("create_board", lambda: engine.platform.create_board(title), mutation=True)
+            _check_board_type(engine.platform, board_type)
+            mapping_checked = {**(config["status_mapping"] or {}), **_check_mapping(status_mapping)}
+            platform = engine.platform
+            if board_type == "sprint_board":
+                from taskorch.services.sprints import SprintPlatform
+
+                scrum = cast(SprintPlatform, platform)
+                board = engine.call(
+                    "create_board", lambda: scrum.create_board(title, board_type="scrum"), mutation=True
+                )
+            else:
+                board = engine.call("create_board", lambda: platform.create_board(title), mutation=True)
         finally:
             engine.platform.close()
         with self.db.transaction() as conn:
@@ -857,7 +895,7 @@ class GitService:
             )
         columns = columns_of({"platform": config["platform"], "status_mapping": mapping_checked})
         missing = [c for c in columns.values() if c.lower() not in {o.lower() for o in board.status_options}]
-        detail = f"board #{board.number} '{board.title}' created: {board.url}"
+        detail = f"board #{board.number} '{board.title}' ready: {board.url}"
         if missing:
             detail += f"; the board lacks column(s) {', '.join(sorted(set(missing)))}: add them on the platform"
         return BoardResult(

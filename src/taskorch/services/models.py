@@ -576,6 +576,7 @@ class GitResult(_Model):
 class BoardResult(_Model):
     action: str
     board: dict[str, Any] | None = None
+    sprint: dict[str, Any] | None = Field(default=None, description="id, name, state, start, end, goal.")
     moved: list[dict[str, Any]] = Field(default_factory=list)
     detail: str
 

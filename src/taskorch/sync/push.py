@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, RowMapping
 
 from taskorch.errors import (
+    InvalidInput,
     PlatformError,
     PlatformRejected,
     TaskorchError,
@@ -39,7 +40,7 @@ __all__ = ["PushMixin"]
 
 class PushMixin(EngineCore):
     """Outbox draining: issue creation and adoption, field updates, milestones, comments,
-    sub-issues, board cards and dependencies."""
+    worklogs, sub-issues, board cards and dependencies."""
 
     def push(
         self,
@@ -96,6 +97,8 @@ class PushMixin(EngineCore):
                 return self._push_milestone(entry)
             if op == "comment":
                 return self._push_comment(entry)
+            if op == "worklog":
+                return self._push_worklog(entry)
             if op == "add_sub_issue":
                 return self._push_sub_issue(entry)
             if op == "board_card":
@@ -560,6 +563,66 @@ class PushMixin(EngineCore):
                 requests=1,
             )
         return True
+
+    def _push_worklog(self, entry: RowMapping) -> bool:
+        """Log the entry's time spent (``{"seconds", "comment", "started"}``) on the task's issue;
+        waits for the issue's creation. A platform without time tracking fails it for good."""
+        with self.db.transaction(write=False) as conn:
+            link = sync_store.link_of(conn, entry["task_id"])
+        if link is None:
+            self._finish_entry(entry["id"], "done")
+            return True
+        if link["issue_number"] is None:
+            return False
+        number = int(link["issue_number"])
+        payload = entry["payload"]
+        seconds, comment = int(payload["seconds"]), payload.get("comment")
+        started = datetime.fromisoformat(str(payload["started"])) if payload.get("started") else None
+        platform = self.platform
+        if isinstance(platform, _WorkLog):
+            log = platform.log_work
+            self.call(
+                "log_work",
+                lambda: log(number, seconds, comment, started=started),
+                mutation=True,
+                task_id=entry["task_id"],
+            )
+        elif isinstance(platform, _SpentTime):
+            spend = platform.add_spent_time
+            self.call("log_work", lambda: spend(number, seconds, comment), mutation=True, task_id=entry["task_id"])
+        else:
+            raise InvalidInput(
+                "worklog", f"{platform.name} has no time tracking in taskorch.", "log time there by hand."
+            )
+        self._finish_entry(entry["id"], "done")
+        with self.db.transaction() as conn:
+            self.log(
+                conn,
+                "issue_sync",
+                "log_work",
+                "completed",
+                task_id=entry["task_id"],
+                issue_number=number,
+                records=1,
+                requests=1,
+            )
+        return True
+
+
+@runtime_checkable
+class _WorkLog(Protocol):
+    """An adapter logging work as worklogs (Jira)."""
+
+    def log_work(
+        self, number: int, seconds: int, comment: str | None = None, *, started: datetime | None = None
+    ) -> None: ...
+
+
+@runtime_checkable
+class _SpentTime(Protocol):
+    """An adapter adding spent time to an issue (GitLab)."""
+
+    def add_spent_time(self, number: int, seconds: int, summary: str | None = None) -> int: ...
 
 
 def _agreed_base(remote: Mapping[str, Any], flight: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
