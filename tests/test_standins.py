@@ -201,7 +201,7 @@ def test_taskorch_syncs_with_the_gitlab_standin_as_printed(
 
     connect = next(line.split() for line in lines if "taskorch git connect" in line)
     assert "gitlab:group/sub/project" in connect
-    assert "on gitlab" in cli(*connect[1:]).output
+    assert "on GitLab" in cli(*connect[1:]).output
     cli("plan-task", "Try the stand-in")
     cli("sync")
     listed = httpx.get(
