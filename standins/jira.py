@@ -1063,7 +1063,7 @@ class FakeJira:
             "jsdPublic": True,
         }
 
-    def _worklog_json(self, worklog: Json) -> Json:
+    def _worklog_json(self, worklog: Json, *, properties: bool = False) -> Json:
         author = self._user_json(self.users[worklog["author"]])
         out = {
             "self": f"{self._api}/issue/{worklog['issueId']}/worklog/{worklog['id']}",
@@ -1079,6 +1079,10 @@ class FakeJira:
         }
         if worklog.get("comment") is not None:
             out["comment"] = copy.deepcopy(worklog["comment"])
+        if properties:
+            out["properties"] = [
+                {"key": k, "value": copy.deepcopy(v)} for k, v in worklog.get("properties", {}).items()
+            ]
         return out
 
     # -- lookups -------------------------------------------------------------------------------
@@ -1776,6 +1780,9 @@ class FakeJira:
     def list_worklogs(self, req: _Req, params: dict[str, str]) -> _Reply:
         issue = self.issues[self._find(params["issue"])]
         worklogs = self.worklogs.get(issue["key"], [])
+        if req.query.get("startedAfter"):
+            after = self._int(req.query["startedAfter"], "startedAfter", 0)
+            worklogs = [w for w in worklogs if parse_jira_time(w["started"]).timestamp() * 1000 > after]
         start, size, chunk = self._page(req, worklogs, 5000)
         return _Reply(
             200,
@@ -1783,7 +1790,10 @@ class FakeJira:
                 "startAt": start,
                 "maxResults": size,
                 "total": len(worklogs),
-                "worklogs": [self._worklog_json(w) for w in chunk],
+                "worklogs": [
+                    self._worklog_json(w, properties="properties" in req.query.get("expand", "").split(","))
+                    for w in chunk
+                ],
             },
         )
 
@@ -1822,6 +1832,11 @@ class FakeJira:
             "updated": stamp,
             "started": started or stamp,
             "timeSpentSeconds": seconds,
+            "properties": {
+                str(item["key"]): copy.deepcopy(item.get("value"))
+                for item in body.get("properties") or []
+                if isinstance(item, Mapping) and item.get("key")
+            },
         }
         self.worklogs.setdefault(issue["key"], []).append(worklog)
         issue["timespent"] = (issue.get("timespent") or 0) + seconds

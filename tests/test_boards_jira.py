@@ -277,6 +277,23 @@ def test_sprints_through_the_mcp_tool(
     assert [w["timeSpentSeconds"] for ws in jira.worklogs.values() for w in ws] == [7200]
 
 
+def test_a_worklog_whose_answer_was_lost_is_not_logged_twice(orch: Orchestrator, jira: FakeJira) -> None:
+    _, api, _ = planned(orch)
+    key = f"SHOP-{issue_number(orch, api)}"
+    jira.inject("drop_after", method="POST", path=r"/worklog$", times=1)
+    before = len(jira.requests)
+    orch.board_manager("log_work", task_ids=[api], time_spent="2h")
+    orch.git_sync()
+    # Applied, its answer lost, tried again: the retry found the worklog by its key and sent nothing.
+    sent = [(r.method, r.fault) for r in jira.requests[before:] if r.path.endswith("/worklog")]
+    assert sent == [("GET", None), ("POST", "drop_after"), ("GET", None)]
+    assert [w["timeSpentSeconds"] for w in jira.worklogs[key]] == [7200]
+    assert jira.worklogs[key][0]["properties"]["taskorch"]["key"].startswith("worklog-")
+    with orch.db.transaction(write=False) as conn:
+        [entry] = conn.execute(select(sync_outbox).where(sync_outbox.c.operation == "worklog")).mappings()
+    assert entry["status"] == "done"
+
+
 def test_sprints_and_worklogs_from_the_cli(
     database_url: str, project: Path, jira: FakeJira, monkeypatch: pytest.MonkeyPatch
 ) -> None:

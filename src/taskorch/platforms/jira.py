@@ -1003,19 +1003,57 @@ class JiraPlatform:
         self._request("POST", f"/rest/api/3/issue/{self._key(number)}/comment", body={"body": markdown_to_adf(body)})
 
     def log_work(
-        self, number: int, seconds: int, comment: str | None = None, *, started: datetime | None = None
+        self,
+        number: int,
+        seconds: int,
+        comment: str | None = None,
+        *,
+        started: datetime | None = None,
+        key: str | None = None,
     ) -> None:
         """Record ``seconds`` (at least 60: Jira's smallest unit is a minute) of work on the issue
-        (``POST /issue/{key}/worklog``), started at ``started`` (default: now), with a comment."""
+        (``POST /issue/{key}/worklog``), started at ``started`` (default: now), with a comment.
+
+        With an idempotency ``key``, the worklog carries it as its ``taskorch`` entity property
+        (sent in the create request itself), and the worklogs started at that moment are read
+        first (``GET /issue/{key}/worklog?startedAfter=...&expand=properties``): a worklog already
+        holding the key was logged by an earlier attempt whose answer was lost, and none is added.
+        Worklog properties: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-worklog-properties/
+        """
         if seconds < 60:
             raise InvalidInput("seconds", f"{seconds} is less than a minute.", "log at least 60 seconds.")
-        body: dict[str, Any] = {
-            "timeSpentSeconds": int(seconds),
-            "started": _jira_time(started or self._clock()),
-        }
+        moment = started or self._clock()
+        path = f"/rest/api/3/issue/{self._key(number)}/worklog"
+        body: dict[str, Any] = {"timeSpentSeconds": int(seconds), "started": _jira_time(moment)}
         if comment:
             body["comment"] = markdown_to_adf(comment)
-        self._request("POST", f"/rest/api/3/issue/{self._key(number)}/worklog", body=body)
+        if key is not None:
+            if self._worklog_logged(path, moment, key):
+                return
+            body["properties"] = [{"key": PROPERTY_KEY, "value": {"key": key}}]
+        self._request("POST", path, body=body)
+
+    def _worklog_logged(self, path: str, started: datetime, key: str) -> bool:
+        """Whether a worklog started around ``started`` or later carries the idempotency ``key``
+        (the search starts a minute earlier: Jira may keep ``started`` to the second or minute)."""
+        after = int(started.timestamp() * 1000) - 60_000
+        start = 0
+        while True:
+            page = self._request(
+                "GET", path, params={"startedAfter": after, "expand": "properties", "startAt": start, "maxResults": 100}
+            )
+            worklogs = [w for w in (page or {}).get("worklogs") or [] if isinstance(w, Mapping)]
+            for worklog in worklogs:
+                for item in worklog.get("properties") or []:
+                    if (
+                        isinstance(item, Mapping)
+                        and item.get("key") == PROPERTY_KEY
+                        and (item.get("value") or {}).get("key") == key
+                    ):
+                        return True
+            start += len(worklogs)
+            if not worklogs or start >= int((page or {}).get("total") or 0):
+                return False
 
     # -- sub-tasks and dependencies -------------------------------------------------------------
 

@@ -581,9 +581,10 @@ class PushMixin(EngineCore):
         platform = self.platform
         if isinstance(platform, _WorkLog):
             log = platform.log_work
+            key = f"worklog-{entry['id']}"  # one worklog per outbox entry, however often it is tried
             self.call(
                 "log_work",
-                lambda: log(number, seconds, comment, started=started),
+                lambda: log(number, seconds, comment, started=started, key=key),
                 mutation=True,
                 task_id=entry["task_id"],
             )
@@ -614,7 +615,13 @@ class _WorkLog(Protocol):
     """An adapter logging work as worklogs (Jira)."""
 
     def log_work(
-        self, number: int, seconds: int, comment: str | None = None, *, started: datetime | None = None
+        self,
+        number: int,
+        seconds: int,
+        comment: str | None = None,
+        *,
+        started: datetime | None = None,
+        key: str | None = None,
     ) -> None: ...
 
 
