@@ -192,7 +192,10 @@ class Capabilities:
     * ``releases``: :meth:`Platform.create_release` and friends;
     * ``conditional_requests``: :meth:`Platform.list_issues_since` honours its ``etag``
       (If-None-Match; a 304 answer is cheap);
-    * ``milestones``: the milestone methods work.
+    * ``milestones``: the milestone methods work;
+    * ``parent_at_creation``: a child issue is only a true child when it is created under its
+      parent (:attr:`IssueChanges.parent`; Jira sub-tasks: an issue created without a parent
+      cannot become one later), so the engine creates a sub-task's issue after its parent's.
     """
 
     sub_issues: bool = False
@@ -204,6 +207,7 @@ class Capabilities:
     releases: bool = False
     conditional_requests: bool = False
     milestones: bool = False
+    parent_at_creation: bool = False
 
 
 def lacks(platform: Platform, capability: str) -> str | None:

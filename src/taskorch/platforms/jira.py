@@ -378,6 +378,7 @@ class JiraPlatform:
         releases=False,
         conditional_requests=False,
         milestones=True,
+        parent_at_creation=True,
     )
 
     def __init__(

@@ -149,6 +149,15 @@ class PushMixin(EngineCore):
         if link["issue_number"] is not None:
             self._finish_entry(entry["id"], "done")
             return True
+        if (
+            self.platform.capabilities.parent_at_creation
+            and parent is not None
+            and parent["issue_number"] is None
+            and parent["sync_status"] != "failed"
+        ):
+            # The parent's issue is still to be created (its creation failed for now): created
+            # now, the child could never become its sub-task. It waits for the parent's creation.
+            return False
         values = self._local(task, labels, link)
         numbers = self._milestone_numbers(values["milestone"])
         changes = mapping.changes_for(

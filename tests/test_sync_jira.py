@@ -1,0 +1,60 @@
+"""Jira through the sync engine, against the Jira stand-in: what the shared sync tests
+(tests/test_sync_crash.py, tests/test_sync_model.py) do not single out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from standins.jira import FakeJira
+from sync_platforms import Harness, harness
+from taskorch.config import Settings
+from taskorch.services.app import Orchestrator
+from taskorch.services.models import SubtaskSpec, TaskFields
+from taskorch.sync.remote import MAX_TRANSIENT_ATTEMPTS
+
+
+@pytest.fixture
+def jira() -> Iterator[Harness]:
+    with harness("jira") as made:
+        yield made
+
+
+@pytest.fixture
+def orch(jira: Harness, tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Orchestrator]:
+    monkeypatch.setenv("JIRA_TEST_TOKEN", "test-token-for-the-stand-in")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'jira.db'}",
+        mutation_spacing=0.0,
+        max_retry_wait=5,
+        **jira.settings_overrides(),
+    )
+    made = Orchestrator(settings, platform_factory=jira.factory(), sleep=lambda seconds: None)
+    made.initialize_session(str(project))
+    made.git_connect(jira.repository, api_token_name="JIRA_TEST_TOKEN", auto_sync_enabled=True)
+    yield made
+    made.close()
+
+
+def test_sub_tasks_wait_for_their_parents_issue_when_its_creation_fails(orch: Orchestrator, jira: Harness) -> None:
+    """A Jira issue created without its parent can never become its sub-task, so while the
+    parent's creation keeps failing the children are not created on their own."""
+    fake = jira.fake
+    assert isinstance(fake, FakeJira)
+    orch.plan_task(TaskFields(title="Parent"), [SubtaskSpec(key=f"c{i}", title=f"Child {i}") for i in range(3)])
+    # Every attempt the parent's creation gets in one run fails; the children's would succeed.
+    fake.inject("503", method="POST", path=r"/issue$", times=MAX_TRANSIENT_ATTEMPTS)
+
+    first = orch.git_sync().sync
+    assert first is not None and first.pending > 0
+    assert fake.pending_faults() == 0 and fake.issues == {}, "no child was created before its parent"
+
+    second = orch.git_sync().sync
+    assert second is not None and second.pending == 0 and not second.failed
+    issues = jira.issues()
+    assert len(issues) == 4
+    parent = next(number for number, issue in issues.items() if issue.title == "Parent")
+    assert sorted(jira.children(parent)) == sorted(n for n in issues if n != parent)
+    assert all(fake.issues[n]["issuetype"]["subtask"] for n in jira.children(parent))
