@@ -58,3 +58,26 @@ def test_sub_tasks_wait_for_their_parents_issue_when_its_creation_fails(orch: Or
     parent = next(number for number, issue in issues.items() if issue.title == "Parent")
     assert sorted(jira.children(parent)) == sorted(n for n in issues if n != parent)
     assert all(fake.issues[n]["issuetype"]["subtask"] for n in jira.children(parent))
+
+
+def test_a_field_in_conflict_is_not_taken_by_a_later_pull(orch: Orchestrator, jira: Harness) -> None:
+    """While a conflict on a field is open, a pull leaves the field as the push does, even once
+    the local side is back at the agreed value: the result must not depend on whether the
+    issue happens to be listed again (found by the randomized model test, seed 149)."""
+    plan = orch.plan_task(TaskFields(title="Parent"), [SubtaskSpec(key="c", title="Child")])
+    task = plan.subtasks["c"].id
+    orch.git_sync()
+    number = next(n for n, issue in jira.issues().items() if issue.title == "Child")
+    kept = list(jira.issues()[number].labels)
+    orch.update_task(task, {"labels": ["local-1"]})
+    jira.edit(number, labels=[*kept, "remote-1"])
+    first = orch.git_sync().sync
+    assert first is not None and [(c.task_id, c.field) for c in first.conflicts] == [(task, "labels")]
+
+    orch.update_task(task, {"labels": []})  # back at the agreed value locally
+    jira.edit(number, title="Renamed there")  # the issue is listed again
+    second = orch.git_sync().sync
+    assert second is not None
+    assert orch.get_task(task).title == "Renamed there"
+    assert orch.get_task(task).labels == [], "the labels in conflict were left alone"
+    assert [(c.task_id, c.field) for c in orch.git_conflicts().conflicts or []] == [(task, "labels")]

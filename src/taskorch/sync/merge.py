@@ -32,7 +32,8 @@ class MergeMixin(EngineCore):
     def merge_remote(self, link: RowMapping, issue: RemoteIssue) -> None:
         """The three-way merge of one linked issue into its task (one transaction): fields changed
         on one side are taken from it, fields changed on both are settled by the policy or opened
-        as conflicts, and local changes still to push are queued in the outbox. Values the link
+        as conflicts, and local changes still to push are queued in the outbox; a field with an open
+        conflict is left alone until the conflict is resolved (unless both sides now agree). Values the link
         has in flight that the issue now shows are taken as ours, not as remote edits.
 
         The entry point for anything that brings an issue as the platform has it: the pull, an
@@ -64,6 +65,7 @@ class MergeMixin(EngineCore):
             needs_push = False
             status_line = "synced"
             flight = dict(link_now["in_flight"] or {})
+            open_fields = sync_store.open_conflict_fields(conn, link["task_id"])
             for f in mapping.FIELDS:
                 b, lv, rv = base.get(f), local[f], remote[f]
                 if f in flight:
@@ -79,6 +81,11 @@ class MergeMixin(EngineCore):
                 if f in mapping.LOCAL_ONLY:  # taskorch's own labels: put back, never taken
                     base[f] = rv
                     needs_push = True
+                    continue
+                if f in open_fields:
+                    # Left to the conflict's resolution, as the push leaves it: neither side is
+                    # taken while it is open, however the values moved since it was opened.
+                    status_line = "manual"
                     continue
                 if mapping.same(f, lv, b):
                     if self._apply_remote(conn, link_now, f, rv, at, base):
