@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sync_platforms import Harness, harness
 from taskorch.config import Settings
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
+from taskorch.sync import mapping
 from taskorch.sync.remote import MAX_TRANSIENT_ATTEMPTS
 
 
@@ -81,3 +83,46 @@ def test_a_field_in_conflict_is_not_taken_by_a_later_pull(orch: Orchestrator, ji
     assert orch.get_task(task).title == "Renamed there"
     assert orch.get_task(task).labels == [], "the labels in conflict were left alone"
     assert [(c.task_id, c.field) for c in orch.git_conflicts().conflicts or []] == [(task, "labels")]
+
+
+def test_priority_due_date_and_estimate_are_sent_and_never_read_back(orch: Orchestrator, jira: Harness) -> None:
+    fake = jira.fake
+    assert isinstance(fake, FakeJira)
+    task = orch.plan_task(
+        TaskFields(title="Ship it", priority="high", due_date=date(2027, 1, 15), estimated_effort="1d 2h 30m"),
+        [],
+    ).task.id
+    orch.git_sync()
+    [number] = jira.issues()
+    raw = fake.issues[number]
+    assert raw["priority"]["name"] == "High"
+    assert raw["duedate"] == "2027-01-15"
+    assert raw["timeoriginalestimate"] == (8 + 2) * 3600 + 30 * 60  # a day is 8 hours
+
+    orch.update_task(task, {"priority": "critical", "due_date": None, "estimated_effort": "45m"})
+    result = orch.git_sync().sync
+    assert result is not None and result.updated == [task]
+    raw = fake.issues[number]
+    assert (raw["priority"]["name"], raw["duedate"], raw["timeoriginalestimate"]) == ("Highest", None, 45 * 60)
+
+    # Push-only: a person's change in Jira is neither taken nor a conflict, and costs no push.
+    fake.edit_issue(number, priority="Low", duedate="2027-02-01")
+    quiet = orch.git_sync().sync
+    assert quiet is not None and not quiet.pulled and not quiet.updated and not quiet.conflicts
+    view = orch.get_task(task)
+    assert (view.priority, view.due_date) == ("critical", None)
+
+    orch.update_task(task, {"due_date": date(2027, 3, 1)})  # the next local change wins
+    orch.git_sync()
+    assert fake.issues[number]["duedate"] == "2027-03-01"
+
+
+def test_an_effort_reads_as_seconds_with_days_of_eight_hours() -> None:
+    assert mapping.effort_seconds("2h") == 7200
+    assert mapping.effort_seconds("1d 4h") == 12 * 3600
+    assert mapping.effort_seconds("1.5h") == 5400
+    assert mapping.effort_seconds("3 days") == 24 * 3600
+    assert mapping.effort_seconds("1w, 30 min") == 40 * 3600 + 1800
+    assert mapping.effort_seconds("about two days") is None
+    assert mapping.effort_seconds("2") is None
+    assert mapping.effort_seconds("") is None and mapping.effort_seconds(None) is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from taskorch.errors import PlatformError
@@ -102,6 +102,11 @@ class IssueChanges:
     ``parent`` is the number of the parent's issue, given at creation when the parent is linked
     already: an adapter whose platform fixes the parent at creation (Jira's sub-tasks) uses it;
     the others ignore it and link the two with :meth:`Platform.add_sub_issue`.
+
+    ``priority`` (the task's: ``critical``, ``high``, ``medium``, ``low``), ``due_date`` (``None``
+    clears it) and ``estimate_seconds`` (the task's estimated effort; ``None``: none given) are
+    the task's planning facts, sent to a platform with such fields and ignored by the others;
+    the sync never reads them back.
     """
 
     title: str | Unset = UNSET
@@ -112,6 +117,9 @@ class IssueChanges:
     assignees: tuple[str, ...] | Unset = UNSET
     milestone: int | Unset | None = UNSET
     parent: int | Unset | None = UNSET
+    priority: str | Unset | None = UNSET
+    due_date: date | Unset | None = UNSET
+    estimate_seconds: int | Unset | None = UNSET
 
     def is_empty(self) -> bool:
         return all(isinstance(getattr(self, name), Unset) for name in self.__dataclass_fields__)

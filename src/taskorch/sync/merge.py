@@ -66,7 +66,7 @@ class MergeMixin(EngineCore):
             status_line = "synced"
             flight = dict(link_now["in_flight"] or {})
             open_fields = sync_store.open_conflict_fields(conn, link["task_id"])
-            for f in mapping.FIELDS:
+            for f in mapping.MERGED_FIELDS:  # planning is push-only: never compared
                 b, lv, rv = base.get(f), local[f], remote[f]
                 if f in flight:
                     if any(mapping.same(f, rv, sent) for sent in flight[f]):
