@@ -193,6 +193,21 @@ def test_the_parent_issue_draws_its_subtasks_and_follows_their_status(
     assert orch.git_conflicts().conflicts == []
 
 
+def test_a_subtask_changed_on_github_is_redrawn_in_its_parents_issue(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    """The sync's own edit of a subtask (taken from the platform) redraws the parent's body in
+    the same sync, as a local edit does (found by the randomized model test, seed 119)."""
+    ids = plan(orch)
+    orch.git_sync()
+    orch.git_sync()
+    fake_github.edit_issue(issue_of(orch, fake_github, ids["impl"])["number"], title="Implement the bucket")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.pulled == [ids["impl"]]
+    assert orch.get_task(ids["impl"]).title == "Implement the bucket"
+    assert "Implement the bucket<br/>pending, ready" in issue_of(orch, fake_github, ids["parent"])["body"]
+
+
 def test_every_remote_operation_is_logged_and_audited(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     from sqlalchemy import select
 

@@ -123,6 +123,11 @@ class MergeMixin(EngineCore):
                 took_remote = took_remote or took
                 if conflicted:
                     status_line = "manual"
+            parent_id = task["parent_id"]
+            if took_remote and parent_id is not None and sync_store.link_of(conn, parent_id) is not None:
+                # The parent's issue body draws this task (title, status, readiness): redrawn as
+                # for a local change (the outbox's capture skips the sync's own edits).
+                self._enqueue_update(conn, parent_id, at)
             if needs_push:
                 self._enqueue_update(conn, task["id"], at)
                 if status_line == "synced":
