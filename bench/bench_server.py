@@ -267,7 +267,7 @@ class Seeder:
         for task_id in ready[n_done : n_done + n_started]:
             o.execute_task(task_id)
         started = set(ready[: n_done + n_started])
-        untouched = [b.id for b in plan.subtasks.values() if b.id not in started]
+        untouched = [n for n in plan.numbers.values() if n not in started]
         rnd.shuffle(untouched)
         n_odd = round(count * 0.01)
         for task_id in untouched[:n_odd]:
@@ -281,7 +281,7 @@ class Seeder:
 
         specs = [SubtaskSpec.model_validate(s) for s in subtask_specs(self.rnd, count, independent=True)]
         plan = self.orchestrator.plan_task(TaskFields(title="Ready pool"), specs, session_id=self.session_id)
-        return sorted(b.id for b in plan.subtasks.values())
+        return sorted(plan.numbers.values())
 
     def grow_to(self, stage: SeedStage, reserve: int) -> None:
         """Top the session up to ``stage.target`` tasks, leaving ``reserve`` for what follows."""

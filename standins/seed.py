@@ -63,7 +63,7 @@ def seed_project(
         ]
         result = orch.plan_task(TaskFields(title=f"Ship {topic} #{e + 1}", labels=[topic]), specs)
         seeded.epics.append(result.task.id)
-        seeded.subtasks[result.task.id] = [result.subtasks[f"s{i}"].id for i in range(per_epic)]
+        seeded.subtasks[result.task.id] = [result.numbers[f"s{i}"] for i in range(per_epic)]
     # A few dependencies across epics: epic k's first step waits on epic k-1's third.
     for k in range(1, min(epic_count, 4)):
         first = seeded.subtasks[seeded.epics[k]][0]

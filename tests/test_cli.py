@@ -102,6 +102,26 @@ def test_plan_task_prints_a_table_and_the_next_step(cli: Invoke, project: Path) 
     assert "documenter" in result.stdout
 
 
+def test_a_large_plan_lists_its_first_ready_subtasks_and_names_the_command_for_the_rest(
+    cli: Invoke, project: Path, tmp_path: Path
+) -> None:
+    subtasks = tmp_path / "many.json"
+    specs = [
+        {"key": f"k{i}", "title": f"Step {i}", "depends_on_keys": [f"k{i - 1}"] if i % 2 else []} for i in range(80)
+    ]
+    subtasks.write_text(json.dumps(specs), encoding="utf-8")
+    plan = as_json(cli("plan-task", "Big", "--subtasks-json", subtasks, "--project", project, "--json"))
+    assert len(plan["numbers"]) == 80 and len(plan["ready"]) == 40
+    assert sorted(b["id"] for b in plan["subtasks"].values()) == plan["ready"]  # the 40 ready ones, under 50
+    assert "taskorch query-tasks --parent-id 1 lists them all" in plan["next_step"]
+
+    text = ok(cli("plan-task", "Bigger", "--subtasks-json", subtasks, "--project", project)).stdout
+    assert "Planned: 40 of 80" in text  # the table holds the ready ones
+    assert "Subtasks (80), key -> number: k0=" in text
+    assert "taskorch query-tasks --parent-id 82" in " ".join(text.split())
+    assert "orchestrator_" not in text
+
+
 def test_get_status_table_and_json(cli: Invoke, project: Path, planned: dict[str, Any]) -> None:
     ids = ids_of(planned)
     table = ok(cli("get-status", "--project", project)).stdout

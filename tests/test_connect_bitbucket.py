@@ -240,7 +240,7 @@ def test_revision_0010_upgrades_a_0009_database(tmp_path: Path) -> None:
     engine.dispose()
     db = Database(url)
     db.ensure_schema()
-    assert db.current_revision() == HEAD_REVISION == "0010_code_host"
+    assert db.current_revision() == HEAD_REVISION
     with db.engine.connect() as conn:
         columns = {c["name"]: c["nullable"] for c in inspect(conn).get_columns("git_integration_config")}
         kept = conn.execute(

@@ -665,8 +665,8 @@ class Fuzzer:
         views: list[dict[str, Any]] = []
         if name == "plan_task":
             views.append(content["task"])
-            for brief in content["subtasks"].values():
-                self.remember(brief["id"])
+            for number in content["numbers"].values():
+                self.remember(number)
         elif name in ("update_task", "execute_task"):
             views.append(content["task"])
         elif name == "query_tasks":

@@ -18,6 +18,7 @@ from taskorch.config import TOOLSETS, Settings
 from taskorch.mcp.schemas import flat_output_schema, flatten
 from taskorch.mcp.server import PREFIX, build_server
 from taskorch.services.models import StatusResult
+from taskorch.services.planning import PLAN_LISTED
 
 MODES = ("legacy", "auto")
 #: The part of tools/list a model reads (name, description, inputSchema) for the core tools, bytes.
@@ -194,6 +195,52 @@ def test_plan_text_lists_keys_and_numbers(mode: str, settings: Settings, project
         text = text_of(result)
         assert "key -> number: a=2, b=3" in text
         assert "Ready now: #2." in text
+
+    run(mode, settings, scenario)
+
+
+def test_a_large_plan_answers_with_numbers_and_its_first_ready_subtasks(
+    mode: str, settings: Settings, project: Path
+) -> None:
+    """Over 50 subtasks the answer maps every key to its number, lists the briefs of the first
+    ready ones by priority and says how to read the rest; the text alone carries the same."""
+
+    async def scenario(client: Client) -> None:
+        await ok(client, "initialize_session", working_directory=str(project))
+        count = 300
+        subtasks = [
+            {
+                "key": f"s{i}",
+                "title": f"Port the report module {i}",
+                "priority": "high" if i % 7 == 3 else "medium",
+                "depends_on_keys": [f"s{i - 1}"] if i % 3 else [],
+            }
+            for i in range(count)
+        ]
+        result = await ok(client, "plan_task", title="Port the reports", subtasks=subtasks)
+        plan = result.structured_content
+        assert plan is not None
+        parent = plan["task"]["id"]
+        assert sorted(plan["numbers"]) == sorted(s["key"] for s in subtasks)
+        assert sorted(plan["numbers"].values()) == list(range(parent + 1, parent + 1 + count))
+        ready = sorted(plan["numbers"][s["key"]] for s in subtasks if not s["depends_on_keys"])
+        assert plan["ready"] == ready
+        high = {plan["numbers"][s["key"]] for s in subtasks if s["priority"] == "high"}
+        first = sorted(ready, key=lambda n: (n not in high, n))[:PLAN_LISTED]
+        assert sorted(b["id"] for b in plan["subtasks"].values()) == sorted(first)
+        assert {d["task_id"] for d in plan["routing"]} <= {parent, *first}
+        assert plan["routed_count"] == count + 1
+        assert f"{PREFIX}query_tasks with parent_id={parent} lists them all." in plan["next_step"]
+        assert size(plan) < 30_000  # 300 full briefs and decisions took about 60,000
+        text = text_of(result)
+        assert "key -> number: " + ", ".join(f"{key}={n}" for key, n in plan["numbers"].items()) in text
+        assert f"and {len(ready) - 50} more." in text and plan["next_step"] in text
+        await client.session.validate_tool_result(PREFIX + "plan_task", result)
+
+        small = (await ok(client, "plan_task", title="Small", subtasks=subtasks[:PLAN_LISTED])).structured_content
+        assert small is not None and list(small["subtasks"]) == list(small["numbers"])
+        assert len(small["numbers"]) == PLAN_LISTED
+        assert "query_tasks" not in small["next_step"]
 
     run(mode, settings, scenario)
 

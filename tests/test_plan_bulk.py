@@ -20,6 +20,7 @@ from taskorch.domain.caller import Caller, acting_as
 from taskorch.domain.graph import topological_order
 from taskorch.services.app import Orchestrator
 from taskorch.services.models import SubtaskSpec, TaskFields
+from taskorch.services.planning import PLAN_LISTED
 from taskorch.store import repository as repo
 from taskorch.store.tables import status_counts, task_dependencies, task_events, task_labels, tasks
 
@@ -159,8 +160,8 @@ def test_a_1000_subtask_plan_writes_the_rows_of_the_per_task_path(tmp_path: Path
             reference_plan(reference, parent, subtasks, sessions[1])
         got, expected = snapshot(bulk), snapshot(reference)
 
-        assert len(plan.subtasks) == COUNT
-        numbers = sorted(brief.id for brief in plan.subtasks.values())
+        assert len(plan.numbers) == COUNT
+        numbers = sorted(plan.numbers.values())
         assert numbers == list(range(plan.task.id + 1, plan.task.id + 1 + COUNT))  # consecutive
         assert got["next_number"] == plan.task.id + 1 + COUNT
         for key in got:
@@ -173,9 +174,16 @@ def test_a_1000_subtask_plan_writes_the_rows_of_the_per_task_path(tmp_path: Path
         assert structure.findings == []
         # The ready queue: subtasks waiting only on the completed task 1 are ready.
         ready = set(plan.ready)
-        for key, brief in plan.subtasks.items():
+        for key, number in plan.numbers.items():
             spec = next(s for s in subtasks if s.key == key)
-            assert (brief.id in ready) is (not spec.depends_on_keys and 2 not in spec.depends_on)
+            assert (number in ready) is (not spec.depends_on_keys and 2 not in spec.depends_on)
+        # A plan this large lists the briefs of its first ready subtasks only, by priority.
+        rank = {plan.numbers[s.key]: s.priority.rank for s in subtasks}
+        first = sorted(ready, key=lambda n: (rank[n], n))[:PLAN_LISTED]
+        assert sorted(brief.id for brief in plan.subtasks.values()) == sorted(first)
+        assert all(plan.numbers[key] == brief.id for key, brief in plan.subtasks.items())
+        assert {d.task_id for d in plan.routing} <= {plan.task.id, *first}
+        assert plan.routed_count == 1 + sum(s.specialist_type is None for s in subtasks)
     finally:
         bulk.close()
         reference.close()

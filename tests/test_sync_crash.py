@@ -182,7 +182,7 @@ def test_sigkill_mid_sync_leaves_one_issue_per_task_and_loses_nothing(
         TaskFields(title="Bulk feature"),
         [SubtaskSpec(key=f"t{i}", title=f"Subtask {i}") for i in range(TASKS - 1)],
     )
-    task_ids = [plan.task.id, *(brief.id for brief in plan.subtasks.values())]
+    task_ids = [plan.task.id, *plan.numbers.values()]
 
     landed: list[str] = []  # how each kill that landed mid-sync was made
     missed: list[str] = []
@@ -288,8 +288,8 @@ def test_bulk_sync_under_injected_faults_converges_without_duplicates(
             if result.pending == 0 and not result.failed:
                 break
             assert runs < 10, f"no convergence after {runs} runs: {result.failed[:3]}"
-        for brief in rng.sample(list(plan.subtasks.values()), 10):
-            orch.update_task(brief.id, {"title": f"{brief.title} (edited)"})
+        for number in rng.sample(list(plan.numbers.values()), 10):
+            orch.update_task(number, {"title": f"{orch.get_task(number).title} (edited)"})
         stand_in.inject("502", method="PATCH", times=3)
         orch.git_sync()
         issues = stand_in.issues()

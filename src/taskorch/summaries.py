@@ -101,20 +101,26 @@ def status(r: StatusResult) -> str:
     return "\n".join(lines)
 
 
+#: How many ready task numbers a plan's text names (the structured ``ready`` has them all).
+PLAN_READY_SHOWN = 50
+
+
 def plan(r: PlanResult) -> str:
     lines = [f"Planned task {r.task.id} '{r.task.title}' ({r.task.specialist_type}, {r.task.priority.value})."]
-    if r.subtasks:
+    if r.numbers:
         lines.append(
-            f"Subtasks ({len(r.subtasks)}), key -> number: "
-            + ", ".join(f"{key}={brief.id}" for key, brief in r.subtasks.items())
+            f"Subtasks ({len(r.numbers)}), key -> number: " + ", ".join(f"{key}={n}" for key, n in r.numbers.items())
         )
     if r.routing:
         lines.append(
             "Routed: " + "; ".join(f"#{d.task_id} -> {d.specialist_type} ({d.reason})" for d in r.routing[:20])
         )
-        if len(r.routing) > 20:
-            lines[-1] += f"; and {len(r.routing) - 20} more"
-    lines.append("Ready now: " + (", ".join(f"#{n}" for n in r.ready) if r.ready else "none") + ".")
+        if r.routed_count > min(len(r.routing), 20):
+            lines[-1] += f"; and {r.routed_count - min(len(r.routing), 20)} more"
+    ready = ", ".join(f"#{n}" for n in r.ready[:PLAN_READY_SHOWN]) if r.ready else "none"
+    if len(r.ready) > PLAN_READY_SHOWN:
+        ready += f" and {len(r.ready) - PLAN_READY_SHOWN} more"
+    lines.append(f"Ready now: {ready}.")
     lines.append(r.next_step)
     return "\n".join(lines)
 

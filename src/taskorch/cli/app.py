@@ -355,7 +355,9 @@ def plan_task(
         raise _fail(exc) from None
 
     def render(r: Any) -> None:
-        _brief_table("Planned", [*([]), *r.subtasks.values()])
+        # A large plan lists its first ready subtasks only; the summary's next step names the rest.
+        title = "Planned" if len(r.subtasks) == len(r.numbers) else f"Planned: {len(r.subtasks)} of {len(r.numbers)}"
+        _brief_table(title, list(r.subtasks.values()))
         for decision in r.routing:
             out.print(safe(f"task {decision.task_id} -> {decision.specialist_type}: {decision.reason}"))
 

@@ -120,8 +120,12 @@ class HttpOptions:
         )
 
 
-def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
-    """The ASGI application serving taskorch at ``/mcp`` with ``options`` (checked first)."""
+def build_http_app(settings: Settings, options: HttpOptions, *, own_process: bool = False) -> Starlette:
+    """The ASGI application serving taskorch at ``/mcp`` with ``options`` (checked first).
+
+    ``own_process``: the application is what this process serves (``taskorch serve --transport
+    http``), see :func:`~taskorch.mcp.server.build_server`; not for an application built inside
+    another program (tests)."""
     options.check()
     from mcp.server.auth.routes import build_resource_metadata_url
     from mcp.server.auth.settings import AuthSettings
@@ -146,7 +150,7 @@ def build_http_app(settings: Settings, options: HttpOptions) -> Starlette:
             validate_token_resource=False,
             required_scopes=None,
         )
-    server = build_server(settings, **server_options)
+    server = build_server(settings, own_process=own_process, **server_options)
     app = server.streamable_http_app(
         transport_security=options.transport_security(), host=options.host, streamable_http_path="/mcp"
     )
@@ -196,7 +200,7 @@ def serve_http(
         print("warning: --no-auth: every local process may call every tool as 'local'.", file=sys.stderr)
     import uvicorn
 
-    app = build_http_app(settings, options)
+    app = build_http_app(settings, options, own_process=True)
     print(f"taskorch serving MCP at {options.base_url}/mcp", file=sys.stderr, flush=True)
     from taskorch.services.background import serving
 

@@ -299,12 +299,14 @@ def build_server(
 ) -> TaskorchServer:
     """The taskorch MCP server, exposing the tools of ``settings.toolsets`` (all by default).
 
-    ``own_process``: the server is what this process is for (``taskorch serve``): once the
-    services are loaded, everything loaded so far is moved out of the garbage collector's sight
-    (:func:`gc.freeze`), so its full collections traverse only what calls create. Without it a
+    ``own_process``: the server is what this process is for (``taskorch serve``, stdio or HTTP):
+    once the services are loaded, everything loaded so far is moved out of the garbage
+    collector's sight (:func:`gc.freeze`), so its full collections traverse only what calls create. Without it a
     full collection walks every module's objects, about 90 ms on this kind of machine, and a
-    1,000-subtask plan triggers one every other call. Not for a server built inside another
-    program (tests), whose objects would never be collected.
+    1,000-subtask plan triggers one every other call. What exists at that moment is never
+    collected: over HTTP that includes the first requests in flight, a bounded amount once per
+    process. Not for a server built inside another program (tests), whose objects would never be
+    collected.
 
     ``server_options`` go to the SDK's server (the HTTP face passes ``token_verifier``, ``auth``
     and ``middleware``; see :mod:`taskorch.mcp.http`)."""

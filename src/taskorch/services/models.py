@@ -271,12 +271,22 @@ class RoutingDecision(_Model):
 
 
 class PlanResult(_Model):
+    """A plan as created. Up to :data:`~taskorch.services.planning.PLAN_LISTED` subtasks every one
+    is listed as a brief; a larger plan lists its first ready ones (what is called next) and maps
+    every key to its number, so its answer stays small (query_tasks by parent reads the rest)."""
+
     session_id: int
     task: TaskView = Field(
         description="The task planned (the parent when subtasks were given; they are listed in subtasks, not here)."
     )
-    subtasks: dict[str, TaskBrief] = Field(description="Subtasks created, by their local key.")
-    routing: list[RoutingDecision] = Field(description="Where the router picked the specialist, and why.")
+    numbers: dict[str, int] = Field(description="Every subtask's number, by its local key.")
+    subtasks: dict[str, TaskBrief] = Field(
+        description="Subtasks by local key: all of them, or in a plan of over 50 its first 50 ready ones by priority."
+    )
+    routing: list[RoutingDecision] = Field(
+        description="Where the router picked the specialist, and why (in a plan of over 50: the listed tasks')."
+    )
+    routed_count: int = Field(description="How many tasks the router placed (routing may list fewer).")
     ready: list[int] = Field(description="Numbers of the planned tasks that can start now.")
     next_step: str
 

@@ -23,7 +23,11 @@ from taskorch.specialists import RoleLibrary, route
 from taskorch.store import repository as repo
 from taskorch.store.tables import tasks
 
-__all__ = ["ancestors", "check_dependencies", "plan_task"]
+__all__ = ["PLAN_LISTED", "ancestors", "check_dependencies", "plan_task"]
+
+#: A plan with more subtasks than this lists the briefs (and routing decisions) of this many of
+#: them only, its first ready ones by priority; ``PlanResult.numbers`` maps every key to a number.
+PLAN_LISTED = 50
 
 
 def ancestors(conn: Connection, task_id: int | None) -> list[RowMapping]:
@@ -210,13 +214,22 @@ def plan_task(
     created = [root_id, *ids.values()]
     rows = repo.summary_rows(conn, created)
     ready = [i for i in created if rows[i]["unmet_dependencies"] == 0 and rows[i]["open_subtasks"] == 0]
+    ready.sort(key=lambda i: (rows[i]["priority_rank"], i))
     by_id = {row_id: key for key, row_id in ids.items()}
-    subtask_briefs = {by_id[i]: views.brief(rows[i]) for i in ids.values()}
+    # A large plan lists the briefs (and routing) of its first ready subtasks only: everything
+    # else is one query_tasks away, and a 1,000-brief answer costs its reader more than its writer.
+    listed = list(ids.values()) if len(ids) <= PLAN_LISTED else [i for i in ready if i in by_id][:PLAN_LISTED]
+    subtask_briefs = {by_id[i]: views.brief(rows[i]) for i in sorted(listed, key=lambda i: rows[i]["number"])}
+    if len(ids) > PLAN_LISTED:
+        shown = {root_id, *listed}
+        routing_shown = [decision for decision in routing if decision[0] in shown]
+    else:
+        routing_shown = routing
     # The subtasks are listed in ``subtasks``: the parent's view does not repeat them.
     root_view = views.task_views(conn, [repo.get_task(conn, root_id)])[0]
     next_step: Message
     if ready:
-        first = rows[min(ready, key=lambda i: (rows[i]["priority_rank"], i))]
+        first = rows[ready[0]]
         next_step = (
             "Call ",
             Hint("execute_task", {"task_id": first["number"]}),
@@ -224,13 +237,22 @@ def plan_task(
         )
     else:
         next_step = ("Nothing planned is ready yet: its dependencies are unfinished. See ", Hint("get_status"), ".")
+    if len(ids) > PLAN_LISTED:
+        next_step += (
+            f" This answer lists {len(listed)} of the {len(ids)} subtasks (the first ready ones); ",
+            Hint("query_tasks", {"parent_id": rows[root_id]["number"]}),
+            " lists them all.",
+        )
     result = PlanResult(
         session_id=session_id,
         task=root_view,
-        subtasks=dict(sorted(subtask_briefs.items(), key=lambda kv: kv[1].id)),
+        numbers=dict(sorted(((key, rows[row_id]["number"]) for key, row_id in ids.items()), key=lambda kv: kv[1])),
+        subtasks=subtask_briefs,
         routing=[
-            RoutingDecision(task_id=rows[i]["number"], specialist_type=name, reason=why) for i, name, why in routing
+            RoutingDecision(task_id=rows[i]["number"], specialist_type=name, reason=why)
+            for i, name, why in routing_shown
         ],
+        routed_count=len(routing),
         ready=sorted(rows[i]["number"] for i in ready),
         next_step=render(next_step),
     )

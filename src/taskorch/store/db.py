@@ -52,7 +52,7 @@ __all__ = ["HEAD_REVISION", "Database"]
 log = logging.getLogger(__name__)
 
 #: The newest Alembic revision. A test checks it against the migration scripts.
-HEAD_REVISION = "0010_code_host"
+HEAD_REVISION = "0011_sibling_index"
 
 #: Seconds a writer waits for another process's write transaction before giving up (the
 #: default of the URL's ``timeout`` option).

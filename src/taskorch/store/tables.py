@@ -183,7 +183,8 @@ tasks = Table(
     ),
     Index("ix_tasks_session_status_updated", "session_id", "archived", "status", "updated_at"),
     Index("ix_tasks_session_created", "session_id", "archived", "created_at"),
-    Index("ix_tasks_parent", "parent_id"),
+    # Revision 0011: a parent's subtasks in priority order (complete_task's open siblings).
+    Index("ix_tasks_siblings", "parent_id", "priority_rank", "id"),
     Index("ix_tasks_session_number", "session_id", "number", unique=True),
     sqlite_autoincrement=True,
 )
