@@ -21,7 +21,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,9 @@ def _run_every_flow(jira: JiraPlatform, fake: FakeJira) -> None:
             assignees=(dev,),
             milestone=version.number,
             state="open",
+            priority="high",
+            due_date=date(2025, 3, 1),
+            estimate_seconds=5400,
         )
     )
     child = jira.create_issue(IssueChanges(title="Child", body=MARKER, parent=parent.number))
@@ -164,7 +167,14 @@ def _run_every_flow(jira: JiraPlatform, fake: FakeJira) -> None:
     jira.update_issue(
         parent.number,
         IssueChanges(
-            title="Parent 2", body=f"New\n\n{MARKER}", labels=("status: blocked",), assignees=(), milestone=None
+            title="Parent 2",
+            body=f"New\n\n{MARKER}",
+            labels=("status: blocked",),
+            assignees=(),
+            milestone=None,
+            priority="critical",
+            due_date=None,
+            estimate_seconds=1800,
         ),
     )
     jira.update_issue(parent.number, IssueChanges(state="closed", state_reason="completed", labels=()))

@@ -193,6 +193,21 @@ def test_the_parent_issue_draws_its_subtasks_and_follows_their_status(
     assert orch.git_conflicts().conflicts == []
 
 
+def test_a_subtask_changed_on_github_is_redrawn_in_its_parents_issue(
+    orch: Orchestrator, fake_github: FakeGitHub
+) -> None:
+    """The sync's own edit of a subtask (taken from the platform) redraws the parent's body in
+    the same sync, as a local edit does (found by the randomized model test, seed 119)."""
+    ids = plan(orch)
+    orch.git_sync()
+    orch.git_sync()
+    fake_github.edit_issue(issue_of(orch, fake_github, ids["impl"])["number"], title="Implement the bucket")
+    result = orch.git_sync()
+    assert result.sync is not None and result.sync.pulled == [ids["impl"]]
+    assert orch.get_task(ids["impl"]).title == "Implement the bucket"
+    assert "Implement the bucket<br/>pending, ready" in issue_of(orch, fake_github, ids["parent"])["body"]
+
+
 def test_every_remote_operation_is_logged_and_audited(orch: Orchestrator, fake_github: FakeGitHub) -> None:
     from sqlalchemy import select
 
@@ -237,14 +252,35 @@ def test_changes_on_github_flow_back(orch: Orchestrator, fake_github: FakeGitHub
 
 
 def test_a_no_op_pull_costs_one_conditional_request(orch: Orchestrator, fake_github: FakeGitHub) -> None:
+    """Once the watermark rests, a pull with nothing new is one 304. The watermark moves to the
+    newest change a pull saw; the first pull after it moved sends the ETag of a listing from the
+    old watermark, which GitHub answers in full unless the two listings happen to hold the same
+    issues (all changes within one second): so the test settles until the watermark stays put,
+    and every change gets its own second here (as on a slow machine), whatever the machine."""
+    fake_github.clock = ManualClock(step=timedelta(seconds=1))
     plan(orch)
     orch.git_sync()
-    orch.git_sync()  # settles the watermark on the last change
+    watermarks = [_watermark(orch)]
+    for _ in range(3):  # bounded: the watermark rests after the sync that saw the last change
+        orch.git_sync()
+        watermarks.append(_watermark(orch))
+        if watermarks[-1] == watermarks[-2]:
+            break
+    assert watermarks[-1] == watermarks[-2], watermarks
     before = len(fake_github.requests)
     result = orch.git_sync()
     assert result.sync is not None and result.sync.not_modified
     spent = fake_github.requests[before:]
     assert len(spent) == 1 and spent[0].status == 304
+
+
+def _watermark(orch: Orchestrator) -> Any:
+    from sqlalchemy import select
+
+    from taskorch.store.tables import sync_state
+
+    with orch.db.transaction(write=False) as conn:
+        return conn.execute(select(sync_state.c.since)).all()
 
 
 def test_remote_text_is_data_never_code(orch: Orchestrator, fake_github: FakeGitHub) -> None:

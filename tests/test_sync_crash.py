@@ -1,6 +1,6 @@
 """Crash safety: a bulk sync killed with SIGKILL mid-work, many times, then finished.
 
-Both platforms run the same tests. The stand-in (GitHub's or GitLab's) runs as a real HTTP server
+Every platform runs the same tests. The stand-in (GitHub's, GitLab's or Jira's) runs as a real HTTP server
 on 127.0.0.1 in this process, so it keeps its state while sync processes die, and it counts the
 issues it creates. Each round starts a sync worker
 and kills it when an observable state is reached, never on a timer (importing a worker takes
@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from standins.github import FakeGitHub
 from standins.gitlab import FakeGitLab
+from standins.jira import FakeJira, Workflow
 from sync_platforms import PLATFORMS, Harness, harness
 from taskorch.config import Settings
 from taskorch.services.app import Orchestrator
@@ -100,7 +101,18 @@ class CountingGitLab(_Counting, FakeGitLab):
         return reply
 
 
-Counting = CountingGitHub | CountingGitLab
+class CountingJira(_Counting, FakeJira):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counting_init()
+
+    def create_issue(self, req: Any, params: dict[str, str]) -> Any:
+        reply = super().create_issue(req, params)  # the issue exists, with its property
+        self._count()
+        return reply
+
+
+Counting = CountingGitHub | CountingGitLab | CountingJira
 
 
 @pytest.fixture(params=PLATFORMS)
@@ -110,6 +122,12 @@ def counting(request: pytest.FixtureRequest) -> Iterator[Harness]:
         fake: Counting = CountingGitHub()
         with fake.serve() as url:
             yield Harness("github", fake, url)
+        return
+    if request.param == "jira":
+        jira = CountingJira("SHOP", workflow=Workflow.with_blocked())
+        jira.rate_limit = jira.rate_remaining = 1_000_000
+        with jira.serve() as url:
+            yield Harness("jira", jira, url)
         return
     lab = CountingGitLab("group/sub/project")
     lab.rate_limit = lab.rate_remaining = 1_000_000
@@ -145,7 +163,7 @@ def test_sigkill_mid_sync_leaves_one_issue_per_task_and_loses_nothing(
     rng = random.Random(seed)
     database_url = f"sqlite:///{tmp_path / 'crash.db'}"
     fake = counting.fake
-    assert isinstance(fake, CountingGitHub | CountingGitLab)
+    assert isinstance(fake, CountingGitHub | CountingGitLab | CountingJira)
     env = {
         **os.environ,
         "TASKORCH_DATABASE_URL": database_url,
@@ -234,7 +252,12 @@ def test_bulk_sync_under_injected_faults_converges_without_duplicates(
         if isinstance(stand_in.fake, FakeGitLab):
             stand_in.timeout = 1.0  # a held request is a timeout after 1 s (the stand-in holds it 3 s)
             stand_in.fake.hold_seconds = 3.0
-        settings = Settings(database_url=f"sqlite:///{tmp_path / 'faults.db'}", mutation_spacing=0.0, max_retry_wait=5)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'faults.db'}",
+            mutation_spacing=0.0,
+            max_retry_wait=5,
+            **stand_in.settings_overrides(),
+        )
         orch = Orchestrator(settings, platform_factory=stand_in.factory(), sleep=waits.append)
         orch.initialize_session(str(project))
         orch.git_connect(stand_in.repository, api_token_name="FAULT_TEST_TOKEN", auto_sync_enabled=True)

@@ -5,6 +5,7 @@ the status labels, milestones, releases, progress notes, and what GitLab cannot 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,14 @@ def test_a_github_reference_keeps_its_two_segments(make_orch: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
         orch.git_connect("octo/a/b", platform="github")
     assert refused.value.field == "repository"
+
+
+def test_a_due_date_is_sent_to_gitlab_and_cleared(make_orch: Any, lab: Harness) -> None:
+    orch = make_orch(auto_sync_enabled=True)
+    task = orch.plan_task(TaskFields(title="Dated", due_date=date(2027, 1, 15)), []).task.id
+    orch.git_sync()
+    number = _issue_of(orch, lab, task)
+    assert isinstance(lab.fake, FakeGitLab) and lab.fake.issues[number]["due_date"] == "2027-01-15"
+    orch.update_task(task, {"due_date": None})
+    orch.git_sync()
+    assert lab.fake.issues[number]["due_date"] is None

@@ -1,4 +1,4 @@
-"""A randomized model test of the sync, on both platforms, with fixed seeds and a bounded number
+"""A randomized model test of the sync, on every platform, with fixed seeds and a bounded number
 of steps.
 
 Each step is one of: a local edit (title, status, labels, assignee) made through the services, a
@@ -220,7 +220,12 @@ def test_random_edits_on_both_sides_with_faults_converge_without_loss(
     seed: int, stand_in: Harness, tmp_path: Path, project: Path
 ) -> None:
     rng = random.Random(seed)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'model.db'}", mutation_spacing=0.0, max_retry_wait=5)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'model.db'}",
+        mutation_spacing=0.0,
+        max_retry_wait=5,
+        **stand_in.settings_overrides(),
+    )
     orch = Orchestrator(settings, platform_factory=stand_in.factory(), sleep=lambda seconds: None)
     try:
         orch.initialize_session(str(project))

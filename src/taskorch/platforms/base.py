@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from taskorch.errors import PlatformError
@@ -102,6 +102,11 @@ class IssueChanges:
     ``parent`` is the number of the parent's issue, given at creation when the parent is linked
     already: an adapter whose platform fixes the parent at creation (Jira's sub-tasks) uses it;
     the others ignore it and link the two with :meth:`Platform.add_sub_issue`.
+
+    ``priority`` (the task's: ``critical``, ``high``, ``medium``, ``low``), ``due_date`` (``None``
+    clears it) and ``estimate_seconds`` (the task's estimated effort; ``None``: none given) are
+    the task's planning facts, sent to a platform with such fields and ignored by the others;
+    the sync never reads them back.
     """
 
     title: str | Unset = UNSET
@@ -112,6 +117,9 @@ class IssueChanges:
     assignees: tuple[str, ...] | Unset = UNSET
     milestone: int | Unset | None = UNSET
     parent: int | Unset | None = UNSET
+    priority: str | Unset | None = UNSET
+    due_date: date | Unset | None = UNSET
+    estimate_seconds: int | Unset | None = UNSET
 
     def is_empty(self) -> bool:
         return all(isinstance(getattr(self, name), Unset) for name in self.__dataclass_fields__)
@@ -192,7 +200,10 @@ class Capabilities:
     * ``releases``: :meth:`Platform.create_release` and friends;
     * ``conditional_requests``: :meth:`Platform.list_issues_since` honours its ``etag``
       (If-None-Match; a 304 answer is cheap);
-    * ``milestones``: the milestone methods work.
+    * ``milestones``: the milestone methods work;
+    * ``parent_at_creation``: a child issue is only a true child when it is created under its
+      parent (:attr:`IssueChanges.parent`; Jira sub-tasks: an issue created without a parent
+      cannot become one later), so the engine creates a sub-task's issue after its parent's.
     """
 
     sub_issues: bool = False
@@ -204,6 +215,7 @@ class Capabilities:
     releases: bool = False
     conditional_requests: bool = False
     milestones: bool = False
+    parent_at_creation: bool = False
 
 
 def lacks(platform: Platform, capability: str) -> str | None:

@@ -616,6 +616,8 @@ class GitLabPlatform:
             raise InvalidInput("title", "an issue needs a non-empty title.")
         payload = self._issue_payload(changes, extras, description=None)
         payload.pop("state_event", None)
+        if payload.get("due_date", "") is None:  # a new issue has none: nothing to clear
+            del payload["due_date"]
         path = self._project_path("issues")
         data = self._json("POST", path, post_data=payload)
         issue = self._verified(data, payload, "POST", path, created=True)
@@ -1172,6 +1174,8 @@ class GitLabPlatform:
             payload["assignee_ids"] = ids or 0
         if not isinstance(changes.milestone, Unset):
             payload["milestone_id"] = int(changes.milestone) if changes.milestone is not None else 0
+        if not isinstance(changes.due_date, Unset):
+            payload["due_date"] = changes.due_date.isoformat() if changes.due_date else None
         if extras is not None:
             if not isinstance(extras.due_date, Unset):
                 payload["due_date"] = extras.due_date.isoformat() if extras.due_date else None

@@ -42,6 +42,11 @@ GitHub's conventions; Jira's differences stay here:
   ``needs-review`` reads back as ``needs review`` and the sync does not see a change; a label a
   person adds in Jira reads as it is.
 * **Assignees** are Atlassian account ids (Jira has one assignee; two are refused, never faked).
+* **Planning facts** (:attr:`IssueChanges.priority`, ``due_date``, ``estimate_seconds``) are the
+  ``priority`` (by name, :data:`PRIORITY_NAMES`: Jira's default scheme), ``duedate`` and
+  ``timetracking.originalEstimate`` (in hours and minutes, ``"2h 30m"``, so that the site's
+  working-day length does not matter). An estimate or priority of ``None`` is not sent (Jira's
+  own stays); a due date of ``None`` clears it. They are not read back.
 * **Milestones** are versions (``fixVersions``; the issue's milestone is its first one). Closing
   a milestone releases the version (``released``, with today's date when it has none). Jira has
   no release object: ``releases`` is not a capability.
@@ -121,6 +126,7 @@ from taskorch.platforms.registry import DEFAULT_CONVENTIONS, LabelConventions
 __all__ = [
     "DEFAULT_STATUSES",
     "DEFAULT_WAIT_SECONDS",
+    "PRIORITY_NAMES",
     "PROPERTY_KEY",
     "JiraPlatform",
     "RemoteSprint",
@@ -146,6 +152,8 @@ DEFAULT_STATUSES: Mapping[str, str] = {
 }
 #: Resolutions read as "not planned" (GitHub's close reason of a cancelled task).
 NOT_PLANNED_RESOLUTIONS = frozenset({"won't do", "won't fix", "duplicate", "cannot reproduce", "declined"})
+#: The Jira priority (by name, in Jira's default priority scheme) of each task priority.
+PRIORITY_NAMES: Mapping[str, str] = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low"}
 _RESOLUTION = {"completed": "Done", "cancelled": "Won't Do"}
 _CATEGORY = {"pending": "new", "in_progress": "indeterminate", "completed": "done", "cancelled": "done"}
 _CATEGORY_RANK = {"new": 0, "indeterminate": 1, "done": 2}
@@ -378,6 +386,7 @@ class JiraPlatform:
         releases=False,
         conditional_requests=False,
         milestones=True,
+        parent_at_creation=True,
     )
 
     def __init__(
@@ -600,8 +609,8 @@ class JiraPlatform:
         return bool((raw["fields"].get("issuetype") or {}).get("subtask"))
 
     def _content_fields(self, changes: IssueChanges, fields: dict[str, Any], prop: dict[str, Any]) -> None:
-        """Fill ``fields`` and the property value ``prop`` from title, body, labels, assignees and
-        milestone of ``changes``. A title longer than Jira's summary (255 characters) is cut, and
+        """Fill ``fields`` and the property value ``prop`` from title, body, labels, assignees,
+        milestone and the planning facts of ``changes``. A title longer than Jira's summary (255 characters) is cut, and
         kept whole in the property so that it reads back whole while the summary is unchanged."""
         if not isinstance(changes.title, Unset):
             summary = _summary(changes.title)
@@ -637,6 +646,14 @@ class JiraPlatform:
             fields["assignee"] = {"accountId": changes.assignees[0]} if changes.assignees else None
         if not isinstance(changes.milestone, Unset):
             fields["fixVersions"] = [] if changes.milestone is None else [{"id": str(changes.milestone)}]
+        if isinstance(changes.priority, str):
+            fields["priority"] = {"name": PRIORITY_NAMES.get(changes.priority, changes.priority.capitalize())}
+        if not isinstance(changes.due_date, Unset):
+            fields["duedate"] = None if changes.due_date is None else changes.due_date.isoformat()
+        if isinstance(changes.estimate_seconds, int) and changes.estimate_seconds >= 60:
+            hours, minutes = divmod(changes.estimate_seconds // 60, 60)
+            estimate = f"{hours}h {minutes}m" if hours and minutes else f"{hours}h" if hours else f"{minutes}m"
+            fields["timetracking"] = {"originalEstimate": estimate}
 
     def _issue_type_field(self, name: str, *, sub_task: bool) -> dict[str, str]:
         """The ``issuetype`` of a new issue: the project's type called ``name``, else (for a

@@ -474,6 +474,8 @@ _JIRA = PlatformSpec(
         "subtasks are Jira sub-tasks created under their parent's issue; one whose parent's issue "
         "came later, or whose parent is itself a sub-task, is linked to it with a Relates link",
         "milestones are versions (fixVersions); closing one releases it; Jira has no release object",
+        "a task's priority, due date and estimated effort are sent as priority (Highest/High/Medium/Low), "
+        "due date and original estimate, and never read back: a change made in Jira stays until the task's changes",
         "the account e-mail for the API token comes from TASKORCH_JIRA_EMAIL",
     ),
 )

@@ -13,6 +13,7 @@ status        status                                 state, state_reason and a s
 labels        labels                                 labels minus the ones taskorch manages
 assignees     assignees                              assignee logins
 milestone     milestone title                        milestone number, named through the cache
+planning      priority, due date, estimated effort   not read back (push-only)
 ============  =====================================  ============================================
 
 Status follows the platform's :class:`~taskorch.platforms.registry.LabelConventions` (the brief's
@@ -21,11 +22,21 @@ table; by default pending -> open; in_progress -> open + "status: in progress"; 
 labels, open + "status::to do" for pending and closed + "status::cancelled" for cancelled).
 Managed labels ("type: …", "role: …", "complexity: …" and the configured default labels) are
 written by taskorch and never read back as the task's labels.
+
+``planning`` is push-only: a change of the task's priority, due date or estimated effort is sent
+(to platforms with such fields: Jira's priority, due date and original estimate, GitLab's due
+date), and the agreed value is what was sent last; the issue's own values are never compared, so
+an edit of them on the platform is neither taken nor a conflict, and a later local change
+overwrites it. The effort is free text: :func:`effort_seconds` reads ``2h``, ``1d 4h``,
+``30m``, ``1.5h``, ``3 days``, with a day of 8 hours and a week of 5 days (Jira's and GitLab's
+defaults); text it cannot read sends no estimate.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from taskorch.platforms.base import IssueChanges, RemoteIssue, labels_tuple
@@ -34,9 +45,12 @@ from taskorch.sync.template import render_body, strip_marker
 
 __all__ = [
     "FIELDS",
+    "MERGED_FIELDS",
+    "PUSH_ONLY",
     "STATUS_LABELS",
     "changes_for",
     "comparable",
+    "effort_seconds",
     "local_values",
     "managed_labels",
     "remote_status",
@@ -44,7 +58,11 @@ __all__ = [
     "same",
 ]
 
-FIELDS = ("title", "body", "status", "labels", "managed", "assignees", "milestone")
+FIELDS = ("title", "body", "status", "labels", "managed", "assignees", "milestone", "planning")
+#: Fields taskorch sends but never reads back (see the module docstring).
+PUSH_ONLY = frozenset({"planning"})
+#: The fields the three-way merge compares with the issue.
+MERGED_FIELDS = tuple(f for f in FIELDS if f not in PUSH_ONLY)
 #: Fields carried by the issue's one label set: a push of one rebuilds the set from every one's
 #: merged state (the platform replaces the whole set).
 LABEL_FIELDS = ("status", "labels", "managed")
@@ -54,6 +72,32 @@ LOCAL_ONLY = frozenset({"managed"})
 #: The status labels of the default conventions.
 STATUS_LABELS = dict(DEFAULT_CONVENTIONS.status_labels)
 _MANAGED_PREFIXES = ("type: ", "role: ", "complexity: ")
+#: Seconds per unit of an estimated effort (a working day of 8 hours, a week of 5 days).
+_EFFORT_UNITS = {"w": 5 * 8 * 3600, "d": 8 * 3600, "h": 3600, "m": 60}
+_EFFORT_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|wks?|weeks?|d|days?|h|hrs?|hours?|m|mins?|minutes?)(?![a-z])")
+
+
+def effort_seconds(text: str | None) -> int | None:
+    """An estimated effort (``2h``, ``1d 4h``, ``30m``, ``1.5h``, ``3 days``; a day is 8 hours, a
+    week 5 days) in whole minutes, as seconds; ``None`` for no text, text that is not only such
+    amounts, or nothing at all."""
+    compact = (text or "").strip().casefold()
+    if not compact or _EFFORT_PART.sub("", compact).replace(",", "").strip():
+        return None
+    seconds = sum(float(amount) * _EFFORT_UNITS[unit[0]] for amount, unit in _EFFORT_PART.findall(compact))
+    minutes = round(seconds / 60)
+    return minutes * 60 if minutes > 0 else None
+
+
+def planning_values(task: Mapping[Any, Any]) -> dict[str, Any]:
+    """The task's planning facts as the link stores them: ``{"priority", "due_date" (ISO date or
+    None), "estimate_seconds" (or None)}``."""
+    due = task.get("due_date")
+    return {
+        "priority": str(task["priority"]) if task.get("priority") else None,
+        "due_date": due.isoformat() if isinstance(due, date) else (str(due) if due else None),
+        "estimate_seconds": effort_seconds(task.get("estimated_effort")),
+    }
 
 
 def managed_labels(task: Mapping[Any, Any], default_labels: Sequence[str]) -> list[str]:
@@ -167,6 +211,7 @@ def local_values(
         "managed": list(unique_labels(managed_labels(task, default_labels))),
         "assignees": sorted(task["assignees"] or []),
         "milestone": task["milestone"],
+        "planning": planning_values(task),
     }
 
 
@@ -177,7 +222,8 @@ def remote_values(
     milestone_titles: Mapping[str, str],
     conventions: LabelConventions = DEFAULT_CONVENTIONS,
 ) -> dict[str, Any]:
-    """The issue's side of every linked field. ``milestone_titles`` maps str(number) -> title.
+    """The issue's side of every merged field (``planning`` is push-only: not read back).
+    ``milestone_titles`` maps str(number) -> title.
     ``_labels`` holds the issue's whole label set, so a push can keep the labels of fields it
     does not write."""
     return {
@@ -269,4 +315,9 @@ def changes_for(
     if "milestone" in fields:
         title = values["milestone"]
         kwargs["milestone"] = None if title is None else milestone_numbers[title]
+    if "planning" in fields:
+        planning = values["planning"]
+        kwargs["priority"] = planning["priority"]
+        kwargs["due_date"] = date.fromisoformat(planning["due_date"]) if planning["due_date"] else None
+        kwargs["estimate_seconds"] = planning["estimate_seconds"]
     return IssueChanges(**kwargs)

@@ -32,7 +32,8 @@ class MergeMixin(EngineCore):
     def merge_remote(self, link: RowMapping, issue: RemoteIssue) -> None:
         """The three-way merge of one linked issue into its task (one transaction): fields changed
         on one side are taken from it, fields changed on both are settled by the policy or opened
-        as conflicts, and local changes still to push are queued in the outbox. Values the link
+        as conflicts, and local changes still to push are queued in the outbox; a field with an open
+        conflict is left alone until the conflict is resolved (unless both sides now agree). Values the link
         has in flight that the issue now shows are taken as ours, not as remote edits.
 
         The entry point for anything that brings an issue as the platform has it: the pull, an
@@ -64,7 +65,8 @@ class MergeMixin(EngineCore):
             needs_push = False
             status_line = "synced"
             flight = dict(link_now["in_flight"] or {})
-            for f in mapping.FIELDS:
+            open_fields = sync_store.open_conflict_fields(conn, link["task_id"])
+            for f in mapping.MERGED_FIELDS:  # planning is push-only: never compared
                 b, lv, rv = base.get(f), local[f], remote[f]
                 if f in flight:
                     if any(mapping.same(f, rv, sent) for sent in flight[f]):
@@ -79,6 +81,11 @@ class MergeMixin(EngineCore):
                 if f in mapping.LOCAL_ONLY:  # taskorch's own labels: put back, never taken
                     base[f] = rv
                     needs_push = True
+                    continue
+                if f in open_fields:
+                    # Left to the conflict's resolution, as the push leaves it: neither side is
+                    # taken while it is open, however the values moved since it was opened.
+                    status_line = "manual"
                     continue
                 if mapping.same(f, lv, b):
                     if self._apply_remote(conn, link_now, f, rv, at, base):
@@ -116,6 +123,11 @@ class MergeMixin(EngineCore):
                 took_remote = took_remote or took
                 if conflicted:
                     status_line = "manual"
+            parent_id = task["parent_id"]
+            if took_remote and parent_id is not None and sync_store.link_of(conn, parent_id) is not None:
+                # The parent's issue body draws this task (title, status, readiness): redrawn as
+                # for a local change (the outbox's capture skips the sync's own edits).
+                self._enqueue_update(conn, parent_id, at)
             if needs_push:
                 self._enqueue_update(conn, task["id"], at)
                 if status_line == "synced":

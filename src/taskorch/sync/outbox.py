@@ -36,6 +36,9 @@ SYNCED_FIELDS = frozenset(
         "specialist_type",
         "complexity",
         "acceptance_criteria",
+        "priority",
+        "due_date",
+        "estimated_effort",
     }
 )
 

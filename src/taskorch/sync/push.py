@@ -149,6 +149,15 @@ class PushMixin(EngineCore):
         if link["issue_number"] is not None:
             self._finish_entry(entry["id"], "done")
             return True
+        if (
+            self.platform.capabilities.parent_at_creation
+            and parent is not None
+            and parent["issue_number"] is None
+            and parent["sync_status"] != "failed"
+        ):
+            # The parent's issue is still to be created (its creation failed for now): created
+            # now, the child could never become its sub-task. It waits for the parent's creation.
+            return False
         values = self._local(task, labels, link)
         numbers = self._milestone_numbers(values["milestone"])
         changes = mapping.changes_for(
@@ -242,7 +251,7 @@ class PushMixin(EngineCore):
             )
             row = sync_store.link_by_id(conn, link["id"])
         self._run.created.append(link_report(row, task["number"]))
-        if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.FIELDS):
+        if any(not mapping.same(f, base.get(f), remote[f]) for f in mapping.MERGED_FIELDS):
             self.merge_remote(row, issue)  # the issue changed after it was sent: merged like any remote edit
 
     def _follow_ups(self, conn: Connection, task: Mapping[Any, Any], at: datetime) -> None:
@@ -565,11 +574,14 @@ class PushMixin(EngineCore):
 def _agreed_base(remote: Mapping[str, Any], flight: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
     """The base of a newly linked issue: per field, the platform's value when it is one we sent,
     else the value the last attempt sent (the platform's value then differs from it, and is merged
-    as a remote edit). A field with nothing recorded in flight takes the platform's value."""
+    as a remote edit). A field with nothing recorded in flight takes the platform's value; a
+    push-only field the value sent."""
     base: dict[str, Any] = {}
     for f in mapping.FIELDS:
         sent = list(flight.get(f) or [])
-        if not sent or any(mapping.same(f, remote[f], v) for v in sent):
+        if f in mapping.PUSH_ONLY:  # never read back: what was sent
+            base[f] = sent[-1] if sent else None
+        elif not sent or any(mapping.same(f, remote[f], v) for v in sent):
             base[f] = remote[f]
         else:
             base[f] = sent[-1]
