@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -364,7 +365,7 @@ def test_minute_precision_in_the_account_zone(clock: ManualClock) -> None:
     assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated ASC, key ASC")
     again = jira.list_issues_since(second.updated_at, "ignored-etag")
     assert [i.number for i in again.issues] == [2]  # the earlier one is not read again
-    assert again.etag is None and not again.not_modified
+    assert again.etag == "jira;project=SHOP;tz=Asia/Kolkata;checked=2025-01-06;max=2" and not again.not_modified
     assert jira.list_issues_since(second.updated_at + timedelta(seconds=1), None).issues == []
 
 
@@ -392,6 +393,58 @@ def test_an_issue_the_search_index_lags_behind_is_read_by_key(fake: FakeJira, cl
     before = len(fake.requests)
     quiet = fresh.list_issues_since(START, None)
     assert quiet.requests == len(fake.requests) - before == 2  # the search, and SHOP-3: not there
+
+
+def test_a_fresh_adapter_takes_zone_and_highest_number_from_the_pull_state(fake: FakeJira, clock: ManualClock) -> None:
+    """The listing's etag carries the zone and the highest number: the next run's quiet pull is
+    the search and one read by key (no GET /myself, no ORDER BY key DESC search)."""
+    for n in range(3):
+        clock.advance(seconds=1)
+        fake.add_issue(f"issue {n}")
+    first = connect(fake, clock).list_issues_since(START, None)
+    assert first.etag == f"jira;project=SHOP;tz=Europe/Berlin;checked={clock.now.date().isoformat()};max=3"
+    before = len(fake.requests)
+    quiet = connect(fake, clock).list_issues_since(START + timedelta(hours=1), first.etag)
+    sent = [(r.method, r.path) for r in fake.requests[before:]]
+    assert quiet.issues == [] and quiet.requests == len(sent) == 2
+    assert sent == [("POST", "/rest/api/3/search/jql"), ("GET", "/rest/api/3/issue/SHOP-4")]
+    query = [r.json["jql"] for r in fake.requests if r.path.endswith("/search/jql")][-1]
+    assert f'updated >= "{(START + timedelta(hours=1)).astimezone(ZoneInfo("Europe/Berlin")):%Y-%m-%d %H:%M}"' in query
+
+
+@pytest.mark.parametrize(
+    "etag",
+    [
+        None,
+        'W/"abc"',
+        "jira;project=OTHER;tz=UTC;checked={today};max=9",  # another project's state
+        "jira;project=SHOP;tz=Nowhere/Land;checked={today};max=x",  # an unknown zone, no number
+        "jira;project=SHOP;tz=../../etc/passwd;checked={today}",
+        "jira;project=SHOP;tz=UTC;checked=2000-01-01;max",  # a malformed part: all of it ignored
+    ],
+)
+def test_a_pull_state_that_does_not_hold_is_ignored(fake: FakeJira, clock: ManualClock, etag: str | None) -> None:
+    fake.add_issue("one")
+    jira = connect(fake, clock)
+    before = len(fake.requests)
+    given = etag.format(today=clock.now.date().isoformat()) if etag else None
+    listing = jira.list_issues_since(START - timedelta(minutes=1), given)
+    sent = [(r.method, r.path) for r in fake.requests[before:]]
+    assert [i.number for i in listing.issues] == [1]
+    assert sent[0] == ("GET", "/rest/api/3/myself") and sent[-1] == ("GET", "/rest/api/3/issue/SHOP-2")
+    assert listing.etag is not None and "tz=Europe/Berlin" in listing.etag and listing.etag.endswith(";max=1")
+
+
+def test_the_zone_of_a_pull_state_is_read_again_the_next_day(fake: FakeJira, clock: ManualClock) -> None:
+    """A zone read on another day is read again: a change of the account's zone is seen within a day."""
+    state = connect(fake, clock).list_issues_since(START, None).etag
+    fake.time_zone = "America/New_York"
+    fake.myself["timeZone"] = "America/New_York"
+    clock.advance(seconds=86_400)
+    before = len(fake.requests)
+    listing = connect(fake, clock).list_issues_since(START, state)
+    assert fake.requests[before].path == "/rest/api/3/myself"
+    assert listing.etag is not None and "tz=America/New_York" in listing.etag
 
 
 # -- sub-tasks and dependencies -----------------------------------------------------------------

@@ -59,7 +59,12 @@ GitHub's conventions; Jira's differences stay here:
 * **Incremental pull**: JQL ``updated >= "yyyy-MM-dd HH:mm"`` has minute precision and is read
   in the account's time zone (``GET /myself``): ``since`` is floored to the minute in that zone
   (no same-minute edit is skipped) and the answers are filtered by their exact ``updated``
-  (the same issues are not read again and again). No conditional requests: the etag is ``None``.
+  (the same issues are not read again and again). No conditional requests: the listing's etag
+  carries the adapter's own pull state instead (``jira;project=SHOP;tz=Europe/Berlin;
+  checked=2026-12-03;max=6``: the account's time zone and the day it was read, and the highest
+  issue number seen), so that a quiet pull is the search and one read by key. The zone is read
+  again when it was read on another day (UTC); a state that is malformed, of another project or
+  absent is ignored, and then the zone and the highest number are looked up afresh.
 
 It never retries or sleeps, and no message carries the token or a header.
 
@@ -185,6 +190,8 @@ _PAGE = 100
 _SUMMARY_LIMIT = 255
 _MAX_PAGES = 10_000
 _MESSAGE_LIMIT = 300
+_STATE_PREFIX = "jira"  # the first part of the pull state carried in the listing's etag
+_STATE_PART = re.compile(r"^(project|tz|checked|max)=([A-Za-z0-9_+\-/.]{1,64})$")
 
 
 def parse_project_key(key: str) -> str:
@@ -412,6 +419,7 @@ class JiraPlatform:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._budget = RateBudget(limit=None, remaining=None, reset_at=None, resource="jira")
         self._zone: ZoneInfo | None = None
+        self._zone_checked: date | None = None  # the day (UTC) the zone was read from GET /myself
         self._project: dict[str, Any] | None = None
         self._workflow_statuses: dict[str, list[dict[str, Any]]] | None = None
         self._types: list[dict[str, Any]] = []
@@ -938,7 +946,46 @@ class JiraPlatform:
                 self._zone = ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
                 self._zone = ZoneInfo("UTC")
+            self._zone_checked = self._clock().astimezone(UTC).date()
         return self._zone
+
+    def _adopt_pull_state(self, etag: str | None) -> None:
+        """Take the time zone and the highest issue number from a pull state this adapter wrote
+        (see :meth:`_pull_state`) when it knows neither yet. A malformed part, a state of another
+        project, a zone not read today (UTC) or an unknown zone name is ignored."""
+        if not etag:
+            return
+        prefix, *parts = etag.split(";")
+        found: dict[str, str] = {}
+        for part in parts:
+            match = _STATE_PART.match(part)
+            if match is None:
+                return
+            found[match[1]] = match[2]
+        if prefix != _STATE_PREFIX or found.get("project") != self.repository:
+            return
+        digits = found.get("max", "")
+        if self._highest is None and digits.isdigit():
+            self._highest = int(digits)
+        today = self._clock().astimezone(UTC).date()
+        try:
+            checked = date.fromisoformat(found.get("checked", ""))
+            zone = ZoneInfo(found.get("tz", ""))
+        except (ZoneInfoNotFoundError, ValueError):
+            return
+        if self._zone is None and checked == today:
+            self._zone, self._zone_checked = zone, checked
+
+    def _pull_state(self) -> str:
+        """The pull state carried in the listing's etag: ``jira;project=KEY`` with
+        ``;tz=ZONE;checked=YYYY-MM-DD`` when the zone is known and ``;max=N`` when the highest
+        issue number is."""
+        parts = [_STATE_PREFIX, f"project={self.repository}"]
+        if self._zone is not None and self._zone_checked is not None:
+            parts += [f"tz={self._zone.key}", f"checked={self._zone_checked.isoformat()}"]
+        if self._highest is not None:
+            parts.append(f"max={self._highest}")
+        return ";".join(parts)
 
     def jql_since(self, since: datetime) -> str:
         """``since`` floored to the minute in the account's time zone, as JQL writes it."""
@@ -949,15 +996,17 @@ class JiraPlatform:
         """Issues of the project updated at or after ``since``, oldest first: ``POST /search/jql``
         with ``updated >= "<since floored to the minute in the account's zone>"``, every page
         (``nextPageToken``), then only those whose exact ``updated`` is not before ``since``.
-        ``etag`` is ignored (Jira has no conditional requests).
+        Jira has no conditional requests: ``etag`` is the pull state an earlier listing returned
+        (see the module; ignored when malformed), and the listing's ``etag`` is the state after
+        this one; ``not_modified`` is always false.
 
         Jira's search index is eventually consistent: an issue created a moment ago may be
         missing from search for a while, though a read by key finds it. So the issues numbered
         above the highest one seen are read by key until the first that does not exist (one
         request, answered 404, when nothing is new; the highest number comes from one
-        ``ORDER BY key DESC`` search the first time). A creation whose answer was lost is so
-        found by its marker at once."""
-        del etag
+        ``ORDER BY key DESC`` search when neither the adapter nor the pull state knows it). A
+        creation whose answer was lost is so found by its marker at once."""
+        self._adopt_pull_state(etag)
         requests = 0
         clauses = [f'project = "{self.repository}"']
         if since is not None:
@@ -1011,7 +1060,7 @@ class JiraPlatform:
             if number not in listed and (since is None or issue.updated_at >= since):
                 issues.append(issue)
         issues.sort(key=lambda i: (i.updated_at, i.number))
-        return IssueListing(issues=issues, etag=None, not_modified=False, requests=requests)
+        return IssueListing(issues=issues, etag=self._pull_state(), not_modified=False, requests=requests)
 
     # -- comments, worklogs ---------------------------------------------------------------------
 
