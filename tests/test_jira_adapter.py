@@ -212,6 +212,52 @@ def test_update_changes_fields_and_one_edit_carries_the_property(fake: FakeJira,
     assert jira.update_issue(1, IssueChanges(assignees=())).assignees == ()
 
 
+def test_an_edit_is_read_once_before_and_answered_by_the_edit_itself(fake: FakeJira, jira: JiraPlatform) -> None:
+    """The read before the edit gives the property to merge into; the edit's answer
+    (returnIssue=true) is the result, with the property it wrote: no read afterwards."""
+    new(jira, labels=("needs review",))
+    before = len(fake.requests)
+    issue = jira.update_issue(1, IssueChanges(title="Renamed"))
+    sent = [(r.method, r.path, dict(r.query)) for r in fake.requests[before:]]
+    assert [(m, p) for m, p, _q in sent] == [("GET", "/rest/api/3/issue/SHOP-1"), ("PUT", "/rest/api/3/issue/SHOP-1")]
+    assert sent[1][2].get("returnIssue") == "true"
+    assert issue == jira.get_issue(1)  # the marker, the label spelled as sent, the exact updated time
+    assert (issue.title, find_marker(issue.body), issue.labels) == ("Renamed", KEY, ("needs review",))
+    before = len(fake.requests)
+    assert jira.update_issue(1, IssueChanges()) == issue  # nothing to edit: the read alone
+    assert [r.method for r in fake.requests[before:]] == ["GET"]
+
+
+def test_an_edit_answered_without_the_issue_is_read_after() -> None:
+    """A 204 to returnIssue=true (a proxy, an older site) is followed by a read."""
+    reads: list[str] = []
+    issue = {
+        "id": "10001",
+        "key": "SHOP-1",
+        "fields": {
+            "summary": "Old",
+            "status": {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
+            "labels": [],
+            "issuetype": {"id": "10", "name": "Task"},
+            "updated": "2025-01-06T10:00:00.000+0000",
+        },
+        "properties": {PROPERTY_KEY: {"key": KEY}},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            issue["fields"]["summary"] = "New"  # type: ignore[index]
+            return httpx.Response(204)
+        reads.append(request.url.path)
+        return httpx.Response(200, json=issue)
+
+    jira = JiraPlatform.connect(
+        TOKEN, "SHOP", site_url="https://x.atlassian.net", transport=httpx.MockTransport(handler)
+    )
+    updated = jira.update_issue(1, IssueChanges(title="New"))
+    assert (updated.title, find_marker(updated.body)) == ("New", KEY) and len(reads) == 2
+
+
 def test_a_title_longer_than_a_summary_reads_back_whole(fake: FakeJira, jira: JiraPlatform) -> None:
     title = "Long " * 60
     issue = new(jira, title.strip())

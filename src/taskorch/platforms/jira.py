@@ -183,6 +183,8 @@ _FIELDS = (
     "parent",
     "issuetype",
 )
+#: The fields an edit's answer must carry to stand for a read (the others may be absent when empty).
+_ANSWERED_FIELDS = frozenset({"summary", "status", "labels", "updated", "issuetype"})
 _MARKER = re.compile(r"<!-- taskorch:key=([0-9a-f]{32}) -->")
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 _PROPERTY_LIMIT = 32_000  # bytes of JSON a property value may hold (Jira: 32,768)
@@ -353,6 +355,12 @@ def _kept_markdown(prop: Mapping[str, Any]) -> str | None:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _returned_issue(data: Mapping[str, Any]) -> bool:
+    """Whether an edit's answer (``returnIssue=true``) is an issue with the fields read back."""
+    fields = data.get("fields")
+    return isinstance(data.get("key"), str) and isinstance(fields, Mapping) and _ANSWERED_FIELDS.issubset(fields)
 
 
 def _parse_time(raw: Any) -> datetime:
@@ -566,24 +574,39 @@ class JiraPlatform:
         return self._issue_from_json(raw)
 
     def update_issue(self, number: int, changes: IssueChanges) -> RemoteIssue:
-        """Edit the fields (one ``PUT /issue/{key}`` carrying the ``taskorch`` property too), then
-        move through the workflow when the status changed. Raises :class:`PlatformRejected`
-        (409) when the workflow has no status for the task's status (see the module)."""
+        """Read the issue (its ``taskorch`` property, which the edit merges into, and its
+        status), edit the fields (one ``PUT /issue/{key}`` carrying the property too), then move
+        through the workflow when the status changed. Without a move the edit is sent with
+        ``returnIssue=true`` and its answer, the issue as ``GET /issue`` gives it, is the result
+        with the property just written (an edit gives no properties); an answer without the
+        fields is followed by a read. Nothing to edit and no move: the issue as read. Raises
+        :class:`PlatformRejected` (409) when the workflow has no status for the task's status
+        (see the module).
+
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-put
+        """
         raw = self._raw_issue(number)
         current = self._issue_from_json(raw)
         old_prop = self._property(raw)
         prop = dict(old_prop)
         fields: dict[str, Any] = {}
         self._content_fields(changes, fields, prop)
+        wanted = self._wanted_status(changes, current)
+        moving = wanted is not None and wanted != self._task_status(current)
         if fields or prop != old_prop:
             body: dict[str, Any] = {"fields": fields}
             if prop != old_prop:
                 body["properties"] = [{"key": PROPERTY_KEY, "value": prop}]
-            self._request("PUT", f"/rest/api/3/issue/{self._key(number)}", body=body)
-        wanted = self._wanted_status(changes, current)
-        if wanted is not None and wanted != self._task_status(current):
+            path = f"/rest/api/3/issue/{self._key(number)}"
+            if not moving:
+                edited = self._request("PUT", path, params={"returnIssue": "true"}, body=body)
+                if not (isinstance(edited, dict) and _returned_issue(edited)):
+                    return self.get_issue(number)
+                return self._issue_from_json({**edited, "properties": {PROPERTY_KEY: prop}})
+            self._request("PUT", path, body=body)
+        if wanted is not None and moving:
             return self._issue_from_json(self._move_and_read(raw, number, wanted))
-        return self.get_issue(number)
+        return current
 
     def _move_and_read(self, raw: Mapping[str, Any], number: int, task_status: str) -> dict[str, Any]:
         """Move the issue to ``task_status`` and read it again.
