@@ -408,7 +408,7 @@ def test_minute_precision_in_the_account_zone(clock: ManualClock) -> None:
     listing = jira.list_issues_since(first.updated_at, None)
     assert [i.number for i in listing.issues] == [1, 2]  # the same-minute edit is not skipped
     query = [r.json["jql"] for r in fake.requests if r.path.endswith("/search/jql")][-1]
-    assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated ASC, key ASC")
+    assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated DESC, key DESC")
     again = jira.list_issues_since(second.updated_at, "ignored-etag")
     assert [i.number for i in again.issues] == [2]  # the earlier one is not read again
     assert again.etag == "jira;project=SHOP;tz=Asia/Kolkata;checked=2025-01-06;max=2" and not again.not_modified
@@ -422,6 +422,52 @@ def test_listing_follows_next_page_tokens(fake: FakeJira, jira: JiraPlatform, cl
     listing = jira.list_issues_since(None, None)
     assert [i.number for i in listing.issues] == list(range(1, 121))
     assert listing.requests == 3  # two pages, and SHOP-121 read by key: none yet
+
+
+def test_a_quiet_pull_is_one_page_however_many_issues_share_the_watermarks_minute(
+    fake: FakeJira, jira: JiraPlatform, clock: ManualClock
+) -> None:
+    """Newest first, the listing stops at the first page reaching an issue older than since."""
+    for n in range(150):
+        clock.advance(milliseconds=100)
+        fake.add_issue(f"issue {n}")
+    newest = jira.get_issue(150).updated_at
+    assert jira.get_issue(1).updated_at.replace(second=0, microsecond=0) == newest.replace(second=0, microsecond=0)
+    listing = jira.list_issues_since(newest, None)
+    assert [i.number for i in listing.issues] == [150]
+    before = len(fake.requests)
+    again = jira.list_issues_since(newest, listing.etag)
+    assert [i.number for i in again.issues] == [150] and again.requests == len(fake.requests) - before == 2
+    middle = jira.list_issues_since(jira.get_issue(20).updated_at, None)
+    assert [i.number for i in middle.issues] == list(range(20, 151))  # oldest first, each once
+
+
+def test_an_issue_edited_between_pages_is_not_lost(fake: FakeJira, clock: ManualClock) -> None:
+    """Edits made while the pages are read: none of the issues behind them is skipped, and the
+    edited ones are in the next pull, from the newest ``updated`` this one listed."""
+    for n in range(250):
+        clock.advance(seconds=1)
+        fake.add_issue(f"issue {n}")
+    pages = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal pages
+        if request.url.path.endswith("/search/jql") and b"ORDER BY updated" in request.content:
+            pages += 1
+            if pages == 2:  # after the first page: one issue read already, one not yet
+                clock.advance(seconds=1)
+                fake.edit_issue(240, summary="edited, read already")
+                fake.edit_issue(120, summary="edited, not read yet")
+        return fake.handle(request)
+
+    transport = httpx.MockTransport(handler)
+    jira = JiraPlatform.connect(TOKEN, "SHOP", site_url=fake.site_url, transport=transport, clock=clock)
+    listing = jira.list_issues_since(START, None)
+    numbers = [i.number for i in listing.issues]
+    assert pages == 3 and sorted(numbers) == sorted(set(numbers))
+    assert set(range(1, 251)) - set(numbers) <= {120}  # only the edited one may wait for the next pull
+    newest = max(i.updated_at for i in listing.issues)
+    assert {i.number for i in jira.list_issues_since(newest, listing.etag).issues} >= {120, 240}
 
 
 def test_an_issue_the_search_index_lags_behind_is_read_by_key(fake: FakeJira, clock: ManualClock) -> None:

@@ -1017,8 +1017,14 @@ class JiraPlatform:
 
     def list_issues_since(self, since: datetime | None, etag: str | None) -> IssueListing:
         """Issues of the project updated at or after ``since``, oldest first: ``POST /search/jql``
-        with ``updated >= "<since floored to the minute in the account's zone>"``, every page
-        (``nextPageToken``), then only those whose exact ``updated`` is not before ``since``.
+        with ``updated >= "<since floored to the minute in the account's zone>"``, newest first
+        (``ORDER BY updated DESC, key DESC``), page after page (``nextPageToken``) until a page
+        reaches an issue updated before ``since`` (those of the floored minute before it are not
+        read again and again: a quiet pull is one page however many issues share the
+        watermark's minute), keeping those whose exact ``updated`` is not before ``since``, each
+        once. Newest first, an issue edited while the pages are read moves to the front, behind
+        the pages already read, where the next pull (from this listing's newest ``updated``)
+        finds it; nothing behind it moves past a page boundary unread.
         Jira has no conditional requests: ``etag`` is the pull state an earlier listing returned
         (see the module; ignored when malformed), and the listing's ``etag`` is the state after
         this one; ``not_modified`` is always false.
@@ -1036,8 +1042,9 @@ class JiraPlatform:
             if self._zone is None:
                 requests += 1
             clauses.append(f'updated >= "{self.jql_since(since)}"')
-        jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+        jql = " AND ".join(clauses) + " ORDER BY updated DESC, key DESC"
         issues: list[RemoteIssue] = []
+        seen: set[int] = set()
         highest = 0
         token: str | None = None
         path = "/rest/api/3/search/jql"
@@ -1054,13 +1061,17 @@ class JiraPlatform:
             requests += 1
             if not isinstance(page, dict):
                 raise PlatformError(f"Jira POST {path} answered with something other than a search result.")
+            reached = False  # an issue updated before since: the pages after this one are older
             for item in answered_items(page.get("issues"), f"Jira POST {path}"):
                 issue = self._issue_from_json(item)
                 highest = max(highest, issue.number)
-                if since is None or issue.updated_at >= since:
+                if since is not None and issue.updated_at < since:
+                    reached = True
+                elif issue.number not in seen:
+                    seen.add(issue.number)
                     issues.append(issue)
             token = page.get("nextPageToken")
-            if page.get("isLast", True) or not token:
+            if reached or page.get("isLast", True) or not token:
                 break
         if self._highest is None and since is not None:
             newest = self._request(
@@ -1070,7 +1081,6 @@ class JiraPlatform:
             for item in answered_items((newest or {}).get("issues") if isinstance(newest, dict) else None, path):
                 highest = max(highest, self._number(str(item.get("key") or "")) or 0)
         self._highest = max(self._highest or 0, highest)
-        listed = {issue.number for issue in issues}
         for number in range(self._highest + 1, self._highest + _PAGE + 1):
             requests += 1
             try:
@@ -1080,7 +1090,7 @@ class JiraPlatform:
                     raise
                 break
             self._highest = number
-            if number not in listed and (since is None or issue.updated_at >= since):
+            if number not in seen and (since is None or issue.updated_at >= since):
                 issues.append(issue)
         issues.sort(key=lambda i: (i.updated_at, i.number))
         return IssueListing(issues=issues, etag=self._pull_state(), not_modified=False, requests=requests)
