@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,9 @@ def counting(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "jira":
         jira = CountingJira("SHOP", workflow=Workflow.with_blocked())
         jira.rate_limit = jira.rate_remaining = 1_000_000
+        # Jira's search index lags: a new issue stays out of search for a while (reads by key
+        # find it), so a worker that lost a creation's answer must find it all the same.
+        jira.search_lag = timedelta(seconds=2)
         with jira.serve() as url:
             yield Harness("jira", jira, url)
         return

@@ -13,6 +13,10 @@ conflict), every linked field equal on both sides or an open conflict, every sub
 and that one more sync finds nothing to do. Values are unique per edit (titles, labels and
 assignees named after the step) except the status. Everything runs in process with no sleep (the
 engine's sleep is injected); process kills are the crash test's job (tests/test_sync_crash.py).
+On Jira a status edit is a person moving the issue through a workflow with a Blocked status and
+directed transitions, the marker lives in the issue property, and the local and remote planning
+facts (priority, due date, estimate) are push-only, so not among the fields compared (see
+tests/sync_platforms.py and taskorch.sync.mapping). Jira runs the same seeds and steps.
 """
 
 from __future__ import annotations
