@@ -1631,8 +1631,8 @@ class FakeJira:
             self.properties.setdefault(issue["key"], {})[prop["key"]] = copy.deepcopy(prop.get("value"))
         if changed:
             self._touch(issue)
-        if req.query.get("returnIssue") == "true":
-            return _Reply(200, self._render_issue(number, None))
+        if req.query.get("returnIssue") == "true":  # as GET /issue/{key} answers, with its expand
+            return _Reply(200, self._render_issue(number, None, (), self._list_param(req.query.get("expand"))))
         return _Reply(204)
 
     def delete_issue_api(self, req: _Req, params: dict[str, str]) -> _Reply:

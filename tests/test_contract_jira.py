@@ -179,8 +179,10 @@ def _run_every_flow(jira: JiraPlatform, fake: FakeJira) -> None:
     )
     jira.update_issue(parent.number, IssueChanges(state="closed", state_reason="completed", labels=()))
     jira.update_issue(other.number, IssueChanges(state="closed", state_reason="not_planned"))
+    jira.update_issue(child.number, IssueChanges(title="Child 2"))  # no move: PUT ?returnIssue=true
     jira.list_issues_since(None, None)
-    jira.list_issues_since(datetime(2025, 1, 6, 9, 0, tzinfo=UTC), None)
+    state = jira.list_issues_since(datetime(2025, 1, 6, 9, 0, tzinfo=UTC), None).etag
+    jira.list_issues_since(datetime(2025, 1, 6, 9, 0, tzinfo=UTC), state)  # the pull state carried
     jira.add_comment(child.number, "Progress **note**")
     jira.log_work(child.number, 3600, "Worked")
     jira.add_sub_issue(parent.number, child)

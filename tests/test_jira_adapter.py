@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -211,6 +212,52 @@ def test_update_changes_fields_and_one_edit_carries_the_property(fake: FakeJira,
     assert jira.update_issue(1, IssueChanges(assignees=())).assignees == ()
 
 
+def test_an_edit_is_read_once_before_and_answered_by_the_edit_itself(fake: FakeJira, jira: JiraPlatform) -> None:
+    """The read before the edit gives the property to merge into; the edit's answer
+    (returnIssue=true) is the result, with the property it wrote: no read afterwards."""
+    new(jira, labels=("needs review",))
+    before = len(fake.requests)
+    issue = jira.update_issue(1, IssueChanges(title="Renamed"))
+    sent = [(r.method, r.path, dict(r.query)) for r in fake.requests[before:]]
+    assert [(m, p) for m, p, _q in sent] == [("GET", "/rest/api/3/issue/SHOP-1"), ("PUT", "/rest/api/3/issue/SHOP-1")]
+    assert sent[1][2].get("returnIssue") == "true"
+    assert issue == jira.get_issue(1)  # the marker, the label spelled as sent, the exact updated time
+    assert (issue.title, find_marker(issue.body), issue.labels) == ("Renamed", KEY, ("needs review",))
+    before = len(fake.requests)
+    assert jira.update_issue(1, IssueChanges()) == issue  # nothing to edit: the read alone
+    assert [r.method for r in fake.requests[before:]] == ["GET"]
+
+
+def test_an_edit_answered_without_the_issue_is_read_after() -> None:
+    """A 204 to returnIssue=true (a proxy, an older site) is followed by a read."""
+    reads: list[str] = []
+    issue = {
+        "id": "10001",
+        "key": "SHOP-1",
+        "fields": {
+            "summary": "Old",
+            "status": {"id": "1", "name": "To Do", "statusCategory": {"key": "new"}},
+            "labels": [],
+            "issuetype": {"id": "10", "name": "Task"},
+            "updated": "2025-01-06T10:00:00.000+0000",
+        },
+        "properties": {PROPERTY_KEY: {"key": KEY}},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            issue["fields"]["summary"] = "New"  # type: ignore[index]
+            return httpx.Response(204)
+        reads.append(request.url.path)
+        return httpx.Response(200, json=issue)
+
+    jira = JiraPlatform.connect(
+        TOKEN, "SHOP", site_url="https://x.atlassian.net", transport=httpx.MockTransport(handler)
+    )
+    updated = jira.update_issue(1, IssueChanges(title="New"))
+    assert (updated.title, find_marker(updated.body)) == ("New", KEY) and len(reads) == 2
+
+
 def test_a_title_longer_than_a_summary_reads_back_whole(fake: FakeJira, jira: JiraPlatform) -> None:
     title = "Long " * 60
     issue = new(jira, title.strip())
@@ -361,10 +408,10 @@ def test_minute_precision_in_the_account_zone(clock: ManualClock) -> None:
     listing = jira.list_issues_since(first.updated_at, None)
     assert [i.number for i in listing.issues] == [1, 2]  # the same-minute edit is not skipped
     query = [r.json["jql"] for r in fake.requests if r.path.endswith("/search/jql")][-1]
-    assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated ASC, key ASC")
+    assert 'updated >= "2025-01-06 14:30"' in query and query.endswith("ORDER BY updated DESC, key DESC")
     again = jira.list_issues_since(second.updated_at, "ignored-etag")
     assert [i.number for i in again.issues] == [2]  # the earlier one is not read again
-    assert again.etag is None and not again.not_modified
+    assert again.etag == "jira;project=SHOP;tz=Asia/Kolkata;checked=2025-01-06;max=2" and not again.not_modified
     assert jira.list_issues_since(second.updated_at + timedelta(seconds=1), None).issues == []
 
 
@@ -375,6 +422,52 @@ def test_listing_follows_next_page_tokens(fake: FakeJira, jira: JiraPlatform, cl
     listing = jira.list_issues_since(None, None)
     assert [i.number for i in listing.issues] == list(range(1, 121))
     assert listing.requests == 3  # two pages, and SHOP-121 read by key: none yet
+
+
+def test_a_quiet_pull_is_one_page_however_many_issues_share_the_watermarks_minute(
+    fake: FakeJira, jira: JiraPlatform, clock: ManualClock
+) -> None:
+    """Newest first, the listing stops at the first page reaching an issue older than since."""
+    for n in range(150):
+        clock.advance(milliseconds=100)
+        fake.add_issue(f"issue {n}")
+    newest = jira.get_issue(150).updated_at
+    assert jira.get_issue(1).updated_at.replace(second=0, microsecond=0) == newest.replace(second=0, microsecond=0)
+    listing = jira.list_issues_since(newest, None)
+    assert [i.number for i in listing.issues] == [150]
+    before = len(fake.requests)
+    again = jira.list_issues_since(newest, listing.etag)
+    assert [i.number for i in again.issues] == [150] and again.requests == len(fake.requests) - before == 2
+    middle = jira.list_issues_since(jira.get_issue(20).updated_at, None)
+    assert [i.number for i in middle.issues] == list(range(20, 151))  # oldest first, each once
+
+
+def test_an_issue_edited_between_pages_is_not_lost(fake: FakeJira, clock: ManualClock) -> None:
+    """Edits made while the pages are read: none of the issues behind them is skipped, and the
+    edited ones are in the next pull, from the newest ``updated`` this one listed."""
+    for n in range(250):
+        clock.advance(seconds=1)
+        fake.add_issue(f"issue {n}")
+    pages = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal pages
+        if request.url.path.endswith("/search/jql") and b"ORDER BY updated" in request.content:
+            pages += 1
+            if pages == 2:  # after the first page: one issue read already, one not yet
+                clock.advance(seconds=1)
+                fake.edit_issue(240, summary="edited, read already")
+                fake.edit_issue(120, summary="edited, not read yet")
+        return fake.handle(request)
+
+    transport = httpx.MockTransport(handler)
+    jira = JiraPlatform.connect(TOKEN, "SHOP", site_url=fake.site_url, transport=transport, clock=clock)
+    listing = jira.list_issues_since(START, None)
+    numbers = [i.number for i in listing.issues]
+    assert pages == 3 and sorted(numbers) == sorted(set(numbers))
+    assert set(range(1, 251)) - set(numbers) <= {120}  # only the edited one may wait for the next pull
+    newest = max(i.updated_at for i in listing.issues)
+    assert {i.number for i in jira.list_issues_since(newest, listing.etag).issues} >= {120, 240}
 
 
 def test_an_issue_the_search_index_lags_behind_is_read_by_key(fake: FakeJira, clock: ManualClock) -> None:
@@ -392,6 +485,58 @@ def test_an_issue_the_search_index_lags_behind_is_read_by_key(fake: FakeJira, cl
     before = len(fake.requests)
     quiet = fresh.list_issues_since(START, None)
     assert quiet.requests == len(fake.requests) - before == 2  # the search, and SHOP-3: not there
+
+
+def test_a_fresh_adapter_takes_zone_and_highest_number_from_the_pull_state(fake: FakeJira, clock: ManualClock) -> None:
+    """The listing's etag carries the zone and the highest number: the next run's quiet pull is
+    the search and one read by key (no GET /myself, no ORDER BY key DESC search)."""
+    for n in range(3):
+        clock.advance(seconds=1)
+        fake.add_issue(f"issue {n}")
+    first = connect(fake, clock).list_issues_since(START, None)
+    assert first.etag == f"jira;project=SHOP;tz=Europe/Berlin;checked={clock.now.date().isoformat()};max=3"
+    before = len(fake.requests)
+    quiet = connect(fake, clock).list_issues_since(START + timedelta(hours=1), first.etag)
+    sent = [(r.method, r.path) for r in fake.requests[before:]]
+    assert quiet.issues == [] and quiet.requests == len(sent) == 2
+    assert sent == [("POST", "/rest/api/3/search/jql"), ("GET", "/rest/api/3/issue/SHOP-4")]
+    query = [r.json["jql"] for r in fake.requests if r.path.endswith("/search/jql")][-1]
+    assert f'updated >= "{(START + timedelta(hours=1)).astimezone(ZoneInfo("Europe/Berlin")):%Y-%m-%d %H:%M}"' in query
+
+
+@pytest.mark.parametrize(
+    "etag",
+    [
+        None,
+        'W/"abc"',
+        "jira;project=OTHER;tz=UTC;checked={today};max=9",  # another project's state
+        "jira;project=SHOP;tz=Nowhere/Land;checked={today};max=x",  # an unknown zone, no number
+        "jira;project=SHOP;tz=../../etc/passwd;checked={today}",
+        "jira;project=SHOP;tz=UTC;checked=2000-01-01;max",  # a malformed part: all of it ignored
+    ],
+)
+def test_a_pull_state_that_does_not_hold_is_ignored(fake: FakeJira, clock: ManualClock, etag: str | None) -> None:
+    fake.add_issue("one")
+    jira = connect(fake, clock)
+    before = len(fake.requests)
+    given = etag.format(today=clock.now.date().isoformat()) if etag else None
+    listing = jira.list_issues_since(START - timedelta(minutes=1), given)
+    sent = [(r.method, r.path) for r in fake.requests[before:]]
+    assert [i.number for i in listing.issues] == [1]
+    assert sent[0] == ("GET", "/rest/api/3/myself") and sent[-1] == ("GET", "/rest/api/3/issue/SHOP-2")
+    assert listing.etag is not None and "tz=Europe/Berlin" in listing.etag and listing.etag.endswith(";max=1")
+
+
+def test_the_zone_of_a_pull_state_is_read_again_the_next_day(fake: FakeJira, clock: ManualClock) -> None:
+    """A zone read on another day is read again: a change of the account's zone is seen within a day."""
+    state = connect(fake, clock).list_issues_since(START, None).etag
+    fake.time_zone = "America/New_York"
+    fake.myself["timeZone"] = "America/New_York"
+    clock.advance(seconds=86_400)
+    before = len(fake.requests)
+    listing = connect(fake, clock).list_issues_since(START, state)
+    assert fake.requests[before].path == "/rest/api/3/myself"
+    assert listing.etag is not None and "tz=America/New_York" in listing.etag
 
 
 # -- sub-tasks and dependencies -----------------------------------------------------------------

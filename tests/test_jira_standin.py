@@ -252,6 +252,11 @@ def test_create_read_edit_round_trip(jira: FakeJira, client: httpx.Client, clock
     assert client.get(f"{API}/issue/{jira.issues[1]['id']}").json()["key"] == key  # by id too
     returned = client.put(f"{API}/issue/{key}", params={"returnIssue": "true"}, json={"fields": {"duedate": None}})
     assert returned.status_code == 200 and returned.json()["fields"]["duedate"] is None
+    assert returned.json() == client.get(f"{API}/issue/{key}").json()  # the format of GET /issue/{key}
+    expanded = client.put(
+        f"{API}/issue/{key}", params={"returnIssue": "true", "expand": "names"}, json={"fields": {"duedate": None}}
+    ).json()
+    assert expanded["names"]["summary"] == "Summary" and "properties" not in expanded
     rendered = client.get(f"{API}/issue/{key}", params={"expand": "renderedFields", "fields": "description"}).json()
     assert rendered["renderedFields"]["description"] == "<p>Steps to reproduce</p>"
     assert client.get(f"{API}/issue/SHOP-99").status_code == 404

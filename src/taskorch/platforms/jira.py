@@ -59,7 +59,12 @@ GitHub's conventions; Jira's differences stay here:
 * **Incremental pull**: JQL ``updated >= "yyyy-MM-dd HH:mm"`` has minute precision and is read
   in the account's time zone (``GET /myself``): ``since`` is floored to the minute in that zone
   (no same-minute edit is skipped) and the answers are filtered by their exact ``updated``
-  (the same issues are not read again and again). No conditional requests: the etag is ``None``.
+  (the same issues are not read again and again). No conditional requests: the listing's etag
+  carries the adapter's own pull state instead (``jira;project=SHOP;tz=Europe/Berlin;
+  checked=2026-12-03;max=6``: the account's time zone and the day it was read, and the highest
+  issue number seen), so that a quiet pull is the search and one read by key. The zone is read
+  again when it was read on another day (UTC); a state that is malformed, of another project or
+  absent is ignored, and then the zone and the highest number are looked up afresh.
 
 It never retries or sleeps, and no message carries the token or a header.
 
@@ -178,6 +183,8 @@ _FIELDS = (
     "parent",
     "issuetype",
 )
+#: The fields an edit's answer must carry to stand for a read (the others may be absent when empty).
+_ANSWERED_FIELDS = frozenset({"summary", "status", "labels", "updated", "issuetype"})
 _MARKER = re.compile(r"<!-- taskorch:key=([0-9a-f]{32}) -->")
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
 _PROPERTY_LIMIT = 32_000  # bytes of JSON a property value may hold (Jira: 32,768)
@@ -185,6 +192,8 @@ _PAGE = 100
 _SUMMARY_LIMIT = 255
 _MAX_PAGES = 10_000
 _MESSAGE_LIMIT = 300
+_STATE_PREFIX = "jira"  # the first part of the pull state carried in the listing's etag
+_STATE_PART = re.compile(r"^(project|tz|checked|max)=([A-Za-z0-9_+\-/.]{1,64})$")
 
 
 def parse_project_key(key: str) -> str:
@@ -348,6 +357,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _returned_issue(data: Mapping[str, Any]) -> bool:
+    """Whether an edit's answer (``returnIssue=true``) is an issue with the fields read back."""
+    fields = data.get("fields")
+    return isinstance(data.get("key"), str) and isinstance(fields, Mapping) and _ANSWERED_FIELDS.issubset(fields)
+
+
 def _parse_time(raw: Any) -> datetime:
     """Jira's ``2025-01-06T10:00:00.000+0100`` -> an aware datetime."""
     moment = datetime.fromisoformat(str(raw))
@@ -412,6 +427,7 @@ class JiraPlatform:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._budget = RateBudget(limit=None, remaining=None, reset_at=None, resource="jira")
         self._zone: ZoneInfo | None = None
+        self._zone_checked: date | None = None  # the day (UTC) the zone was read from GET /myself
         self._project: dict[str, Any] | None = None
         self._workflow_statuses: dict[str, list[dict[str, Any]]] | None = None
         self._types: list[dict[str, Any]] = []
@@ -558,24 +574,39 @@ class JiraPlatform:
         return self._issue_from_json(raw)
 
     def update_issue(self, number: int, changes: IssueChanges) -> RemoteIssue:
-        """Edit the fields (one ``PUT /issue/{key}`` carrying the ``taskorch`` property too), then
-        move through the workflow when the status changed. Raises :class:`PlatformRejected`
-        (409) when the workflow has no status for the task's status (see the module)."""
+        """Read the issue (its ``taskorch`` property, which the edit merges into, and its
+        status), edit the fields (one ``PUT /issue/{key}`` carrying the property too), then move
+        through the workflow when the status changed. Without a move the edit is sent with
+        ``returnIssue=true`` and its answer, the issue as ``GET /issue`` gives it, is the result
+        with the property just written (an edit gives no properties); an answer without the
+        fields is followed by a read. Nothing to edit and no move: the issue as read. Raises
+        :class:`PlatformRejected` (409) when the workflow has no status for the task's status
+        (see the module).
+
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-put
+        """
         raw = self._raw_issue(number)
         current = self._issue_from_json(raw)
         old_prop = self._property(raw)
         prop = dict(old_prop)
         fields: dict[str, Any] = {}
         self._content_fields(changes, fields, prop)
+        wanted = self._wanted_status(changes, current)
+        moving = wanted is not None and wanted != self._task_status(current)
         if fields or prop != old_prop:
             body: dict[str, Any] = {"fields": fields}
             if prop != old_prop:
                 body["properties"] = [{"key": PROPERTY_KEY, "value": prop}]
-            self._request("PUT", f"/rest/api/3/issue/{self._key(number)}", body=body)
-        wanted = self._wanted_status(changes, current)
-        if wanted is not None and wanted != self._task_status(current):
+            path = f"/rest/api/3/issue/{self._key(number)}"
+            if not moving:
+                edited = self._request("PUT", path, params={"returnIssue": "true"}, body=body)
+                if not (isinstance(edited, dict) and _returned_issue(edited)):
+                    return self.get_issue(number)
+                return self._issue_from_json({**edited, "properties": {PROPERTY_KEY: prop}})
+            self._request("PUT", path, body=body)
+        if wanted is not None and moving:
             return self._issue_from_json(self._move_and_read(raw, number, wanted))
-        return self.get_issue(number)
+        return current
 
     def _move_and_read(self, raw: Mapping[str, Any], number: int, task_status: str) -> dict[str, Any]:
         """Move the issue to ``task_status`` and read it again.
@@ -938,7 +969,46 @@ class JiraPlatform:
                 self._zone = ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
                 self._zone = ZoneInfo("UTC")
+            self._zone_checked = self._clock().astimezone(UTC).date()
         return self._zone
+
+    def _adopt_pull_state(self, etag: str | None) -> None:
+        """Take the time zone and the highest issue number from a pull state this adapter wrote
+        (see :meth:`_pull_state`) when it knows neither yet. A malformed part, a state of another
+        project, a zone not read today (UTC) or an unknown zone name is ignored."""
+        if not etag:
+            return
+        prefix, *parts = etag.split(";")
+        found: dict[str, str] = {}
+        for part in parts:
+            match = _STATE_PART.match(part)
+            if match is None:
+                return
+            found[match[1]] = match[2]
+        if prefix != _STATE_PREFIX or found.get("project") != self.repository:
+            return
+        digits = found.get("max", "")
+        if self._highest is None and digits.isdigit():
+            self._highest = int(digits)
+        today = self._clock().astimezone(UTC).date()
+        try:
+            checked = date.fromisoformat(found.get("checked", ""))
+            zone = ZoneInfo(found.get("tz", ""))
+        except (ZoneInfoNotFoundError, ValueError):
+            return
+        if self._zone is None and checked == today:
+            self._zone, self._zone_checked = zone, checked
+
+    def _pull_state(self) -> str:
+        """The pull state carried in the listing's etag: ``jira;project=KEY`` with
+        ``;tz=ZONE;checked=YYYY-MM-DD`` when the zone is known and ``;max=N`` when the highest
+        issue number is."""
+        parts = [_STATE_PREFIX, f"project={self.repository}"]
+        if self._zone is not None and self._zone_checked is not None:
+            parts += [f"tz={self._zone.key}", f"checked={self._zone_checked.isoformat()}"]
+        if self._highest is not None:
+            parts.append(f"max={self._highest}")
+        return ";".join(parts)
 
     def jql_since(self, since: datetime) -> str:
         """``since`` floored to the minute in the account's time zone, as JQL writes it."""
@@ -947,25 +1017,34 @@ class JiraPlatform:
 
     def list_issues_since(self, since: datetime | None, etag: str | None) -> IssueListing:
         """Issues of the project updated at or after ``since``, oldest first: ``POST /search/jql``
-        with ``updated >= "<since floored to the minute in the account's zone>"``, every page
-        (``nextPageToken``), then only those whose exact ``updated`` is not before ``since``.
-        ``etag`` is ignored (Jira has no conditional requests).
+        with ``updated >= "<since floored to the minute in the account's zone>"``, newest first
+        (``ORDER BY updated DESC, key DESC``), page after page (``nextPageToken``) until a page
+        reaches an issue updated before ``since`` (those of the floored minute before it are not
+        read again and again: a quiet pull is one page however many issues share the
+        watermark's minute), keeping those whose exact ``updated`` is not before ``since``, each
+        once. Newest first, an issue edited while the pages are read moves to the front, behind
+        the pages already read, where the next pull (from this listing's newest ``updated``)
+        finds it; nothing behind it moves past a page boundary unread.
+        Jira has no conditional requests: ``etag`` is the pull state an earlier listing returned
+        (see the module; ignored when malformed), and the listing's ``etag`` is the state after
+        this one; ``not_modified`` is always false.
 
         Jira's search index is eventually consistent: an issue created a moment ago may be
         missing from search for a while, though a read by key finds it. So the issues numbered
         above the highest one seen are read by key until the first that does not exist (one
         request, answered 404, when nothing is new; the highest number comes from one
-        ``ORDER BY key DESC`` search the first time). A creation whose answer was lost is so
-        found by its marker at once."""
-        del etag
+        ``ORDER BY key DESC`` search when neither the adapter nor the pull state knows it). A
+        creation whose answer was lost is so found by its marker at once."""
+        self._adopt_pull_state(etag)
         requests = 0
         clauses = [f'project = "{self.repository}"']
         if since is not None:
             if self._zone is None:
                 requests += 1
             clauses.append(f'updated >= "{self.jql_since(since)}"')
-        jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+        jql = " AND ".join(clauses) + " ORDER BY updated DESC, key DESC"
         issues: list[RemoteIssue] = []
+        seen: set[int] = set()
         highest = 0
         token: str | None = None
         path = "/rest/api/3/search/jql"
@@ -982,13 +1061,17 @@ class JiraPlatform:
             requests += 1
             if not isinstance(page, dict):
                 raise PlatformError(f"Jira POST {path} answered with something other than a search result.")
+            reached = False  # an issue updated before since: the pages after this one are older
             for item in answered_items(page.get("issues"), f"Jira POST {path}"):
                 issue = self._issue_from_json(item)
                 highest = max(highest, issue.number)
-                if since is None or issue.updated_at >= since:
+                if since is not None and issue.updated_at < since:
+                    reached = True
+                elif issue.number not in seen:
+                    seen.add(issue.number)
                     issues.append(issue)
             token = page.get("nextPageToken")
-            if page.get("isLast", True) or not token:
+            if reached or page.get("isLast", True) or not token:
                 break
         if self._highest is None and since is not None:
             newest = self._request(
@@ -998,7 +1081,6 @@ class JiraPlatform:
             for item in answered_items((newest or {}).get("issues") if isinstance(newest, dict) else None, path):
                 highest = max(highest, self._number(str(item.get("key") or "")) or 0)
         self._highest = max(self._highest or 0, highest)
-        listed = {issue.number for issue in issues}
         for number in range(self._highest + 1, self._highest + _PAGE + 1):
             requests += 1
             try:
@@ -1008,10 +1090,10 @@ class JiraPlatform:
                     raise
                 break
             self._highest = number
-            if number not in listed and (since is None or issue.updated_at >= since):
+            if number not in seen and (since is None or issue.updated_at >= since):
                 issues.append(issue)
         issues.sort(key=lambda i: (i.updated_at, i.number))
-        return IssueListing(issues=issues, etag=None, not_modified=False, requests=requests)
+        return IssueListing(issues=issues, etag=self._pull_state(), not_modified=False, requests=requests)
 
     # -- comments, worklogs ---------------------------------------------------------------------
 
