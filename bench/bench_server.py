@@ -973,24 +973,24 @@ def print_aims(start_diff: float, floor: FloorResult, results: list[SizeResult],
         "the client's schema check excluded in brackets; then the ratio to the floor of table 2's first row, "
         "measured back to back at the start of the run)",
         "aim",
-        "when the aims were set",
         "figure",
         "target",
         "met",
+        "when the aims were set",
     )
     t.add_row(
         "start-up within 100 ms of the floor",
-        WHEN_SET["start-up"],
         f"+{ms(start_diff, 0)} ms",
         f"<= +{AIM_START_OVER_FLOOR_MS:.0f} ms",
         yes_no(start_diff <= AIM_START_OVER_FLOOR_MS),
+        WHEN_SET["start-up"],
     )
 
     def ratio_row(label: str, then: str, median: float, net: float, noop: float, aim: float) -> None:
         ratio = median / noop
         start = median / floor.times.rtt.median_ms
         figure = f"x{ratio:.1f} (x{net / noop:.1f}); x{start:.1f} of the start-of-run floor"
-        t.add_row(label, then, figure, f"<= x{aim:g}", yes_no(ratio <= aim))
+        t.add_row(label, figure, f"<= x{aim:g}", yes_no(ratio <= aim), then)
 
     for name in ("get_status", "query_tasks", "pair"):
         for r in results:
@@ -1003,46 +1003,46 @@ def print_aims(start_diff: float, floor: FloorResult, results: list[SizeResult],
             first, last = (r.times[name].rtt.median_ms / r.floor.rtt.median_ms for r in (results[0], results[-1]))
             t.add_row(
                 f"{LABEL[name]} flat from {results[0].tasks_at_start:,} to {results[-1].tasks_at_start:,} tasks",
-                "flat",
                 f"x{last / first:.2f} (ratio of the x no-op figures)",
                 f"<= x{FLAT_FACTOR}",
                 yes_no(last <= first * FLAT_FACTOR),
+                "flat",
             )
     for r in results:
         median, noop = r.big_plan.median_ms, r.floor.rtt.median_ms
         t.add_row(
             f"plan_task with 1,000 subtasks, {r.tasks_at_start:,} tasks",
-            WHEN_SET["big_plan"],
             f"x{median / noop:.0f} ({ms(median, 0)} ms)",
             f"<= x{AIM_RATIO['big_plan']:g}",
             yes_no(median / noop <= AIM_RATIO["big_plan"]),
+            WHEN_SET["big_plan"],
         )
     peak = max((r.memory.get("VmHWM", math.nan) for r in results), default=math.nan)
     floor_peak = floor.memory.get("VmHWM", math.nan)
     t.add_row(
         "server peak memory over the bare server's (largest VmHWM)",
-        WHEN_SET["memory"],
         f"+{ms(peak - floor_peak, 1)} MiB ({ms(peak, 1)})",
         f"<= +{AIM_PEAK_OVER_FLOOR_MIB:.0f} MiB",
         yes_no(peak - floor_peak <= AIM_PEAK_OVER_FLOOR_MIB),
+        WHEN_SET["memory"],
     )
     for scope in ("all", "core"):
         seen = answers.tools_seen[scope]
         t.add_row(
             f"tools/list, name+description+inputSchema, {scope} tools",
-            WHEN_SET["tools/list"],
             f"{seen:,} B",
             f"<= {AIM_TOOLS_SEEN_BYTES:,} B",
             yes_no(seen <= AIM_TOOLS_SEEN_BYTES),
+            WHEN_SET["tools/list"],
         )
     for label in ("get_status", "query_tasks (20 tasks, brief)"):
         size = answers.rows[label].total
         t.add_row(
             f"answer of {label}",
-            WHEN_SET["answers"],
             f"{size:,} B",
             f"<= {AIM_ANSWER_BYTES:,} B",
             yes_no(size <= AIM_ANSWER_BYTES),
+            WHEN_SET["answers"],
         )
     out.print(t)
 
