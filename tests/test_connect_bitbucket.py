@@ -296,3 +296,13 @@ def test_the_factory_builds_jira_for_issues_and_bitbucket_for_code(
     assert str(seen[0].url) == "https://api.bitbucket.org/2.0/repositories/acme/shop/refs/tags/v1"
     assert seen[0].headers["authorization"].startswith("Basic ")
     code.close()
+
+
+def test_the_cli_maps_a_status_to_a_workflow_status_of_its_own(cli: Any) -> None:
+    config = connected(
+        cli("git", "connect", "jira:SHOP", "--jira", SITE, "--status-map", "blocked=In Progress", "--json")
+    )
+    assert config["status_mapping"]["blocked"] == "In Progress"
+    refused = cli("git", "connect", "jira:SHOP", "--jira", SITE, "--status-map", "blocked")
+    assert refused.exit_code == 2
+    assert "--status-map: 'blocked' is not KEY=VALUE" in refused.stderr and "blocked=In Progress" in refused.stderr

@@ -938,6 +938,14 @@ def git_connect(
     progress_comments: Annotated[
         bool, typer.Option("--progress-comments", help="Comment on issues when tasks move.")
     ] = False,
+    status_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KEY=VALUE overriding the status_mapping (repeatable): a board column by key (proposed, "
+            "approved, in_progress, blocked, completed, cancelled; on Jira the workflow status) or "
+            "label:<status> (the label carrying it), e.g. --status-map 'blocked=In Progress'.",
+        ),
+    ] = None,
     project: ProjectOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -948,6 +956,18 @@ def git_connect(
         raise _fail(
             InvalidInput("--template-file", f"cannot read it: {exc.strerror}.", "give a readable file.")
         ) from None
+    mapping: dict[str, str] = {}
+    for entry in status_map or ():
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise _fail(
+                InvalidInput(
+                    "--status-map",
+                    f"{entry!r} is not KEY=VALUE.",
+                    "pass e.g. --status-map 'blocked=In Progress' or --status-map 'label:in_progress=status::doing'.",
+                )
+            )
+        mapping[key.strip()] = value.strip()
     from taskorch.services.connection import ConnectionConfig
 
     config = ConnectionConfig(
@@ -961,6 +981,7 @@ def git_connect(
         issue_template=template,
         conflict_policy=conflict_policy,
         progress_comments=progress_comments,
+        status_mapping=mapping,
         jira=jira,
         jira_project=jira_project,
         code_token_name=code_token_name,
