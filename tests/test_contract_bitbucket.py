@@ -8,114 +8,27 @@ requests, never answers' content.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from prism_mock import Recorder, private_cache, request_violations, served
 from taskorch.errors import PlatformError
 from taskorch.platforms.bitbucket import BitbucketPlatform
 
 pytestmark = pytest.mark.slow
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PRISM = SHARED / "tools" / "contract" / "prism.sh"
-START_TIMEOUT = 180
 SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-
-
-def request_violations(response: httpx.Response) -> list[dict[str, Any]]:
-    """The ``sl-violations`` entries whose location starts with "request"."""
-    raw = response.headers.get("sl-violations")
-    if not raw:
-        return []
-    return [entry for entry in json.loads(raw) if (entry.get("location") or [None])[0] == "request"]
-
-
-@dataclass
-class Exchange:
-    method: str
-    path: str
-    status: int
-    violations: list[dict[str, Any]]
-
-
-@dataclass
-class Recorder(httpx.BaseTransport):
-    """A transport that forwards to the local mock and keeps every exchange."""
-
-    inner: httpx.HTTPTransport = field(default_factory=httpx.HTTPTransport)
-    exchanges: list[Exchange] = field(default_factory=list)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        response.read()
-        self.exchanges.append(
-            Exchange(request.method, request.url.path, response.status_code, request_violations(response))
-        )
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _private_cache(root: Path) -> dict[str, str]:
-    """The environment for prism.sh with a work directory of this run's own (a running Prism
-    reloads when its trimmed description is rebuilt, so runs must not share one); the npm
-    install is shared through a link."""
-    shared = Path(os.environ.get("CONTRACT_CACHE") or Path.home() / ".cache" / "contract-mocks")
-    (shared / "node").mkdir(parents=True, exist_ok=True)
-    (root / "node").symlink_to(shared / "node", target_is_directory=True)
-    return {**os.environ, "CONTRACT_CACHE": str(root)}
 
 
 @pytest.fixture(scope="module")
 def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not PRISM.is_file():
-        pytest.skip(f"Bitbucket contract mock not available: {PRISM} is missing (../shared is not beside the project).")
-    env = _private_cache(tmp_path_factory.mktemp("contract-cache"))
-    port = str(_free_port())
-
-    def stop() -> None:
-        subprocess.run(["bash", str(PRISM), "stop", "bitbucket", port], capture_output=True, check=False, env=env)
-
-    try:
-        started = subprocess.run(
-            ["bash", str(PRISM), "start", "bitbucket", port],
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-            check=False,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        stop()
-        pytest.skip(f"Prism did not install or start within {START_TIMEOUT} s.")
-    lines = started.stdout.strip().splitlines()
-    if started.returncode != 0 or not lines or not lines[-1].startswith("http://127.0.0.1:"):
-        stop()
-        detail = (started.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"Prism could not be installed or started for the Bitbucket description: {detail}")
-    try:
-        yield lines[-1]
-    finally:
-        stop()
+    env = private_cache(tmp_path_factory.mktemp("contract-cache"))
+    with served("bitbucket", env, title="Bitbucket") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

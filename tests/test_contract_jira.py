@@ -14,48 +14,24 @@ OAuth 2.0 app uses; the basic-auth header is checked in test_jira_adapter.py.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from prism_mock import Exchange, private_cache, request_violations, served
 from standins.jira import FakeJira, ManualClock, Workflow
 from taskorch.platforms.base import IssueChanges
 from taskorch.platforms.jira import JiraPlatform
 
 pytestmark = pytest.mark.slow
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PRISM = SHARED / "tools" / "contract" / "prism.sh"
-START_TIMEOUT = 180
 MARKER = "<!-- taskorch:key=0123456789abcdef0123456789abcdef -->"
 #: Paths the trimmed platform description does not serve (Prism answers 404 without a check).
 NOT_SERVED = {("POST", "/rest/api/3/filter")}
-
-
-def request_violations(response: httpx.Response) -> list[dict[str, Any]]:
-    """The ``sl-violations`` entries whose location starts with "request"."""
-    raw = response.headers.get("sl-violations")
-    if not raw:
-        return []
-    return [entry for entry in json.loads(raw) if (entry.get("location") or [None])[0] == "request"]
-
-
-@dataclass
-class Exchange:
-    method: str
-    path: str
-    status: int
-    violations: list[dict[str, Any]]
 
 
 @dataclass
@@ -89,58 +65,11 @@ class Tee(httpx.BaseTransport):
         self.inner.close()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _private_cache(root: Path) -> dict[str, str]:
-    """The environment for prism.sh with a work directory of this run's own (prism.sh rewrites its
-    trimmed description on every start, and a running Prism reloads when it changes); the npm
-    install is shared through a link."""
-    shared = Path(os.environ.get("CONTRACT_CACHE") or Path.home() / ".cache" / "contract-mocks")
-    (shared / "node").mkdir(parents=True, exist_ok=True)
-    (root / "node").symlink_to(shared / "node", target_is_directory=True)
-    return {**os.environ, "CONTRACT_CACHE": str(root)}
-
-
 @pytest.fixture(scope="module")
 def prism_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    if not PRISM.is_file():
-        pytest.skip(f"Jira contract mock not available: {PRISM} is missing (../shared is not beside the project).")
-    env = _private_cache(tmp_path_factory.mktemp("contract-cache"))
-    started: list[tuple[str, str]] = []
-
-    def stop() -> None:
-        for which, port in started:
-            subprocess.run(["bash", str(PRISM), "stop", which, port], capture_output=True, check=False, env=env)
-
-    urls = []
-    try:
-        for which in ("jira", "jira-agile"):
-            port = str(_free_port())
-            started.append((which, port))
-            try:
-                run = subprocess.run(
-                    ["bash", str(PRISM), "start", which, port],
-                    capture_output=True,
-                    text=True,
-                    timeout=START_TIMEOUT,
-                    check=False,
-                    env=env,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.skip(f"Prism did not install or start within {START_TIMEOUT} s.")
-            lines = run.stdout.strip().splitlines()
-            if run.returncode != 0 or not lines or not lines[-1].startswith("http://127.0.0.1:"):
-                detail = (run.stderr.strip().splitlines() or ["no output"])[-1]
-                pytest.skip(f"Prism could not be installed or started for the {which} description: {detail}")
-            urls.append(lines[-1])
-        yield urls[0], urls[1]
-    finally:
-        stop()
+    env = private_cache(tmp_path_factory.mktemp("contract-cache"))
+    with served("jira", env, title="Jira") as platform_url, served("jira-agile", env, title="Jira Software") as agile:
+        yield platform_url, agile
 
 
 def _run_every_flow(jira: JiraPlatform, fake: FakeJira) -> None:
