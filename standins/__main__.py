@@ -19,7 +19,8 @@ import argparse
 import re
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TextIO
 
 #: The environment variable the printed instructions name for the stand-in's (any) token.
@@ -64,20 +65,29 @@ Try taskorch against it from another shell, in a throwaway Git repository and da
 Ctrl-C stops it; its state lives in memory only."""
 
 
+def _serve_until_interrupted(serving: AbstractContextManager[str], say: Callable[[str], str], out: TextIO) -> int:
+    """Serve until Ctrl-C, printing ``say(url)`` first (its first line names the URL). A Ctrl-C
+    arriving at any moment after the server started, even while that is printed, stops it cleanly."""
+    with serving as url:
+        try:
+            print(say(url), file=out, flush=True)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=out, flush=True)
+    return 0
+
+
 def serve_jira(project_key: str, port: int, out: TextIO) -> int:
     """Serve the Jira Cloud stand-in until interrupted; the first line printed is its URL."""
     from standins.jira import FakeJira
 
     jira = FakeJira(project_key)
     jira.rate_limit = jira.rate_remaining = 1_000_000
-    with jira.serve(port) as url:
-        print(f"Jira Cloud stand-in for project {project_key} at {url}", file=out)
-        print(jira_instructions(url, project_key), file=out, flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopped", file=out, flush=True)
-    return 0
+    return _serve_until_interrupted(
+        jira.serve(port),
+        lambda url: f"Jira Cloud stand-in for project {project_key} at {url}\n{jira_instructions(url, project_key)}",
+        out,
+    )
 
 
 def serve_github(repository: str, port: int, out: TextIO) -> int:
@@ -85,15 +95,11 @@ def serve_github(repository: str, port: int, out: TextIO) -> int:
     from standins.github import FakeGitHub
 
     owner, _, repo = repository.partition("/")
-    github = FakeGitHub(owner, repo)
-    with github.serve(port) as url:
-        print(f"GitHub stand-in for {repository} at {url}", file=out)
-        print(instructions(url, repository), file=out, flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopped", file=out, flush=True)
-    return 0
+    return _serve_until_interrupted(
+        FakeGitHub(owner, repo).serve(port),
+        lambda url: f"GitHub stand-in for {repository} at {url}\n{instructions(url, repository)}",
+        out,
+    )
 
 
 def serve_gitlab(repository: str, port: int, out: TextIO) -> int:
@@ -102,14 +108,11 @@ def serve_gitlab(repository: str, port: int, out: TextIO) -> int:
 
     gitlab = FakeGitLab(repository)
     gitlab.rate_limit = gitlab.rate_remaining = 1_000_000
-    with gitlab.serve(port) as url:
-        print(f"GitLab stand-in for {repository} at {url}", file=out)
-        print(instructions(url, repository, platform="gitlab"), file=out, flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopped", file=out, flush=True)
-    return 0
+    return _serve_until_interrupted(
+        gitlab.serve(port),
+        lambda url: f"GitLab stand-in for {repository} at {url}\n{instructions(url, repository, platform='gitlab')}",
+        out,
+    )
 
 
 def serve_bitbucket(repository: str, port: int, out: TextIO) -> int:
@@ -120,22 +123,19 @@ def serve_bitbucket(repository: str, port: int, out: TextIO) -> int:
     bitbucket = FakeBitbucket(workspace, slug)
     bitbucket.rate_limit = 1_000_000
     bitbucket.add_commit("chore: initial commit")
-    with bitbucket.serve(port) as url:
-        print(f"Bitbucket Cloud stand-in for {repository} at {url}", file=out)
-        print(
+    return _serve_until_interrupted(
+        bitbucket.serve(port),
+        lambda url: (
             f"""\
+Bitbucket Cloud stand-in for {repository} at {url}
 Point taskorch at it with TASKORCH_BITBUCKET_API_URL={url} and any token in {BITBUCKET_TOKEN_NAME};
-issues live in Jira: taskorch git connect bitbucket:{repository} --jira https://SITE.atlassian.net --jira-project KEY
---code-token-name {BITBUCKET_TOKEN_NAME}
-Ctrl-C stops it; its state lives in memory only.""",
-            file=out,
-            flush=True,
-        )
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopped", file=out, flush=True)
-    return 0
+issues live in Jira:
+  taskorch git connect bitbucket:{repository} --jira https://SITE.atlassian.net --jira-project KEY \\
+    --code-token-name {BITBUCKET_TOKEN_NAME}
+Ctrl-C stops it; its state lives in memory only."""
+        ),
+        out,
+    )
 
 
 def _project(value: str) -> str:
