@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -67,7 +68,9 @@ Ctrl-C stops it; its state lives in memory only."""
 
 def _serve_until_interrupted(serving: AbstractContextManager[str], say: Callable[[str], str], out: TextIO) -> int:
     """Serve until Ctrl-C, printing ``say(url)`` first (its first line names the URL). A Ctrl-C
-    arriving at any moment after the server started, even while that is printed, stops it cleanly."""
+    arriving at any moment after the server started, even while that is printed, stops it cleanly,
+    also when this process was started with SIGINT ignored (as a shell does for a background job)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with serving as url:
         try:
             print(say(url), file=out, flush=True)
