@@ -44,11 +44,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
+
+from standins.serving import Outcome, answer, serve_http
 
 __all__ = ["FAULTS", "FakeBitbucket", "Recorded"]
 
@@ -187,12 +188,7 @@ class FakeBitbucket:
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request. Raises ``httpx.ReadTimeout`` for a ``timeout`` fault and
         ``httpx.RemoteProtocolError`` for ``drop_before`` / ``drop_after``."""
-        action, response = self._process(request)
-        if action == "timeout":
-            raise httpx.ReadTimeout("timed out (injected)", request=request)
-        if action == "drop" or response is None:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-        return response
+        return answer(self._process(request), request)
 
     def transport(self) -> httpx.MockTransport:
         """An ``httpx`` transport answering from this fake (any host; the path decides)."""
@@ -202,66 +198,21 @@ class FakeBitbucket:
     def serve(self, port: int = 0) -> Iterator[str]:
         """Serve on 127.0.0.1, on ``port`` (0: a free one), from a background thread; yields the
         API root, e.g. ``http://127.0.0.1:54321/2.0``."""
-        fake = self
-        stopping = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
+        def failed(where: str, exc: Exception) -> httpx.Response:
+            self.internal_errors.append(f"{where}: {exc!r}")
+            return httpx.Response(500, json={"type": "error"})
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                content = self.rfile.read(length) if length else b""
-                request = httpx.Request(
-                    self.command,
-                    f"http://{self.headers.get('Host') or '127.0.0.1'}{self.path}",
-                    headers=[(k, v) for k, v in self.headers.items() if k.lower() != "content-length"],
-                    content=content,
-                )
-                try:
-                    action, response = fake._process(request)
-                except Exception as exc:
-                    fake.internal_errors.append(f"{self.command} {self.path}: {exc!r}")
-                    action, response = "respond", httpx.Response(500, json={"type": "error"})
-                if action != "respond" or response is None:
-                    if action == "timeout":
-                        stopping.wait(fake.hold_seconds)
-                    self.close_connection = True
-                    return
-                body = response.content
-                self.send_response(response.status_code)
-                for key, value in response.headers.items():
-                    if key.lower() not in {"content-length", "transfer-encoding"}:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}/2.0"
-        finally:
-            stopping.set()
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_http(self._process, port=port, hold_seconds=lambda: self.hold_seconds, failed=failed) as url:
+            yield f"{url}/2.0"
 
     # -- request processing -----------------------------------------------------------------
 
-    def _process(self, request: httpx.Request) -> tuple[str, httpx.Response | None]:
+    def _process(self, request: httpx.Request) -> Outcome:
         with self._lock:
             return self._process_locked(request)
 
-    def _process_locked(self, request: httpx.Request) -> tuple[str, httpx.Response | None]:
+    def _process_locked(self, request: httpx.Request) -> Outcome:
         method = request.method.upper()
         split = urlsplit(str(request.url))
         path = unquote(split.path)
@@ -281,7 +232,7 @@ class FakeBitbucket:
 
         if fault is not None and fault.kind in {"timeout", "drop_before"}:
             record(None)
-            return ("timeout" if fault.kind == "timeout" else "drop"), None
+            return Outcome("timeout" if fault.kind == "timeout" else "drop")
         if fault is not None and fault.kind != "drop_after":
             headers = self._rate_headers()
             if fault.kind == "429":
@@ -289,14 +240,14 @@ class FakeBitbucket:
             response = self._reply(int(fault.kind), {"type": "error", "error": {"message": "Injected fault"}}, headers)
             record(response.status_code)
             self._validate(request, response, path)
-            return "respond", response
+            return Outcome("respond", response)
         response, removed = self._serve(method, path, query, body, body_ok, request)
         record(response.status_code)
         if not removed:
             self._validate(request, response, path)
         if fault is not None:
-            return "drop", None
-        return "respond", response
+            return Outcome("drop")
+        return Outcome("respond", response)
 
     def _validate(self, request: httpx.Request, response: httpx.Response, path: str) -> None:
         if self.validator is not None:

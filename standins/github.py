@@ -52,11 +52,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 import httpx
+
+from standins.serving import Outcome, answer, serve_http
 
 
 class SpecValidator(Protocol):
@@ -293,12 +294,6 @@ class _Bucket:
 
 
 @dataclass
-class _Outcome:
-    action: Literal["respond", "timeout", "drop"]
-    response: httpx.Response | None = None
-
-
-@dataclass
 class _Req:
     method: str
     path: str
@@ -504,13 +499,7 @@ class FakeGitHub:
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request. Raises ``httpx.ReadTimeout`` for a ``timeout`` fault and
         ``httpx.RemoteProtocolError`` for ``drop_before`` / ``drop_after``."""
-        outcome = self._process(request)
-        if outcome.action == "timeout":
-            raise httpx.ReadTimeout("timed out (injected)", request=request)
-        if outcome.action == "drop":
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-        assert outcome.response is not None
-        return outcome.response
+        return answer(self._process(request), request)
 
     def transport(self) -> httpx.MockTransport:
         """An ``httpx`` transport answering from this fake (any host; the path decides)."""
@@ -521,74 +510,20 @@ class FakeGitHub:
         """Serve this fake over HTTP on 127.0.0.1 from a background thread, on ``port`` (0: a free
         one); yields the base URL, e.g. ``http://127.0.0.1:54321``. ``drop_*`` faults close the connection without
         an answer; ``timeout`` holds it (up to ``hold_seconds``) and then closes it."""
-        fake = self
-        stopping = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: without this, Nagle's algorithm and the
-            # client's delayed ACK stall every answer by ~40 ms on loopback.
-            disable_nagle_algorithm = True
+        def failed(where: str, exc: Exception) -> httpx.Response:
+            self.internal_errors.append(f"{where}: {exc!r}")
+            return self._json_response(500, {"message": f"fake failed: {exc}"})
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                content = self.rfile.read(length) if length else b""
-                page = fake.web_page(self.path) if self.command == "GET" else None
-                if page is not None:
-                    status, text = page
-                    encoded = text.encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/html; charset=utf-8")
-                    self.send_header("Content-Length", str(len(encoded)))
-                    self.end_headers()
-                    self.wfile.write(encoded)
-                    return
-                request = httpx.Request(
-                    self.command,
-                    f"http://{self.headers.get('Host') or host_and_port}{self.path}",
-                    headers=[(k, v) for k, v in self.headers.items() if k.lower() != "content-length"],
-                    content=content,
-                )
-                try:
-                    outcome = fake._process(request)
-                except Exception as exc:
-                    fake.internal_errors.append(f"{self.command} {self.path}: {exc!r}")
-                    outcome = _Outcome("respond", fake._json_response(500, {"message": f"fake failed: {exc}"}))
-                if outcome.action != "respond" or outcome.response is None:
-                    if outcome.action == "timeout":
-                        stopping.wait(fake.hold_seconds)
-                    self.close_connection = True
-                    return
-                response = outcome.response
-                self.send_response(response.status_code)
-                for key, value in response.headers.multi_items():
-                    if key.lower() not in {"content-length", "transfer-encoding", "connection", "date", "server"}:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(response.content)))
-                self.end_headers()
-                self.wfile.write(response.content)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _answer
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        host_and_port = f"127.0.0.1:{server.server_port}"
-        server.daemon_threads = True
-        server.block_on_close = False
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        bases = self.api_url, self.web_url
-        self.api_url = self.web_url = f"http://{host_and_port}"
-        try:
-            yield f"http://{host_and_port}"
-        finally:
-            self.api_url, self.web_url = bases
-            stopping.set()
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_http(
+            self._process, port=port, hold_seconds=lambda: self.hold_seconds, failed=failed, web_page=self.web_page
+        ) as url:
+            bases = self.api_url, self.web_url
+            self.api_url = self.web_url = url
+            try:
+                yield url
+            finally:
+                self.api_url, self.web_url = bases
 
     def web_page(self, path: str) -> tuple[int, str] | None:
         """The stand-in's web page at ``path`` (the path of an ``html_url``): the repository's
@@ -749,13 +684,13 @@ class FakeGitHub:
     def _stamp(self) -> str:
         return iso(self._now())
 
-    def _process(self, request: httpx.Request) -> _Outcome:
+    def _process(self, request: httpx.Request) -> Outcome:
         if self.latency > 0:
             time.sleep(self.latency)
         with self._lock:
             return self._process_locked(request)
 
-    def _process_locked(self, request: httpx.Request) -> _Outcome:
+    def _process_locked(self, request: httpx.Request) -> Outcome:
         path = request.url.path
         if path.startswith("/api/v3/"):
             path = path[len("/api/v3") :]
@@ -804,24 +739,24 @@ class FakeGitHub:
         if fault is not None and fault.kind in {"timeout", "drop_before"}:
             record(None, counted=False, applied=False)
             self._validate(request, None, path)
-            return _Outcome("timeout" if fault.kind == "timeout" else "drop")
+            return Outcome("timeout" if fault.kind == "timeout" else "drop")
         if fault is not None and fault.kind not in {"drop_after"}:
             response = self._fault_response(fault, self._resource(path), request)
             record(response.status_code, counted=False, applied=False)
             self._validate(request, response, path)
-            return _Outcome("respond", response)
+            return Outcome("respond", response)
         if not body_ok:
             body_400 = {"message": "Problems parsing JSON", "documentation_url": DOCS}
             response = self._json_response(400, body_400, self._rate_headers(self._resource(path)), request)
             record(400, counted=False, applied=False)
             self._validate(request, response, path)
-            return _Outcome("respond", response)
+            return Outcome("respond", response)
         response, counted = self._serve(req, authenticated)
         record(response.status_code, counted=counted, applied=response.status_code < 400)
         self._validate(request, response, path)
         if fault is not None:
-            return _Outcome("drop")
-        return _Outcome("respond", response)
+            return Outcome("drop")
+        return Outcome("respond", response)
 
     def _validate(self, request: httpx.Request, response: httpx.Response | None, path: str) -> None:
         if self.validator is not None:

@@ -65,8 +65,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
@@ -89,6 +88,7 @@ from standins.jira_model import (
     parse_jql,
     sort_issues,
 )
+from standins.serving import Outcome, answer, serve_http
 
 __all__ = ["FAULTS", "FakeJira", "ManualClock", "Recorded", "Status", "Transition", "Workflow"]
 
@@ -194,12 +194,6 @@ class _Fault:
     path: re.Pattern[str] | None
     times: int
     retry_after: int
-
-
-@dataclass
-class _Outcome:
-    action: Literal["respond", "timeout", "drop"]
-    response: httpx.Response | None = None
 
 
 @dataclass
@@ -410,13 +404,7 @@ class FakeJira:
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request. Raises ``httpx.ReadTimeout`` for a ``timeout`` fault and
         ``httpx.RemoteProtocolError`` for ``drop_before`` / ``drop_after``."""
-        outcome = self._process(request)
-        if outcome.action == "timeout":
-            raise httpx.ReadTimeout("timed out (injected)", request=request)
-        if outcome.action == "drop":
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-        assert outcome.response is not None
-        return outcome.response
+        return answer(self._process(request), request)
 
     def transport(self) -> httpx.MockTransport:
         """An ``httpx`` transport answering from this stand-in (any host; the path decides)."""
@@ -428,63 +416,19 @@ class FakeJira:
         yields the site root (``http://127.0.0.1:PORT``; the APIs are under ``/rest/api/3`` and
         ``/rest/agile/1.0``). ``drop_*`` faults close the connection without an answer;
         ``timeout`` holds it (up to ``hold_seconds``) and then closes it."""
-        fake = self
-        stopping = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
+        def failed(where: str, exc: Exception) -> httpx.Response:  # a bug in the stand-in, kept for the test
+            self.internal_errors.append(f"{where}: {exc!r}")
+            body = json.dumps({"errorMessages": [f"stand-in failed: {exc}"], "errors": {}}).encode()
+            return httpx.Response(500, content=body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                content = self.rfile.read(length) if length else b""
-                request = httpx.Request(
-                    self.command,
-                    f"http://{host_and_port}{self.path}",
-                    headers=[(k, v) for k, v in self.headers.items() if k.lower() != "content-length"],
-                    content=content,
-                )
-                try:
-                    outcome = fake._process(request)
-                except Exception as exc:  # a bug in the stand-in: answer 500 and keep it for the test
-                    fake.internal_errors.append(f"{self.command} {self.path}: {exc!r}")
-                    body = json.dumps({"errorMessages": [f"stand-in failed: {exc}"], "errors": {}}).encode()
-                    outcome = _Outcome("respond", httpx.Response(500, content=body))
-                if outcome.action != "respond" or outcome.response is None:
-                    if outcome.action == "timeout":
-                        stopping.wait(fake.hold_seconds)
-                    self.close_connection = True
-                    return
-                response = outcome.response
-                self.send_response(response.status_code)
-                for key, value in response.headers.multi_items():
-                    if key.lower() not in {"content-length", "transfer-encoding", "connection", "date", "server"}:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(response.content)))
-                self.end_headers()
-                self.wfile.write(response.content)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        host_and_port = f"127.0.0.1:{server.server_port}"
-        server.daemon_threads = True
-        server.block_on_close = False
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        previous = self.site_url
-        self.site_url = f"http://{host_and_port}"
-        try:
-            yield f"http://{host_and_port}"
-        finally:
-            self.site_url = previous
-            stopping.set()
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_http(self._process, port=port, hold_seconds=lambda: self.hold_seconds, failed=failed) as url:
+            previous = self.site_url
+            self.site_url = url
+            try:
+                yield url
+            finally:
+                self.site_url = previous
 
     def inject(
         self, fault: str, *, method: str | None = None, path: str | None = None, times: int = 1, retry_after: int = 1
@@ -634,11 +578,11 @@ class FakeJira:
         self._ids[kind] = self._ids.get(kind, start - 1) + 1
         return self._ids[kind]
 
-    def _process(self, request: httpx.Request) -> _Outcome:
+    def _process(self, request: httpx.Request) -> Outcome:
         with self._lock:
             return self._process_locked(request)
 
-    def _process_locked(self, request: httpx.Request) -> _Outcome:
+    def _process_locked(self, request: httpx.Request) -> Outcome:
         path = request.url.path
         raw = request.read()
         body: Any = None
@@ -672,18 +616,18 @@ class FakeJira:
         if fault is not None and fault.kind in {"timeout", "drop_before"}:
             record(None, False)
             self._validate(request, None, path)
-            return _Outcome("timeout" if fault.kind == "timeout" else "drop")
+            return Outcome("timeout" if fault.kind == "timeout" else "drop")
         if fault is not None and fault.kind != "drop_after":
             response = self._fault_response(fault, request)
             record(response.status_code, False)
             self._validate(request, response, path)
-            return _Outcome("respond", response)
+            return Outcome("respond", response)
         response = self._serve(_Req(method, path, query, body, request), authenticated, body_ok)
         record(response.status_code, response.status_code < 400)
         self._validate(request, response, path)
         if fault is not None:
-            return _Outcome("drop")
-        return _Outcome("respond", response)
+            return Outcome("drop")
+        return Outcome("respond", response)
 
     def _validate(self, request: httpx.Request, response: httpx.Response | None, path: str) -> None:
         check = getattr(self.validator, "check", None)
