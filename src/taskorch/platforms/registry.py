@@ -356,9 +356,10 @@ def _gitlab_capabilities() -> Capabilities:
     return GitLabPlatform.capabilities
 
 
-def _gitlab_api_url(ref: RepositoryRef, configured: str) -> str:
-    # The setting names the instance (https://gitlab.com, a self-managed one, or a stand-in);
-    # another host is reached over https at its root (python-gitlab adds /api/v4).
+def _instance_url(ref: RepositoryRef, configured: str) -> str:
+    # The setting names the instance (https://gitlab.com, a self-managed GitLab, a Jira site such
+    # as https://SITE.atlassian.net, or a stand-in); another host is reached over https at its
+    # root (python-gitlab adds /api/v4; the Jira adapter /rest/...).
     if ref.host == _netloc(configured):
         return configured.rstrip("/")
     return f"https://{ref.host}"
@@ -397,7 +398,7 @@ _GITLAB = PlatformSpec(
         }
     ),
     build=_build_gitlab,
-    api_url=_gitlab_api_url,
+    api_url=_instance_url,
     default_host=lambda configured: _netloc(configured) or "gitlab.com",
     board_type="gitlab_issue_board",
     capabilities=_gitlab_capabilities,
@@ -435,14 +436,6 @@ def _jira_capabilities() -> Capabilities:
     return JiraPlatform.capabilities
 
 
-def _jira_api_url(ref: RepositoryRef, configured: str) -> str:
-    # The setting names the site (https://SITE.atlassian.net, or a stand-in); another host is
-    # reached over https.
-    if ref.host == _netloc(configured):
-        return configured.rstrip("/")
-    return f"https://{ref.host}"
-
-
 # The "repository" is the project key; a status is a workflow status (the board column names are
 # the status names the task statuses move to through transitions), never a label.
 _JIRA = PlatformSpec(
@@ -466,7 +459,7 @@ _JIRA = PlatformSpec(
         }
     ),
     build=_build_jira,
-    api_url=_jira_api_url,
+    api_url=_instance_url,
     default_host=_netloc,
     board_type="jira_board",
     capabilities=_jira_capabilities,
